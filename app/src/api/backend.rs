@@ -1,0 +1,32 @@
+//! The interface server functions use to reach server-side logic (server only).
+//!
+//! `server` implements [`Backend`] and provides it through Leptos context, so the UI crate
+//! never depends on the server crate and server functions stay thin.
+
+use std::sync::Arc;
+
+use super::{AppError, ServiceName, ServiceSummary, TeamName, TeamSummary};
+
+#[async_trait::async_trait]
+pub trait Backend: Send + Sync + 'static {
+    async fn list_services(&self) -> Result<Vec<ServiceSummary>, AppError>;
+    async fn register_service(
+        &self,
+        team: TeamName,
+        name: ServiceName,
+    ) -> Result<ServiceSummary, AppError>;
+    async fn list_teams(&self) -> Result<Vec<TeamSummary>, AppError>;
+}
+
+/// What the server puts in Leptos context.
+#[derive(Clone)]
+pub struct BackendHandle(pub Arc<dyn Backend>);
+
+/// The backend provided by the server for this request.
+pub fn backend() -> Result<Arc<dyn Backend>, AppError> {
+    leptos::prelude::use_context::<BackendHandle>()
+        .map(|handle| handle.0)
+        .ok_or_else(|| AppError::Internal {
+            reference: "backend-not-provided".to_owned(),
+        })
+}

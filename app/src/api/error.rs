@@ -1,0 +1,75 @@
+//! The one error type users see from Canopy's server functions and HTTP API.
+//!
+//! Anything unexpected is logged on the server with its whole chain and reaches users as
+//! `Internal` with a reference they can quote; see `server/src/error.rs` for the mapping.
+
+use serde::{Deserialize, Serialize};
+use server_fn::{
+    codec::JsonEncoding,
+    error::{FromServerFnError, ServerFnErrorErr},
+};
+
+/// A form field or API input that an error is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Field {
+    Team,
+    Name,
+}
+
+impl Field {
+    /// The label users see next to the input.
+    pub fn label(self) -> &'static str {
+        match self {
+            Field::Team => "Team",
+            Field::Name => "Service name",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, thiserror::Error)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum AppError {
+    /// The input was refused; nothing was written.
+    #[error("{}: {message}", field.label())]
+    InvalidInput { field: Field, message: String },
+    /// The input is valid but clashes with what exists; nothing was written.
+    #[error("{message}")]
+    Conflict { field: Field, message: String },
+    #[error("{what} was not found")]
+    NotFound { what: String },
+    /// The database (or another dependency) cannot be reached right now.
+    #[error("Canopy cannot reach its database right now, so this cannot be shown or saved. Try again in a moment; if it persists, ask the platform team to check Canopy's database.")]
+    Unavailable,
+    /// Something unexpected; the server log has the details under this reference.
+    #[error("Something went wrong on Canopy's side (reference {reference}). Please try again or report the reference to the platform team.")]
+    Internal { reference: String },
+    /// The request itself failed (network, encoding) before reaching Canopy's logic.
+    #[error("The request failed: {0}")]
+    Transport(String),
+}
+
+impl AppError {
+    pub fn invalid(field: Field, message: impl std::fmt::Display) -> Self {
+        AppError::InvalidInput {
+            field,
+            message: message.to_string(),
+        }
+    }
+
+    /// The field this error is about, if any, so forms can show it inline.
+    pub fn field(&self) -> Option<Field> {
+        match self {
+            AppError::InvalidInput { field, .. } | AppError::Conflict { field, .. } => Some(*field),
+            _ => None,
+        }
+    }
+}
+
+impl FromServerFnError for AppError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        AppError::Transport(value.to_string())
+    }
+}

@@ -1,0 +1,12 @@
+//! Server functions and the data types they exchange with the browser.
+
+mod error;
+mod names;
+mod services;
+
+#[cfg(feature = "ssr")]
+pub mod backend;
+
+pub use error::{AppError, Field};
+pub use names::{NameError, ServiceName, TeamName};
+pub use services::*;

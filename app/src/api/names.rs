@@ -1,0 +1,163 @@
+//! Validated names used across Canopy: services and teams are DNS-1123 labels.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Why a proposed name was refused. The message says what is allowed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NameError {
+    #[error("is required")]
+    Empty,
+    #[error("is {len} characters long; at most {max} are allowed")]
+    TooLong { len: usize, max: usize },
+    #[error("may contain only lowercase letters (a-z), digits (0-9) and '-'; found {found:?}")]
+    InvalidCharacter { found: char },
+    #[error("must start and end with a lowercase letter or digit")]
+    BadEdge,
+}
+
+fn check_dns_label(raw: &str, max: usize) -> Result<(), NameError> {
+    if raw.is_empty() {
+        return Err(NameError::Empty);
+    }
+    let len = raw.chars().count();
+    if len > max {
+        return Err(NameError::TooLong { len, max });
+    }
+    if let Some(found) = raw
+        .chars()
+        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
+    {
+        return Err(NameError::InvalidCharacter { found });
+    }
+    if raw.starts_with('-') || raw.ends_with('-') {
+        return Err(NameError::BadEdge);
+    }
+    Ok(())
+}
+
+macro_rules! dns_label_newtype {
+    ($(#[$doc:meta])* $name:ident, $max:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(String);
+
+        impl $name {
+            /// The longest name allowed.
+            pub const MAX_LEN: usize = $max;
+
+            /// Accepts `raw` only if it is a DNS-1123 label of at most `MAX_LEN` characters.
+            pub fn parse(raw: &str) -> Result<Self, NameError> {
+                check_dns_label(raw, Self::MAX_LEN)?;
+                Ok(Self(raw.to_owned()))
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = NameError;
+            fn try_from(value: String) -> Result<Self, Self::Error> {
+                Self::parse(&value)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(value: $name) -> Self {
+                value.0
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+dns_label_newtype!(
+    /// A service's name: a DNS-1123 label (it becomes Kubernetes object names).
+    ServiceName,
+    63
+);
+
+dns_label_newtype!(
+    /// A team's name: a DNS-1123 label short enough that `<team>-<environment>`
+    /// is still a valid namespace name.
+    TeamName,
+    40
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_dns_labels() {
+        for ok in ["a", "web", "api-2", "9lives", &"a".repeat(63)] {
+            assert_eq!(
+                ServiceName::parse(ok).map(|n| n.to_string()).as_deref(),
+                Ok(ok)
+            );
+        }
+    }
+
+    #[test]
+    fn refuses_each_kind_of_bad_name_with_its_reason() {
+        assert_eq!(ServiceName::parse(""), Err(NameError::Empty));
+        assert_eq!(
+            ServiceName::parse(&"a".repeat(64)),
+            Err(NameError::TooLong { len: 64, max: 63 })
+        );
+        assert_eq!(
+            ServiceName::parse("My_Service"),
+            Err(NameError::InvalidCharacter { found: 'M' })
+        );
+        assert_eq!(
+            ServiceName::parse("web.api"),
+            Err(NameError::InvalidCharacter { found: '.' })
+        );
+        assert_eq!(ServiceName::parse("-web"), Err(NameError::BadEdge));
+        assert_eq!(ServiceName::parse("web-"), Err(NameError::BadEdge));
+        assert_eq!(
+            ServiceName::parse("café"),
+            Err(NameError::InvalidCharacter { found: 'é' })
+        );
+    }
+
+    #[test]
+    fn team_names_are_shorter() {
+        assert!(TeamName::parse(&"t".repeat(40)).is_ok());
+        assert_eq!(
+            TeamName::parse(&"t".repeat(41)),
+            Err(NameError::TooLong { len: 41, max: 40 })
+        );
+    }
+
+    #[test]
+    fn deserializing_validates() {
+        let bad: Result<ServiceName, _> = serde_json::from_str("\"Bad Name\"");
+        assert!(bad.is_err());
+        let good: ServiceName = serde_json::from_str("\"good\"").expect("valid name");
+        assert_eq!(good.as_str(), "good");
+    }
+
+    #[test]
+    fn error_messages_say_what_is_allowed() {
+        let msg = ServiceName::parse("Bad")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(msg.contains("lowercase letters"), "{msg}");
+    }
+}

@@ -1,0 +1,61 @@
+//! Canopy's UI: the app shell, pages and server functions, shared by the server (feature `ssr`)
+//! and the browser (feature `hydrate`).
+
+pub mod api;
+mod components;
+mod pages;
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, Meta, MetaTags, Title};
+use leptos_router::{
+    components::{Route, Router, Routes},
+    path, SsrMode,
+};
+
+use components::shell::AppShell;
+use pages::{
+    dependencies::DependenciesPage, energy::EnergyPage, not_found::NotFound,
+    services::ServicesPage, teams::TeamsPage,
+};
+
+/// The HTML document around the app, rendered on the server.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    let stylesheet = format!("/{}/canopy.css", options.site_pkg_dir);
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <link rel="stylesheet" href=stylesheet />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+/// The application: router and pages. Pages render fully on the server before they are sent
+/// (`SsrMode::Async`) so they work with JavaScript disabled.
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Title text="Canopy" />
+        <Meta name="description" content="Canopy: deploy, watch and measure your services" />
+        <Router>
+            <AppShell>
+                <Routes fallback=|| view! { <NotFound /> }>
+                    <Route path=path!("/") view=ServicesPage ssr=SsrMode::Async />
+                    <Route path=path!("/services") view=ServicesPage ssr=SsrMode::Async />
+                    <Route path=path!("/energy") view=EnergyPage ssr=SsrMode::Async />
+                    <Route path=path!("/dependencies") view=DependenciesPage ssr=SsrMode::Async />
+                    <Route path=path!("/teams") view=TeamsPage ssr=SsrMode::Async />
+                </Routes>
+            </AppShell>
+        </Router>
+    }
+}

@@ -1,0 +1,7 @@
+//! One file per page.
+
+pub mod dependencies;
+pub mod energy;
+pub mod not_found;
+pub mod services;
+pub mod teams;

@@ -1,0 +1,174 @@
+//! Typed settings for the `canopy` server, read from `CANOPY_*` environment variables in one place.
+
+use std::{net::SocketAddr, path::PathBuf};
+
+use secrecy::SecretString;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{var}={value:?} is not valid: {reason}")]
+    Invalid {
+        var: &'static str,
+        value: String,
+        reason: String,
+    },
+}
+
+/// Where the database comes from.
+#[derive(Debug, Clone)]
+pub enum DatabaseSettings {
+    /// Use this database; start nothing.
+    External { url: SecretString },
+    /// Start a private PostgreSQL cluster under `data_dir` and stop it on exit.
+    Embedded(EmbeddedSettings),
+}
+
+#[derive(Debug, Clone)]
+pub struct EmbeddedSettings {
+    /// Canopy's data directory; the cluster lives in `<data_dir>/postgres`.
+    pub data_dir: PathBuf,
+    /// Where `initdb` and `pg_ctl` are; found automatically when unset.
+    pub pg_bin_dir: Option<PathBuf>,
+    /// The loopback port for the cluster; a free one when unset.
+    pub port: Option<u16>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub listen_addr: SocketAddr,
+    pub database: DatabaseSettings,
+    /// The built site (the `pkg/` bundle and `manifest.json`).
+    pub site_root: PathBuf,
+    /// Maximum database connections in the pool.
+    pub db_max_connections: u32,
+}
+
+impl Settings {
+    /// Reads settings from the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|key| std::env::var(key).ok())
+    }
+
+    /// Reads settings through `lookup` (the environment, or a map in tests).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let listen_addr = match lookup("CANOPY_LISTEN_ADDR") {
+            Some(value) => value.parse().map_err(|e| ConfigError::Invalid {
+                var: "CANOPY_LISTEN_ADDR",
+                reason: format!("expected IP:PORT such as 127.0.0.1:3000 ({e})"),
+                value,
+            })?,
+            None => SocketAddr::from(([127, 0, 0, 1], 3000)),
+        };
+        let database = match lookup("DATABASE_URL").filter(|url| !url.is_empty()) {
+            Some(url) => {
+                if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                    return Err(ConfigError::Invalid {
+                        var: "DATABASE_URL",
+                        value: "<redacted>".to_owned(),
+                        reason: "expected a postgres:// or postgresql:// URL".to_owned(),
+                    });
+                }
+                DatabaseSettings::External {
+                    url: SecretString::from(url),
+                }
+            }
+            None => DatabaseSettings::Embedded(EmbeddedSettings {
+                data_dir: lookup("CANOPY_DATA_DIR")
+                    .map(PathBuf::from)
+                    .unwrap_or_else(|| PathBuf::from(".canopy")),
+                pg_bin_dir: lookup("CANOPY_PG_BIN_DIR").map(PathBuf::from),
+                port: match lookup("CANOPY_PG_PORT") {
+                    Some(value) => Some(value.parse().map_err(|_| ConfigError::Invalid {
+                        var: "CANOPY_PG_PORT",
+                        reason: "expected a port number 1-65535".to_owned(),
+                        value,
+                    })?),
+                    None => None,
+                },
+            }),
+        };
+        let site_root = lookup("CANOPY_SITE_ROOT")
+            .map(PathBuf::from)
+            .unwrap_or_else(default_site_root);
+        let db_max_connections = match lookup("CANOPY_DB_MAX_CONNECTIONS") {
+            Some(value) => {
+                value
+                    .parse()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| ConfigError::Invalid {
+                        var: "CANOPY_DB_MAX_CONNECTIONS",
+                        reason: "expected a whole number above 0".to_owned(),
+                        value,
+                    })?
+            }
+            None => 10,
+        };
+        Ok(Self {
+            listen_addr,
+            database,
+            site_root,
+            db_max_connections,
+        })
+    }
+}
+
+/// `site/` next to the executable, where `scripts/build.sh` puts it.
+fn default_site_root() -> PathBuf {
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(|dir| dir.join("site")))
+        .unwrap_or_else(|| PathBuf::from("site"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Settings::from_lookup(|key| map.get(key).cloned())
+    }
+
+    #[test]
+    fn defaults_work_on_a_laptop() {
+        let s = settings(&[]).expect("defaults");
+        assert_eq!(s.listen_addr.to_string(), "127.0.0.1:3000");
+        match s.database {
+            DatabaseSettings::Embedded(e) => assert_eq!(e.data_dir, PathBuf::from(".canopy")),
+            DatabaseSettings::External { .. } => panic!("expected the embedded database"),
+        }
+    }
+
+    #[test]
+    fn database_url_selects_an_external_database() {
+        let s = settings(&[("DATABASE_URL", "postgres://u@db/canopy")]).expect("valid");
+        assert!(matches!(s.database, DatabaseSettings::External { .. }));
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        let err = settings(&[("CANOPY_LISTEN_ADDR", "localhost")])
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            err.starts_with("CANOPY_LISTEN_ADDR=\"localhost\" is not valid"),
+            "{err}"
+        );
+        let err = settings(&[("DATABASE_URL", "mysql://x")])
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            err.contains("DATABASE_URL") && !err.contains("mysql"),
+            "{err}"
+        );
+        assert!(settings(&[("CANOPY_PG_PORT", "99999")]).is_err());
+        assert!(settings(&[("CANOPY_DB_MAX_CONNECTIONS", "0")]).is_err());
+    }
+}

@@ -1,0 +1,64 @@
+//! The one place where server-side failures become what users see ([`AppError`]).
+//!
+//! Expected outcomes (bad input, conflicts) are built where they happen. Everything else goes
+//! through [`internal`] or [`from_sqlx`]: logged with its whole chain and a reference, and shown
+//! to users as that reference. A database that cannot be reached is reported as such.
+
+use app::api::AppError;
+
+/// Maps a database failure: connectivity problems become `Unavailable`, the rest `Internal`.
+pub fn from_sqlx(error: sqlx::Error) -> AppError {
+    if is_unavailable(&error) {
+        tracing::warn!(error = %error, "database unavailable");
+        return AppError::Unavailable;
+    }
+    internal(error)
+}
+
+/// Logs an unexpected error with a reference users can quote.
+pub fn internal(error: impl std::error::Error) -> AppError {
+    let reference = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
+    let mut chain = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        chain.push_str(": ");
+        chain.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    tracing::error!(%reference, error = %chain, "internal error");
+    AppError::Internal { reference }
+}
+
+fn is_unavailable(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            // 08: connection exception; 57P01-57P03: shutdown / cannot connect now;
+            // 3D000: the database does not exist (dropped or not created).
+            code.starts_with("08") || code.starts_with("57P") || code == "3D000"
+        }),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pool_timeouts_are_reported_as_unavailable() {
+        assert_eq!(from_sqlx(sqlx::Error::PoolTimedOut), AppError::Unavailable);
+    }
+
+    #[test]
+    fn other_failures_get_a_reference_not_details() {
+        match from_sqlx(sqlx::Error::RowNotFound) {
+            AppError::Internal { reference } => assert_eq!(reference.len(), 12),
+            other => panic!("expected Internal, got {other:?}"),
+        }
+    }
+}

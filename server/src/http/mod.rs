@@ -1,0 +1,9 @@
+//! The HTTP surface: routes, static assets, health checks and response headers.
+
+mod assets;
+mod health;
+mod router;
+mod security;
+
+pub use assets::SiteBundle;
+pub use router::{router, AppState};

@@ -1,0 +1,87 @@
+//! The axum router: Leptos pages and server functions, static assets, health checks, layers.
+
+use std::{sync::Arc, time::Duration};
+
+use app::api::backend::{Backend, BackendHandle};
+use axum::{
+    extract::FromRef,
+    http::{header, HeaderValue},
+    middleware,
+    routing::get,
+    Router,
+};
+use leptos::prelude::*;
+use leptos_axum::{generate_route_list, LeptosRoutes, ResponseOptions};
+use sqlx::PgPool;
+use tower::ServiceBuilder;
+use tower_http::{
+    compression::CompressionLayer, services::ServeDir, timeout::TimeoutLayer, trace::TraceLayer,
+};
+
+use super::{assets, health, security, SiteBundle};
+
+#[derive(Clone)]
+pub struct AppState {
+    pub leptos_options: LeptosOptions,
+    pub pool: PgPool,
+    pub backend: Arc<dyn Backend>,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos_options.clone()
+    }
+}
+
+/// What every page render and server function call gets in its Leptos context.
+fn request_context(backend: Arc<dyn Backend>) -> impl Fn() + Clone + Send + 'static {
+    move || {
+        provide_context(BackendHandle(backend.clone()));
+        // leptos_axum provides a fresh nonce for each page; the policy must name it.
+        if let (Some(nonce), Some(response)) =
+            (leptos::nonce::use_nonce(), use_context::<ResponseOptions>())
+        {
+            if let Ok(value) = HeaderValue::from_str(&security::page_policy(&nonce)) {
+                response.insert_header(header::CONTENT_SECURITY_POLICY, value);
+            }
+        }
+    }
+}
+
+pub fn router(state: AppState, bundle: &SiteBundle) -> Router {
+    let routes = generate_route_list(app::App);
+    let context = request_context(state.backend.clone());
+    let options = state.leptos_options.clone();
+
+    let pkg = ServeDir::new(bundle.site_root.join("pkg"))
+        .precompressed_br()
+        .precompressed_gzip();
+
+    let mut router = Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .leptos_routes_with_context(&state, routes, context.clone(), {
+            let options = options.clone();
+            move || app::shell(options.clone())
+        })
+        .nest_service("/pkg", pkg)
+        .fallback(leptos_axum::file_and_error_handler_with_context::<
+            AppState,
+            _,
+        >(context, app::shell))
+        .with_state(state);
+
+    for layer in security::layers() {
+        router = router.layer(layer);
+    }
+    router.layer(
+        ServiceBuilder::new()
+            .layer(TraceLayer::new_for_http())
+            .layer(TimeoutLayer::with_status_code(
+                axum::http::StatusCode::REQUEST_TIMEOUT,
+                Duration::from_secs(30),
+            ))
+            .layer(CompressionLayer::new())
+            .layer(middleware::from_fn(assets::cache_control)),
+    )
+}

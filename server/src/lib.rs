@@ -1,0 +1,11 @@
+//! The Canopy server: configuration, database, HTTP surface and server-side logic.
+//! The `canopy` binary (main.rs) only wires these together.
+
+pub mod backend;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod http;
+pub mod services;
+pub mod startup;
+pub mod telemetry;

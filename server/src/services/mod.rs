@@ -1,0 +1,5 @@
+//! The service registry: teams and the services they registered.
+
+mod repository;
+
+pub use repository::ServiceRepository;

@@ -1,0 +1,143 @@
+//! Building and running the application: database, router, listener and graceful shutdown.
+
+use std::{future::Future, net::SocketAddr, sync::Arc};
+
+use leptos::config::LeptosOptions;
+use secrecy::SecretString;
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+
+use crate::{
+    backend::CanopyBackend,
+    config::{DatabaseSettings, Settings},
+    db::{self, embedded::EmbeddedPostgres},
+    http::{router, AppState, SiteBundle},
+    services::ServiceRepository,
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("could not start the embedded PostgreSQL: {0}")]
+    Embedded(#[from] db::embedded::EmbeddedError),
+    #[error(transparent)]
+    Database(#[from] db::DbError),
+    #[error("could not listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("the HTTP server failed: {0}")]
+    Serve(std::io::Error),
+}
+
+/// A built application, listening but not yet serving.
+pub struct Application {
+    listener: TcpListener,
+    router: axum::Router,
+    pool: PgPool,
+    embedded: Option<EmbeddedPostgres>,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        let (url, embedded) = match &settings.database {
+            DatabaseSettings::External { url } => (url.clone(), None),
+            DatabaseSettings::Embedded(embedded_settings) => {
+                let cluster = EmbeddedPostgres::start(embedded_settings).await?;
+                db::ensure_database(&cluster.maintenance_url(), db::embedded::DATABASE).await?;
+                (cluster.database_url(), Some(cluster))
+            }
+        };
+        let pool = connect_and_migrate(&url, settings.db_max_connections).await?;
+
+        let listener = TcpListener::bind(settings.listen_addr)
+            .await
+            .map_err(|source| StartupError::Listen {
+                addr: settings.listen_addr,
+                source,
+            })?;
+        let local_addr = listener
+            .local_addr()
+            .map_err(|source| StartupError::Listen {
+                addr: settings.listen_addr,
+                source,
+            })?;
+
+        let bundle = SiteBundle::load(&settings.site_root);
+        let leptos_options = LeptosOptions::builder()
+            .output_name("canopy")
+            .site_root(bundle.site_root.to_string_lossy().into_owned())
+            .site_pkg_dir(bundle.pkg_dir.clone())
+            .site_addr(local_addr)
+            .build();
+        let backend = Arc::new(CanopyBackend::new(ServiceRepository::new(pool.clone())));
+        let state = AppState {
+            leptos_options,
+            pool: pool.clone(),
+            backend,
+        };
+        Ok(Self {
+            router: router(state, &bundle),
+            listener,
+            pool,
+            embedded,
+        })
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until `shutdown` completes, then drains requests, closes the pool and stops the
+    /// embedded database.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), StartupError> {
+        tracing::info!(addr = %self.local_addr().map(|a| a.to_string()).unwrap_or_default(), "Canopy is listening");
+        let served = axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown)
+            .await
+            .map_err(StartupError::Serve);
+        tracing::info!("HTTP server stopped; closing the database pool");
+        self.pool.close().await;
+        if let Some(cluster) = self.embedded {
+            cluster.stop().await?;
+        }
+        served
+    }
+}
+
+async fn connect_and_migrate(
+    url: &SecretString,
+    max_connections: u32,
+) -> Result<PgPool, StartupError> {
+    let pool = db::pool(db::connect_options(url)?, max_connections);
+    db::migrate(&pool).await?;
+    Ok(pool)
+}
+
+/// Completes on SIGTERM or SIGINT (Ctrl-C).
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::error!(%error, "could not listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "could not listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => tracing::info!("Ctrl-C received, shutting down"),
+        () = terminate => tracing::info!("SIGTERM received, shutting down"),
+    }
+}
