@@ -1,0 +1,179 @@
+//! Fixture sysfs and procfs trees for tests and benchmarks, built like sentences:
+//! `SysfsFixture::new(dir)?.zone("intel-rapl:0", "package-0", 1_000, MAX)?`.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// A typical `max_energy_range_uj` (about 262 kJ).
+pub const MAX_ENERGY_RANGE_UJ: u64 = 262_143_328_850;
+
+/// A fake sysfs with powercap zones under `class/powercap`.
+#[derive(Debug, Clone)]
+pub struct SysfsFixture {
+    root: PathBuf,
+}
+
+impl SysfsFixture {
+    /// An empty sysfs (no powercap at all).
+    pub fn new(root: &Path) -> io::Result<Self> {
+        std::fs::create_dir_all(root)?;
+        Ok(Self {
+            root: root.to_path_buf(),
+        })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn zone_dir(&self, id: &str) -> PathBuf {
+        self.root.join("class/powercap").join(id)
+    }
+
+    /// Adds a zone such as `("intel-rapl:0:1", "dram", 5_000, MAX_ENERGY_RANGE_UJ)`.
+    pub fn zone(
+        &self,
+        id: &str,
+        name: &str,
+        energy_uj: u64,
+        max_energy_range_uj: u64,
+    ) -> io::Result<&Self> {
+        let dir = self.zone_dir(id);
+        std::fs::create_dir_all(&dir)?;
+        std::fs::write(dir.join("name"), format!("{name}\n"))?;
+        std::fs::write(
+            dir.join("max_energy_range_uj"),
+            format!("{max_energy_range_uj}\n"),
+        )?;
+        self.set_energy(id, energy_uj)?;
+        Ok(self)
+    }
+
+    /// The powercap control-type directory (`intel-rapl`, no colon) real systems also have.
+    pub fn control_type(&self, id: &str) -> io::Result<&Self> {
+        std::fs::create_dir_all(self.zone_dir(id))?;
+        Ok(self)
+    }
+
+    pub fn set_energy(&self, id: &str, energy_uj: u64) -> io::Result<&Self> {
+        std::fs::write(
+            self.zone_dir(id).join("energy_uj"),
+            format!("{energy_uj}\n"),
+        )?;
+        Ok(self)
+    }
+
+    /// Makes `energy_uj` unreadable (a directory in its place: reads fail even for root).
+    pub fn make_unreadable(&self, id: &str) -> io::Result<&Self> {
+        let path = self.zone_dir(id).join("energy_uj");
+        std::fs::remove_file(&path)?;
+        std::fs::create_dir(&path)?;
+        Ok(self)
+    }
+
+    /// Removes a zone entirely (as when a device goes away).
+    pub fn remove_zone(&self, id: &str) -> io::Result<&Self> {
+        std::fs::remove_dir_all(self.zone_dir(id))?;
+        Ok(self)
+    }
+}
+
+/// Node CPU counters for `/proc/stat`, in ticks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CpuCounters {
+    pub user: u64,
+    pub system: u64,
+    pub idle: u64,
+    pub iowait: u64,
+}
+
+/// A fake procfs.
+#[derive(Debug, Clone)]
+pub struct ProcfsFixture {
+    root: PathBuf,
+    cpu_count: usize,
+}
+
+impl ProcfsFixture {
+    /// A procfs with `cpu_count` CPUs, all counters zero and no processes.
+    pub fn new(root: &Path, cpu_count: usize) -> io::Result<Self> {
+        std::fs::create_dir_all(root.join("sys/kernel"))?;
+        std::fs::write(root.join("sys/kernel/hostname"), "fixture-node\n")?;
+        let fixture = Self {
+            root: root.to_path_buf(),
+            cpu_count,
+        };
+        fixture.node_cpu(CpuCounters::default())?;
+        fixture.meminfo(16 * 1024 * 1024, 12 * 1024 * 1024)?;
+        Ok(fixture)
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn node_cpu(&self, c: CpuCounters) -> io::Result<&Self> {
+        let mut text = format!(
+            "cpu  {} 0 {} {} {} 0 0 0 0 0\n",
+            c.user, c.system, c.idle, c.iowait
+        );
+        let n = self.cpu_count.max(1) as u64;
+        for i in 0..self.cpu_count {
+            text.push_str(&format!(
+                "cpu{i} {} 0 {} {} {} 0 0 0 0 0\n",
+                c.user / n,
+                c.system / n,
+                c.idle / n,
+                c.iowait / n
+            ));
+        }
+        text.push_str("intr 0\nctxt 0\nbtime 1700000000\nprocesses 1\n");
+        std::fs::write(self.root.join("stat"), text)?;
+        Ok(self)
+    }
+
+    pub fn meminfo(&self, total_kib: u64, available_kib: u64) -> io::Result<&Self> {
+        std::fs::write(
+            self.root.join("meminfo"),
+            format!("MemTotal:       {total_kib} kB\nMemFree:        1 kB\nMemAvailable:   {available_kib} kB\n"),
+        )?;
+        Ok(self)
+    }
+
+    /// Adds or updates process `pid` named `comm` with the given CPU ticks and cgroup file.
+    pub fn process(
+        &self,
+        pid: u32,
+        comm: &str,
+        (utime_ticks, stime_ticks): (u64, u64),
+        start_ticks: u64,
+        cgroup: &str,
+    ) -> io::Result<&Self> {
+        let dir = self.root.join(pid.to_string());
+        std::fs::create_dir_all(&dir)?;
+        // Fields 3..=22 as the kernel writes them; 14/15 are utime/stime, 22 starttime.
+        let stat = format!(
+            "{pid} ({comm}) S 1 {pid} {pid} 0 -1 4194560 100 0 0 0 {utime_ticks} {stime_ticks} 0 0 20 0 1 0 {start_ticks} 1000000 100 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0\n"
+        );
+        std::fs::write(dir.join("stat"), stat)?;
+        std::fs::write(dir.join("cgroup"), cgroup)?;
+        Ok(self)
+    }
+
+    pub fn remove_process(&self, pid: u32) -> io::Result<&Self> {
+        std::fs::remove_dir_all(self.root.join(pid.to_string()))?;
+        Ok(self)
+    }
+}
+
+/// A cgroup v2 file for a containerd container under the systemd driver.
+pub fn cgroup_v2_systemd_containerd(qos: &str, pod_uid: &str, container_id: &str) -> String {
+    let uid = pod_uid.replace('-', "_");
+    if qos == "guaranteed" {
+        format!("0::/kubepods.slice/kubepods-pod{uid}.slice/cri-containerd-{container_id}.scope\n")
+    } else {
+        format!(
+            "0::/kubepods.slice/kubepods-{qos}.slice/kubepods-{qos}-pod{uid}.slice/cri-containerd-{container_id}.scope\n"
+        )
+    }
+}
