@@ -148,6 +148,7 @@ pub fn counter_delta_uj(
 pub struct PowercapSensor {
     zones: Vec<Zone>,
     prev_uj: HashMap<String, u64>,
+    baseline_taken: bool,
 }
 
 impl PowercapSensor {
@@ -159,6 +160,7 @@ impl PowercapSensor {
         Self {
             zones,
             prev_uj: HashMap::new(),
+            baseline_taken: false,
         }
     }
 
@@ -177,7 +179,7 @@ impl EnergySensor for PowercapSensor {
         _procs: &ProcSnapshot,
         _interval_secs: f64,
     ) -> Result<Option<HostEnergy>, SensorError> {
-        let first = self.prev_uj.is_empty();
+        let first = !std::mem::replace(&mut self.baseline_taken, true);
         let mut zones = Vec::new();
         let mut problems = Vec::new();
         for zone in &self.zones {
@@ -226,14 +228,14 @@ impl EnergySensor for PowercapSensor {
                 }),
             }
         }
-        if first {
-            return Ok(None);
-        }
         if let Some(p) = problems.iter().find(|p| p.counts_toward_host) {
             return Err(SensorError::HostZoneUnavailable {
                 zone: p.zone.clone(),
                 reason: p.reason.clone(),
             });
+        }
+        if first {
+            return Ok(None);
         }
         let host_energy_joules = zones
             .iter()
