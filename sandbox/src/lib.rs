@@ -1,0 +1,24 @@
+//! Canopy's node simulator: simulated nodes and a kubelet stand-in for a real control plane
+//! that has no machines (the sandbox of `scripts/kube-testenv.sh`; see docs/SANDBOX.md).
+//!
+//! It registers `N` nodes, and for every pod the real scheduler binds to them it plays the
+//! kubelet: after a short delay the pod runs and becomes ready, or fails the way a pod told to
+//! through the `canopy.dev/simulate` annotation or its image should (see [`simulation`]).
+//! Simulated container logs are kept in a [`LogStore`], also served over HTTP by [`http`].
+
+pub mod config;
+mod error;
+pub mod http;
+mod kubelet;
+mod lifecycle;
+pub mod logs;
+pub mod nodes;
+pub mod simulation;
+mod simulator;
+pub mod status;
+
+pub use config::{client_from_kubeconfig, SimulatorConfig};
+pub use error::{Error, Result};
+pub use logs::{ContainerKey, LogStore};
+pub use simulation::{Outcome, SIMULATE_ANNOTATION};
+pub use simulator::{start, SimulatorHandle};
