@@ -24,6 +24,8 @@ async fn create_pod(ns: &TestNamespace, name: &str, image: &str, simulate: Optio
                 image: Some(image.to_owned()),
                 ..Container::default()
             }],
+            // Deleted at once with the namespace: these tests are not about termination.
+            termination_grace_period_seconds: Some(0),
             node_selector: Some(
                 [(
                     NODE_POOL_LABEL.to_owned(),
