@@ -423,6 +423,8 @@ cmd_start() {
         --use-service-account-credentials=false \
         --controllers '*,-serviceaccount-token' \
         --leader-elect=false \
+        --node-monitor-period 2s \
+        --node-monitor-grace-period 16s \
         --v 1
     launch "$dir" kube-scheduler \
         --kubeconfig "$dir/kubeconfig" \

@@ -25,8 +25,9 @@ pub struct SimulatorConfig {
     /// First back-off before a crashed container restarts (`CANOPY_SIM_CRASH_BACKOFF_MS`,
     /// default 10000 like the kubelet); doubles after each crash, capped at 5 minutes.
     pub crash_backoff: Duration,
-    /// How often node status is renewed (`CANOPY_SIM_HEARTBEAT_SECS`, default 10); the node
-    /// controller marks a node NotReady after 40 s without one.
+    /// How often node status is renewed (`CANOPY_SIM_HEARTBEAT_SECS`, default 4). The sandbox's
+    /// node controller marks a node NotReady after 16 s without one (40 s on a default cluster),
+    /// so a simulator that died stops receiving pods soon.
     pub heartbeat: Duration,
 }
 
@@ -40,7 +41,7 @@ impl Default for SimulatorConfig {
             node_max_pods: 110,
             start_delay: Duration::from_millis(1500),
             crash_backoff: Duration::from_secs(10),
-            heartbeat: Duration::from_secs(10),
+            heartbeat: Duration::from_secs(4),
         }
     }
 }
@@ -57,7 +58,6 @@ impl SimulatorConfig {
             node_prefix: "canopy-test-sim".to_owned(),
             start_delay: Duration::from_millis(500),
             crash_backoff: Duration::from_secs(1),
-            heartbeat: Duration::from_secs(5),
             ..Self::default()
         }
     }
@@ -138,11 +138,11 @@ impl SimulatorConfig {
                 "must be a quantity like 8Gi",
             );
         }
-        if self.heartbeat.is_zero() || self.heartbeat > Duration::from_secs(30) {
+        if self.heartbeat.is_zero() || self.heartbeat > Duration::from_secs(10) {
             return invalid(
                 "CANOPY_SIM_HEARTBEAT_SECS",
                 self.heartbeat.as_secs().to_string(),
-                "must be 1 to 30 (nodes go NotReady after 40 s without one)",
+                "must be 1 to 10 (the sandbox marks nodes NotReady after 16 s without one)",
             );
         }
         Ok(())
@@ -230,14 +230,14 @@ mod tests {
             ("CANOPY_SIM_NODE_MAX_PODS", "50"),
             ("CANOPY_SIM_START_DELAY_MS", "200"),
             ("CANOPY_SIM_CRASH_BACKOFF_MS", "1000"),
-            ("CANOPY_SIM_HEARTBEAT_SECS", "5"),
+            ("CANOPY_SIM_HEARTBEAT_SECS", "3"),
         ]))
         .unwrap();
         assert_eq!(config.node_names().len(), 3);
         assert_eq!(config.node_cpu, "3500m");
         assert_eq!(config.start_delay, Duration::from_millis(200));
         assert_eq!(config.crash_backoff, Duration::from_secs(1));
-        assert_eq!(config.heartbeat, Duration::from_secs(5));
+        assert_eq!(config.heartbeat, Duration::from_secs(3));
     }
 
     #[test]
@@ -248,7 +248,7 @@ mod tests {
             ("CANOPY_SIM_NODE_PREFIX", "Sim_Nodes"),
             ("CANOPY_SIM_NODE_CPU", "four"),
             ("CANOPY_SIM_NODE_MEMORY", "8 GB"),
-            ("CANOPY_SIM_HEARTBEAT_SECS", "60"),
+            ("CANOPY_SIM_HEARTBEAT_SECS", "30"),
         ] {
             let err = SimulatorConfig::from_lookup(lookup(&[(name, value)])).unwrap_err();
             assert!(err.to_string().contains(name), "{name}={value}: {err}");

@@ -33,6 +33,14 @@ pub enum Error {
     #[error("pod without {0} in a watch event")]
     IncompletePod(&'static str),
 
+    /// A detached simulator's thread or runtime could not be created.
+    #[error("cannot start the simulator's thread: {0}")]
+    Thread(#[source] std::io::Error),
+
+    /// A detached simulator's thread ended before the simulator started.
+    #[error("the simulator's thread ended before the simulator started")]
+    ThreadEnded,
+
     /// The HTTP endpoint for simulated logs could not listen.
     #[error("cannot serve simulated logs on {addr}: {source}")]
     Serve {

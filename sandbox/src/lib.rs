@@ -21,4 +21,4 @@ pub use config::{client_from_kubeconfig, SimulatorConfig};
 pub use error::{Error, Result};
 pub use logs::{ContainerKey, LogStore};
 pub use simulation::{Outcome, SIMULATE_ANNOTATION};
-pub use simulator::{start, SimulatorHandle};
+pub use simulator::{start, start_detached, SimulatorHandle};

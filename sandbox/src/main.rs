@@ -45,6 +45,6 @@ async fn main() -> anyhow::Result<()> {
         .await
         .context("waiting for Ctrl-C")?;
     tracing::info!("stopping");
-    simulator.shutdown();
+    simulator.shutdown().await?;
     Ok(())
 }

@@ -49,7 +49,23 @@ pub(crate) async fn register(
             Err(err) => return Err(err.into()),
         }
     }
+    set_schedulable(api, config, true).await?;
     heartbeat(api, config, since).await
+}
+
+/// Cordons (`false`) or uncordons (`true`) every simulated node: a stopped simulator cordons
+/// its nodes so that the scheduler sends them no more pods, and a starting one uncordons them.
+pub(crate) async fn set_schedulable(
+    api: &Api<Node>,
+    config: &SimulatorConfig,
+    schedulable: bool,
+) -> Result<()> {
+    let patch = serde_json::json!({ "spec": { "unschedulable": !schedulable } });
+    for name in config.node_names() {
+        api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await?;
+    }
+    Ok(())
 }
 
 /// Renews every node's status (capacity, addresses and a fresh `lastHeartbeatTime`).

@@ -1,6 +1,6 @@
 //! Starting and stopping the whole simulator: nodes, their heartbeat, and the pod watch.
 
-use std::sync::Arc;
+use std::{path::PathBuf, sync::Arc};
 
 use k8s_openapi::{api::core::v1::Node, jiff::Timestamp};
 use kube::{api::DeleteParams, Api, Client};
@@ -11,12 +11,12 @@ use crate::{
     config::SimulatorConfig,
     kubelet::{self, Context},
     logs::LogStore,
-    nodes, Result,
+    nodes, Error, Result,
 };
 
 /// A running simulator. Dropping it stops the simulation (the nodes stay registered and go
-/// NotReady 40 s later); [`SimulatorHandle::shutdown`] does the same explicitly and
-/// [`SimulatorHandle::remove_nodes`] also deletes the node objects.
+/// NotReady 16 s later in the sandbox); [`SimulatorHandle::shutdown`] also cordons them at once,
+/// and [`SimulatorHandle::remove_nodes`] deletes them.
 pub struct SimulatorHandle {
     ctx: Arc<Context>,
     tasks: Vec<JoinHandle<()>>,
@@ -60,6 +60,47 @@ pub async fn start(client: Client, config: SimulatorConfig) -> Result<SimulatorH
     })
 }
 
+/// Starts a simulator on a thread of its own, with its own Tokio runtime, and returns its logs
+/// once its nodes are registered; it runs until the process exits. Meant for test binaries,
+/// where each `#[tokio::test]` runtime ends with its test: start one simulator per binary
+/// (behind a `OnceLock`), with [`SimulatorConfig::for_tests`], not one per test.
+pub fn start_detached(kubeconfig: PathBuf, config: SimulatorConfig) -> Result<LogStore> {
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name("canopy-node-sim".to_owned())
+        .spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .enable_all()
+                .build();
+            let runtime = match runtime {
+                Ok(runtime) => runtime,
+                Err(err) => {
+                    sender.send(Err(Error::Thread(err))).ok();
+                    return;
+                }
+            };
+            runtime.block_on(async move {
+                let started = async {
+                    let client = crate::client_from_kubeconfig(&kubeconfig).await?;
+                    start(client, config).await
+                };
+                match started.await {
+                    Ok(handle) => {
+                        sender.send(Ok(handle.logs().clone())).ok();
+                        let _running = handle;
+                        std::future::pending::<()>().await;
+                    }
+                    Err(err) => {
+                        sender.send(Err(err)).ok();
+                    }
+                }
+            });
+        })
+        .map_err(Error::Thread)?;
+    receiver.recv().map_err(|_| Error::ThreadEnded)?
+}
+
 impl SimulatorHandle {
     /// The simulated container logs, shared with the running simulation.
     pub fn logs(&self) -> &LogStore {
@@ -71,9 +112,12 @@ impl SimulatorHandle {
         self.ctx.config.node_names()
     }
 
-    /// Stops the heartbeat, the pod watch and every pod task.
-    pub fn shutdown(mut self) {
+    /// Stops the heartbeat, the pod watch and every pod task, and cordons the nodes so that no
+    /// new pod is scheduled onto them while nothing simulates them (the next start uncordons).
+    pub async fn shutdown(mut self) -> Result<()> {
         self.stop();
+        let api: Api<Node> = Api::all(self.ctx.client.clone());
+        nodes::set_schedulable(&api, &self.ctx.config, false).await
     }
 
     /// Stops the simulation and deletes the simulated node objects (their pods are then

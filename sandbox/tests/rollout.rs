@@ -5,6 +5,7 @@
 
 mod common;
 
+use canopy_sandbox::{nodes::NODE_POOL_LABEL, SimulatorConfig};
 use std::collections::BTreeMap;
 
 use common::{in_namespace, simulator_logs, wait_until, TestNamespace};
@@ -47,6 +48,14 @@ fn web_deployment(name: &str, replicas: i32) -> Deployment {
                     ..ObjectMeta::default()
                 }),
                 spec: Some(PodSpec {
+                    // On this binary's simulated nodes, not on another simulator's.
+                    node_selector: Some(
+                        [(
+                            NODE_POOL_LABEL.to_owned(),
+                            SimulatorConfig::for_tests().node_prefix,
+                        )]
+                        .into(),
+                    ),
                     containers: vec![Container {
                         name: "web".to_owned(),
                         image: Some("nginx:1.25".to_owned()),
@@ -132,7 +141,10 @@ async fn a_deployment_of_two_replicas_rolls_out_to_available() {
         for pod in &pods {
             let spec = pod.spec.as_ref().unwrap();
             assert!(
-                spec.node_name.as_deref().unwrap().starts_with("canopy-"),
+                spec.node_name
+                    .as_deref()
+                    .unwrap()
+                    .starts_with("canopy-test-sim-"),
                 "bound by the scheduler to a simulated node"
             );
             let status = pod.status.as_ref().unwrap();
@@ -157,19 +169,9 @@ async fn a_deployment_of_two_replicas_rolls_out_to_available() {
         }
 
         // The simulator wrote logs for each container (the API would return nothing).
-        let pod = &pods[0];
-        let key = canopy_sandbox::ContainerKey::new(&ns.name, &pod.name_any(), "web");
-        let logs = simulator_logs().text(&key, false);
-        if pod
-            .spec
-            .as_ref()
-            .unwrap()
-            .node_name
-            .as_deref()
-            .unwrap()
-            .starts_with("canopy-test-sim")
-        {
-            let logs = logs.unwrap();
+        for pod in &pods {
+            let key = canopy_sandbox::ContainerKey::new(&ns.name, &pod.name_any(), "web");
+            let logs = simulator_logs().text(&key, false).expect("simulated logs");
             assert!(logs.contains("listening on 0.0.0.0:8080"), "{logs}");
         }
     })

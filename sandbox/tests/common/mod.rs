@@ -9,7 +9,7 @@ use std::{
     path::PathBuf,
     sync::{
         atomic::{AtomicU32, Ordering},
-        mpsc, OnceLock,
+        OnceLock,
     },
     time::Duration,
 };
@@ -40,42 +40,21 @@ fn kubeconfig_path() -> PathBuf {
     }
 }
 
-/// The simulator shared by every test of this binary. It runs on its own thread and runtime,
-/// because each `#[tokio::test]` has a runtime that ends with the test.
+/// The simulator shared by every test of this binary (on its own thread and runtime, because
+/// each `#[tokio::test]` has a runtime that ends with the test).
 pub fn simulator_logs() -> &'static LogStore {
     static LOGS: OnceLock<LogStore> = OnceLock::new();
     LOGS.get_or_init(|| {
         let path = kubeconfig_path();
-        let (sender, receiver) = mpsc::channel();
-        std::thread::spawn(move || {
-            let runtime = tokio::runtime::Runtime::new().expect("simulator runtime");
-            runtime.block_on(async move {
-                let started = async {
-                    let client = client_from_kubeconfig(&path).await?;
-                    canopy_sandbox::start(client, SimulatorConfig::for_tests()).await
-                };
-                match started.await {
-                    Ok(handle) => {
-                        sender.send(Ok(handle.logs().clone())).ok();
-                        // Keep simulating until the test binary exits.
-                        std::future::pending::<()>().await;
-                        drop(handle);
-                    }
-                    Err(err) => {
-                        sender.send(Err(err.to_string())).ok();
-                    }
-                }
-            });
-        });
-        match receiver.recv() {
-            Ok(Ok(logs)) => logs,
-            Ok(Err(err)) => panic!(
+        canopy_sandbox::start_detached(path.clone(), SimulatorConfig::for_tests()).unwrap_or_else(
+            |err| {
+                panic!(
                 "cannot start the node simulator against {}: {err}\n(is the control plane running? \
                  scripts/kube-testenv.sh status DIR)",
-                kubeconfig_path().display()
-            ),
-            Err(_) => panic!("the node simulator thread died while starting"),
-        }
+                path.display()
+            )
+            },
+        )
     })
 }
 
