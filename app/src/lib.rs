@@ -21,6 +21,7 @@ use pages::{
 /// The HTML document around the app, rendered on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     let stylesheet = format!("/{}/canopy.css", options.site_pkg_dir);
+    let icon = format!("/{}/favicon.svg", options.site_pkg_dir);
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -28,6 +29,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8" />
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 <link rel="stylesheet" href=stylesheet />
+                <link rel="icon" type="image/svg+xml" href=icon />
                 <HydrationScripts options />
                 <MetaTags />
             </head>

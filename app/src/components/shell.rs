@@ -1,7 +1,7 @@
 //! The app shell: header, primary navigation and the main content area.
 
 use leptos::prelude::*;
-use leptos_router::{components::A, hooks::use_location};
+use leptos_router::components::A;
 
 const NAV: [(&str, &str); 4] = [
     ("/services", "Services"),
@@ -12,11 +12,6 @@ const NAV: [(&str, &str); 4] = [
 
 #[component]
 pub fn AppShell(children: Children) -> impl IntoView {
-    let location = use_location();
-    let is_current = move |href: &'static str| {
-        let path = location.pathname.get();
-        path == href || (href == "/services" && path == "/")
-    };
     view! {
         <header class="topbar">
             <a class="brand" href="/">
@@ -30,12 +25,7 @@ pub fn AppShell(children: Children) -> impl IntoView {
                         .map(|(href, label)| {
                             view! {
                                 <li>
-                                    <A
-                                        href=href
-                                        attr:aria-current=move || is_current(href).then_some("page")
-                                    >
-                                        {label}
-                                    </A>
+                                    <A href=href>{label}</A>
                                 </li>
                             }
                         })

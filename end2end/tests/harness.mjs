@@ -1,0 +1,106 @@
+// Starts the built Canopy server and Debian's Chromium for the browser tests.
+//
+// Environment (set by scripts/test.sh):
+//   CANOPY_BIN          the built `canopy` binary
+//   CANOPY_SITE_ROOT    the built site (wasm bundle)
+//   CANOPY_E2E_DATABASE_URL  a fresh database for this run
+//   CHROMIUM            the browser (default /usr/bin/chromium)
+import { spawn } from "node:child_process";
+import net from "node:net";
+import { chromium } from "playwright-core";
+
+function required(name) {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} must be set (make test sets it; see scripts/test.sh)`);
+  return value;
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+    server.on("error", reject);
+  });
+}
+
+async function waitReady(base, server, logs) {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    if (server.exitCode !== null) throw new Error(`canopy exited early:\n${logs.join("")}`);
+    try {
+      const res = await fetch(`${base}/readyz`);
+      if (res.status === 200) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`canopy was not ready within 60 s:\n${logs.join("")}`);
+}
+
+export async function startCanopy() {
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const logs = [];
+  const server = spawn(required("CANOPY_BIN"), [], {
+    env: {
+      ...process.env,
+      DATABASE_URL: required("CANOPY_E2E_DATABASE_URL"),
+      CANOPY_SITE_ROOT: required("CANOPY_SITE_ROOT"),
+      CANOPY_LISTEN_ADDR: `127.0.0.1:${port}`,
+      RUST_LOG: process.env.RUST_LOG ?? "warn",
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  server.stdout.on("data", (d) => logs.push(d.toString()));
+  server.stderr.on("data", (d) => logs.push(d.toString()));
+  await waitReady(base, server, logs);
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
+  return {
+    base,
+    browser,
+    logs,
+    async stop() {
+      await browser.close();
+      server.kill("SIGTERM");
+      await new Promise((resolve) => {
+        if (server.exitCode !== null) return resolve();
+        server.on("exit", resolve);
+      });
+    },
+  };
+}
+
+/// A page that records console errors and CSP violations, so a test can assert there were none.
+export async function newPage(browser, options = {}) {
+  const context = await browser.newContext(options);
+  const page = await context.newPage();
+  const problems = [];
+  page.on("console", (msg) => {
+    if (msg.type() === "error") problems.push(msg.text());
+  });
+  page.on("pageerror", (err) => problems.push(String(err)));
+  page.on("response", (res) => {
+    if (res.status() >= 400 && !res.url().includes("__err=")) problems.push(`${res.status()} ${res.url()}`);
+  });
+  return { context, page, problems };
+}
+
+export function uniqueName(prefix) {
+  return `${prefix}-${Date.now().toString(36)}${Math.floor(Math.random() * 1e4)}`;
+}

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# `make test`: sets up whatever is missing, then runs every check and test:
+# formatting, clippy, the sqlx offline-metadata check, unit and integration tests (real
+# PostgreSQL, real Kubernetes control plane), and the browser tests (Debian's Chromium).
+source "$(dirname "$0")/common.sh"
+cd "$REPO_ROOT"
+started=$SECONDS
+timed() { info "done in $((SECONDS - t0)) s"; }
+
+step "Setting up (idempotent; cached under $CANOPY_CACHE_DIR)"
+apt_install postgresql chromium
+command -v cargo-nextest >/dev/null || cargo install cargo-nextest --locked
+
+work="$(mktemp -d /tmp/canopy-test-XXXXXX)"
+chmod 755 "$work"
+cleanup() {
+    "$REPO_ROOT/scripts/test-postgres.sh" stop "$work/pg" || true
+    if [ -x "$REPO_ROOT/scripts/kube-testenv.sh" ] && [ -d "$work/kube" ]; then
+        "$REPO_ROOT/scripts/kube-testenv.sh" stop "$work/kube" || true
+    fi
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+t0=$SECONDS; step "cargo fmt --check"
+cargo fmt --all -- --check
+timed
+
+t0=$SECONDS; step "cargo clippy (server, agent and their tests; then the browser crate for wasm32)"
+mapfile -t native_packages < <(cargo metadata --no-deps --format-version 1 \
+    | python3 -c 'import json,sys; print("\n".join(p["name"] for p in json.load(sys.stdin)["packages"] if p["name"] not in ("app","canopy-frontend")))')
+pkg_args=(); for p in "${native_packages[@]}"; do pkg_args+=(-p "$p"); done
+cargo clippy "${pkg_args[@]}" --all-targets -- -D warnings
+eval "$("$REPO_ROOT/scripts/setup-wasm.sh")"
+if [ "$WASM_ROUTE" = rustup ]; then
+    cargo clippy -p canopy-frontend -p app --target wasm32-unknown-unknown -- -D warnings
+else
+    info "(wasm32 clippy skipped: Debian's toolchain route has no clippy)"
+fi
+timed
+
+t0=$SECONDS; step "Building the site bundle and the server"
+"$REPO_ROOT/scripts/build.sh"
+timed
+
+t0=$SECONDS; step "Starting a throwaway PostgreSQL for the tests"
+export "$("$REPO_ROOT/scripts/test-postgres.sh" start "$work/pg")"
+timed
+
+t0=$SECONDS; step "Checking the committed sqlx query metadata (.sqlx/) against the schema"
+"$REPO_ROOT/scripts/sqlx-prepare.sh" --check
+timed
+
+if [ -x "$REPO_ROOT/scripts/kube-testenv.sh" ]; then
+    t0=$SECONDS; step "Kubernetes control plane for the sandbox tests (built once, cached)"
+    "$REPO_ROOT/scripts/kube-testenv.sh" build
+    "$REPO_ROOT/scripts/kube-testenv.sh" start "$work/kube"
+    export CANOPY_TEST_KUBECONFIG="$work/kube/kubeconfig"
+    timed
+fi
+
+t0=$SECONDS; step "Unit and integration tests (cargo nextest)"
+cargo nextest run "${pkg_args[@]}" -p app --no-fail-fast
+timed
+
+t0=$SECONDS; step "Browser tests (Chromium)"
+e2e_db="canopy_e2e_$$"
+psql -q "$DATABASE_URL" -c "CREATE DATABASE $e2e_db"
+export CANOPY_E2E_DATABASE_URL="${DATABASE_URL%/*}/$e2e_db"
+export CANOPY_BIN="$CARGO_TARGET_DIR/debug/canopy"
+export CANOPY_SITE_ROOT="$CARGO_TARGET_DIR/debug/site"
+(cd end2end && npm ci --no-audit --no-fund --loglevel=error && npm test)
+timed
+
+step "All checks and tests passed in $((SECONDS - started)) s"

@@ -1,0 +1,150 @@
+//! The Services page and the registration form, as a browser without JavaScript uses them.
+
+use crate::support::TestApp;
+
+fn location(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .expect("a Location header")
+        .to_owned()
+}
+
+#[tokio::test]
+async fn empty_registry_says_what_to_do() {
+    let app = TestApp::spawn().await;
+    let (status, html) = app.get_html("/services").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("No services yet"), "{html}");
+    for nav in ["Services", "Energy", "Dependencies", "Teams"] {
+        assert!(
+            html.contains(&format!(">{nav}</a>")),
+            "nav link {nav} missing"
+        );
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn registering_without_javascript_redirects_back_and_lists_the_service() {
+    let app = TestApp::spawn().await;
+    let response = app
+        .submit_registration_without_js("payments", "checkout-api")
+        .await;
+    assert_eq!(response.status(), 302);
+    // leptos strips its error parameters from the Referer and may leave an empty query ("?").
+    assert_eq!(
+        location(&response).trim_end_matches('?'),
+        app.url("/services")
+    );
+    assert_eq!(app.service_count().await, 1);
+
+    let (_, html) = app.get_html("/services").await;
+    assert!(html.contains("<td>checkout-api</td>"), "{html}");
+    assert!(html.contains("<td>payments</td>"), "{html}");
+
+    let (_, teams) = app.get_html("/teams").await;
+    assert!(teams.contains("<td>payments</td>"), "{teams}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_bad_name_is_refused_with_an_inline_error_and_nothing_is_written() {
+    let app = TestApp::spawn().await;
+    let response = app
+        .submit_registration_without_js("payments", "Checkout_API")
+        .await;
+    assert_eq!(response.status(), 302);
+    let back = location(&response);
+    assert!(
+        back.contains("__err="),
+        "the error travels back in the URL: {back}"
+    );
+    assert_eq!(app.service_count().await, 0);
+
+    let path = back.trim_start_matches(&app.base).to_owned();
+    let (_, html) = app.get_html(&path).await;
+    assert!(
+        html.contains("Service name: may contain only lowercase letters (a-z), digits (0-9) and &#x27;-&#x27;; found &#x27;C&#x27;")
+            || html.contains("Service name: may contain only lowercase letters (a-z), digits (0-9) and '-'; found 'C'"),
+        "inline error missing: {html}"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_too_long_name_and_a_bad_team_are_refused() {
+    let app = TestApp::spawn().await;
+    let long = "a".repeat(64);
+    let response = app.submit_registration_without_js("payments", &long).await;
+    let path = location(&response).trim_start_matches(&app.base).to_owned();
+    let (_, html) = app.get_html(&path).await;
+    assert!(
+        html.contains("Service name: is 64 characters long; at most 63 are allowed"),
+        "{html}"
+    );
+
+    let response = app.submit_registration_without_js("-ops", "web").await;
+    let path = location(&response).trim_start_matches(&app.base).to_owned();
+    let (_, html) = app.get_html(&path).await;
+    assert!(
+        html.contains("Team: must start and end with a lowercase letter or digit"),
+        "{html}"
+    );
+    assert_eq!(app.service_count().await, 0);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_duplicate_name_in_the_same_team_says_it_exists() {
+    let app = TestApp::spawn().await;
+    app.submit_registration_without_js("payments", "web").await;
+    // The same name in another team is fine.
+    app.submit_registration_without_js("search", "web").await;
+    assert_eq!(app.service_count().await, 2);
+
+    let response = app.submit_registration_without_js("payments", "web").await;
+    let path = location(&response).trim_start_matches(&app.base).to_owned();
+    let (_, html) = app.get_html(&path).await;
+    assert!(html.contains("already exists in team"), "{html}");
+    assert_eq!(app.service_count().await, 2);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn server_function_answers_json_errors_to_scripts() {
+    let app = TestApp::spawn().await;
+    let response = app
+        .client
+        .post(app.url("/api/fn/register_service"))
+        .form(&[("team", "payments"), ("name", "UPPER")])
+        .send()
+        .await
+        .expect("POST");
+    assert!(response.status().is_server_error() || response.status().is_client_error());
+    let body: serde_json::Value = response.json().await.expect("json error body");
+    assert_eq!(body["kind"], "invalid_input");
+    assert_eq!(body["field"], "name");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn with_the_database_down_pages_say_so_and_nothing_panics() {
+    let app = TestApp::spawn().await;
+    app.take_database_down().await;
+    let (_, html) = app.get_html("/services").await;
+    assert!(
+        html.contains("Canopy cannot reach its database right now"),
+        "{html}"
+    );
+
+    let response = app.submit_registration_without_js("payments", "web").await;
+    let path = location(&response).trim_start_matches(&app.base).to_owned();
+    let (_, html) = app.get_html(&path).await;
+    assert!(
+        html.contains("Canopy cannot reach its database right now"),
+        "{html}"
+    );
+    app.stop().await;
+}
