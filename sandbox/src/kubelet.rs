@@ -3,11 +3,9 @@
 
 use std::{
     collections::{HashMap, HashSet},
+    hash::{DefaultHasher, Hash, Hasher},
     pin::pin,
-    sync::{
-        atomic::{AtomicU32, Ordering},
-        Arc, Mutex, PoisonError,
-    },
+    sync::{Arc, Mutex, PoisonError},
 };
 
 use futures::StreamExt;
@@ -37,7 +35,6 @@ pub(crate) struct Context {
     recorders: HashMap<String, Recorder>,
     /// Pod UID → its lifecycle task and where it lives.
     tracked: Mutex<HashMap<String, Tracked>>,
-    next_pod_ip: AtomicU32,
 }
 
 struct Tracked {
@@ -67,18 +64,20 @@ impl Context {
             nodes,
             recorders,
             tracked: Mutex::new(HashMap::new()),
-            next_pod_ip: AtomicU32::new(0),
         }
     }
 
-    /// A fresh pod address on this node. Loopback (127.x.y.z) on purpose, like the node address:
-    /// nothing that dials a simulated pod can leave the machine.
-    pub(crate) fn pod_ip(&self, node_index: u32) -> String {
-        let n = self.next_pod_ip.fetch_add(1, Ordering::Relaxed);
+    /// The pod's address on this node, derived from its UID so that every simulator computes
+    /// the same one. Loopback (127.x.y.z) on purpose, like the node address: nothing that dials
+    /// a simulated pod can leave the machine.
+    pub(crate) fn pod_ip(node_index: u32, uid: &str) -> String {
+        let mut hasher = DefaultHasher::new();
+        uid.hash(&mut hasher);
+        let n = hasher.finish();
         format!(
             "127.{}.{}.{}",
             20 + node_index % 200,
-            (n / 250) % 250,
+            (n >> 8) % 250,
             n % 250 + 2
         )
     }

@@ -114,7 +114,7 @@ impl PodSim {
             pod_ip: status
                 .pod_ip
                 .clone()
-                .unwrap_or_else(|| ctx.pod_ip(node_index)),
+                .unwrap_or_else(|| Context::pod_ip(node_index, &uid)),
             start_time: status
                 .start_time
                 .as_ref()
