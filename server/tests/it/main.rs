@@ -1,4 +1,5 @@
 //! Integration tests: the real server on port 0, a real Postgres database per test.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
 
 mod assets_and_headers;
 mod embedded_postgres;

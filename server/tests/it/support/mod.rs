@@ -3,7 +3,7 @@
 //!
 //! Needs `DATABASE_URL` pointing at a PostgreSQL server (any database on it; `make test` starts
 //! one with scripts/test-postgres.sh). Set `TEST_LOG=1` to see the server's logs.
-#![allow(dead_code, clippy::expect_used, clippy::unwrap_used)]
+#![allow(dead_code)]
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
@@ -16,7 +16,7 @@ use secrecy::SecretString;
 use sqlx::{postgres::PgConnectOptions, Connection, Executor, PgConnection, PgPool};
 use tokio::sync::oneshot;
 
-const TEMPLATE_LOCK: i64 = 0x0063_616e_6f70_79;
+const TEMPLATE_LOCK: i64 = 0x0000_6361_6e6f_7079;
 
 pub struct TestApp {
     pub addr: SocketAddr,
