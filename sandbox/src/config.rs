@@ -29,6 +29,12 @@ pub struct SimulatorConfig {
     /// node controller marks a node NotReady after 16 s without one (40 s on a default cluster),
     /// so a simulator that died stops receiving pods soon.
     pub heartbeat: Duration,
+    /// How often a running simulated container writes a log line (`CANOPY_SIM_LOG_INTERVAL_SECS`,
+    /// default 10; 0 for never).
+    pub log_interval: Duration,
+    /// Serve the kubelet's log endpoint on 127.0.0.1, so that the API server's pod log API
+    /// (`kubectl logs`) works for simulated pods (`CANOPY_SIM_KUBELET_API`, default true).
+    pub serve_kubelet_api: bool,
 }
 
 impl Default for SimulatorConfig {
@@ -42,6 +48,8 @@ impl Default for SimulatorConfig {
             start_delay: Duration::from_millis(1500),
             crash_backoff: Duration::from_secs(10),
             heartbeat: Duration::from_secs(4),
+            log_interval: Duration::from_secs(10),
+            serve_kubelet_api: true,
         }
     }
 }
@@ -51,13 +59,16 @@ pub const MAX_CRASH_BACKOFF: Duration = Duration::from_secs(300);
 
 impl SimulatorConfig {
     /// Settings for in-process simulators in test suites: nodes named `canopy-test-sim-N`, pods
-    /// up in about half a second, crash back-off from 1 s. Every test binary that uses these
-    /// takes over the same nodes, so no binary leaves behind Ready nodes that nobody simulates.
+    /// up in about half a second, crash back-off from 1 s, a log line and a heartbeat every
+    /// second. Every test process that uses these takes over the same nodes, so none leaves
+    /// behind Ready nodes that nobody simulates.
     pub fn for_tests() -> Self {
         Self {
             node_prefix: "canopy-test-sim".to_owned(),
             start_delay: Duration::from_millis(500),
             crash_backoff: Duration::from_secs(1),
+            heartbeat: Duration::from_secs(1),
+            log_interval: Duration::from_secs(1),
             ..Self::default()
         }
     }
@@ -96,6 +107,23 @@ impl SimulatorConfig {
         if let Some(value) = lookup("CANOPY_SIM_HEARTBEAT_SECS") {
             config.heartbeat =
                 Duration::from_secs(parse_number("CANOPY_SIM_HEARTBEAT_SECS", &value)?);
+        }
+        if let Some(value) = lookup("CANOPY_SIM_LOG_INTERVAL_SECS") {
+            config.log_interval =
+                Duration::from_secs(parse_number("CANOPY_SIM_LOG_INTERVAL_SECS", &value)?);
+        }
+        if let Some(value) = lookup("CANOPY_SIM_KUBELET_API") {
+            config.serve_kubelet_api = match value.trim() {
+                "true" | "1" => true,
+                "false" | "0" => false,
+                _ => {
+                    return Err(Error::InvalidSetting {
+                        name: "CANOPY_SIM_KUBELET_API",
+                        value,
+                        reason: "must be true or false",
+                    })
+                }
+            };
         }
         config.validate()?;
         Ok(config)
@@ -231,6 +259,8 @@ mod tests {
             ("CANOPY_SIM_START_DELAY_MS", "200"),
             ("CANOPY_SIM_CRASH_BACKOFF_MS", "1000"),
             ("CANOPY_SIM_HEARTBEAT_SECS", "3"),
+            ("CANOPY_SIM_LOG_INTERVAL_SECS", "0"),
+            ("CANOPY_SIM_KUBELET_API", "false"),
         ]))
         .unwrap();
         assert_eq!(config.node_names().len(), 3);
@@ -238,6 +268,8 @@ mod tests {
         assert_eq!(config.start_delay, Duration::from_millis(200));
         assert_eq!(config.crash_backoff, Duration::from_secs(1));
         assert_eq!(config.heartbeat, Duration::from_secs(3));
+        assert!(config.log_interval.is_zero());
+        assert!(!config.serve_kubelet_api);
     }
 
     #[test]
@@ -249,6 +281,7 @@ mod tests {
             ("CANOPY_SIM_NODE_CPU", "four"),
             ("CANOPY_SIM_NODE_MEMORY", "8 GB"),
             ("CANOPY_SIM_HEARTBEAT_SECS", "30"),
+            ("CANOPY_SIM_KUBELET_API", "yes"),
         ] {
             let err = SimulatorConfig::from_lookup(lookup(&[(name, value)])).unwrap_err();
             assert!(err.to_string().contains(name), "{name}={value}: {err}");

@@ -41,6 +41,14 @@ pub enum Error {
     #[error("the simulator's thread ended before the simulator started")]
     ThreadEnded,
 
+    /// The simulated kubelet's self-signed certificate could not be made.
+    #[error("cannot make the simulated kubelet's certificate: {0}")]
+    Certificate(#[from] rcgen::Error),
+
+    /// The simulated kubelet's TLS settings were refused.
+    #[error("cannot set up TLS for the simulated kubelet: {0}")]
+    Tls(#[from] tokio_rustls::rustls::Error),
+
     /// The HTTP endpoint for simulated logs could not listen.
     #[error("cannot serve simulated logs on {addr}: {source}")]
     Serve {

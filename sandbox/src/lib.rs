@@ -4,14 +4,18 @@
 //! It registers `N` nodes, and for every pod the real scheduler binds to them it plays the
 //! kubelet: after a short delay the pod runs and becomes ready, or fails the way a pod told to
 //! through the `canopy.dev/simulate` annotation or its image should (see [`simulation`]).
-//! Simulated container logs are kept in a [`LogStore`], also served over HTTP by [`http`].
+//! Simulated container logs are kept in a [`LogStore`] and served as a kubelet would
+//! ([`kubelet_api`]), so the API server's pod log endpoint works for simulated pods; [`http`]
+//! serves the same store shaped like that endpoint, for use without the API server.
 
 pub mod config;
 mod error;
 pub mod http;
 mod kubelet;
+pub mod kubelet_api;
 mod lifecycle;
 pub mod logs;
+mod messages;
 pub mod nodes;
 pub mod simulation;
 mod simulator;

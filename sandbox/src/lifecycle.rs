@@ -2,12 +2,7 @@
 //! (running and ready, a pull failure, a failing readiness probe), and for crashing containers
 //! the restart loop with the kubelet's doubling back-off.
 
-use std::{
-    collections::HashMap,
-    hash::{DefaultHasher, Hash, Hasher},
-    sync::Arc,
-    time::Duration,
-};
+use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use k8s_openapi::{
     api::core::v1::{Pod, PodCondition},
@@ -23,9 +18,10 @@ use tracing::{debug, info, instrument, warn};
 use crate::{
     config::MAX_CRASH_BACKOFF,
     kubelet::Context,
-    logs::{instance_lines, termination_message, ContainerKey, ContainerLogs, LogContext},
+    logs::{instance_lines, periodic_line, ContainerKey, ContainerLogs, LogContext},
+    messages::{backoff_message, jittered, pull_error, termination},
     simulation::{outcomes_for_pod, Outcome, SIMULATE_ANNOTATION},
-    status::{pod_status, ContainerPhase, Placement, SimContainer, Termination},
+    status::{pod_status, ContainerPhase, Placement, SimContainer},
     Error, Result,
 };
 
@@ -157,8 +153,26 @@ impl PodSim {
         info!(outcomes = ?self.containers.iter().map(|c| c.outcome.as_str()).collect::<Vec<_>>(), "pod simulated");
         if self.containers.iter().any(|c| c.outcome.is_restarting()) {
             self.crash_loop(ctx).await?;
+        } else {
+            self.keep_logging(ctx).await;
         }
         Ok(())
+    }
+
+    /// Running containers write a line now and then, until the pod's task is aborted.
+    async fn keep_logging(&self, ctx: &Context) {
+        if ctx.config.log_interval.is_zero() {
+            return;
+        }
+        loop {
+            tokio::time::sleep(ctx.config.log_interval).await;
+            for container in &self.containers {
+                if let Some(line) = periodic_line(container.outcome, Timestamp::now()) {
+                    let key = ContainerKey::new(&self.namespace, &self.name, &container.sim.name);
+                    ctx.logs.append(&key, line);
+                }
+            }
+        }
     }
 
     /// Moves every container to its outcome's first state and writes its logs.
@@ -182,11 +196,17 @@ impl PodSim {
                 started_at,
             });
             if !lines.is_empty() && !ctx.logs.contains(&key) {
+                // A container taken over after restarts had a previous instance, like this one.
+                let previous = (restart_count > 0).then(|| lines.clone());
+                let instance = u32::try_from(restart_count).unwrap_or(0);
+                let current = lines.clone();
                 ctx.logs.set(
                     key.clone(),
                     ContainerLogs {
-                        current: lines.clone(),
-                        previous: None,
+                        current,
+                        previous,
+                        instance,
+                        written: 0,
                     },
                 );
             }
@@ -360,120 +380,5 @@ impl PodSim {
             .patch_status(&self.name, &PatchParams::default(), &Patch::Merge(&patch))
             .await?;
         Ok(())
-    }
-}
-
-/// How an instance of a crashing container ended.
-fn termination(
-    outcome: Outcome,
-    lines: &[String],
-    started_at: Timestamp,
-    finished_at: Timestamp,
-) -> Termination {
-    if outcome == Outcome::OomKilled {
-        Termination {
-            exit_code: 137,
-            reason: "OOMKilled",
-            message: String::new(),
-            started_at,
-            finished_at,
-        }
-    } else {
-        Termination {
-            exit_code: 1,
-            reason: "Error",
-            message: termination_message(lines),
-            started_at,
-            finished_at,
-        }
-    }
-}
-
-fn backoff_message(
-    backoff: Duration,
-    container: &str,
-    pod: &str,
-    namespace: &str,
-    uid: &str,
-) -> String {
-    let secs = backoff.as_secs();
-    let human = if secs >= 60 {
-        format!("{}m{}s", secs / 60, secs % 60)
-    } else {
-        format!("{secs}s")
-    };
-    format!("back-off {human} restarting failed container={container} pod={pod}_{namespace}({uid})")
-}
-
-/// The message containerd gives for an image that cannot be pulled.
-fn pull_error(image: &str) -> String {
-    let host = image
-        .split('/')
-        .next()
-        .filter(|first| first.contains('.') && image.contains('/'));
-    match host {
-        Some(host) if host.split(':').next().is_some_and(|name| name.ends_with(".invalid")) => {
-            let name = host.split(':').next().unwrap_or(host);
-            format!("Failed to pull image \"{image}\": rpc error: code = Unknown desc = failed to pull and unpack image \"{image}\": failed to resolve reference \"{image}\": failed to do request: Head \"https://{host}/v2/\": dial tcp: lookup {name}: no such host")
-        }
-        _ => format!("Failed to pull image \"{image}\": rpc error: code = NotFound desc = failed to pull and unpack image \"{image}\": failed to resolve reference \"{image}\": {image}: not found"),
-    }
-}
-
-/// Between 2/3 and 4/3 of `delay`, stable for a pod.
-fn jittered(delay: Duration, uid: &str) -> Duration {
-    let mut hasher = DefaultHasher::new();
-    uid.hash(&mut hasher);
-    let fraction = (hasher.finish() % 1000) as f64 / 1000.0;
-    delay.mul_f64(2.0 / 3.0 + fraction * 2.0 / 3.0)
-}
-
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used)]
-
-    use super::*;
-
-    #[test]
-    fn jitter_stays_within_a_third_of_the_delay() {
-        for uid in ["a", "b", "c", "0c6b0e8e-9d1f-4c6e-8f57-2a3f1f1d9c11"] {
-            let delay = jittered(Duration::from_millis(1500), uid);
-            assert!(
-                delay >= Duration::from_millis(1000) && delay <= Duration::from_millis(2000),
-                "{delay:?}"
-            );
-            assert_eq!(delay, jittered(Duration::from_millis(1500), uid));
-        }
-    }
-
-    #[test]
-    fn pull_errors_read_like_containerd() {
-        assert!(pull_error("nginx:doesnotexist").ends_with("nginx:doesnotexist: not found"));
-        assert!(
-            pull_error("registry.invalid/app:1").contains("lookup registry.invalid: no such host")
-        );
-    }
-
-    #[test]
-    fn backoff_messages_name_the_container_and_pod() {
-        let message = backoff_message(Duration::from_secs(80), "api", "web-1", "team-dev", "u1");
-        assert_eq!(
-            message,
-            "back-off 1m20s restarting failed container=api pod=web-1_team-dev(u1)"
-        );
-    }
-
-    #[test]
-    fn oom_kills_exit_with_137() {
-        let now = Timestamp::UNIX_EPOCH;
-        let end = termination(Outcome::OomKilled, &[], now, now);
-        assert_eq!((end.exit_code, end.reason), (137, "OOMKilled"));
-        let end = termination(
-            Outcome::CrashLoop,
-            &["a".into(), "b".into(), "fatal".into()],
-            now,
-            now,
-        );
-        assert_eq!((end.exit_code, end.message.as_str()), (1, "b\nfatal"));
     }
 }

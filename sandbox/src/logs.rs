@@ -29,11 +29,26 @@ impl ContainerKey {
     }
 }
 
+/// At most this many lines are kept per container instance (the oldest go first).
+pub const MAX_LINES_PER_INSTANCE: usize = 1000;
+
 /// The lines of one container: the running (or last) instance and the one before it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ContainerLogs {
     pub current: Vec<String>,
     pub previous: Option<Vec<String>>,
+    /// Counts the instances (restarts) of the container; 0 for the first.
+    pub instance: u32,
+    /// Lines written by the current instance so far, including any dropped past the cap.
+    pub written: u64,
+}
+
+/// A container instance's log at one moment, for following it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogSnapshot {
+    pub instance: u32,
+    pub written: u64,
+    pub lines: Vec<String>,
 }
 
 /// A shared, cheaply cloned store of simulated logs.
@@ -54,6 +69,17 @@ impl LogStore {
         } else {
             Some(logs.current.clone())
         }
+    }
+
+    /// The current instance's lines with its identity and line count, to follow it.
+    pub fn snapshot(&self, key: &ContainerKey) -> Option<LogSnapshot> {
+        let map = self.inner.read().unwrap_or_else(PoisonError::into_inner);
+        let logs = map.get(key)?;
+        Some(LogSnapshot {
+            instance: logs.instance,
+            written: logs.written,
+            lines: logs.current.clone(),
+        })
     }
 
     /// The log as the API would return it: lines joined, each ending with a newline.
@@ -80,12 +106,26 @@ impl LogStore {
         let logs = map.entry(key).or_default();
         if !logs.current.is_empty() {
             logs.previous = Some(std::mem::take(&mut logs.current));
+            logs.instance += 1;
         }
+        logs.written = lines.len() as u64;
         logs.current = lines;
     }
 
+    /// Adds a line to the current instance's log, dropping the oldest past the cap.
+    pub(crate) fn append(&self, key: &ContainerKey, line: String) {
+        let mut map = self.inner.write().unwrap_or_else(PoisonError::into_inner);
+        if let Some(logs) = map.get_mut(key) {
+            logs.current.push(line);
+            logs.written += 1;
+            let excess = logs.current.len().saturating_sub(MAX_LINES_PER_INSTANCE);
+            logs.current.drain(..excess);
+        }
+    }
+
     /// Sets a container's logs as a whole (used when taking over a pod after a restart).
-    pub(crate) fn set(&self, key: ContainerKey, logs: ContainerLogs) {
+    pub(crate) fn set(&self, key: ContainerKey, mut logs: ContainerLogs) {
+        logs.written = logs.written.max(logs.current.len() as u64);
         let mut map = self.inner.write().unwrap_or_else(PoisonError::into_inner);
         map.insert(key, logs);
     }
@@ -163,6 +203,17 @@ pub fn instance_lines(ctx: &LogContext<'_>) -> Vec<String> {
     lines
 }
 
+/// A line a running container writes now and then (its health checks being served), so that
+/// following a log shows it alive. `None` for containers that do not run.
+pub fn periodic_line(outcome: Outcome, at: Timestamp) -> Option<String> {
+    let (level, message) = match outcome {
+        Outcome::Healthy => ("INFO", "GET /healthz 200 OK (1 ms)"),
+        Outcome::ReadinessFail => ("WARN", "GET /healthz 503 Service Unavailable (2 ms)"),
+        _ => return None,
+    };
+    Some(LogClock::new(at).line(level, message))
+}
+
 /// The termination message the kubelet would record for a crashing instance: its last lines.
 pub fn termination_message(lines: &[String]) -> String {
     let start = lines.len().saturating_sub(2);
@@ -229,6 +280,30 @@ mod tests {
     }
 
     #[test]
+    fn appending_keeps_at_most_the_cap() {
+        let store = LogStore::default();
+        let key = ContainerKey::new("ns", "pod", "api");
+        store.start_instance(key.clone(), vec!["start".into()]);
+        for i in 0..MAX_LINES_PER_INSTANCE + 5 {
+            store.append(&key, format!("line {i}"));
+        }
+        let snapshot = store.snapshot(&key).unwrap();
+        assert_eq!(snapshot.lines.len(), MAX_LINES_PER_INSTANCE);
+        assert_eq!(snapshot.written, MAX_LINES_PER_INSTANCE as u64 + 6);
+        assert_eq!(
+            snapshot.lines.last().unwrap(),
+            &format!("line {}", MAX_LINES_PER_INSTANCE + 4)
+        );
+    }
+
+    #[test]
+    fn only_running_containers_write_periodic_lines() {
+        let line = periodic_line(Outcome::Healthy, Timestamp::UNIX_EPOCH).unwrap();
+        assert!(line.ends_with("GET /healthz 200 OK (1 ms)"), "{line}");
+        assert!(periodic_line(Outcome::ImagePullBackOff, Timestamp::UNIX_EPOCH).is_none());
+    }
+
+    #[test]
     fn pull_failures_have_no_logs() {
         assert!(instance_lines(&ctx(Outcome::ImagePullBackOff)).is_empty());
     }
@@ -244,6 +319,10 @@ mod tests {
         assert_eq!(store.text(&key, false).as_deref(), Some("second\n"));
         assert_eq!(store.text(&key, true).as_deref(), Some("first\n"));
         assert_eq!(store.containers("ns", "pod"), ["api"]);
+        let snapshot = store.snapshot(&key).unwrap();
+        assert_eq!((snapshot.instance, snapshot.written), (1, 1));
+        store.append(&key, "third".into());
+        assert_eq!(store.snapshot(&key).unwrap().written, 2);
         store.remove_pod("ns", "pod");
         assert!(!store.contains(&key));
     }

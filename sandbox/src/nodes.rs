@@ -4,7 +4,10 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::{
-    api::core::v1::{Node, NodeAddress, NodeCondition, NodeStatus, NodeSystemInfo},
+    api::core::v1::{
+        DaemonEndpoint, Node, NodeAddress, NodeCondition, NodeDaemonEndpoints, NodeStatus,
+        NodeSystemInfo,
+    },
     apimachinery::pkg::{api::resource::Quantity, apis::meta::v1::Time},
     jiff::Timestamp,
 };
@@ -27,12 +30,21 @@ pub const NODE_POOL_LABEL: &str = "canopy.dev/node-pool";
 /// a simulated node or pod (the API server's log or exec proxy) stays on this machine.
 pub const NODE_ADDRESS: &str = "127.0.0.1";
 
+/// What the simulated nodes report besides their configured size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct NodeReport {
+    /// When the simulator started (the Ready condition's transition time).
+    pub since: Timestamp,
+    /// The port of the simulated kubelet's log endpoint on [`NODE_ADDRESS`], if served.
+    pub kubelet_port: Option<u16>,
+}
+
 /// Creates the node objects that do not exist yet and reports every node Ready.
 #[instrument(skip_all, fields(nodes = config.node_count))]
 pub(crate) async fn register(
     api: &Api<Node>,
     config: &SimulatorConfig,
-    since: Timestamp,
+    report: NodeReport,
 ) -> Result<()> {
     for name in config.node_names() {
         match api
@@ -50,7 +62,7 @@ pub(crate) async fn register(
         }
     }
     set_schedulable(api, config, true).await?;
-    heartbeat(api, config, since).await
+    heartbeat(api, config, report).await
 }
 
 /// Cordons (`false`) or uncordons (`true`) every simulated node: a stopped simulator cordons
@@ -73,11 +85,11 @@ pub(crate) async fn set_schedulable(
 pub(crate) async fn heartbeat(
     api: &Api<Node>,
     config: &SimulatorConfig,
-    since: Timestamp,
+    report: NodeReport,
 ) -> Result<()> {
     let now = Timestamp::now();
     for name in config.node_names() {
-        let patch = serde_json::json!({ "status": node_status(config, since, now) });
+        let patch = serde_json::json!({ "status": node_status(config, report, now) });
         api.patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
             .await?;
     }
@@ -108,7 +120,8 @@ fn node_object(name: &str, pool: &str) -> Node {
     }
 }
 
-fn node_status(config: &SimulatorConfig, since: Timestamp, now: Timestamp) -> NodeStatus {
+fn node_status(config: &SimulatorConfig, report: NodeReport, now: Timestamp) -> NodeStatus {
+    let since = report.since;
     let resources: BTreeMap<String, Quantity> = [
         ("cpu", config.node_cpu.clone()),
         ("memory", config.node_memory.clone()),
@@ -172,6 +185,11 @@ fn node_status(config: &SimulatorConfig, since: Timestamp, now: Timestamp) -> No
             boot_id: "canopy-simulated".to_owned(),
             ..NodeSystemInfo::default()
         }),
+        daemon_endpoints: report.kubelet_port.map(|port| NodeDaemonEndpoints {
+            kubelet_endpoint: Some(DaemonEndpoint {
+                port: i32::from(port),
+            }),
+        }),
         ..NodeStatus::default()
     }
 }
@@ -185,7 +203,13 @@ mod tests {
     #[test]
     fn nodes_report_their_capacity_and_ready() {
         let config = SimulatorConfig::default();
-        let status = node_status(&config, Timestamp::UNIX_EPOCH, Timestamp::UNIX_EPOCH);
+        let report = NodeReport {
+            since: Timestamp::UNIX_EPOCH,
+            kubelet_port: Some(10250),
+        };
+        let status = node_status(&config, report, Timestamp::UNIX_EPOCH);
+        let endpoints = status.daemon_endpoints.clone().unwrap();
+        assert_eq!(endpoints.kubelet_endpoint.unwrap().port, 10250);
         let capacity = status.capacity.unwrap();
         assert_eq!(capacity["cpu"], Quantity("4".into()));
         assert_eq!(capacity["memory"], Quantity("8Gi".into()));

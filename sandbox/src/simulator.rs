@@ -10,8 +10,10 @@ use tracing::{info, warn};
 use crate::{
     config::SimulatorConfig,
     kubelet::{self, Context},
+    kubelet_api,
     logs::LogStore,
-    nodes, Error, Result,
+    nodes::{self, NodeReport},
+    Error, Result,
 };
 
 /// A running simulator. Dropping it stops the simulation (the nodes stay registered and go
@@ -23,21 +25,37 @@ pub struct SimulatorHandle {
 }
 
 /// Registers the simulated nodes (waiting until the API server accepted them), then runs the
-/// node heartbeat and the pod simulation in background tasks on the current Tokio runtime.
+/// node heartbeat, the pod simulation and (unless disabled) the simulated kubelet's log
+/// endpoint in background tasks on the current Tokio runtime.
 ///
 /// ```no_run
 /// # async fn example() -> canopy_sandbox::Result<()> {
 /// let client = canopy_sandbox::client_from_kubeconfig("/tmp/sandbox/kubeconfig".as_ref()).await?;
 /// let simulator = canopy_sandbox::start(client, canopy_sandbox::SimulatorConfig::default()).await?;
-/// let logs = simulator.logs().clone(); // serve these where the API returns nothing
+/// let logs = simulator.logs().clone(); // or read them through the API: `kubectl logs` works
 /// # Ok(()) }
 /// ```
 pub async fn start(client: Client, config: SimulatorConfig) -> Result<SimulatorHandle> {
     config.validate()?;
-    let since = Timestamp::now();
+    let logs = LogStore::default();
+    let mut tasks = Vec::new();
+    let kubelet_port = if config.serve_kubelet_api {
+        let (port, task) = kubelet_api::serve(logs.clone()).await?;
+        tasks.push(task);
+        Some(port)
+    } else {
+        None
+    };
+    let report = NodeReport {
+        since: Timestamp::now(),
+        kubelet_port,
+    };
     let node_api: Api<Node> = Api::all(client.clone());
-    nodes::register(&node_api, &config, since).await?;
-    let ctx = Arc::new(Context::new(client, config, LogStore::default()));
+    if let Err(err) = nodes::register(&node_api, &config, report).await {
+        tasks.iter().for_each(JoinHandle::abort);
+        return Err(err);
+    }
+    let ctx = Arc::new(Context::new(client, config, logs));
 
     let heartbeat = {
         let ctx = Arc::clone(&ctx);
@@ -46,7 +64,7 @@ pub async fn start(client: Client, config: SimulatorConfig) -> Result<SimulatorH
             interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 interval.tick().await;
-                if let Err(err) = nodes::heartbeat(&node_api, &ctx.config, since).await {
+                if let Err(err) = nodes::heartbeat(&node_api, &ctx.config, report).await {
                     warn!(error = %err, "node heartbeat failed; retrying");
                 }
             }
@@ -54,10 +72,8 @@ pub async fn start(client: Client, config: SimulatorConfig) -> Result<SimulatorH
     };
     let pods = tokio::spawn(kubelet::watch_pods(Arc::clone(&ctx)));
     info!(nodes = ?ctx.config.node_names(), "node simulator running");
-    Ok(SimulatorHandle {
-        ctx,
-        tasks: vec![heartbeat, pods],
-    })
+    tasks.extend([heartbeat, pods]);
+    Ok(SimulatorHandle { ctx, tasks })
 }
 
 /// Starts a simulator on a thread of its own, with its own Tokio runtime, and returns its logs

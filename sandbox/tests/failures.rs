@@ -5,9 +5,9 @@
 mod common;
 
 use canopy_sandbox::{nodes::NODE_POOL_LABEL, ContainerKey, SimulatorConfig, SIMULATE_ANNOTATION};
-use common::{in_namespace, simulator_logs, wait_until, TestNamespace};
+use common::{api_logs, in_namespace, simulator_logs, wait_until, TestNamespace};
 use k8s_openapi::api::core::v1::{Container, ContainerStatus, Pod, PodSpec};
-use kube::api::{ObjectMeta, PostParams};
+use kube::api::{LogParams, ObjectMeta, PostParams};
 
 /// Creates a one-container pod on this binary's simulated nodes.
 async fn create_pod(ns: &TestNamespace, name: &str, image: &str, simulate: Option<&str>) {
@@ -169,7 +169,15 @@ async fn a_crash_loop_reports_exit_code_message_and_restarts() {
         let message = terminated.message.clone().unwrap_or_default();
         assert!(message.contains("exiting with status 1"), "{message}");
 
-        // The previous instance's log ends with the lines before the crash.
+        // The previous instance's log ends with the lines before the crash, in the store and
+        // through the API server (`kubectl logs --previous`).
+        let params = LogParams {
+            previous: true,
+            tail_lines: Some(1),
+            ..LogParams::default()
+        };
+        let last = api_logs(&pods, "app", &params, "exiting with status 1").await;
+        assert_eq!(last.lines().count(), 1, "{last}");
         let key = ContainerKey::new(&ns.name, "app", "app");
         let previous = simulator_logs()
             .lines(&key, true)

@@ -6,9 +6,10 @@
 mod common;
 
 use canopy_sandbox::{nodes::NODE_POOL_LABEL, SimulatorConfig};
+use futures::{AsyncBufReadExt, TryStreamExt};
 use std::collections::BTreeMap;
 
-use common::{in_namespace, simulator_logs, wait_until, TestNamespace};
+use common::{api_logs, in_namespace, simulator_logs, wait_until, TestNamespace};
 use k8s_openapi::{
     api::{
         apps::v1::{Deployment, DeploymentSpec},
@@ -22,7 +23,7 @@ use k8s_openapi::{
     },
 };
 use kube::{
-    api::{ListParams, ObjectMeta, Patch, PatchParams, PostParams},
+    api::{ListParams, LogParams, ObjectMeta, Patch, PatchParams, PostParams},
     ResourceExt,
 };
 
@@ -173,6 +174,15 @@ async fn a_deployment_of_two_replicas_rolls_out_to_available() {
             let key = canopy_sandbox::ContainerKey::new(&ns.name, &pod.name_any(), "web");
             let logs = simulator_logs().text(&key, false).expect("simulated logs");
             assert!(logs.contains("listening on 0.0.0.0:8080"), "{logs}");
+            // And through the API server, which asks the simulated kubelet.
+            let params = LogParams::default();
+            api_logs(
+                &ns.api::<Pod>(),
+                &pod.name_any(),
+                &params,
+                "listening on 0.0.0.0:8080",
+            )
+            .await;
         }
     })
     .await;
@@ -273,6 +283,48 @@ async fn a_pod_that_fits_no_node_is_unschedulable() {
         assert!(message.contains("Insufficient cpu"), "{message}");
         assert_eq!(status.phase.as_deref(), Some("Pending"));
         assert!(pod.spec.unwrap().node_name.is_none());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_log_can_be_followed_through_the_api() {
+    in_namespace("follow", |ns| async move {
+        let deployments = ns.api::<Deployment>();
+        deployments
+            .create(&PostParams::default(), &web_deployment("live", 1))
+            .await
+            .unwrap();
+        wait_until(&deployments, "live", "it is rolled out", rolled_out(1)).await;
+        let pod = pods_of(&ns, "live").await.remove(0).name_any();
+        let pods = ns.api::<Pod>();
+        // Wait until the API reaches this pod's kubelet, then follow: running simulated
+        // containers write a health-check line every second (`SimulatorConfig::for_tests`).
+        api_logs(&pods, &pod, &LogParams::default(), "starting web").await;
+        let params = LogParams {
+            follow: true,
+            tail_lines: Some(1),
+            ..LogParams::default()
+        };
+        let stream = pods.log_stream(&pod, &params).await.unwrap();
+        let mut lines = stream.lines();
+        let mut seen = Vec::new();
+        let followed = tokio::time::timeout(std::time::Duration::from_secs(20), async {
+            while let Some(line) = lines.try_next().await.unwrap() {
+                seen.push(line);
+                if seen.len() >= 3 {
+                    break;
+                }
+            }
+        })
+        .await;
+        assert!(followed.is_ok(), "only got {seen:?}");
+        assert!(
+            seen[1..]
+                .iter()
+                .all(|line| line.contains("GET /healthz 200")),
+            "{seen:?}"
+        );
     })
     .await;
 }

@@ -16,9 +16,9 @@ use std::{
 
 use canopy_sandbox::{client_from_kubeconfig, LogStore, SimulatorConfig};
 use futures::FutureExt;
-use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::api::core::v1::{Namespace, Pod};
 use kube::{
-    api::{DeleteParams, ObjectMeta, PostParams},
+    api::{DeleteParams, LogParams, ObjectMeta, PostParams},
     runtime::wait::{await_condition, conditions, Condition},
     Api, Client, Resource,
 };
@@ -161,5 +161,25 @@ where
                 .unwrap_or_else(|err| format!("(cannot read it: {err})"));
             panic!("timed out after {WAIT:?} waiting until {what}; {name} is now:\n{current}")
         }
+    }
+}
+
+/// Reads a pod's log through the API server (which asks the simulated kubelet) until it contains
+/// `expected`. Retries for a while: with several test processes simulating the same nodes, a
+/// node may for a moment name the log port of a process that has just ended.
+pub async fn api_logs(pods: &Api<Pod>, name: &str, params: &LogParams, expected: &str) -> String {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let answer = pods.logs(name, params).await;
+        if let Ok(text) = &answer {
+            if text.contains(expected) {
+                return text.clone();
+            }
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the log of {name} ({params:?}) never contained {expected:?}; last answer: {answer:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
     }
 }
