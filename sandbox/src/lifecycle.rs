@@ -143,12 +143,17 @@ impl PodSim {
             tokio::time::sleep(delay.mul_f64(0.6)).await;
             self.start_containers(ctx, &HashMap::new()).await?;
         } else {
-            // Taken over after a simulator restart: same outcome, restart counts carried on.
-            let restarts = previous
+            // Taken over after a simulator restart: same outcome, restart counts and start
+            // times carried on, no events repeated.
+            let earlier = previous
                 .iter()
-                .map(|c| (c.name.clone(), c.restart_count))
+                .map(|c| {
+                    let running = c.state.as_ref().and_then(|state| state.running.as_ref());
+                    let started_at = running.and_then(|r| r.started_at.as_ref()).map(|t| t.0);
+                    (c.name.clone(), (c.restart_count, started_at))
+                })
                 .collect();
-            self.start_containers(ctx, &restarts).await?;
+            self.start_containers(ctx, &earlier).await?;
         }
         info!(outcomes = ?self.containers.iter().map(|c| c.outcome.as_str()).collect::<Vec<_>>(), "pod simulated");
         if self.containers.iter().any(|c| c.outcome.is_restarting()) {
@@ -179,14 +184,17 @@ impl PodSim {
     async fn start_containers(
         &mut self,
         ctx: &Context,
-        restarts: &HashMap<String, i32>,
+        earlier: &HashMap<String, (i32, Option<Timestamp>)>,
     ) -> Result<()> {
         let now = Timestamp::now();
         let mut events = Vec::new();
         for container in &mut self.containers {
             let image = container.sim.image.clone();
             let key = ContainerKey::new(&self.namespace, &self.name, &container.sim.name);
-            let restart_count = restarts.get(&container.sim.name).copied().unwrap_or(0);
+            let (restart_count, running_since) = earlier
+                .get(&container.sim.name)
+                .copied()
+                .unwrap_or((0, None));
             let started_at = now - SignedDuration::from_millis(800);
             let lines = instance_lines(&LogContext {
                 container: &container.sim.name,
@@ -232,7 +240,7 @@ impl PodSim {
                         ));
                     }
                     ContainerPhase::Running {
-                        started_at: now,
+                        started_at: running_since.unwrap_or(now),
                         ready,
                         restart_count,
                         last: None,
@@ -281,6 +289,9 @@ impl PodSim {
             };
         }
         self.patch().await?;
+        if !earlier.is_empty() {
+            return Ok(());
+        }
         for (type_, reason, note) in events {
             ctx.event(&self.pod, type_, reason, note).await;
         }
