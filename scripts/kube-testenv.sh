@@ -221,8 +221,10 @@ live_pid() {
     [ -f "$dir/$name.pid" ] || return 1
     pid="$(cat "$dir/$name.pid")"
     [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] || return 1
-    # Guard against a recycled PID: the process must be our binary.
-    tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q "$name" || return 1
+    # Guard against a recycled PID: the process must run our binary.
+    local exe
+    exe="$(tr '\0' '\n' <"/proc/$pid/cmdline" | head -1)"
+    [ "$(basename "$exe")" = "$name" ] || return 1
     echo "$pid"
 }
 
