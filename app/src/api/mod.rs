@@ -3,6 +3,7 @@
 mod error;
 mod names;
 mod services;
+pub mod spec;
 
 #[cfg(feature = "ssr")]
 pub mod backend;

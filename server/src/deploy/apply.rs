@@ -1,0 +1,469 @@
+//! Applies rendered objects to a cluster with server-side apply under one field manager,
+//! previews what an apply would change (server-side dry run against the live objects), and
+//! deletes everything Canopy created for a service (by label, nothing else).
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::{
+    apps::v1::Deployment,
+    autoscaling::v2::HorizontalPodAutoscaler,
+    core::v1::{Secret, Service, ServiceAccount},
+    networking::v1::{Ingress, NetworkPolicy},
+    policy::v1::PodDisruptionBudget,
+};
+use kube::{
+    api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams},
+    core::{ApiResource, GroupVersionKind},
+    Client, Resource,
+};
+use serde_json::Value;
+
+use super::render::{Capabilities, RenderedService};
+
+pub const FIELD_MANAGER: &str = "canopy";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    #[error("the Kubernetes API refused {kind} {name}: {source}")]
+    Object {
+        kind: String,
+        name: String,
+        #[source]
+        source: kube::Error,
+    },
+    #[error("could not ask the Kubernetes API what it serves: {0}")]
+    Discovery(#[source] kube::Error),
+    #[error("could not encode {kind}: {source}")]
+    Encode {
+        kind: String,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+pub type Result<T, E = ApplyError> = std::result::Result<T, E>;
+
+/// One object to apply, erased to a dynamic object so all kinds go through one path.
+#[derive(Debug, Clone)]
+pub struct ManifestObject {
+    pub resource: ApiResource,
+    pub object: DynamicObject,
+}
+
+impl ManifestObject {
+    fn new<K>(typed: &K) -> Result<Self>
+    where
+        K: Resource<DynamicType = ()> + serde::Serialize,
+    {
+        let resource = ApiResource::erase::<K>(&());
+        let encode = |source| ApplyError::Encode {
+            kind: resource.kind.clone(),
+            source,
+        };
+        let mut value = serde_json::to_value(typed).map_err(encode)?;
+        if let Value::Object(map) = &mut value {
+            map.insert(
+                "apiVersion".to_owned(),
+                Value::String(resource.api_version.clone()),
+            );
+            map.insert("kind".to_owned(), Value::String(resource.kind.clone()));
+        }
+        let object = serde_json::from_value(value).map_err(encode)?;
+        Ok(Self { resource, object })
+    }
+
+    pub fn kind(&self) -> &str {
+        &self.resource.kind
+    }
+
+    pub fn name(&self) -> String {
+        self.object.metadata.name.clone().unwrap_or_default()
+    }
+
+    fn api(&self, client: &Client) -> Api<DynamicObject> {
+        match &self.object.metadata.namespace {
+            Some(ns) => Api::namespaced_with(client.clone(), ns, &self.resource),
+            None => Api::all_with(client.clone(), &self.resource),
+        }
+    }
+
+    fn refusal(&self, source: kube::Error) -> ApplyError {
+        ApplyError::Object {
+            kind: self.kind().to_owned(),
+            name: self.name(),
+            source,
+        }
+    }
+}
+
+impl RenderedService {
+    /// The objects in apply order (namespace first, workload after what it needs). The Secret
+    /// is handled separately: see [`Applier::apply`].
+    pub fn manifest(&self) -> Result<Vec<ManifestObject>> {
+        let mut objects = vec![
+            ManifestObject::new(&self.namespace)?,
+            ManifestObject::new(&self.quota)?,
+            ManifestObject::new(&self.limit_range)?,
+            ManifestObject::new(&self.service_account)?,
+            ManifestObject::new(&self.network_policy)?,
+            ManifestObject::new(&self.service)?,
+            ManifestObject::new(&self.deployment)?,
+        ];
+        if let Some(ingress) = &self.ingress {
+            objects.push(ManifestObject::new(ingress)?);
+        }
+        if let Some(hpa) = &self.autoscaler {
+            objects.push(ManifestObject::new(hpa)?);
+        }
+        if let Some(pdb) = &self.disruption_budget {
+            objects.push(ManifestObject::new(pdb)?);
+        }
+        Ok(objects)
+    }
+}
+
+/// What an apply did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ApplyReport {
+    /// `Kind/name` of every object applied.
+    pub applied: Vec<String>,
+    /// `Kind/name` of the objects whose stored state changed (resourceVersion moved).
+    pub changed: Vec<String>,
+}
+
+/// The change an apply would make to one object.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ObjectChange {
+    pub kind: String,
+    pub name: String,
+    /// The object does not exist yet.
+    pub created: bool,
+    pub added: Vec<String>,
+    pub changed: Vec<String>,
+    pub removed: Vec<String>,
+}
+
+impl ObjectChange {
+    pub fn is_empty(&self) -> bool {
+        !self.created && self.added.is_empty() && self.changed.is_empty() && self.removed.is_empty()
+    }
+}
+
+#[derive(Clone)]
+pub struct Applier {
+    client: Client,
+}
+
+impl Applier {
+    pub fn new(client: Client) -> Self {
+        Self { client }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// Which optional API versions the cluster serves (uses the plain group list; aggregated
+    /// discovery is not served by older clusters).
+    pub async fn capabilities(&self) -> Result<Capabilities> {
+        let groups = self
+            .client
+            .list_api_groups()
+            .await
+            .map_err(ApplyError::Discovery)?;
+        let serves = |group: &str, version: &str| {
+            groups
+                .groups
+                .iter()
+                .any(|g| g.name == group && g.versions.iter().any(|v| v.version == version))
+        };
+        Ok(Capabilities {
+            autoscaling_v2: serves("autoscaling", "v2"),
+            policy_v1: serves("policy", "v1"),
+        })
+    }
+
+    /// Applies every object with server-side apply (forcing ownership of Canopy's fields), and
+    /// merges supplied secret values into the service's Secret without dropping other keys.
+    pub async fn apply(&self, rendered: &RenderedService) -> Result<ApplyReport> {
+        let params = PatchParams::apply(FIELD_MANAGER).force();
+        let mut report = ApplyReport::default();
+        for object in rendered.manifest()? {
+            let api = object.api(&self.client);
+            let before = api
+                .get_opt(&object.name())
+                .await
+                .map_err(|e| object.refusal(e))?
+                .and_then(|o| o.metadata.resource_version);
+            let after = api
+                .patch(&object.name(), &params, &Patch::Apply(&object.object))
+                .await
+                .map_err(|e| object.refusal(e))?;
+            let label = format!("{}/{}", object.kind(), object.name());
+            if before != after.metadata.resource_version {
+                report.changed.push(label.clone());
+            }
+            report.applied.push(label);
+        }
+        if let Some(secret) = &rendered.secret {
+            if self.merge_secret(secret).await? {
+                report.changed.push(format!(
+                    "Secret/{}",
+                    secret.metadata.name.clone().unwrap_or_default()
+                ));
+            }
+            report.applied.push(format!(
+                "Secret/{}",
+                secret.metadata.name.clone().unwrap_or_default()
+            ));
+        }
+        Ok(report)
+    }
+
+    /// Creates the Secret, or merges the given keys into it (other keys stay). Returns whether
+    /// anything was written.
+    async fn merge_secret(&self, secret: &Secret) -> Result<bool> {
+        let namespace = secret.metadata.namespace.clone().unwrap_or_default();
+        let name = secret.metadata.name.clone().unwrap_or_default();
+        let api: Api<Secret> = Api::namespaced(self.client.clone(), &namespace);
+        let refusal = |source| ApplyError::Object {
+            kind: "Secret".to_owned(),
+            name: name.clone(),
+            source,
+        };
+        match api.get_opt(&name).await.map_err(refusal)? {
+            None => {
+                api.create(&PostParams::default(), secret)
+                    .await
+                    .map_err(refusal)?;
+                Ok(true)
+            }
+            Some(existing) => {
+                let patch = serde_json::json!({
+                    "metadata": {
+                        "labels": secret.metadata.labels,
+                        "annotations": secret.metadata.annotations,
+                    },
+                    "stringData": secret.string_data,
+                });
+                let after = api
+                    .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+                    .await
+                    .map_err(refusal)?;
+                Ok(after.metadata.resource_version != existing.metadata.resource_version)
+            }
+        }
+    }
+
+    /// What applying `rendered` would change, per object, from a server-side dry run compared
+    /// with the live objects. Secret values are never included.
+    pub async fn preview(&self, rendered: &RenderedService) -> Result<Vec<ObjectChange>> {
+        let params = {
+            let mut p = PatchParams::apply(FIELD_MANAGER).force();
+            p.dry_run = true;
+            p
+        };
+        let mut changes = Vec::new();
+        for object in rendered.manifest()? {
+            let api = object.api(&self.client);
+            let live = api
+                .get_opt(&object.name())
+                .await
+                .map_err(|e| object.refusal(e))?;
+            let namespace_missing = live.is_none()
+                && object.object.metadata.namespace.is_some()
+                && changes
+                    .iter()
+                    .any(|c: &ObjectChange| c.kind == "Namespace" && c.created);
+            let dry = if namespace_missing {
+                // A dry run cannot create inside a namespace that does not exist yet.
+                None
+            } else {
+                Some(
+                    api.patch(&object.name(), &params, &Patch::Apply(&object.object))
+                        .await
+                        .map_err(|e| object.refusal(e))?,
+                )
+            };
+            let mut change = ObjectChange {
+                kind: object.kind().to_owned(),
+                name: object.name(),
+                created: live.is_none(),
+                ..ObjectChange::default()
+            };
+            if let (Some(live), Some(dry)) = (&live, &dry) {
+                let old = flatten(&comparable(live));
+                let new = flatten(&comparable(dry));
+                for (path, value) in &new {
+                    match old.get(path) {
+                        None => change.added.push(path.clone()),
+                        Some(previous) if previous != value => change.changed.push(path.clone()),
+                        Some(_) => {}
+                    }
+                }
+                change.removed = old
+                    .keys()
+                    .filter(|p| !new.contains_key(*p))
+                    .cloned()
+                    .collect();
+            }
+            changes.push(change);
+        }
+        if let Some(secret) = &rendered.secret {
+            let api: Api<Secret> = Api::namespaced(
+                self.client.clone(),
+                secret.metadata.namespace.as_deref().unwrap_or_default(),
+            );
+            let name = secret.metadata.name.clone().unwrap_or_default();
+            let live = api
+                .get_opt(&name)
+                .await
+                .map_err(|source| ApplyError::Object {
+                    kind: "Secret".to_owned(),
+                    name: name.clone(),
+                    source,
+                })?;
+            changes.push(ObjectChange {
+                kind: "Secret".to_owned(),
+                created: live.is_none(),
+                changed: secret
+                    .string_data
+                    .iter()
+                    .flat_map(|data| data.keys())
+                    .map(|key| format!("data.{key} (value hidden)"))
+                    .collect(),
+                name,
+                ..ObjectChange::default()
+            });
+        }
+        Ok(changes)
+    }
+
+    /// Deletes every object labelled as Canopy's for this service in `namespace`; leaves the
+    /// namespace and everything else. Returns `Kind/name` of what was deleted.
+    pub async fn delete_service(&self, namespace: &str, selector: &str) -> Result<Vec<String>> {
+        let mut deleted = Vec::new();
+        let kinds = [
+            ApiResource::erase::<Deployment>(&()),
+            ApiResource::erase::<Service>(&()),
+            ApiResource::erase::<Ingress>(&()),
+            ApiResource::erase::<HorizontalPodAutoscaler>(&()),
+            ApiResource::erase::<PodDisruptionBudget>(&()),
+            ApiResource::erase::<NetworkPolicy>(&()),
+            ApiResource::erase::<ServiceAccount>(&()),
+            ApiResource::erase::<Secret>(&()),
+        ];
+        let capabilities = self.capabilities().await?;
+        let params = DeleteParams::foreground();
+        for resource in kinds {
+            if (resource.group == "autoscaling" && !capabilities.autoscaling_v2)
+                || (resource.group == "policy" && !capabilities.policy_v1)
+            {
+                continue;
+            }
+            let api: Api<DynamicObject> =
+                Api::namespaced_with(self.client.clone(), namespace, &resource);
+            let list = api
+                .list(&ListParams::default().labels(selector))
+                .await
+                .map_err(|source| ApplyError::Object {
+                    kind: resource.kind.clone(),
+                    name: format!("(list {selector})"),
+                    source,
+                })?;
+            for item in list.items {
+                let name = item.metadata.name.clone().unwrap_or_default();
+                match api.delete(&name, &params).await {
+                    Ok(_) => deleted.push(format!("{}/{name}", resource.kind)),
+                    Err(kube::Error::Api(status)) if status.code == 404 => {}
+                    Err(source) => {
+                        return Err(ApplyError::Object {
+                            kind: resource.kind.clone(),
+                            name,
+                            source,
+                        })
+                    }
+                }
+            }
+        }
+        Ok(deleted)
+    }
+}
+
+/// The parts of an object a user changes: no server bookkeeping, no status.
+fn comparable(object: &DynamicObject) -> Value {
+    let mut value = serde_json::to_value(object).unwrap_or(Value::Null);
+    if let Value::Object(map) = &mut value {
+        map.remove("status");
+        if let Some(Value::Object(meta)) = map.get_mut("metadata") {
+            for key in [
+                "managedFields",
+                "resourceVersion",
+                "generation",
+                "creationTimestamp",
+                "uid",
+                "selfLink",
+            ] {
+                meta.remove(key);
+            }
+            if let Some(Value::Object(annotations)) = meta.get_mut("annotations") {
+                annotations.remove("deployment.kubernetes.io/revision");
+            }
+        }
+    }
+    value
+}
+
+/// Flattens JSON into `path -> leaf value` (`spec.template.spec.containers[0].image`).
+fn flatten(value: &Value) -> BTreeMap<String, Value> {
+    fn walk(prefix: &str, value: &Value, out: &mut BTreeMap<String, Value>) {
+        match value {
+            Value::Object(map) if !map.is_empty() => {
+                for (key, child) in map {
+                    let path = if prefix.is_empty() {
+                        key.clone()
+                    } else {
+                        format!("{prefix}.{key}")
+                    };
+                    walk(&path, child, out);
+                }
+            }
+            Value::Array(items) if !items.is_empty() => {
+                for (i, child) in items.iter().enumerate() {
+                    walk(&format!("{prefix}[{i}]"), child, out);
+                }
+            }
+            leaf => {
+                out.insert(prefix.to_owned(), leaf.clone());
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk("", value, &mut out);
+    out
+}
+
+/// The group/version/kind of a typed object (for messages).
+pub fn gvk<K: Resource<DynamicType = ()>>() -> GroupVersionKind {
+    GroupVersionKind::gvk(&K::group(&()), &K::version(&()), &K::kind(&()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::api::core::v1::{LimitRange, Namespace, ResourceQuota};
+
+    #[test]
+    fn flatten_names_leaf_paths() {
+        let flat = flatten(&serde_json::json!({"spec": {"replicas": 2, "c": [{"image": "a:1"}]}}));
+        assert_eq!(flat.get("spec.replicas"), Some(&serde_json::json!(2)));
+        assert_eq!(flat.get("spec.c[0].image"), Some(&serde_json::json!("a:1")));
+    }
+
+    #[test]
+    fn kinds_are_known() {
+        assert_eq!(gvk::<Namespace>().kind, "Namespace");
+        assert_eq!(gvk::<ResourceQuota>().version, "v1");
+        assert_eq!(gvk::<LimitRange>().group, "");
+    }
+}
