@@ -20,6 +20,8 @@ fn raw() -> RawServiceSpec {
     }
 }
 
+type Mutation = Box<dyn Fn(&mut RawServiceSpec)>;
+
 fn fields(errors: SpecErrors) -> Vec<String> {
     errors.0.into_iter().map(|e| e.field).collect()
 }
@@ -35,7 +37,7 @@ fn a_good_spec_validates_and_round_trips() {
 
 #[test]
 fn each_bad_field_is_named() {
-    let cases: Vec<(Box<dyn Fn(&mut RawServiceSpec)>, &str)> = vec![
+    let cases: Vec<(Mutation, &str)> = vec![
         (Box::new(|r| r.team = "Payments".into()), "team"),
         (Box::new(|r| r.name = "a_b".into()), "name"),
         (Box::new(|r| r.environment = "qa".into()), "environment"),

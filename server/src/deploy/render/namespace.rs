@@ -98,7 +98,6 @@ pub fn limit_range(spec: &ServiceSpec) -> LimitRange {
                 ..LimitRangeItem::default()
             }],
         }),
-        ..LimitRange::default()
     }
 }
 
