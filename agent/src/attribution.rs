@@ -2,6 +2,7 @@
 //! by CPU-time deltas among processes and summed to containers; the parts add up to the host.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -14,7 +15,7 @@ pub struct ProcessDelta {
     pub pid: u32,
     pub comm: String,
     pub cpu_ticks: u64,
-    pub owner: Owner,
+    pub owner: Arc<Owner>,
 }
 
 /// A (pod, container) pair; `container_id` is `None` for processes in the pod's own cgroup.
@@ -68,7 +69,7 @@ pub fn process_deltas(prev: &ProcSnapshot, cur: &ProcSnapshot) -> Vec<ProcessDel
                 pid: p.pid,
                 comm: p.comm.clone(),
                 cpu_ticks: p.cpu_ticks.saturating_sub(base),
-                owner: p.owner.clone(),
+                owner: Arc::clone(&p.owner),
             }
         })
         .collect()
@@ -109,7 +110,7 @@ pub fn attribute(
     let mut out = Vec::with_capacity(processes.len());
     for p in processes {
         let energy_joules = share(p.cpu_ticks);
-        let (pod_uid, container_id) = match &p.owner {
+        let (pod_uid, container_id) = match p.owner.as_ref() {
             Owner::System => {
                 system_processes += energy_joules;
                 (None, None)

@@ -22,7 +22,7 @@ fn delta(pid: u32, cpu_ticks: u64, owner: Owner) -> ProcessDelta {
         pid,
         comm: format!("p{pid}"),
         cpu_ticks,
-        owner,
+        owner: owner.into(),
     }
 }
 
@@ -78,7 +78,7 @@ fn sample(pid: u32, start_ticks: u64, cpu_ticks: u64) -> ProcessSample {
         start_ticks,
         comm: format!("p{pid}"),
         cpu_ticks,
-        owner: Owner::System,
+        owner: Owner::System.into(),
     }
 }
 

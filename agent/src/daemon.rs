@@ -48,15 +48,12 @@ struct Outbox {
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
 
 impl Outbox {
-    fn open(settings: &RunSettings, server_url: &str) -> Result<Self, DaemonError> {
+    fn open(settings: &RunSettings, server_url: &str, node: &str) -> Result<Self, DaemonError> {
         let token = match (&settings.node_token, &settings.node_token_file) {
             (Some(token), _) => token.clone(),
-            (None, Some(path)) => std::fs::read_to_string(path)
-                .map(|t| SecretString::from(t.trim().to_string()))
-                .map_err(|source| DaemonError::TokenFile {
-                    path: path.clone(),
-                    source,
-                })?,
+            // A directory (a Secret with one key per node) holds this node's token as `<node>`.
+            (None, Some(path)) if path.is_dir() => read_token(&path.join(node))?,
+            (None, Some(path)) => read_token(path)?,
             (None, None) => return Err(DaemonError::MissingToken),
         };
         Ok(Self {
@@ -129,6 +126,15 @@ impl Outbox {
     }
 }
 
+fn read_token(path: &std::path::Path) -> Result<SecretString, DaemonError> {
+    std::fs::read_to_string(path)
+        .map(|t| SecretString::from(t.trim().to_string()))
+        .map_err(|source| DaemonError::TokenFile {
+            path: path.to_path_buf(),
+            source,
+        })
+}
+
 /// Runs until SIGINT or SIGTERM.
 pub async fn run(settings: RunSettings) -> Result<(), DaemonError> {
     if !(settings.interval_secs > 0.0 && settings.interval_secs.is_finite()) {
@@ -145,7 +151,7 @@ pub async fn run(settings: RunSettings) -> Result<(), DaemonError> {
     tracing::info!(node = %config.node, source = %sampler.source(), interval_secs = settings.interval_secs, "canopy-agent starting");
     start_pod_watch(&settings, &config.node, directory.clone()).await;
     let mut outbox = match &settings.server_url {
-        Some(url) => Some(Outbox::open(&settings, url)?),
+        Some(url) => Some(Outbox::open(&settings, url, &config.node)?),
         None => {
             tracing::info!("CANOPY_SERVER_URL unset: metrics only, nothing pushed");
             None

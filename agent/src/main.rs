@@ -1,5 +1,7 @@
 //! canopy-agent binary: parses settings, starts tracing, runs `run` or `once`.
 
+use std::io::IsTerminal;
+
 use anyhow::Context;
 use canopy_agent::settings::{Cli, Command};
 use clap::Parser;
@@ -12,6 +14,7 @@ fn main() -> anyhow::Result<()> {
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     match cli.command {
         Command::Once(settings) => {

@@ -88,7 +88,8 @@ pub struct RunSettings {
     /// This node's bearer token for the server.
     #[arg(long, env = "CANOPY_NODE_TOKEN", hide_env_values = true)]
     pub node_token: Option<SecretString>,
-    /// File holding the token (a mounted Secret), used when CANOPY_NODE_TOKEN is unset.
+    /// File holding the token, or a directory holding one file per node name (a mounted Secret
+    /// with a key per node); used when CANOPY_NODE_TOKEN is unset.
     #[arg(long, env = "CANOPY_NODE_TOKEN_FILE")]
     pub node_token_file: Option<PathBuf>,
     /// Directory of batches waiting for the server.

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::cgroup::{parse_cgroup_file, Owner};
 
@@ -27,7 +28,8 @@ pub struct ProcessSample {
     pub comm: String,
     /// utime + stime (fields 14 and 15).
     pub cpu_ticks: u64,
-    pub owner: Owner,
+    /// Shared: the same owner is handed out every cycle without copying its strings.
+    pub owner: Arc<Owner>,
 }
 
 /// Everything procfs says at one instant.
@@ -112,7 +114,7 @@ pub fn parse_proc_stat(contents: &str) -> Option<NodeCpuTimes> {
 #[derive(Debug)]
 pub struct ProcfsReader {
     root: PathBuf,
-    owners: HashMap<(u32, u64), Owner>,
+    owners: HashMap<(u32, u64), Arc<Owner>>,
     buf: String,
 }
 
@@ -167,13 +169,15 @@ impl ProcfsReader {
             if let Some(stat) = stat {
                 let key = (pid, stat.start_ticks);
                 let owner = match self.owners.get(&key) {
-                    Some(owner) => owner.clone(),
+                    Some(owner) => Arc::clone(owner),
                     None => {
                         path.push("cgroup");
-                        let owner = read_into(&path, &mut self.buf)
-                            .map_or(Owner::System, |()| parse_cgroup_file(&self.buf));
+                        let owner = Arc::new(
+                            read_into(&path, &mut self.buf)
+                                .map_or(Owner::System, |()| parse_cgroup_file(&self.buf)),
+                        );
                         path.pop();
-                        self.owners.insert(key, owner.clone());
+                        self.owners.insert(key, Arc::clone(&owner));
                         owner
                     }
                 };
@@ -222,10 +226,45 @@ impl ProcfsReader {
     }
 }
 
+/// Reads a small file into `buf`, reusing its allocation. Unlike `read_to_string` it does not
+/// `fstat` first (procfs sizes are 0 anyway), and it stops at the first short read, which for
+/// regular files and procfs means end of file: one `read` per file in the common case.
 fn read_into(path: &Path, buf: &mut String) -> io::Result<()> {
-    buf.clear();
-    std::fs::File::open(path)?.read_to_string(buf)?;
-    Ok(())
+    let mut bytes = std::mem::take(buf).into_bytes();
+    bytes.clear();
+    let result = read_bytes(path, &mut bytes);
+    *buf = match String::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    };
+    result
+}
+
+fn read_bytes(path: &Path, bytes: &mut Vec<u8>) -> io::Result<()> {
+    let mut file = std::fs::File::open(path)?;
+    loop {
+        if bytes.capacity() - bytes.len() < 512 {
+            bytes.reserve(4096);
+        }
+        let start = bytes.len();
+        let room = bytes.capacity() - start;
+        bytes.resize(start + room, 0);
+        let n = match file.read(&mut bytes[start..]) {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {
+                bytes.truncate(start);
+                continue;
+            }
+            Err(e) => {
+                bytes.truncate(start);
+                return Err(e);
+            }
+        };
+        bytes.truncate(start + n);
+        if n < room {
+            return Ok(());
+        }
+    }
 }
 
 #[cfg(test)]

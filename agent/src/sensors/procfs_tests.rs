@@ -76,14 +76,14 @@ fn snapshot_reads_processes_and_owners() {
         (app.pid, app.comm.as_str(), app.cpu_ticks),
         (200, "my app (v2)", 40)
     );
-    match &app.owner {
+    match app.owner.as_ref() {
         Owner::Container(c) => {
             assert_eq!(c.pod_uid, uid);
             assert_eq!(c.container_id.as_deref(), Some(id.as_str()));
         }
         Owner::System => panic!("expected a container"),
     }
-    assert_eq!(snap.processes[0].owner, Owner::System);
+    assert_eq!(*snap.processes[0].owner, Owner::System);
 }
 
 #[test]
@@ -113,7 +113,10 @@ fn reused_pid_gets_a_fresh_owner() {
     let uid = "11111111-2222-3333-4444-555555555555";
     f.process(50, "old", (1, 0), 100, SYSTEM).unwrap();
     let mut reader = ProcfsReader::new(dir.path());
-    assert_eq!(reader.snapshot().unwrap().processes[0].owner, Owner::System);
+    assert_eq!(
+        *reader.snapshot().unwrap().processes[0].owner,
+        Owner::System
+    );
     f.process(
         50,
         "new",
@@ -123,7 +126,7 @@ fn reused_pid_gets_a_fresh_owner() {
     )
     .unwrap();
     let snap = reader.snapshot().unwrap();
-    assert!(matches!(&snap.processes[0].owner, Owner::Container(c) if c.pod_uid == uid));
+    assert!(matches!(snap.processes[0].owner.as_ref(), Owner::Container(c) if c.pod_uid == uid));
 }
 
 #[test]
@@ -133,4 +136,19 @@ fn missing_proc_stat_is_an_error() {
     assert!(matches!(reader.snapshot(), Err(ProcfsError::Io { .. })));
     std::fs::write(dir.path().join("stat"), "nonsense\n").unwrap();
     assert!(matches!(reader.snapshot(), Err(ProcfsError::Parse { .. })));
+}
+
+#[test]
+fn small_file_reader_reads_files_larger_than_its_buffer() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big");
+    let text: String = (0..3000).map(|i| format!("{i}\n")).collect();
+    std::fs::write(&path, &text).unwrap();
+    let mut buf = String::from("stale");
+    read_into(&path, &mut buf).unwrap();
+    assert_eq!(buf, text);
+    std::fs::write(&path, "short").unwrap();
+    read_into(&path, &mut buf).unwrap();
+    assert_eq!(buf, "short");
+    assert!(read_into(&dir.path().join("missing"), &mut buf).is_err());
 }
