@@ -209,7 +209,7 @@ async fn start_pod_watch(settings: &RunSettings, node: &str, directory: PodDirec
         Ok(client) => {
             let node = node.to_string();
             tokio::spawn(
-                async move { crate::kube_watch::watch_pods(client, &node, directory).await },
+                async move { crate::kube_watch::watch_pods(client, node, directory).await },
             );
         }
         Err(e) => tracing::warn!(error = %e, "no Kubernetes API: pods are reported by UID only"),

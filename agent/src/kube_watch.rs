@@ -25,7 +25,7 @@ pub async fn client() -> Result<Client, WatchError> {
 
 /// Watches pods on `node` until the stream ends, applying every event to `directory`.
 /// Errors from the API are logged and retried with backoff by the watcher itself.
-pub async fn watch_pods(client: Client, node: &str, directory: PodDirectory) {
+pub async fn watch_pods(client: Client, node: String, directory: PodDirectory) {
     let pods: Api<Pod> = Api::all(client);
     let config = watcher::Config::default().fields(&format!("spec.nodeName={node}"));
     let mut stream = watcher::watcher(pods, config).default_backoff().boxed();
@@ -40,7 +40,7 @@ pub async fn watch_pods(client: Client, node: &str, directory: PodDirectory) {
             }
             Ok(Event::InitDone) => {
                 if let Some(buffer) = relist.take() {
-                    tracing::info!(pods = buffer.len(), node, "listed pods on this node");
+                    tracing::info!(pods = buffer.len(), %node, "listed pods on this node");
                     directory.replace_all(buffer);
                 }
             }

@@ -27,6 +27,7 @@ fn report(pods: Vec<PodEnergy>) -> IntervalReport {
         system_energy_joules: 20.0,
         unaccounted_energy_joules: 0.0,
         processes: vec![],
+        pod_totals: crate::report::pod_totals(&pods),
         pods,
     }
 }

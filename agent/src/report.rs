@@ -41,7 +41,36 @@ pub struct IntervalReport {
     pub unaccounted_energy_joules: f64,
     /// Processes that used CPU time in the interval.
     pub processes: Vec<ProcessEnergy>,
+    /// Per container of each pod.
     pub pods: Vec<PodEnergy>,
+    /// Per pod (its containers summed).
+    pub pod_totals: Vec<PodTotal>,
+}
+
+/// One pod's energy over the interval, all containers together.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PodTotal {
+    pub pod_uid: String,
+    pub namespace: Option<String>,
+    pub pod: Option<String>,
+    pub energy_joules: f64,
+}
+
+/// Sums per-container entries to pods, ordered by pod UID.
+pub fn pod_totals(pods: &[PodEnergy]) -> Vec<PodTotal> {
+    let mut totals: BTreeMap<&str, PodTotal> = BTreeMap::new();
+    for p in pods {
+        totals
+            .entry(p.pod_uid.as_str())
+            .or_insert_with(|| PodTotal {
+                pod_uid: p.pod_uid.clone(),
+                namespace: p.namespace.clone(),
+                pod: p.pod.clone(),
+                energy_joules: 0.0,
+            })
+            .energy_joules += p.energy_joules;
+    }
+    totals.into_values().collect()
 }
 
 fn watts(energy_joules: f64, interval_secs: f64) -> f64 {
@@ -63,7 +92,7 @@ impl IntervalReport {
         directory: &PodDirectory,
     ) -> Self {
         let interval_secs = (end - start).as_seconds_f64();
-        let pods = attribution
+        let pods: Vec<PodEnergy> = attribution
             .containers
             .into_iter()
             .map(|(key, energy_joules)| {
@@ -107,6 +136,7 @@ impl IntervalReport {
             system_energy_joules: attribution.system_energy_joules,
             unaccounted_energy_joules: attribution.unaccounted_energy_joules,
             processes: attribution.processes,
+            pod_totals: pod_totals(&pods),
             pods,
         }
     }
@@ -152,17 +182,9 @@ impl IntervalReport {
             system_energy_joules: 0.0,
             unaccounted_energy_joules: 0.0,
             processes: Vec::new(),
+            pod_totals: pod_totals(&pods),
             pods,
         }
-    }
-
-    /// Energy per pod UID (all its containers), for display.
-    pub fn energy_by_pod(&self) -> BTreeMap<&str, f64> {
-        let mut out = BTreeMap::new();
-        for p in &self.pods {
-            *out.entry(p.pod_uid.as_str()).or_insert(0.0) += p.energy_joules;
-        }
-        out
     }
 
     /// The protocol sample for the push to the server.

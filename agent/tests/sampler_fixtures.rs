@@ -222,6 +222,14 @@ fn every_cgroup_layout_is_attributed_to_its_pod() {
         ),
         (Some("shop"), Some("cart-0"), Some("cart"))
     );
+    let cart_total = report
+        .pod_totals
+        .iter()
+        .find(|p| p.pod_uid == pods[0].0)
+        .unwrap();
+    assert_eq!(cart_total.pod.as_deref(), Some("cart-0"));
+    assert!((cart_total.energy_joules - cart.energy_joules).abs() < 1e-12);
+    assert_eq!(report.pod_totals.len(), pods.len());
     let new_one = report.processes.iter().find(|p| p.pid == 91).unwrap();
     assert_eq!(
         new_one.cpu_ticks, 10,
