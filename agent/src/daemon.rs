@@ -46,6 +46,8 @@ struct Outbox {
 }
 
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
+/// Batches sent per tick at most, so a backlog drains over a few ticks without delaying samples.
+const MAX_BATCHES_PER_FLUSH: usize = 200;
 
 impl Outbox {
     fn open(settings: &RunSettings, server_url: &str, node: &str) -> Result<Self, DaemonError> {
@@ -96,7 +98,7 @@ impl Outbox {
         if Instant::now() < self.next_attempt {
             return;
         }
-        match flush(&self.spool, &self.pusher).await {
+        match flush(&self.spool, &self.pusher, MAX_BATCHES_PER_FLUSH).await {
             Ok(outcome) => {
                 metrics.batches_delivered.inc_by(outcome.delivered);
                 for reason in &outcome.rejected {

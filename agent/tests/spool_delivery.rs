@@ -102,7 +102,7 @@ async fn down_then_up_delivers_everything_once_in_order() {
         let b = batch(i, spool.dropped_total());
         expected.push(b.batch_id);
         spool.push(&serde_json::to_vec(&b).unwrap()).unwrap();
-        let outcome = flush(&spool, &pusher).await.unwrap();
+        let outcome = flush(&spool, &pusher, 100).await.unwrap();
         assert_eq!(outcome.delivered, 0);
         assert!(outcome.retry_reason.is_some());
     }
@@ -117,7 +117,7 @@ async fn down_then_up_delivers_everything_once_in_order() {
     while !spool.is_empty().unwrap() {
         attempts += 1;
         assert!(attempts < 20, "spool never drained");
-        delivered += flush(&spool, &pusher).await.unwrap().delivered;
+        delivered += flush(&spool, &pusher, 100).await.unwrap().delivered;
     }
     assert_eq!(delivered, 12);
     assert_eq!(
@@ -130,7 +130,7 @@ async fn down_then_up_delivers_everything_once_in_order() {
     let mut resent = again.clone();
     resent.batch_id = expected[0];
     spool.push(&serde_json::to_vec(&resent).unwrap()).unwrap();
-    assert_eq!(flush(&spool, &pusher).await.unwrap().delivered, 1);
+    assert_eq!(flush(&spool, &pusher, 100).await.unwrap().delivered, 1);
     assert_eq!(state.lock().unwrap().batch_ids.len(), 12);
     server.abort();
 }
@@ -146,12 +146,12 @@ async fn past_the_bound_oldest_are_dropped_and_counted() {
         let b = batch(i, spool.dropped_total());
         ids.push(b.batch_id);
         spool.push(&serde_json::to_vec(&b).unwrap()).unwrap();
-        flush(&spool, &pusher).await.unwrap();
+        flush(&spool, &pusher, 100).await.unwrap();
     }
     assert_eq!(spool.dropped_total(), 3);
     let state = Shared::default();
     let server = start_server(addr, state.clone()).await;
-    assert_eq!(flush(&spool, &pusher).await.unwrap().delivered, 5);
+    assert_eq!(flush(&spool, &pusher, 100).await.unwrap().delivered, 5);
     let received = state.lock().unwrap();
     assert_eq!(received.batch_ids, ids[3..].to_vec());
     // The batches written after the drops tell the server how many were lost.
@@ -170,7 +170,7 @@ async fn wrong_token_keeps_batches_and_invalid_batches_do_not_block() {
     spool
         .push(&serde_json::to_vec(&batch(0, 0)).unwrap())
         .unwrap();
-    let outcome = flush(&spool, &wrong).await.unwrap();
+    let outcome = flush(&spool, &wrong, 100).await.unwrap();
     assert!(outcome.retry_reason.unwrap().contains("401"));
     assert_eq!(spool.len().unwrap(), 1, "kept for when the token is fixed");
 
@@ -180,7 +180,7 @@ async fn wrong_token_keeps_batches_and_invalid_batches_do_not_block() {
     spool.push(&serde_json::to_vec(&bad).unwrap()).unwrap();
     let good = batch(2, 0);
     spool.push(&serde_json::to_vec(&good).unwrap()).unwrap();
-    let outcome = flush(&spool, &right).await.unwrap();
+    let outcome = flush(&spool, &right, 100).await.unwrap();
     assert_eq!(outcome.delivered, 2);
     assert_eq!(outcome.rejected.len(), 1);
     assert!(
@@ -190,5 +190,26 @@ async fn wrong_token_keeps_batches_and_invalid_batches_do_not_block() {
     );
     assert!(spool.is_empty().unwrap());
     assert_eq!(state.lock().unwrap().batch_ids.last(), Some(&good.batch_id));
+    server.abort();
+}
+
+#[tokio::test]
+async fn a_bounded_flush_sends_the_oldest_first_and_leaves_the_rest() {
+    let addr = free_addr().await;
+    let state = Shared::default();
+    let server = start_server(addr, state.clone()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut spool = Spool::open(dir.path(), 100).unwrap();
+    let pusher = Pusher::new(&format!("http://{addr}"), SecretString::from(TOKEN)).unwrap();
+    let batches: Vec<IngestBatch> = (0..5).map(|i| batch(i, 0)).collect();
+    for b in &batches {
+        spool.push(&serde_json::to_vec(b).unwrap()).unwrap();
+    }
+    assert_eq!(flush(&spool, &pusher, 2).await.unwrap().delivered, 2);
+    assert_eq!(spool.len().unwrap(), 3);
+    assert_eq!(flush(&spool, &pusher, 2).await.unwrap().delivered, 2);
+    assert_eq!(flush(&spool, &pusher, 2).await.unwrap().delivered, 1);
+    let ids: Vec<Uuid> = batches.iter().map(|b| b.batch_id).collect();
+    assert_eq!(state.lock().unwrap().batch_ids, ids);
     server.abort();
 }

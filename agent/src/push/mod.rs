@@ -101,11 +101,16 @@ pub struct FlushOutcome {
     pub retry_reason: Option<String>,
 }
 
-/// Sends spooled batches oldest first, removing each once the server has it; stops at the first
-/// that must be retried, so order is kept.
-pub async fn flush(spool: &Spool, pusher: &Pusher) -> Result<FlushOutcome, SpoolError> {
+/// Sends up to `max_batches` spooled batches oldest first, removing each once the server has it;
+/// stops at the first that must be retried, so order is kept. (The daemon bounds each flush so
+/// a long backlog does not hold up sampling; the rest goes on the next ticks.)
+pub async fn flush(
+    spool: &Spool,
+    pusher: &Pusher,
+    max_batches: usize,
+) -> Result<FlushOutcome, SpoolError> {
     let mut outcome = FlushOutcome::default();
-    for entry in spool.entries()? {
+    for entry in spool.entries()?.into_iter().take(max_batches) {
         let body = spool.read(&entry)?;
         match pusher.send(body).await {
             Delivery::Delivered => {

@@ -154,3 +154,16 @@ fn uppercase_ids_are_normalised() {
     assert_eq!(c.pod_uid, UID);
     assert_eq!(c.container_id.as_deref(), Some(ID));
 }
+
+proptest::proptest! {
+    #[test]
+    fn arbitrary_cgroup_files_never_panic(contents in "\\PC{0,400}") {
+        let _ = parse_cgroup_file(&contents);
+    }
+
+    #[test]
+    fn arbitrary_kubepods_paths_never_panic(tail in "[a-z0-9_./:-]{0,200}") {
+        let _ = parse_cgroup_file(&format!("0::/kubepods/{tail}\n"));
+        let _ = parse_cgroup_file(&format!("0::/kubepods.slice/kubepods-pod{tail}.slice/x\n"));
+    }
+}

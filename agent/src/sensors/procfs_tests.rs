@@ -152,3 +152,19 @@ fn small_file_reader_reads_files_larger_than_its_buffer() {
     assert_eq!(buf, "short");
     assert!(read_into(&dir.path().join("missing"), &mut buf).is_err());
 }
+
+proptest::proptest! {
+    #[test]
+    fn arbitrary_stat_lines_never_panic(line in "\\PC{0,300}") {
+        let _ = parse_pid_stat(&line);
+        let _ = parse_proc_stat(&line);
+    }
+
+    #[test]
+    fn any_comm_round_trips(comm in "\\PC{0,40}") {
+        let line = format!("7 ({comm}) R 1 7 7 0 -1 0 0 0 0 0 11 22 0 0 20 0 1 0 33 0 0\n");
+        let fields = parse_pid_stat(&line).unwrap();
+        proptest::prop_assert_eq!(fields.comm, comm);
+        proptest::prop_assert_eq!((fields.utime_ticks, fields.stime_ticks, fields.start_ticks), (11, 22, 33));
+    }
+}
