@@ -1,0 +1,6 @@
+//! Integration tests of the deploy engine against the real local control plane (kube-apiserver,
+//! controller manager, scheduler; `CANOPY_TEST_KUBECONFIG`) with simulated nodes.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+mod apply;
+mod support;
