@@ -113,6 +113,84 @@ impl Settings {
     }
 }
 
+/// Energy settings (docs/ENERGY.md), read apart from [`Settings`] so existing constructors of
+/// `Settings` stay valid: raw retention, and carbon factors per cluster.
+#[derive(Debug, Clone)]
+pub struct EnergySettings {
+    /// Days of raw samples kept (whole day partitions); rollups are kept forever.
+    pub retention_days: u32,
+    pub carbon: crate::energy::carbon::CarbonSettings,
+}
+
+impl Default for EnergySettings {
+    fn default() -> Self {
+        Self {
+            retention_days: 7,
+            carbon: crate::energy::carbon::CarbonSettings::default(),
+        }
+    }
+}
+
+impl EnergySettings {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|key| std::env::var(key).ok())
+    }
+
+    /// `CANOPY_ENERGY_RETENTION_DAYS` (default 7), `CANOPY_ENERGY_PUE` (default 1.2),
+    /// `CANOPY_ENERGY_GRID_REGION` (default `world`), `CANOPY_ENERGY_GRID_G_PER_KWH` (overrides
+    /// the region's figure), `CANOPY_ENERGY_CLUSTERS` (`name:region=..,pue=..,grid_g_per_kwh=..;...`).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        use crate::energy::carbon::{CarbonFactors, CarbonSettings, DEFAULT_REGION};
+        let invalid = |var: &'static str, value: String, reason: String| ConfigError::Invalid {
+            var,
+            value,
+            reason,
+        };
+        let retention_days = match lookup("CANOPY_ENERGY_RETENTION_DAYS") {
+            Some(value) => value
+                .parse::<u32>()
+                .ok()
+                .filter(|d| (1..=366).contains(d))
+                .ok_or_else(|| {
+                    invalid(
+                        "CANOPY_ENERGY_RETENTION_DAYS",
+                        value,
+                        "expected whole days, 1 to 366".to_owned(),
+                    )
+                })?,
+            None => 7,
+        };
+        let number = |var: &'static str| -> Result<Option<f64>, ConfigError> {
+            lookup(var)
+                .map(|value| {
+                    value
+                        .parse::<f64>()
+                        .map_err(|e| invalid(var, value, e.to_string()))
+                })
+                .transpose()
+        };
+        let pue = number("CANOPY_ENERGY_PUE")?;
+        let grid = number("CANOPY_ENERGY_GRID_G_PER_KWH")?;
+        let region =
+            lookup("CANOPY_ENERGY_GRID_REGION").unwrap_or_else(|| DEFAULT_REGION.to_owned());
+        let default = CarbonFactors::new(&region, pue, grid)
+            .map_err(|e| invalid("CANOPY_ENERGY_GRID_REGION", region.clone(), e.to_string()))?;
+        let mut carbon = CarbonSettings {
+            default,
+            clusters: Default::default(),
+        };
+        if let Some(spec) = lookup("CANOPY_ENERGY_CLUSTERS") {
+            carbon
+                .parse_clusters(&spec, pue)
+                .map_err(|e| invalid("CANOPY_ENERGY_CLUSTERS", spec.clone(), e.to_string()))?;
+        }
+        Ok(Self {
+            retention_days,
+            carbon,
+        })
+    }
+}
+
 /// `site/` next to the executable, where `scripts/build.sh` puts it.
 fn default_site_root() -> PathBuf {
     std::env::current_exe()

@@ -5,6 +5,7 @@ pub mod backend;
 pub mod config;
 pub mod db;
 pub mod deploy;
+pub mod energy;
 pub mod error;
 pub mod http;
 pub mod services;

@@ -17,6 +17,8 @@ use crate::{
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
     #[error("could not start the embedded PostgreSQL: {0}")]
     Embedded(#[from] db::embedded::EmbeddedError),
     #[error(transparent)]
@@ -40,6 +42,7 @@ pub struct Application {
 
 impl Application {
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        let energy_settings = crate::config::EnergySettings::from_env()?;
         let (url, embedded) = match &settings.database {
             DatabaseSettings::External { url } => (url.clone(), None),
             DatabaseSettings::Embedded(embedded_settings) => {
@@ -71,10 +74,20 @@ impl Application {
             .site_addr(local_addr)
             .build();
         let backend = Arc::new(CanopyBackend::new(ServiceRepository::new(pool.clone())));
+        let energy = crate::energy::EnergyState::new(pool.clone(), energy_settings);
+        crate::energy::partitions::spawn_maintenance(
+            pool.clone(),
+            energy.ingestor.partitions.clone(),
+            energy.retention_days,
+        );
         let state = AppState {
             leptos_options,
             pool: pool.clone(),
             backend,
+            energy_backend: Arc::new(crate::energy::backend::CanopyEnergyBackend {
+                query: energy.query.clone(),
+            }),
+            energy,
         };
         Ok(Self {
             router: router(state, &bundle),

@@ -30,3 +30,30 @@ pub fn backend() -> Result<Arc<dyn Backend>, AppError> {
             reference: "backend-not-provided".to_owned(),
         })
 }
+
+/// Energy figures: the interface the energy server functions use (implemented in
+/// `server/src/energy/backend.rs`).
+#[async_trait::async_trait]
+pub trait EnergyBackend: Send + Sync + 'static {
+    async fn overview(
+        &self,
+        period: super::energy::EnergyPeriod,
+    ) -> Result<super::energy::EnergyOverview, AppError>;
+    async fn service_series(
+        &self,
+        team: String,
+        service: String,
+        period: super::energy::EnergyPeriod,
+    ) -> Result<super::energy::EnergySeries, AppError>;
+}
+
+#[derive(Clone)]
+pub struct EnergyBackendHandle(pub Arc<dyn EnergyBackend>);
+
+pub fn energy_backend() -> Result<Arc<dyn EnergyBackend>, AppError> {
+    leptos::prelude::use_context::<EnergyBackendHandle>()
+        .map(|handle| handle.0)
+        .ok_or_else(|| AppError::Internal {
+            reference: "energy-backend-not-provided".to_owned(),
+        })
+}

@@ -1,5 +1,6 @@
 //! Server functions and the data types they exchange with the browser.
 
+pub mod energy;
 mod error;
 mod names;
 mod services;

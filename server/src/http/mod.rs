@@ -1,6 +1,7 @@
 //! The HTTP surface: routes, static assets, health checks and response headers.
 
 mod assets;
+pub mod energy_api;
 mod health;
 mod router;
 mod security;

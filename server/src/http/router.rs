@@ -18,13 +18,16 @@ use tower_http::{
     compression::CompressionLayer, services::ServeDir, timeout::TimeoutLayer, trace::TraceLayer,
 };
 
-use super::{assets, health, security, SiteBundle};
+use super::{assets, energy_api, health, security, SiteBundle};
 
 #[derive(Clone)]
 pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub pool: PgPool,
     pub backend: Arc<dyn Backend>,
+    /// Energy ingest, tokens and figures (`http/energy_api.rs`).
+    pub energy: crate::energy::EnergyState,
+    pub energy_backend: Arc<dyn app::api::backend::EnergyBackend>,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -34,9 +37,15 @@ impl FromRef<AppState> for LeptosOptions {
 }
 
 /// What every page render and server function call gets in its Leptos context.
-fn request_context(backend: Arc<dyn Backend>) -> impl Fn() + Clone + Send + 'static {
+fn request_context(
+    backend: Arc<dyn Backend>,
+    energy_backend: Arc<dyn app::api::backend::EnergyBackend>,
+) -> impl Fn() + Clone + Send + 'static {
     move || {
         provide_context(BackendHandle(backend.clone()));
+        provide_context(app::api::backend::EnergyBackendHandle(
+            energy_backend.clone(),
+        ));
         // leptos_axum provides a fresh nonce for each page; the policy must name it.
         if let (Some(nonce), Some(response)) =
             (leptos::nonce::use_nonce(), use_context::<ResponseOptions>())
@@ -50,7 +59,7 @@ fn request_context(backend: Arc<dyn Backend>) -> impl Fn() + Clone + Send + 'sta
 
 pub fn router(state: AppState, bundle: &SiteBundle) -> Router {
     let routes = generate_route_list(app::App);
-    let context = request_context(state.backend.clone());
+    let context = request_context(state.backend.clone(), state.energy_backend.clone());
     let options = state.leptos_options.clone();
 
     let pkg = ServeDir::new(bundle.site_root.join("pkg"))
@@ -60,6 +69,7 @@ pub fn router(state: AppState, bundle: &SiteBundle) -> Router {
     let mut router = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .merge(energy_api::routes(state.clone()))
         .leptos_routes_with_context(&state, routes, context.clone(), {
             let options = options.clone();
             move || app::shell(options.clone())

@@ -1,0 +1,213 @@
+//! Energy figures for the UI and the JSON API: kWh and gCO2e per source, series, overview; and
+//! the server functions that fetch them through `EnergyBackend`.
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::AppError;
+
+/// The periods the Energy page offers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum EnergyPeriod {
+    #[default]
+    Day,
+    Week,
+    Month,
+    Quarter,
+}
+
+impl EnergyPeriod {
+    pub const ALL: [EnergyPeriod; 4] = [Self::Day, Self::Week, Self::Month, Self::Quarter];
+
+    /// `24h`, `7d`, `30d`, `90d` (the URL spelling).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Day => "24h",
+            Self::Week => "7d",
+            Self::Month => "30d",
+            Self::Quarter => "90d",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.as_str() == raw)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Day => "last 24 hours",
+            Self::Week => "last 7 days",
+            Self::Month => "last 30 days",
+            Self::Quarter => "last 90 days",
+        }
+    }
+}
+
+/// Energy and its operational emissions (PUE and grid intensity applied).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
+pub struct Figure {
+    pub kwh: f64,
+    pub grams_co2e: f64,
+}
+
+impl Figure {
+    pub fn add(&mut self, other: Figure) {
+        self.kwh += other.kwh;
+        self.grams_co2e += other.grams_co2e;
+    }
+}
+
+/// A figure per source. Measured, estimated and simulated energy are kept apart; a total is
+/// always shown with its composition.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
+pub struct BySource {
+    pub measured: Figure,
+    pub estimated: Figure,
+    pub simulated: Figure,
+}
+
+impl BySource {
+    /// Adds `figure` to the source named `measured`, `estimated` or `simulated`.
+    pub fn add(&mut self, source: &str, figure: Figure) {
+        match source {
+            "measured" => self.measured.add(figure),
+            "estimated" => self.estimated.add(figure),
+            _ => self.simulated.add(figure),
+        }
+    }
+
+    pub fn add_all(&mut self, other: &BySource) {
+        self.measured.add(other.measured);
+        self.estimated.add(other.estimated);
+        self.simulated.add(other.simulated);
+    }
+
+    /// All sources together (show it only next to [`BySource::parts`]).
+    pub fn total(&self) -> Figure {
+        let mut total = self.measured;
+        total.add(self.estimated);
+        total.add(self.simulated);
+        total
+    }
+
+    /// `(source, figure)` for the sources that have any energy.
+    pub fn parts(&self) -> Vec<(&'static str, Figure)> {
+        [
+            ("measured", self.measured),
+            ("estimated", self.estimated),
+            ("simulated", self.simulated),
+        ]
+        .into_iter()
+        .filter(|(_, f)| f.kwh > 0.0)
+        .collect()
+    }
+}
+
+/// One row of a breakdown (a team, a service, or a namespace of pods Canopy did not create).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EnergyRow {
+    pub team: String,
+    pub service: String,
+    pub namespace: String,
+    pub figures: BySource,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SeriesPoint {
+    /// Start of the step, RFC 3339 UTC.
+    pub start: String,
+    pub figures: BySource,
+}
+
+/// Energy over time for one selection (a service, a team, a namespace, a node, or everything).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EnergySeries {
+    pub team: String,
+    pub service: String,
+    pub from: String,
+    pub to: String,
+    pub step_secs: i64,
+    /// `hourly` or `daily`: which rollup the figures were read from.
+    pub resolution: String,
+    pub points: Vec<SeriesPoint>,
+    pub total: BySource,
+}
+
+/// Everything the Energy page shows for one period.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EnergyOverview {
+    pub period: EnergyPeriod,
+    pub from: String,
+    pub to: String,
+    /// Whether any agent has ever reported (else the page explains how to install one).
+    pub has_any_data: bool,
+    /// Host energy: workloads + idle + system.
+    pub total: BySource,
+    /// The same for the period just before, for the trend.
+    pub previous_total: BySource,
+    pub idle: BySource,
+    pub system: BySource,
+    pub teams: Vec<EnergyRow>,
+    pub services: Vec<EnergyRow>,
+    /// Pods without Canopy's labels, by namespace.
+    pub namespaces: Vec<EnergyRow>,
+    /// Series for the top services, for the charts.
+    pub top_series: Vec<EnergySeries>,
+    /// How CO2e was computed (PUE and grid intensity per cluster, with sources).
+    pub carbon_notes: Vec<String>,
+}
+
+#[server(prefix = "/api/fn", endpoint = "load_energy_overview")]
+pub async fn load_energy_overview(period: String) -> Result<EnergyOverview, AppError> {
+    let period = EnergyPeriod::parse(&period).unwrap_or_default();
+    super::backend::energy_backend()?.overview(period).await
+}
+
+#[server(prefix = "/api/fn", endpoint = "load_service_energy")]
+pub async fn load_service_energy(
+    team: String,
+    service: String,
+    period: String,
+) -> Result<EnergySeries, AppError> {
+    let period = EnergyPeriod::parse(&period).unwrap_or_default();
+    super::backend::energy_backend()?
+        .service_series(team, service, period)
+        .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn periods_round_trip_through_their_url_spelling() {
+        for period in EnergyPeriod::ALL {
+            assert_eq!(EnergyPeriod::parse(period.as_str()), Some(period));
+        }
+        assert_eq!(EnergyPeriod::parse("1y"), None);
+    }
+
+    #[test]
+    fn sources_stay_apart_and_parts_list_only_present_ones() {
+        let mut figures = BySource::default();
+        figures.add(
+            "measured",
+            Figure {
+                kwh: 1.0,
+                grams_co2e: 10.0,
+            },
+        );
+        figures.add(
+            "simulated",
+            Figure {
+                kwh: 2.0,
+                grams_co2e: 20.0,
+            },
+        );
+        assert_eq!(figures.measured.kwh, 1.0);
+        assert_eq!(figures.estimated.kwh, 0.0);
+        assert_eq!(figures.total().grams_co2e, 30.0);
+        let names: Vec<_> = figures.parts().into_iter().map(|(s, _)| s).collect();
+        assert_eq!(names, ["measured", "simulated"]);
+    }
+}

@@ -1,0 +1,171 @@
+//! A service's energy over time as an SVG bar chart rendered on the server (works without
+//! JavaScript): one stacked bar per step, measured / estimated / simulated in separate colours,
+//! each bar's values in its tooltip (`<title>`), and a legend naming the sources.
+
+use leptos::prelude::*;
+
+use crate::api::energy::{EnergySeries, Figure};
+
+const WIDTH: f64 = 640.0;
+const HEIGHT: f64 = 180.0;
+const PLOT_TOP: f64 = 16.0;
+const PLOT_BOTTOM: f64 = 156.0;
+
+/// Colours as SVG presentation attributes (the CSP forbids inline styles, not attributes).
+pub const SOURCE_COLOURS: [(&str, &str); 3] = [
+    ("measured", "#2e7d32"),
+    ("estimated", "#f9a825"),
+    ("simulated", "#7e57c2"),
+];
+
+/// `0.123 kWh`, with more digits for small figures.
+pub fn format_kwh(kwh: f64) -> String {
+    if kwh >= 100.0 {
+        format!("{kwh:.0} kWh")
+    } else if kwh >= 0.01 || kwh == 0.0 {
+        format!("{kwh:.3} kWh")
+    } else {
+        format!("{:.1} Wh", kwh * 1000.0)
+    }
+}
+
+/// `289 g CO2e`, or kilograms past 10 kg.
+pub fn format_grams(grams: f64) -> String {
+    if grams >= 10_000.0 {
+        format!("{:.1} kg CO2e", grams / 1000.0)
+    } else {
+        format!("{grams:.0} g CO2e")
+    }
+}
+
+fn describe(start: &str, parts: &[(&str, Figure)]) -> String {
+    let mut text = start.to_owned();
+    if parts.is_empty() {
+        text.push_str(": no energy reported");
+    }
+    for (source, figure) in parts {
+        text.push_str(&format!(
+            "\n{source}: {} ({})",
+            format_kwh(figure.kwh),
+            format_grams(figure.grams_co2e)
+        ));
+    }
+    text
+}
+
+#[component]
+pub fn EnergyChart(series: EnergySeries, #[prop(optional)] title: Option<String>) -> impl IntoView {
+    let count = series.points.len().max(1) as f64;
+    let max_kwh = series
+        .points
+        .iter()
+        .map(|p| p.figures.total().kwh)
+        .fold(0.0_f64, f64::max);
+    let scale = if max_kwh > 0.0 {
+        (PLOT_BOTTOM - PLOT_TOP) / max_kwh
+    } else {
+        0.0
+    };
+    let slot = WIDTH / count;
+    let bar_width = (slot * 0.8).max(1.0);
+    let label = title.unwrap_or_else(|| format!("{} / {}", series.team, series.service));
+    let aria = format!(
+        "Energy of {label} from {} to {}, per {} h, by source",
+        series.from,
+        series.to,
+        series.step_secs / 3600
+    );
+    let bars = series
+        .points
+        .iter()
+        .enumerate()
+        .map(|(i, point)| {
+            let x = i as f64 * slot + (slot - bar_width) / 2.0;
+            let figures = point.figures;
+            let mut y = PLOT_BOTTOM;
+            let segments = [
+                (figures.measured.kwh, SOURCE_COLOURS[0].1),
+                (figures.estimated.kwh, SOURCE_COLOURS[1].1),
+                (figures.simulated.kwh, SOURCE_COLOURS[2].1),
+            ]
+            .into_iter()
+            .filter(|(kwh, _)| *kwh > 0.0)
+            .map(|(kwh, colour)| {
+                let h = (kwh * scale).max(0.5);
+                y -= h;
+                view! { <rect x=format!("{x:.1}") y=format!("{y:.1}") width=format!("{bar_width:.1}") height=format!("{h:.1}") fill=colour /> }
+            })
+            .collect_view();
+            let tooltip = describe(&point.start, &figures.parts());
+            // A full-height transparent target so hovering anywhere in the slot shows the values.
+            view! {
+                <g class="energy-bar">
+                    <title>{tooltip}</title>
+                    <rect x=format!("{:.1}", i as f64 * slot) y="0" width=format!("{slot:.1}") height=format!("{PLOT_BOTTOM}") fill="transparent" />
+                    {segments}
+                </g>
+            }
+        })
+        .collect_view();
+    let first = series
+        .points
+        .first()
+        .map(|p| p.start.clone())
+        .unwrap_or_default();
+    let last = series
+        .points
+        .last()
+        .map(|p| p.start.clone())
+        .unwrap_or_default();
+    let total = series.total;
+    view! {
+        <figure class="energy-chart" data-testid="energy-chart">
+            <svg
+                viewBox=format!("0 0 {WIDTH} {HEIGHT}")
+                width="100%"
+                role="img"
+                aria-label=aria
+                xmlns="http://www.w3.org/2000/svg"
+            >
+                <line x1="0" y1=format!("{PLOT_BOTTOM}") x2=format!("{WIDTH}") y2=format!("{PLOT_BOTTOM}") stroke="#999" />
+                <text x="2" y="11" font-size="10" fill="#555">{format!("max {}", format_kwh(max_kwh))}</text>
+                {bars}
+                <text x="0" y="172" font-size="10" fill="#555">{first}</text>
+                <text x=format!("{WIDTH}") y="172" font-size="10" fill="#555" text-anchor="end">{last}</text>
+            </svg>
+            <figcaption>
+                <strong>{label}</strong>
+                {SOURCE_COLOURS
+                    .iter()
+                    .map(|(source, colour)| {
+                        let figure = match *source {
+                            "measured" => total.measured,
+                            "estimated" => total.estimated,
+                            _ => total.simulated,
+                        };
+                        view! {
+                            <span class="legend-item">
+                                <svg width="10" height="10" aria-hidden="true"><rect width="10" height="10" fill=*colour /></svg>
+                                {format!(" {source}: {} · {} ", format_kwh(figure.kwh), format_grams(figure.grams_co2e))}
+                            </span>
+                        }
+                    })
+                    .collect_view()}
+            </figcaption>
+        </figure>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn figures_are_formatted_with_units() {
+        assert_eq!(format_kwh(0.5), "0.500 kWh");
+        assert_eq!(format_kwh(0.002), "2.0 Wh");
+        assert_eq!(format_kwh(1234.0), "1234 kWh");
+        assert_eq!(format_grams(288.6), "289 g CO2e");
+        assert_eq!(format_grams(12_345.0), "12.3 kg CO2e");
+    }
+}

@@ -1,0 +1,57 @@
+//! Canopy's implementation of the UI's `EnergyBackend`, and the mapping of energy failures to
+//! the error users see.
+
+use app::api::{
+    backend::EnergyBackend,
+    energy::{EnergyOverview, EnergyPeriod, EnergySeries},
+    AppError, Field,
+};
+use time::OffsetDateTime;
+
+use super::{
+    query::{EnergyQuery, Selection},
+    EnergyError,
+};
+use crate::error::{from_sqlx, internal};
+
+pub struct CanopyEnergyBackend {
+    pub query: EnergyQuery,
+}
+
+/// The one place energy failures become [`AppError`].
+pub fn to_app_error(error: EnergyError) -> AppError {
+    match error {
+        EnergyError::Database(e) => from_sqlx(e),
+        EnergyError::NotFound(what) => AppError::NotFound {
+            what: what.to_owned(),
+        },
+        EnergyError::InvalidInput { field, message } => AppError::InvalidInput {
+            field: Field::Name,
+            message: format!("{field}: {message}"),
+        },
+        other => internal(other),
+    }
+}
+
+#[async_trait::async_trait]
+impl EnergyBackend for CanopyEnergyBackend {
+    async fn overview(&self, period: EnergyPeriod) -> Result<EnergyOverview, AppError> {
+        self.query
+            .overview(period, OffsetDateTime::now_utc())
+            .await
+            .map_err(to_app_error)
+    }
+
+    async fn service_series(
+        &self,
+        team: String,
+        service: String,
+        period: EnergyPeriod,
+    ) -> Result<EnergySeries, AppError> {
+        let (from, to, step_secs) = EnergyQuery::period_range(period, OffsetDateTime::now_utc());
+        self.query
+            .series(&Selection::Service { team, service }, from, to, step_secs)
+            .await
+            .map_err(to_app_error)
+    }
+}

@@ -1,0 +1,519 @@
+//! Ingest of agent batches: parse, validate, map pods to services, and write the batch, its raw
+//! samples and its rollup increments in ONE transaction (all or nothing, stored once).
+
+use std::{
+    collections::BTreeMap,
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc,
+    },
+};
+
+use canopy_protocol::{IngestBatch, ValidationError, SCHEMA_VERSION};
+use serde::{Deserialize, Serialize};
+use sqlx::PgPool;
+use time::{Duration, OffsetDateTime};
+use uuid::Uuid;
+
+use super::{mapping::Owner, partitions::PartitionCache, tokens::NodeIdentity, EnergyError};
+
+/// How far in the future a sample may end (clock skew between node and server).
+pub const MAX_FUTURE_SKEW: Duration = Duration::hours(1);
+
+/// Why a batch was refused; one counter per kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefusalKind {
+    Malformed,
+    UnknownVersion,
+    Empty,
+    TooLong,
+    TooMany,
+    NotFinite,
+    NegativeEnergy,
+    EndBeforeStart,
+    Absurd,
+    NotConserved,
+    OutsideRetention,
+}
+
+impl RefusalKind {
+    pub const ALL: [RefusalKind; 11] = [
+        Self::Malformed,
+        Self::UnknownVersion,
+        Self::Empty,
+        Self::TooLong,
+        Self::TooMany,
+        Self::NotFinite,
+        Self::NegativeEnergy,
+        Self::EndBeforeStart,
+        Self::Absurd,
+        Self::NotConserved,
+        Self::OutsideRetention,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Malformed => "malformed",
+            Self::UnknownVersion => "unknown_version",
+            Self::Empty => "empty",
+            Self::TooLong => "too_long",
+            Self::TooMany => "too_many",
+            Self::NotFinite => "not_finite",
+            Self::NegativeEnergy => "negative_energy",
+            Self::EndBeforeStart => "end_before_start",
+            Self::Absurd => "absurd",
+            Self::NotConserved => "not_conserved",
+            Self::OutsideRetention => "outside_retention",
+        }
+    }
+}
+
+/// A refused batch: the kind, the field (a path such as `samples[0].pods[2].energy_joules`)
+/// and a message saying what is wrong.
+#[derive(Debug, Clone, PartialEq, Serialize, thiserror::Error)]
+#[error("{message}")]
+pub struct Refusal {
+    pub kind: RefusalKind,
+    pub field: String,
+    pub message: String,
+}
+
+impl From<ValidationError> for Refusal {
+    fn from(error: ValidationError) -> Self {
+        let message = error.to_string();
+        let (kind, field) = match error {
+            ValidationError::UnknownSchemaVersion { .. } => {
+                (RefusalKind::UnknownVersion, "schema_version".to_owned())
+            }
+            ValidationError::Empty { field } => (RefusalKind::Empty, field),
+            ValidationError::TooLong { field, .. } => (RefusalKind::TooLong, field),
+            ValidationError::TooMany { field, .. } => (RefusalKind::TooMany, field),
+            ValidationError::NotFinite { field } => (RefusalKind::NotFinite, field),
+            ValidationError::NegativeEnergy { field, .. } => (RefusalKind::NegativeEnergy, field),
+            ValidationError::EndBeforeStart { field } => (RefusalKind::EndBeforeStart, field),
+            ValidationError::Absurd { field, .. } => (RefusalKind::Absurd, field),
+            ValidationError::NotConserved { field, .. } => (RefusalKind::NotConserved, field),
+        };
+        Self {
+            kind,
+            field,
+            message,
+        }
+    }
+}
+
+/// Counters since the server started: stored batches and samples, refusals by kind.
+#[derive(Default)]
+pub struct IngestCounters {
+    stored_batches: AtomicU64,
+    stored_pod_samples: AtomicU64,
+    duplicates: AtomicU64,
+    refused: [AtomicU64; 11],
+}
+
+/// A snapshot of [`IngestCounters`] for the admin API.
+#[derive(Debug, Clone, Serialize)]
+pub struct IngestStats {
+    pub stored_batches: u64,
+    pub stored_pod_samples: u64,
+    pub duplicate_batches: u64,
+    pub refused: BTreeMap<&'static str, u64>,
+}
+
+/// What was stored.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct IngestReceipt {
+    pub batch_id: Uuid,
+    pub samples: usize,
+    pub pod_samples: usize,
+}
+
+pub struct Ingestor {
+    pool: PgPool,
+    retention_days: u32,
+    pub partitions: Arc<PartitionCache>,
+    counters: IngestCounters,
+}
+
+#[derive(Deserialize)]
+struct VersionOnly {
+    schema_version: Option<u32>,
+}
+
+/// Rollup row key: bucket, cluster, node, namespace, team, service, kind, source.
+type RollupKey = (
+    OffsetDateTime,
+    String,
+    String,
+    String,
+    String,
+    String,
+    &'static str,
+    &'static str,
+);
+
+impl Ingestor {
+    pub fn new(pool: PgPool, retention_days: u32) -> Self {
+        Self {
+            pool,
+            retention_days,
+            partitions: Arc::new(PartitionCache::default()),
+            counters: IngestCounters::default(),
+        }
+    }
+
+    pub fn stats(&self) -> IngestStats {
+        IngestStats {
+            stored_batches: self.counters.stored_batches.load(Ordering::Relaxed),
+            stored_pod_samples: self.counters.stored_pod_samples.load(Ordering::Relaxed),
+            duplicate_batches: self.counters.duplicates.load(Ordering::Relaxed),
+            refused: RefusalKind::ALL
+                .iter()
+                .enumerate()
+                .map(|(i, kind)| {
+                    (
+                        kind.as_str(),
+                        self.counters.refused[i].load(Ordering::Relaxed),
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    fn count_refusal(&self, refusal: Refusal, node: &NodeIdentity) -> EnergyError {
+        if let Some(i) = RefusalKind::ALL.iter().position(|k| *k == refusal.kind) {
+            self.counters.refused[i].fetch_add(1, Ordering::Relaxed);
+        }
+        tracing::warn!(node = %node.node, cluster = %node.cluster, kind = refusal.kind.as_str(),
+            field = %refusal.field, message = %refusal.message, "energy batch refused");
+        EnergyError::Refused(refusal)
+    }
+
+    /// Parses the JSON body; an unknown `schema_version` is reported as such even when the rest
+    /// of the document has a shape this server does not know.
+    pub fn parse(&self, body: &[u8], node: &NodeIdentity) -> Result<IngestBatch, EnergyError> {
+        let malformed = |message: String, field: &str| Refusal {
+            kind: RefusalKind::Malformed,
+            field: field.to_owned(),
+            message,
+        };
+        let version: VersionOnly = serde_json::from_slice(body).map_err(|e| {
+            self.count_refusal(
+                malformed(format!("the body is not a JSON batch: {e}"), "body"),
+                node,
+            )
+        })?;
+        match version.schema_version {
+            Some(SCHEMA_VERSION) => {}
+            Some(found) => {
+                return Err(self.count_refusal(
+                    ValidationError::UnknownSchemaVersion {
+                        found,
+                        supported: SCHEMA_VERSION,
+                    }
+                    .into(),
+                    node,
+                ))
+            }
+            None => {
+                return Err(self.count_refusal(
+                    malformed("schema_version is missing".to_owned(), "schema_version"),
+                    node,
+                ))
+            }
+        }
+        serde_json::from_slice(body).map_err(|e| {
+            self.count_refusal(
+                malformed(
+                    format!("the batch does not match schema version {SCHEMA_VERSION}: {e}"),
+                    "body",
+                ),
+                node,
+            )
+        })
+    }
+
+    /// Validates and stores `batch` for the authenticated `node`.
+    pub async fn ingest(
+        &self,
+        node: &NodeIdentity,
+        batch: &IngestBatch,
+        now: OffsetDateTime,
+    ) -> Result<IngestReceipt, EnergyError> {
+        batch
+            .validate()
+            .map_err(|e| self.count_refusal(e.into(), node))?;
+        if batch.node != node.node {
+            return Err(EnergyError::WrongNode {
+                token_node: node.node.clone(),
+                cluster: node.cluster.clone(),
+                batch_node: batch.node.clone(),
+            });
+        }
+        self.check_window(batch, now)
+            .map_err(|r| self.count_refusal(r, node))?;
+        let days: std::collections::BTreeSet<_> = batch
+            .samples
+            .iter()
+            .map(|s| s.start.to_offset(time::UtcOffset::UTC).date())
+            .collect();
+        self.partitions.ensure(&self.pool, days).await?;
+        let receipt = self.write(node, batch).await?;
+        self.counters.stored_batches.fetch_add(1, Ordering::Relaxed);
+        self.counters
+            .stored_pod_samples
+            .fetch_add(receipt.pod_samples as u64, Ordering::Relaxed);
+        Ok(receipt)
+    }
+
+    /// Samples must start inside the raw retention window and not end in the future.
+    fn check_window(&self, batch: &IngestBatch, now: OffsetDateTime) -> Result<(), Refusal> {
+        let oldest = now - Duration::days(i64::from(self.retention_days));
+        for (i, sample) in batch.samples.iter().enumerate() {
+            if sample.start < oldest {
+                return Err(Refusal {
+                    kind: RefusalKind::OutsideRetention,
+                    field: format!("samples[{i}].start"),
+                    message: format!(
+                        "samples[{i}].start is older than the raw retention window ({} days)",
+                        self.retention_days
+                    ),
+                });
+            }
+            if sample.end > now + MAX_FUTURE_SKEW {
+                return Err(Refusal {
+                    kind: RefusalKind::Absurd,
+                    field: format!("samples[{i}].end"),
+                    message: format!("samples[{i}].end is more than an hour in the future (check the node's clock)"),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    async fn write(
+        &self,
+        node: &NodeIdentity,
+        batch: &IngestBatch,
+    ) -> Result<IngestReceipt, EnergyError> {
+        let columns = Columns::build(node, batch);
+        let mut tx = self.pool.begin().await?;
+        let inserted = sqlx::query_scalar!(
+            r#"INSERT INTO energy_batches (batch_id, node_token_id, cluster, node, agent_created_at,
+                   sample_count, pod_sample_count, dropped_batches_total)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+               ON CONFLICT (batch_id) DO NOTHING RETURNING batch_id"#,
+            batch.batch_id,
+            node.token_id,
+            node.cluster,
+            node.node,
+            batch.created_at,
+            i32::try_from(batch.samples.len()).unwrap_or(i32::MAX),
+            i32::try_from(columns.pod_energy.len()).unwrap_or(i32::MAX),
+            i64::try_from(batch.dropped_batches_total).unwrap_or(i64::MAX),
+        )
+        .fetch_optional(&mut *tx)
+        .await?;
+        if inserted.is_none() {
+            tx.rollback().await?;
+            self.counters.duplicates.fetch_add(1, Ordering::Relaxed);
+            return Err(EnergyError::Duplicate(batch.batch_id));
+        }
+        sqlx::query!(
+            r#"INSERT INTO energy_node_samples (batch_id, cluster, node, source, start_at, end_at,
+                   host_energy_joules, idle_energy_joules, system_energy_joules)
+               SELECT $1, $2, $3, * FROM UNNEST($4::text[], $5::timestamptz[], $6::timestamptz[],
+                   $7::float8[], $8::float8[], $9::float8[])"#,
+            batch.batch_id,
+            node.cluster,
+            node.node,
+            &columns.node_source as &[String],
+            &columns.node_start as &[OffsetDateTime],
+            &columns.node_end as &[OffsetDateTime],
+            &columns.node_host as &[f64],
+            &columns.node_idle as &[f64],
+            &columns.node_system as &[f64],
+        )
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query!(
+            r#"INSERT INTO energy_pod_samples (batch_id, cluster, node, source, start_at, end_at,
+                   namespace, pod, pod_uid, container, team, service, energy_joules)
+               SELECT $1, $2, $3, * FROM UNNEST($4::text[], $5::timestamptz[], $6::timestamptz[],
+                   $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[],
+                   $13::float8[])"#,
+            batch.batch_id,
+            node.cluster,
+            node.node,
+            &columns.pod_source as &[String],
+            &columns.pod_start as &[OffsetDateTime],
+            &columns.pod_end as &[OffsetDateTime],
+            &columns.pod_namespace as &[String],
+            &columns.pod_name as &[String],
+            &columns.pod_uid as &[String],
+            &columns.pod_container as &[String],
+            &columns.pod_team as &[String],
+            &columns.pod_service as &[String],
+            &columns.pod_energy as &[f64],
+        )
+        .execute(&mut *tx)
+        .await?;
+        upsert_rollups(&mut tx, Granularity::Hourly, &columns.hourly).await?;
+        upsert_rollups(&mut tx, Granularity::Daily, &columns.daily).await?;
+        tx.commit().await?;
+        Ok(IngestReceipt {
+            batch_id: batch.batch_id,
+            samples: batch.samples.len(),
+            pod_samples: columns.pod_energy.len(),
+        })
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Granularity {
+    Hourly,
+    Daily,
+}
+
+/// Adds the batch's increments to the rollup rows (sorted keys: a stable lock order).
+async fn upsert_rollups(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    granularity: Granularity,
+    rows: &BTreeMap<RollupKey, (f64, f64)>,
+) -> Result<(), sqlx::Error> {
+    let mut bucket = Vec::with_capacity(rows.len());
+    let (mut cluster, mut node, mut namespace, mut team, mut service, mut kind, mut source) = (
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+    );
+    let (mut energy, mut secs) = (Vec::new(), Vec::new());
+    for ((b, c, n, ns, t, s, k, src), (joules, seconds)) in rows {
+        bucket.push(*b);
+        cluster.push(c.clone());
+        node.push(n.clone());
+        namespace.push(ns.clone());
+        team.push(t.clone());
+        service.push(s.clone());
+        kind.push((*k).to_owned());
+        source.push((*src).to_owned());
+        energy.push(*joules);
+        secs.push(*seconds);
+    }
+    match granularity {
+        Granularity::Hourly => sqlx::query!(
+            r#"INSERT INTO energy_rollup_hourly AS r
+                   (bucket, cluster, node, namespace, team, service, kind, source, energy_joules, sample_secs)
+               SELECT * FROM UNNEST($1::timestamptz[], $2::text[], $3::text[], $4::text[], $5::text[],
+                   $6::text[], $7::text[], $8::text[], $9::float8[], $10::float8[])
+               ON CONFLICT (bucket, cluster, node, namespace, team, service, kind, source) DO UPDATE
+               SET energy_joules = r.energy_joules + EXCLUDED.energy_joules,
+                   sample_secs = r.sample_secs + EXCLUDED.sample_secs"#,
+            &bucket, &cluster, &node, &namespace, &team, &service, &kind, &source, &energy, &secs
+        )
+        .execute(&mut **tx)
+        .await?,
+        Granularity::Daily => sqlx::query!(
+            r#"INSERT INTO energy_rollup_daily AS r
+                   (bucket, cluster, node, namespace, team, service, kind, source, energy_joules, sample_secs)
+               SELECT * FROM UNNEST($1::timestamptz[], $2::text[], $3::text[], $4::text[], $5::text[],
+                   $6::text[], $7::text[], $8::text[], $9::float8[], $10::float8[])
+               ON CONFLICT (bucket, cluster, node, namespace, team, service, kind, source) DO UPDATE
+               SET energy_joules = r.energy_joules + EXCLUDED.energy_joules,
+                   sample_secs = r.sample_secs + EXCLUDED.sample_secs"#,
+            &bucket, &cluster, &node, &namespace, &team, &service, &kind, &source, &energy, &secs
+        )
+        .execute(&mut **tx)
+        .await?,
+    };
+    Ok(())
+}
+
+/// The batch laid out as columns for `UNNEST`, plus its rollup increments.
+#[derive(Default)]
+struct Columns {
+    node_source: Vec<String>,
+    node_start: Vec<OffsetDateTime>,
+    node_end: Vec<OffsetDateTime>,
+    node_host: Vec<f64>,
+    node_idle: Vec<f64>,
+    node_system: Vec<f64>,
+    pod_source: Vec<String>,
+    pod_start: Vec<OffsetDateTime>,
+    pod_end: Vec<OffsetDateTime>,
+    pod_namespace: Vec<String>,
+    pod_name: Vec<String>,
+    pod_uid: Vec<String>,
+    pod_container: Vec<String>,
+    pod_team: Vec<String>,
+    pod_service: Vec<String>,
+    pod_energy: Vec<f64>,
+    hourly: BTreeMap<RollupKey, (f64, f64)>,
+    daily: BTreeMap<RollupKey, (f64, f64)>,
+}
+
+/// Start of the UTC hour and day containing `at`. A sample counts in the bucket where it starts.
+pub fn buckets(at: OffsetDateTime) -> (OffsetDateTime, OffsetDateTime) {
+    let utc = at.to_offset(time::UtcOffset::UTC);
+    let day = utc.date().midnight().assume_utc();
+    let hour = day + Duration::hours(i64::from(utc.hour()));
+    (hour, day)
+}
+
+impl Columns {
+    fn build(node: &NodeIdentity, batch: &IngestBatch) -> Self {
+        let mut c = Columns::default();
+        for sample in &batch.samples {
+            let source = sample.source.as_str();
+            let secs = sample.interval_secs();
+            c.node_source.push(source.to_owned());
+            c.node_start.push(sample.start);
+            c.node_end.push(sample.end);
+            c.node_host.push(sample.host_energy_joules);
+            c.node_idle.push(sample.idle_energy_joules);
+            c.node_system.push(sample.system_energy_joules);
+            let (hour, day) = buckets(sample.start);
+            let mut add = |owner: &Owner, kind: &'static str, joules: f64| {
+                for (bucket, map) in [(hour, &mut c.hourly), (day, &mut c.daily)] {
+                    let key = (
+                        bucket,
+                        node.cluster.clone(),
+                        node.node.clone(),
+                        owner.namespace.clone(),
+                        owner.team.clone(),
+                        owner.service.clone(),
+                        kind,
+                        source,
+                    );
+                    let entry = map.entry(key).or_insert((0.0, 0.0));
+                    entry.0 += joules;
+                    entry.1 += secs;
+                }
+            };
+            let nobody = Owner::of(None, &BTreeMap::new());
+            add(&nobody, "idle", sample.idle_energy_joules);
+            add(&nobody, "system", sample.system_energy_joules);
+            for pod in &sample.pods {
+                let owner = Owner::of(pod.namespace.as_deref(), &pod.labels);
+                add(&owner, "workload", pod.energy_joules);
+                c.pod_source.push(source.to_owned());
+                c.pod_start.push(sample.start);
+                c.pod_end.push(sample.end);
+                c.pod_name.push(pod.pod.clone().unwrap_or_default());
+                c.pod_uid.push(pod.pod_uid.clone());
+                c.pod_container
+                    .push(pod.container.clone().unwrap_or_default());
+                c.pod_energy.push(pod.energy_joules);
+                c.pod_namespace.push(owner.namespace);
+                c.pod_team.push(owner.team);
+                c.pod_service.push(owner.service);
+            }
+        }
+        c
+    }
+}

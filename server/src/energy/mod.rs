@@ -1,0 +1,75 @@
+//! Energy insights: agent batches in, kWh and CO2e per service, team, namespace and node out.
+//!
+//! - [`tokens`]: node tokens (SHA-256 digests only), created and revoked by admins;
+//! - [`ingest`]: validation, pod → service mapping ([`mapping`]), one transaction per batch
+//!   that writes raw samples and updates the hourly and daily rollups;
+//! - [`partitions`]: day partitions of the raw tables, created ahead and on demand; retention
+//!   drops whole partitions; the background job;
+//! - [`carbon`]: `gCO2e = kWh × PUE × grid intensity`, the built-in grid table;
+//! - [`query`]: series and overview figures read from the rollups;
+//! - [`backend`]: the UI's `EnergyBackend`.
+
+pub mod backend;
+pub mod carbon;
+pub mod ingest;
+pub mod mapping;
+pub mod partitions;
+pub mod query;
+pub mod tokens;
+
+use std::sync::Arc;
+
+use sqlx::PgPool;
+
+pub use ingest::{IngestStats, Ingestor, RefusalKind};
+
+/// Everything the energy capability needs, shared by the HTTP handlers and the UI backend.
+#[derive(Clone)]
+pub struct EnergyState {
+    pub tokens: tokens::NodeTokens,
+    pub ingestor: Arc<Ingestor>,
+    pub query: query::EnergyQuery,
+    pub retention_days: u32,
+}
+
+impl EnergyState {
+    pub fn new(pool: PgPool, settings: crate::config::EnergySettings) -> Self {
+        let carbon = Arc::new(settings.carbon);
+        Self {
+            tokens: tokens::NodeTokens::new(pool.clone()),
+            ingestor: Arc::new(Ingestor::new(pool.clone(), settings.retention_days)),
+            query: query::EnergyQuery::new(pool, carbon, settings.retention_days),
+            retention_days: settings.retention_days,
+        }
+    }
+}
+
+/// Failures of the energy capability; mapped to HTTP in `http/energy_api.rs` and to the UI's
+/// error in `energy/backend.rs`.
+#[derive(Debug, thiserror::Error)]
+pub enum EnergyError {
+    /// The batch was refused; nothing of it was written.
+    #[error("{0}")]
+    Refused(#[from] ingest::Refusal),
+    /// This batch_id is already stored; nothing was written again.
+    #[error("batch {0} was already stored")]
+    Duplicate(uuid::Uuid),
+    /// The token belongs to another node than the batch names.
+    #[error(
+        "this token belongs to node {token_node:?} of cluster {cluster:?}, not {batch_node:?}"
+    )]
+    WrongNode {
+        token_node: String,
+        cluster: String,
+        batch_node: String,
+    },
+    #[error("{field}: {message}")]
+    InvalidInput {
+        field: &'static str,
+        message: String,
+    },
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+}

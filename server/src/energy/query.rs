@@ -1,0 +1,402 @@
+//! Reading figures: series and the overview, from the hourly or daily rollups, with carbon
+//! applied per cluster. Measured, estimated and simulated stay in separate fields.
+//!
+//! The SQL here is built from a fixed set of fragments (table by resolution, filter by
+//! selection) with every value bound, so it uses runtime-checked `sqlx::query_as`: the ten
+//! combinations as separate `query!` macros would say the same thing ten times.
+
+use std::{collections::BTreeMap, sync::Arc};
+
+use app::api::energy::{
+    BySource, EnergyOverview, EnergyPeriod, EnergyRow, EnergySeries, Figure, SeriesPoint,
+};
+use sqlx::PgPool;
+use time::{format_description::well_known::Rfc3339, Duration, OffsetDateTime};
+
+use super::{
+    carbon::{kwh, CarbonSettings},
+    ingest::buckets,
+    EnergyError,
+};
+
+/// Most points one series may have.
+pub const MAX_POINTS: i64 = 10_000;
+/// How many services get a chart on the overview.
+pub const TOP_SERIES: usize = 5;
+
+/// Which energy a series adds up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Selection {
+    /// Everything: workloads, idle and system energy of every node.
+    All,
+    Team(String),
+    Service {
+        team: String,
+        service: String,
+    },
+    /// Workloads in a namespace (labelled or not).
+    Namespace(String),
+    /// One node's host energy (workloads, idle and system).
+    Node(String),
+}
+
+/// Which rollup a query reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resolution {
+    Hourly,
+    Daily,
+}
+
+impl Resolution {
+    fn table(self) -> &'static str {
+        match self {
+            Self::Hourly => "energy_rollup_hourly",
+            Self::Daily => "energy_rollup_daily",
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Hourly => "hourly",
+            Self::Daily => "daily",
+        }
+    }
+
+    /// Daily when the range and step are whole UTC days, else hourly (which needs whole hours).
+    pub fn for_range(
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+        step_secs: i64,
+    ) -> Result<Self, EnergyError> {
+        let day_aligned = |t: OffsetDateTime| buckets(t).1 == t;
+        let hour_aligned = |t: OffsetDateTime| buckets(t).0 == t;
+        if step_secs % 86_400 == 0 && day_aligned(from) && day_aligned(to) {
+            Ok(Self::Daily)
+        } else if step_secs % 3_600 == 0 && hour_aligned(from) && hour_aligned(to) {
+            Ok(Self::Hourly)
+        } else {
+            Err(EnergyError::InvalidInput {
+                field: "step",
+                message: "step must be a whole number of hours, and from/to whole UTC hours \
+                          (whole days for step multiples of 1d read the daily rollup)"
+                    .to_owned(),
+            })
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct EnergyQuery {
+    pool: PgPool,
+    carbon: Arc<CarbonSettings>,
+    pub retention_days: u32,
+}
+
+fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&Rfc3339).unwrap_or_default()
+}
+
+impl EnergyQuery {
+    pub fn new(pool: PgPool, carbon: Arc<CarbonSettings>, retention_days: u32) -> Self {
+        Self {
+            pool,
+            carbon,
+            retention_days,
+        }
+    }
+
+    pub fn carbon(&self) -> &CarbonSettings {
+        &self.carbon
+    }
+
+    fn figure(&self, cluster: &str, energy_joules: f64) -> Figure {
+        Figure {
+            kwh: kwh(energy_joules),
+            grams_co2e: self.carbon.for_cluster(cluster).grams_co2e(energy_joules),
+        }
+    }
+
+    /// Energy per step from `from` (inclusive) to `to` (exclusive), every step present.
+    pub async fn series(
+        &self,
+        selection: &Selection,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+        step_secs: i64,
+    ) -> Result<EnergySeries, EnergyError> {
+        if step_secs <= 0 || to <= from {
+            return Err(EnergyError::InvalidInput {
+                field: "step",
+                message: "step must be positive and `to` after `from`".to_owned(),
+            });
+        }
+        let range_secs = (to - from).whole_seconds();
+        let count = (range_secs + step_secs - 1) / step_secs;
+        if count > MAX_POINTS {
+            return Err(EnergyError::InvalidInput {
+                field: "step",
+                message: format!(
+                    "{count} points requested; at most {MAX_POINTS}: use a larger step"
+                ),
+            });
+        }
+        let resolution = Resolution::for_range(from, to, step_secs)?;
+        let (filter, binds) = filter_sql(selection);
+        let sql = format!(
+            "SELECT date_bin(make_interval(secs => $1), bucket, $2) AS b, cluster, source,
+                    sum(energy_joules) AS joules
+             FROM {table} WHERE bucket >= $2 AND bucket < $3 {filter}
+             GROUP BY 1, 2, 3",
+            table = resolution.table()
+        );
+        let mut query = sqlx::query_as::<_, (OffsetDateTime, String, String, f64)>(&sql)
+            .bind(step_secs as f64)
+            .bind(from)
+            .bind(to);
+        for value in binds {
+            query = query.bind(value);
+        }
+        let rows = query.fetch_all(&self.pool).await?;
+        let mut points: Vec<SeriesPoint> = (0..count)
+            .map(|i| SeriesPoint {
+                start: rfc3339(from + Duration::seconds(i * step_secs)),
+                figures: BySource::default(),
+            })
+            .collect();
+        let mut total = BySource::default();
+        for (bucket, cluster, source, joules) in rows {
+            let index = (bucket - from).whole_seconds() / step_secs;
+            let figure = self.figure(&cluster, joules);
+            total.add(&source, figure);
+            if let Some(point) = usize::try_from(index).ok().and_then(|i| points.get_mut(i)) {
+                point.figures.add(&source, figure);
+            }
+        }
+        let (team, service) = match selection {
+            Selection::Service { team, service } => (team.clone(), service.clone()),
+            Selection::Team(team) => (team.clone(), String::new()),
+            _ => (String::new(), String::new()),
+        };
+        Ok(EnergySeries {
+            team,
+            service,
+            from: rfc3339(from),
+            to: rfc3339(to),
+            step_secs,
+            resolution: resolution.as_str().to_owned(),
+            points,
+            total,
+        })
+    }
+
+    /// The range, step and resolution a page period stands for, ending at `now`.
+    pub fn period_range(
+        period: EnergyPeriod,
+        now: OffsetDateTime,
+    ) -> (OffsetDateTime, OffsetDateTime, i64) {
+        let (hour, day) = buckets(now);
+        match period {
+            EnergyPeriod::Day => (hour - Duration::hours(23), hour + Duration::hours(1), 3_600),
+            EnergyPeriod::Week => (
+                hour - Duration::hours(167),
+                hour + Duration::hours(1),
+                3_600 * 6,
+            ),
+            EnergyPeriod::Month => (day - Duration::days(29), day + Duration::days(1), 86_400),
+            EnergyPeriod::Quarter => (day - Duration::days(89), day + Duration::days(1), 86_400),
+        }
+    }
+
+    /// Totals, breakdowns, trend and the top services' series for `period`.
+    pub async fn overview(
+        &self,
+        period: EnergyPeriod,
+        now: OffsetDateTime,
+    ) -> Result<EnergyOverview, EnergyError> {
+        let (from, to, step_secs) = Self::period_range(period, now);
+        let resolution = Resolution::for_range(from, to, step_secs)?;
+        let sql = format!(
+            "SELECT cluster, kind, source, namespace, team, service, sum(energy_joules)
+             FROM {} WHERE bucket >= $1 AND bucket < $2 GROUP BY 1, 2, 3, 4, 5, 6",
+            resolution.table()
+        );
+        type Row = (String, String, String, String, String, String, f64);
+        let rows: Vec<Row> = sqlx::query_as(&sql)
+            .bind(from)
+            .bind(to)
+            .fetch_all(&self.pool)
+            .await?;
+        let (mut total, mut idle, mut system) = Default::default();
+        let mut teams: BTreeMap<String, BySource> = BTreeMap::new();
+        let mut services: BTreeMap<(String, String), BySource> = BTreeMap::new();
+        let mut namespaces: BTreeMap<String, BySource> = BTreeMap::new();
+        for (cluster, kind, source, namespace, team, service, joules) in rows {
+            let figure = self.figure(&cluster, joules);
+            BySource::add(&mut total, &source, figure);
+            match kind.as_str() {
+                "idle" => BySource::add(&mut idle, &source, figure),
+                "system" => BySource::add(&mut system, &source, figure),
+                _ if team.is_empty() => namespaces
+                    .entry(namespace)
+                    .or_default()
+                    .add(&source, figure),
+                _ => {
+                    teams.entry(team.clone()).or_default().add(&source, figure);
+                    services
+                        .entry((team, service))
+                        .or_default()
+                        .add(&source, figure);
+                }
+            }
+        }
+        let previous_sql = format!(
+            "SELECT cluster, source, sum(energy_joules) FROM {}
+             WHERE bucket >= $1 AND bucket < $2 GROUP BY 1, 2",
+            resolution.table()
+        );
+        let length = to - from;
+        let previous: Vec<(String, String, f64)> = sqlx::query_as(&previous_sql)
+            .bind(from - length)
+            .bind(from)
+            .fetch_all(&self.pool)
+            .await?;
+        let mut previous_total = BySource::default();
+        for (cluster, source, joules) in previous {
+            previous_total.add(&source, self.figure(&cluster, joules));
+        }
+        let has_any_data = sqlx::query_scalar!(
+            r#"SELECT EXISTS (SELECT 1 FROM energy_rollup_daily) AS "exists!""#
+        )
+        .fetch_one(&self.pool)
+        .await?;
+
+        let by_kwh = |figures: &BySource| std::cmp::Reverse(ordered(figures.total().kwh));
+        let mut service_rows: Vec<EnergyRow> = services
+            .into_iter()
+            .map(|((team, service), figures)| EnergyRow {
+                team,
+                service,
+                namespace: String::new(),
+                figures,
+            })
+            .collect();
+        service_rows.sort_by_key(|r| by_kwh(&r.figures));
+        let mut team_rows: Vec<EnergyRow> = teams
+            .into_iter()
+            .map(|(team, figures)| EnergyRow {
+                team,
+                service: String::new(),
+                namespace: String::new(),
+                figures,
+            })
+            .collect();
+        team_rows.sort_by_key(|r| by_kwh(&r.figures));
+        let mut namespace_rows: Vec<EnergyRow> = namespaces
+            .into_iter()
+            .map(|(namespace, figures)| EnergyRow {
+                team: String::new(),
+                service: String::new(),
+                namespace,
+                figures,
+            })
+            .collect();
+        namespace_rows.sort_by_key(|r| by_kwh(&r.figures));
+
+        let mut top_series = Vec::new();
+        for row in service_rows.iter().take(TOP_SERIES) {
+            let selection = Selection::Service {
+                team: row.team.clone(),
+                service: row.service.clone(),
+            };
+            top_series.push(self.series(&selection, from, to, step_secs).await?);
+        }
+        Ok(EnergyOverview {
+            period,
+            from: rfc3339(from),
+            to: rfc3339(to),
+            has_any_data,
+            total,
+            previous_total,
+            idle,
+            system,
+            teams: team_rows,
+            services: service_rows,
+            namespaces: namespace_rows,
+            top_series,
+            carbon_notes: self.carbon_notes(),
+        })
+    }
+
+    /// One line per configured cluster and one for the rest: PUE and intensity with source.
+    pub fn carbon_notes(&self) -> Vec<String> {
+        let describe = |name: &str, f: &super::carbon::CarbonFactors| {
+            format!(
+                "{name}: PUE {} × {} gCO2e/kWh ({})",
+                f.pue, f.grams_co2e_per_kwh, f.intensity_source
+            )
+        };
+        let mut notes: Vec<String> = self
+            .carbon
+            .clusters
+            .iter()
+            .map(|(name, f)| describe(&format!("cluster {name}"), f))
+            .collect();
+        notes.push(describe("other clusters", &self.carbon.default));
+        notes
+    }
+}
+
+/// A total order on finite kWh figures for sorting.
+fn ordered(value: f64) -> i64 {
+    (value * 1e9) as i64
+}
+
+/// The WHERE fragment for a selection and the values it binds ($4, $5).
+fn filter_sql(selection: &Selection) -> (&'static str, Vec<String>) {
+    match selection {
+        Selection::All => ("", vec![]),
+        Selection::Team(team) => ("AND team = $4 AND kind = 'workload'", vec![team.clone()]),
+        Selection::Service { team, service } => (
+            "AND team = $4 AND service = $5 AND kind = 'workload'",
+            vec![team.clone(), service.clone()],
+        ),
+        Selection::Namespace(namespace) => (
+            "AND namespace = $4 AND kind = 'workload'",
+            vec![namespace.clone()],
+        ),
+        Selection::Node(node) => ("AND node = $4", vec![node.clone()]),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn whole_days_read_the_daily_rollup_and_hours_the_hourly() {
+        let day = datetime!(2026-11-01 00:00 UTC);
+        assert_eq!(
+            Resolution::for_range(day, day + Duration::days(90), 86_400).unwrap(),
+            Resolution::Daily
+        );
+        assert_eq!(
+            Resolution::for_range(day, day + Duration::days(1), 3_600).unwrap(),
+            Resolution::Hourly
+        );
+        let odd = day + Duration::minutes(5);
+        assert!(Resolution::for_range(odd, odd + Duration::days(1), 3_600).is_err());
+    }
+
+    #[test]
+    fn periods_end_after_the_current_hour_or_day() {
+        let now = datetime!(2026-11-29 16:40 UTC);
+        let (from, to, step) = EnergyQuery::period_range(EnergyPeriod::Day, now);
+        assert_eq!(to, datetime!(2026-11-29 17:00 UTC));
+        assert_eq!(from, datetime!(2026-11-28 17:00 UTC));
+        assert_eq!(step, 3_600);
+        let (from, to, _) = EnergyQuery::period_range(EnergyPeriod::Quarter, now);
+        assert_eq!((to - from).whole_days(), 90);
+    }
+}

@@ -1,0 +1,305 @@
+//! The energy HTTP API: `POST /api/v1/ingest` for agents (node bearer token), and under
+//! `/api/v1/energy/` (the admin `CANOPY_API_TOKEN`) node tokens, ingest counters, series and the
+//! overview as JSON. Energy errors map to HTTP here and only here.
+
+use app::api::energy::EnergyPeriod;
+use axum::{
+    body::Bytes,
+    extract::{DefaultBodyLimit, Path, Query, State},
+    http::{header, HeaderMap, StatusCode},
+    middleware,
+    response::{IntoResponse, Response},
+    routing::{delete, get, post},
+    Json, Router,
+};
+use serde::Deserialize;
+use serde_json::json;
+use time::{format_description::well_known::Rfc3339, Duration, OffsetDateTime};
+
+use super::{api, AppState};
+use crate::energy::{backend::to_app_error, ingest::buckets, query::Selection, EnergyError};
+
+/// Largest accepted ingest body (a full batch of 10,000 samples with pods fits).
+pub const MAX_INGEST_BODY_BYTES: usize = 64 * 1024 * 1024;
+
+/// The energy routes, to be merged into the main router.
+pub fn routes(state: AppState) -> Router<AppState> {
+    let admin = Router::new()
+        .route(
+            "/api/v1/energy/node-tokens",
+            post(create_token).get(list_tokens),
+        )
+        .route("/api/v1/energy/node-tokens/{id}", delete(revoke_token))
+        .route("/api/v1/energy/ingest-stats", get(ingest_stats))
+        .route("/api/v1/energy/series", get(series))
+        .route("/api/v1/energy/overview", get(overview))
+        .route_layer(middleware::from_fn_with_state(state, api::require_token));
+    Router::new()
+        .route(canopy_protocol::INGEST_PATH, post(ingest))
+        .layer(DefaultBodyLimit::max(MAX_INGEST_BODY_BYTES))
+        .merge(admin)
+}
+
+/// An energy API failure as JSON: `{"error": kind, "field": ..., "message": ...}`.
+pub struct EnergyApiError(EnergyError);
+
+impl From<EnergyError> for EnergyApiError {
+    fn from(error: EnergyError) -> Self {
+        Self(error)
+    }
+}
+
+fn unauthorized(message: &str) -> Response {
+    (
+        StatusCode::UNAUTHORIZED,
+        [(header::WWW_AUTHENTICATE, "Bearer")],
+        Json(json!({ "error": "unauthorized", "message": message })),
+    )
+        .into_response()
+}
+
+impl IntoResponse for EnergyApiError {
+    fn into_response(self) -> Response {
+        let message = self.0.to_string();
+        match self.0 {
+            EnergyError::Refused(refusal) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Json(json!({ "error": refusal.kind, "field": refusal.field, "message": message })),
+            )
+                .into_response(),
+            EnergyError::Duplicate(batch_id) => (
+                StatusCode::CONFLICT,
+                Json(
+                    json!({ "error": "duplicate_batch", "batch_id": batch_id, "message": message }),
+                ),
+            )
+                .into_response(),
+            EnergyError::WrongNode { .. } => (
+                StatusCode::FORBIDDEN,
+                Json(json!({ "error": "wrong_node", "field": "node", "message": message })),
+            )
+                .into_response(),
+            EnergyError::InvalidInput { field, .. } => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Json(json!({ "error": "invalid_input", "field": field, "message": message })),
+            )
+                .into_response(),
+            EnergyError::NotFound(_) => (
+                StatusCode::NOT_FOUND,
+                Json(json!({ "error": "not_found", "message": message })),
+            )
+                .into_response(),
+            other => api::ApiError::from(to_app_error(other)).into_response(),
+        }
+    }
+}
+
+type EnergyResult<T> = Result<T, EnergyApiError>;
+
+async fn ingest(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    let Some(token) = token else {
+        return unauthorized("send Authorization: Bearer <node token>");
+    };
+    let energy = &state.energy;
+    let node = match energy.tokens.authenticate(token.trim()).await {
+        Ok(Some(node)) => node,
+        Ok(None) => return unauthorized("the node token is not valid or was revoked"),
+        Err(error) => return EnergyApiError(error).into_response(),
+    };
+    let result = async {
+        let batch = energy.ingestor.parse(&body, &node)?;
+        energy
+            .ingestor
+            .ingest(&node, &batch, OffsetDateTime::now_utc())
+            .await
+    }
+    .await;
+    match result {
+        Ok(receipt) => (StatusCode::CREATED, Json(receipt)).into_response(),
+        Err(error) => EnergyApiError(error).into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateTokenBody {
+    cluster: Option<String>,
+    node: String,
+    created_by: Option<String>,
+}
+
+async fn create_token(
+    State(state): State<AppState>,
+    Json(body): Json<CreateTokenBody>,
+) -> EnergyResult<impl IntoResponse> {
+    let created = state
+        .energy
+        .tokens
+        .create(
+            body.cluster.as_deref().unwrap_or("default"),
+            &body.node,
+            body.created_by.as_deref().unwrap_or("api"),
+        )
+        .await?;
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+async fn list_tokens(State(state): State<AppState>) -> EnergyResult<impl IntoResponse> {
+    Ok(Json(state.energy.tokens.list().await?))
+}
+
+async fn revoke_token(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> EnergyResult<impl IntoResponse> {
+    Ok(Json(state.energy.tokens.revoke(id).await?))
+}
+
+async fn ingest_stats(State(state): State<AppState>) -> impl IntoResponse {
+    Json(state.energy.ingestor.stats())
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct SeriesParams {
+    team: Option<String>,
+    service: Option<String>,
+    namespace: Option<String>,
+    node: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    step: Option<String>,
+}
+
+fn bad(field: &'static str, message: impl Into<String>) -> EnergyError {
+    EnergyError::InvalidInput {
+        field,
+        message: message.into(),
+    }
+}
+
+/// `3600`, `30m`, `1h`, `6h`, `1d`, `7d` → seconds.
+pub fn parse_step_secs(raw: &str) -> Option<i64> {
+    let raw = raw.trim();
+    let (digits, unit) = match raw.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((i, _)) => raw.split_at(i),
+        None => (raw, "s"),
+    };
+    let n: i64 = digits.parse().ok().filter(|n| *n > 0)?;
+    let unit_secs = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3_600,
+        "d" => 86_400,
+        _ => return None,
+    };
+    n.checked_mul(unit_secs)
+}
+
+fn parse_time(field: &'static str, raw: &str) -> Result<OffsetDateTime, EnergyError> {
+    OffsetDateTime::parse(raw, &Rfc3339).map_err(|e| {
+        bad(
+            field,
+            format!("expected RFC 3339 such as 2026-11-29T00:00:00Z ({e})"),
+        )
+    })
+}
+
+fn selection(params: &SeriesParams) -> Result<Selection, EnergyError> {
+    let some = |v: &Option<String>| v.as_deref().filter(|s| !s.is_empty()).map(str::to_owned);
+    Ok(
+        match (
+            some(&params.team),
+            some(&params.service),
+            some(&params.namespace),
+            some(&params.node),
+        ) {
+            (Some(team), Some(service), None, None) => Selection::Service { team, service },
+            (Some(team), None, None, None) => Selection::Team(team),
+            (None, None, Some(namespace), None) => Selection::Namespace(namespace),
+            (None, None, None, Some(node)) => Selection::Node(node),
+            (None, None, None, None) => Selection::All,
+            (None, Some(_), _, _) => return Err(bad("team", "give the team with the service")),
+            _ => {
+                return Err(bad(
+                    "team",
+                    "choose one of team (+ service), namespace or node",
+                ))
+            }
+        },
+    )
+}
+
+async fn series(
+    State(state): State<AppState>,
+    Query(params): Query<SeriesParams>,
+) -> EnergyResult<impl IntoResponse> {
+    let selection = selection(&params)?;
+    let (next_hour, _) = buckets(OffsetDateTime::now_utc());
+    let to = match &params.to {
+        Some(raw) => parse_time("to", raw)?,
+        None => next_hour + Duration::hours(1),
+    };
+    let from = match &params.from {
+        Some(raw) => parse_time("from", raw)?,
+        None => to - Duration::days(1),
+    };
+    let step_secs = match &params.step {
+        Some(raw) => parse_step_secs(raw)
+            .ok_or_else(|| bad("step", "expected a duration such as 3600, 1h, 6h or 1d"))?,
+        None if (to - from) > Duration::days(7) => 86_400,
+        None => 3_600,
+    };
+    let series = state
+        .energy
+        .query
+        .series(&selection, from, to, step_secs)
+        .await?;
+    Ok(Json(json!({
+        "series": series,
+        "carbon": state.energy.query.carbon_notes(),
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OverviewParams {
+    period: Option<String>,
+}
+
+async fn overview(
+    State(state): State<AppState>,
+    Query(params): Query<OverviewParams>,
+) -> EnergyResult<impl IntoResponse> {
+    let period = match params.period.as_deref() {
+        Some(raw) => {
+            EnergyPeriod::parse(raw).ok_or_else(|| bad("period", "use 24h, 7d, 30d or 90d"))?
+        }
+        None => EnergyPeriod::Day,
+    };
+    Ok(Json(
+        state
+            .energy
+            .query
+            .overview(period, OffsetDateTime::now_utc())
+            .await?,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn steps_parse_with_units() {
+        assert_eq!(parse_step_secs("3600"), Some(3600));
+        assert_eq!(parse_step_secs("6h"), Some(21_600));
+        assert_eq!(parse_step_secs("1d"), Some(86_400));
+        assert_eq!(parse_step_secs("0h"), None);
+        assert_eq!(parse_step_secs("1w"), None);
+    }
+}

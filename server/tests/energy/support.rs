@@ -1,0 +1,193 @@
+//! Test harness for the energy tests (the pattern of server/tests/it/support): the real Canopy
+//! server on port 0 against its own Postgres database, cloned from a migrated template.
+//!
+//! Needs `DATABASE_URL` pointing at a PostgreSQL server (any database on it; `make test` starts
+//! one with scripts/test-postgres.sh). Set `TEST_LOG=1` to see the server's logs.
+#![allow(dead_code)]
+
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+use canopy_server::{
+    config::{DatabaseSettings, Settings},
+    db,
+    startup::Application,
+};
+use secrecy::SecretString;
+use sqlx::{postgres::PgConnectOptions, Connection, Executor, PgConnection, PgPool};
+use tokio::sync::oneshot;
+
+pub const TEST_API_TOKEN: &str = "test-token-0123456789abcdef";
+const TEMPLATE_LOCK: i64 = 0x0000_6361_6e6f_7079;
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub base: String,
+    pub db_name: String,
+    pub pool: PgPool,
+    pub client: reqwest::Client,
+    admin: PgConnectOptions,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<()>>,
+}
+
+fn admin_options() -> PgConnectOptions {
+    let url = std::env::var("DATABASE_URL").expect(
+        "DATABASE_URL must point at a PostgreSQL server for integration tests; \
+         `make test` starts one (scripts/test-postgres.sh start DIR prints it)",
+    );
+    url.parse().expect("DATABASE_URL is a valid PostgreSQL URL")
+}
+
+/// The name of the template database for the current set of migrations.
+fn template_name() -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for migration in db::MIGRATOR.iter() {
+        for byte in migration.checksum.iter() {
+            hash ^= u64::from(*byte);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    format!("canopy_template_{hash:016x}")
+}
+
+/// Creates a fresh database for one test, cloned from the migrated template.
+pub async fn fresh_database() -> (String, PgConnectOptions) {
+    let admin = admin_options();
+    let mut conn = PgConnection::connect_with(&admin.clone().database("postgres"))
+        .await
+        .expect("connect to the test PostgreSQL server");
+    let template = template_name();
+    sqlx::query("SELECT pg_advisory_lock($1)")
+        .bind(TEMPLATE_LOCK)
+        .execute(&mut conn)
+        .await
+        .expect("lock");
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+            .bind(&template)
+            .fetch_one(&mut conn)
+            .await
+            .expect("query pg_database");
+    if !exists {
+        conn.execute(format!("CREATE DATABASE {template}").as_str())
+            .await
+            .expect("create template");
+        let mut tpl = PgConnection::connect_with(&admin.clone().database(&template))
+            .await
+            .expect("connect template");
+        db::MIGRATOR.run(&mut tpl).await.expect("migrate template");
+        tpl.close().await.expect("close template");
+    }
+    sqlx::query("SELECT pg_advisory_unlock($1)")
+        .bind(TEMPLATE_LOCK)
+        .execute(&mut conn)
+        .await
+        .expect("unlock");
+    let name = format!("canopy_test_{}", uuid::Uuid::new_v4().simple());
+    conn.execute(format!("CREATE DATABASE {name} TEMPLATE {template}").as_str())
+        .await
+        .expect("clone template");
+    conn.close().await.expect("close");
+    (name.clone(), admin.database(&name))
+}
+
+fn url_of(options: &PgConnectOptions, db_name: &str) -> SecretString {
+    let url = std::env::var("DATABASE_URL").expect("DATABASE_URL");
+    let mut parsed = url::Url::parse(&url).expect("DATABASE_URL parses as a URL");
+    parsed.set_path(db_name);
+    let _ = options;
+    SecretString::from(parsed.to_string())
+}
+
+pub fn init_logs() {
+    if std::env::var_os("TEST_LOG").is_some() {
+        canopy_server::telemetry::init();
+    }
+}
+
+impl TestApp {
+    /// Starts Canopy with its own database and no built site bundle.
+    pub async fn spawn() -> Self {
+        Self::spawn_with_site(PathBuf::from("/nonexistent-canopy-site")).await
+    }
+
+    pub async fn spawn_with_site(site_root: PathBuf) -> Self {
+        init_logs();
+        let (db_name, options) = fresh_database().await;
+        let settings = Settings {
+            listen_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            database: DatabaseSettings::External {
+                url: url_of(&options, &db_name),
+            },
+            site_root,
+            db_max_connections: 5,
+            api_token: Some(SecretString::from(TEST_API_TOKEN.to_owned())),
+        };
+        let application = Application::build(settings).await.expect("build app");
+        let addr = application.local_addr().expect("local addr");
+        let (tx, rx) = oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            let _ = application
+                .run_until(async move {
+                    let _ = rx.await;
+                })
+                .await;
+        });
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(2)
+            .connect_with(options)
+            .await
+            .expect("test pool");
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(20))
+            .build()
+            .expect("client");
+        Self {
+            addr,
+            base: format!("http://{addr}"),
+            db_name,
+            pool,
+            client,
+            admin: admin_options(),
+            shutdown: Some(tx),
+            server: Some(server),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub async fn get_html(&self, path: &str) -> (reqwest::StatusCode, String) {
+        let response = self
+            .client
+            .get(self.url(path))
+            .header("accept", "text/html")
+            .send()
+            .await
+            .expect("GET");
+        let status = response.status();
+        (status, response.text().await.expect("body"))
+    }
+
+    /// Makes the database unreachable for the running server (drops its database).
+    pub async fn take_database_down(&self) {
+        self.pool.close().await;
+        let mut conn = PgConnection::connect_with(&self.admin.clone().database("postgres"))
+            .await
+            .expect("admin connection");
+        conn.execute(format!("DROP DATABASE {} WITH (FORCE)", self.db_name).as_str())
+            .await
+            .expect("drop database");
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(10), server).await;
+        }
+    }
+}
