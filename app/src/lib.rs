@@ -14,7 +14,7 @@ use leptos_router::{
 
 use components::shell::AppShell;
 use pages::{
-    dependencies::DependenciesPage, energy::EnergyPage, not_found::NotFound,
+    dependencies::DependenciesPage, energy::EnergyPage, not_found::NotFound, service::ServicePage,
     services::ServicesPage, teams::TeamsPage,
 };
 
@@ -53,6 +53,7 @@ pub fn App() -> impl IntoView {
                 <Routes fallback=|| view! { <NotFound /> }>
                     <Route path=path!("/") view=ServicesPage ssr=SsrMode::Async />
                     <Route path=path!("/services") view=ServicesPage ssr=SsrMode::Async />
+                    <Route path=path!("/services/:team/:service") view=ServicePage ssr=SsrMode::Async />
                     <Route path=path!("/energy") view=EnergyPage ssr=SsrMode::Async />
                     <Route path=path!("/dependencies") view=DependenciesPage ssr=SsrMode::Async />
                     <Route path=path!("/teams") view=TeamsPage ssr=SsrMode::Async />

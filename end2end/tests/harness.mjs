@@ -41,7 +41,9 @@ async function waitReady(base, server, logs) {
   throw new Error(`canopy was not ready within 60 s:\n${logs.join("")}`);
 }
 
-export async function startCanopy() {
+/// Starts Canopy; with `kube: true` it is connected to the test control plane
+/// (CANOPY_TEST_KUBECONFIG) and the node simulator runs beside it.
+export async function startCanopy({ kube = false } = {}) {
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   const logs = [];
@@ -52,11 +54,21 @@ export async function startCanopy() {
       CANOPY_SITE_ROOT: required("CANOPY_SITE_ROOT"),
       CANOPY_LISTEN_ADDR: `127.0.0.1:${port}`,
       RUST_LOG: process.env.RUST_LOG ?? "warn",
+      ...(kube ? { CANOPY_KUBECONFIG: required("CANOPY_TEST_KUBECONFIG") } : { CANOPY_KUBECONFIG: "", CANOPY_SANDBOX: "off" }),
     },
     stdio: ["ignore", "pipe", "pipe"],
   });
   server.stdout.on("data", (d) => logs.push(d.toString()));
   server.stderr.on("data", (d) => logs.push(d.toString()));
+  let simulator = null;
+  if (kube) {
+    simulator = spawn(required("CANOPY_NODE_SIM_BIN"), [], {
+      env: { ...process.env, KUBECONFIG: required("CANOPY_TEST_KUBECONFIG"), CANOPY_SIM_NODE_PREFIX: "e2e-sim", RUST_LOG: "warn" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    simulator.stdout.on("data", (d) => logs.push(d.toString()));
+    simulator.stderr.on("data", (d) => logs.push(d.toString()));
+  }
   await waitReady(base, server, logs);
   const browser = await chromium.launch({
     executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
@@ -77,6 +89,7 @@ export async function startCanopy() {
     logs,
     async stop() {
       await browser.close();
+      simulator?.kill("SIGTERM");
       server.kill("SIGTERM");
       await new Promise((resolve) => {
         if (server.exitCode !== null) return resolve();

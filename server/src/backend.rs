@@ -32,3 +32,106 @@ impl Backend for CanopyBackend {
         self.services.teams().await
     }
 }
+
+/// Deploys for the UI's server functions, backed by the deploy service.
+pub struct CanopyDeployBackend {
+    pub deploys: crate::deploy::service::DeployService,
+    pub sandbox: bool,
+}
+
+fn environment(raw: &str) -> Result<app::api::spec::Environment, AppError> {
+    app::api::spec::Environment::parse(raw).ok_or_else(|| AppError::NotFound {
+        what: format!("Environment {raw:?} (use dev, staging or prod)"),
+    })
+}
+
+#[async_trait::async_trait]
+impl app::api::backend::DeployBackend for CanopyDeployBackend {
+    async fn overview(
+        &self,
+        team: String,
+        service: String,
+        environment_name: String,
+    ) -> Result<app::api::deploy_fns::ServiceOverview, AppError> {
+        let env = environment(&environment_name)?;
+        let (live, history) = self.deploys.status(&team, &service, env).await?;
+        // The newest deploy's spec pre-fills the form.
+        let current = match history.first() {
+            Some(newest) => Some(
+                self.deploys
+                    .records()
+                    .spec_of_revision(&team, &service, env, newest.revision)
+                    .await?
+                    .1
+                    .to_raw(),
+            ),
+            None => None,
+        };
+        Ok(app::api::deploy_fns::ServiceOverview {
+            team,
+            service,
+            environment: environment_name,
+            current,
+            live,
+            history,
+            sandbox: self.sandbox,
+            cluster_problem: (!self.deploys.has_cluster()).then(|| {
+                "Canopy has no Kubernetes cluster to deploy to: set CANOPY_KUBECONFIG (or KUBECONFIG), or start Canopy without one to use its sandbox.".to_owned()
+            }),
+        })
+    }
+
+    async fn preview(
+        &self,
+        spec: app::api::spec::ServiceSpec,
+        secret_keys: Vec<String>,
+    ) -> Result<app::api::deploy_fns::DeployPreview, AppError> {
+        let (changes, warnings) = self.deploys.preview(&spec, &secret_keys).await?;
+        Ok(app::api::deploy_fns::DeployPreview {
+            objects: changes
+                .into_iter()
+                .map(|c| app::api::deploy_fns::ObjectPreview {
+                    kind: c.kind,
+                    name: c.name,
+                    created: c.created,
+                    added: c.added,
+                    changed: c.changed,
+                    removed: c.removed,
+                })
+                .collect(),
+            warnings,
+            form: app::api::deploy_fns::DeployForm::default(),
+        })
+    }
+
+    async fn deploy(
+        &self,
+        spec: app::api::spec::ServiceSpec,
+        secret_values: std::collections::BTreeMap<String, String>,
+    ) -> Result<app::api::deploys::DeployRecord, AppError> {
+        self.deploys
+            .deploy(crate::deploy::service::DeployRequest {
+                spec,
+                secret_values: secret_values
+                    .into_iter()
+                    .map(|(k, v)| (k, secrecy::SecretString::from(v)))
+                    .collect(),
+                requested_by: "web".to_owned(),
+                reason: None,
+            })
+            .await
+    }
+
+    async fn rollback(
+        &self,
+        team: String,
+        service: String,
+        environment_name: String,
+        revision: i64,
+    ) -> Result<app::api::deploys::DeployRecord, AppError> {
+        let env = environment(&environment_name)?;
+        self.deploys
+            .rollback(&team, &service, env, revision, "web".to_owned())
+            .await
+    }
+}

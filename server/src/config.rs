@@ -41,6 +41,8 @@ pub struct Settings {
     pub site_root: PathBuf,
     /// Maximum database connections in the pool.
     pub db_max_connections: u32,
+    /// Bearer token for the REST API (`/api/v1`); the API is disabled without one.
+    pub api_token: Option<SecretString>,
 }
 
 impl Settings {
@@ -104,11 +106,23 @@ impl Settings {
             }
             None => 10,
         };
+        let api_token = match lookup("CANOPY_API_TOKEN").filter(|t| !t.is_empty()) {
+            Some(token) if token.len() < 16 => {
+                return Err(ConfigError::Invalid {
+                    var: "CANOPY_API_TOKEN",
+                    value: "<redacted>".to_owned(),
+                    reason: "must be at least 16 characters".to_owned(),
+                })
+            }
+            Some(token) => Some(SecretString::from(token)),
+            None => None,
+        };
         Ok(Self {
             listen_addr,
             database,
             site_root,
             db_max_connections,
+            api_token,
         })
     }
 }

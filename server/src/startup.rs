@@ -8,9 +8,16 @@ use sqlx::PgPool;
 use tokio::net::TcpListener;
 
 use crate::{
-    backend::CanopyBackend,
+    backend::{CanopyBackend, CanopyDeployBackend},
     config::{DatabaseSettings, Settings},
     db::{self, embedded::EmbeddedPostgres},
+    deploy::{
+        apply::Applier,
+        follow::KubeFollower,
+        records::DeployRecords,
+        render::RenderSettings,
+        service::{DeployService, RolloutFollower},
+    },
     http::{router, AppState, SiteBundle},
     services::ServiceRepository,
 };
@@ -74,6 +81,16 @@ impl Application {
             .site_addr(local_addr)
             .build();
         let backend = Arc::new(CanopyBackend::new(ServiceRepository::new(pool.clone())));
+        let deploys = deploy_service(pool.clone(), None);
+        let deploy_backend = Arc::new(CanopyDeployBackend {
+            deploys: deploys.clone(),
+            sandbox: false,
+        });
+        match deploys.resume_unfinished().await {
+            Ok(0) => {}
+            Ok(count) => tracing::info!(count, "resumed following unfinished deploys"),
+            Err(error) => tracing::error!(%error, "could not resume unfinished deploys"),
+        }
         let energy = crate::energy::EnergyState::new(pool.clone(), energy_settings);
         crate::energy::partitions::spawn_maintenance(
             pool.clone(),
@@ -84,6 +101,9 @@ impl Application {
             leptos_options,
             pool: pool.clone(),
             backend,
+            deploy_backend,
+            deploys,
+            api_token: settings.api_token.clone(),
             energy_backend: Arc::new(crate::energy::backend::CanopyEnergyBackend {
                 query: energy.query.clone(),
             }),
@@ -118,6 +138,36 @@ impl Application {
             cluster.stop().await?;
         }
         served
+    }
+}
+
+/// The deploy service for `client`'s cluster, or one that reports there is no cluster.
+pub fn deploy_service(pool: PgPool, client: Option<kube::Client>) -> DeployService {
+    let records = DeployRecords::new(pool);
+    let applier = client.clone().map(Applier::new);
+    let follower: Arc<dyn RolloutFollower> = match client {
+        Some(client) => Arc::new(KubeFollower::new(client)),
+        None => Arc::new(NoCluster),
+    };
+    DeployService::new(records, applier, follower, RenderSettings::default())
+}
+
+/// The follower when no cluster is configured (nothing is ever applied then).
+struct NoCluster;
+
+#[async_trait::async_trait]
+impl RolloutFollower for NoCluster {
+    async fn follow(
+        &self,
+        _spec: &app::api::spec::ServiceSpec,
+        _revision: i64,
+        _publish: &(dyn Fn(app::api::deploys::LiveRollout) + Send + Sync),
+    ) -> Result<(), app::api::deploys::Problem> {
+        Err(app::api::deploys::Problem {
+            title: "No cluster".to_owned(),
+            detail: "Canopy is not connected to a Kubernetes cluster.".to_owned(),
+            hint: "Set CANOPY_KUBECONFIG or KUBECONFIG and restart Canopy.".to_owned(),
+        })
     }
 }
 

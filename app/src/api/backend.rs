@@ -5,7 +5,14 @@
 
 use std::sync::Arc;
 
-use super::{AppError, ServiceName, ServiceSummary, TeamName, TeamSummary};
+use std::collections::BTreeMap;
+
+use super::{
+    deploy_fns::{DeployPreview, ServiceOverview},
+    deploys::DeployRecord,
+    spec::ServiceSpec,
+    AppError, ServiceName, ServiceSummary, TeamName, TeamSummary,
+};
 
 #[async_trait::async_trait]
 pub trait Backend: Send + Sync + 'static {
@@ -28,6 +35,45 @@ pub fn backend() -> Result<Arc<dyn Backend>, AppError> {
         .map(|handle| handle.0)
         .ok_or_else(|| AppError::Internal {
             reference: "backend-not-provided".to_owned(),
+        })
+}
+
+/// Deploying services: the interface the deploy server functions use.
+#[async_trait::async_trait]
+pub trait DeployBackend: Send + Sync + 'static {
+    async fn overview(
+        &self,
+        team: String,
+        service: String,
+        environment: String,
+    ) -> Result<ServiceOverview, AppError>;
+    async fn preview(
+        &self,
+        spec: ServiceSpec,
+        secret_keys: Vec<String>,
+    ) -> Result<DeployPreview, AppError>;
+    async fn deploy(
+        &self,
+        spec: ServiceSpec,
+        secret_values: BTreeMap<String, String>,
+    ) -> Result<DeployRecord, AppError>;
+    async fn rollback(
+        &self,
+        team: String,
+        service: String,
+        environment: String,
+        revision: i64,
+    ) -> Result<DeployRecord, AppError>;
+}
+
+#[derive(Clone)]
+pub struct DeployBackendHandle(pub Arc<dyn DeployBackend>);
+
+pub fn deploy_backend() -> Result<Arc<dyn DeployBackend>, AppError> {
+    leptos::prelude::use_context::<DeployBackendHandle>()
+        .map(|handle| handle.0)
+        .ok_or_else(|| AppError::Internal {
+            reference: "deploy-backend-not-provided".to_owned(),
         })
 }
 

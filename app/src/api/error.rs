@@ -36,6 +36,12 @@ pub enum AppError {
     /// The input is valid but clashes with what exists; nothing was written.
     #[error("{message}")]
     Conflict { field: Field, message: String },
+    /// A service spec was refused; every bad field is listed. Nothing was applied.
+    #[error("{}", errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    InvalidSpec { errors: Vec<super::spec::SpecError> },
+    /// No Kubernetes cluster is configured or reachable, so deploys cannot happen.
+    #[error("Canopy is not connected to a Kubernetes cluster right now: {reason}")]
+    NoCluster { reason: String },
     #[error("{what} was not found")]
     NotFound { what: String },
     /// The database (or another dependency) cannot be reached right now.

@@ -1,5 +1,7 @@
 //! Server functions and the data types they exchange with the browser.
 
+pub mod deploy_fns;
+pub mod deploys;
 pub mod energy;
 mod error;
 mod names;

@@ -2,4 +2,5 @@
 
 pub mod energy_chart;
 pub mod error_banner;
+pub mod live_status;
 pub mod shell;

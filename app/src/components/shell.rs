@@ -12,6 +12,9 @@ const NAV: [(&str, &str); 4] = [
 
 #[component]
 pub fn AppShell(children: Children) -> impl IntoView {
+    // Effects run only in the browser, once the page has hydrated: tests and styles can tell.
+    let (hydrated, set_hydrated) = signal(false);
+    Effect::new(move |_| set_hydrated.set(true));
     view! {
         <header class="topbar">
             <a class="brand" href="/">
@@ -33,6 +36,6 @@ pub fn AppShell(children: Children) -> impl IntoView {
                 </ul>
             </nav>
         </header>
-        <main id="main">{children()}</main>
+        <main id="main" data-hydrated=move || hydrated.get().to_string()>{children()}</main>
     }
 }

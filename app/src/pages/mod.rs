@@ -3,5 +3,6 @@
 pub mod dependencies;
 pub mod energy;
 pub mod not_found;
+pub mod service;
 pub mod services;
 pub mod teams;

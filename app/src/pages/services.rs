@@ -145,7 +145,7 @@ fn ServiceTable(services: Vec<ServiceSummary>) -> impl IntoView {
                     .map(|service| {
                         view! {
                             <tr>
-                                <td>{service.name.to_string()}</td>
+                                <td><a href=format!("/services/{}/{}", service.team, service.name)>{service.name.to_string()}</a></td>
                                 <td>{service.team.to_string()}</td>
                                 <td><time datetime=service.created_at.clone()>{service.created_at.clone()}</time></td>
                             </tr>

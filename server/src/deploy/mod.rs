@@ -1,5 +1,12 @@
 //! The deploy engine: service specs rendered into typed Kubernetes objects and applied.
 
 pub mod apply;
+pub mod diagnose;
+pub mod follow;
+pub mod live;
+pub mod manifest;
+pub mod records;
 pub mod render;
+pub mod rollout;
+pub mod service;
 pub mod size;

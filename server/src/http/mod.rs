@@ -1,8 +1,10 @@
 //! The HTTP surface: routes, static assets, health checks and response headers.
 
+pub mod api;
 mod assets;
 pub mod energy_api;
 mod health;
+mod live;
 mod router;
 mod security;
 

@@ -2,7 +2,7 @@
 
 use std::{sync::Arc, time::Duration};
 
-use app::api::backend::{Backend, BackendHandle};
+use app::api::backend::{Backend, BackendHandle, DeployBackend, DeployBackendHandle};
 use axum::{
     extract::FromRef,
     http::{header, HeaderValue},
@@ -18,13 +18,19 @@ use tower_http::{
     compression::CompressionLayer, services::ServeDir, timeout::TimeoutLayer, trace::TraceLayer,
 };
 
-use super::{assets, energy_api, health, security, SiteBundle};
+use super::{api, assets, energy_api, health, live, security, SiteBundle};
+use crate::deploy::service::DeployService;
+use secrecy::SecretString;
 
 #[derive(Clone)]
 pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub pool: PgPool,
     pub backend: Arc<dyn Backend>,
+    pub deploy_backend: Arc<dyn DeployBackend>,
+    pub deploys: DeployService,
+    /// The REST API's bearer token; the API is disabled without one.
+    pub api_token: Option<SecretString>,
     /// Energy ingest, tokens and figures (`http/energy_api.rs`).
     pub energy: crate::energy::EnergyState,
     pub energy_backend: Arc<dyn app::api::backend::EnergyBackend>,
@@ -39,10 +45,12 @@ impl FromRef<AppState> for LeptosOptions {
 /// What every page render and server function call gets in its Leptos context.
 fn request_context(
     backend: Arc<dyn Backend>,
+    deploy_backend: Arc<dyn DeployBackend>,
     energy_backend: Arc<dyn app::api::backend::EnergyBackend>,
 ) -> impl Fn() + Clone + Send + 'static {
     move || {
         provide_context(BackendHandle(backend.clone()));
+        provide_context(DeployBackendHandle(deploy_backend.clone()));
         provide_context(app::api::backend::EnergyBackendHandle(
             energy_backend.clone(),
         ));
@@ -59,7 +67,11 @@ fn request_context(
 
 pub fn router(state: AppState, bundle: &SiteBundle) -> Router {
     let routes = generate_route_list(app::App);
-    let context = request_context(state.backend.clone(), state.energy_backend.clone());
+    let context = request_context(
+        state.backend.clone(),
+        state.deploy_backend.clone(),
+        state.energy_backend.clone(),
+    );
     let options = state.leptos_options.clone();
 
     let pkg = ServeDir::new(bundle.site_root.join("pkg"))
@@ -69,6 +81,17 @@ pub fn router(state: AppState, bundle: &SiteBundle) -> Router {
     let mut router = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route(
+            "/ui/live/{team}/{service}/{environment}",
+            get(live::rollout_events),
+        )
+        .nest(
+            "/api/v1",
+            api::routes().route_layer(middleware::from_fn_with_state(
+                state.clone(),
+                api::require_token,
+            )),
+        )
         .merge(energy_api::routes(state.clone()))
         .leptos_routes_with_context(&state, routes, context.clone(), {
             let options = options.clone();

@@ -24,6 +24,7 @@ async fn starts_its_own_postgres_and_stops_it_on_shutdown() {
         }),
         site_root: PathBuf::from("/nonexistent-canopy-site"),
         db_max_connections: 2,
+        api_token: None,
     };
     let application = Application::build(settings)
         .await

@@ -1,6 +1,7 @@
 //! Integration tests: the real server on port 0, a real Postgres database per test.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+mod api;
 mod assets_and_headers;
 mod embedded_postgres;
 mod health;

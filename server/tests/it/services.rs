@@ -41,7 +41,10 @@ async fn registering_without_javascript_redirects_back_and_lists_the_service() {
     assert_eq!(app.service_count().await, 1);
 
     let (_, html) = app.get_html("/services").await;
-    assert!(html.contains("<td>checkout-api</td>"), "{html}");
+    assert!(
+        html.contains("/services/payments/checkout-api\">checkout-api</a></td>"),
+        "{html}"
+    );
     assert!(html.contains("<td>payments</td>"), "{html}");
 
     let (_, teams) = app.get_html("/teams").await;

@@ -44,6 +44,10 @@ pub enum Environment {
 impl Environment {
     pub const ALL: [Environment; 3] = [Environment::Dev, Environment::Staging, Environment::Prod];
 
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|e| e.as_str() == raw)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Environment::Dev => "dev",
@@ -239,16 +243,13 @@ impl RawServiceSpec {
         let name = ServiceName::parse(self.name.trim())
             .map_err(|e| fail("name", e.to_string()))
             .ok();
-        let environment = Environment::ALL
-            .into_iter()
-            .find(|env| env.as_str() == self.environment.trim())
-            .or_else(|| {
-                fail(
-                    "environment",
-                    format!("{:?} is not one of dev, staging, prod", self.environment),
-                );
-                None
-            });
+        let environment = Environment::parse(self.environment.trim()).or_else(|| {
+            fail(
+                "environment",
+                format!("{:?} is not one of dev, staging, prod", self.environment),
+            );
+            None
+        });
         let image = ImageRef::parse(self.image.trim())
             .map_err(|e| fail("image", e))
             .ok();

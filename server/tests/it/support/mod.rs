@@ -16,6 +16,7 @@ use secrecy::SecretString;
 use sqlx::{postgres::PgConnectOptions, Connection, Executor, PgConnection, PgPool};
 use tokio::sync::oneshot;
 
+pub const TEST_API_TOKEN: &str = "test-token-0123456789abcdef";
 const TEMPLATE_LOCK: i64 = 0x0000_6361_6e6f_7079;
 
 pub struct TestApp {
@@ -120,6 +121,7 @@ impl TestApp {
             },
             site_root,
             db_max_connections: 5,
+            api_token: Some(SecretString::from(TEST_API_TOKEN.to_owned())),
         };
         let application = Application::build(settings).await.expect("build app");
         let addr = application.local_addr().expect("local addr");

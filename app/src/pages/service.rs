@@ -1,0 +1,354 @@
+//! A service's page in one environment: live rollout status, deploy form with preview,
+//! history with rollback.
+
+use leptos::{form::ActionForm, prelude::*};
+use leptos_meta::Title;
+use leptos_router::hooks::{use_params_map, use_query_map};
+
+use crate::{
+    api::{
+        deploy_fns::{
+            get_service_overview, DeployForm, DeployPreview, DeployService, PreviewDeploy,
+            RollbackService, ServiceOverview,
+        },
+        deploys::{DeployRecord, DeployStatus},
+        spec::{Environment, Size},
+        AppError,
+    },
+    components::{error_banner::ErrorBanner, live_status::LiveStatus},
+};
+
+#[component]
+pub fn ServicePage() -> impl IntoView {
+    let params = use_params_map();
+    let query = use_query_map();
+    let team = move || params.read().get("team").unwrap_or_default();
+    let service = move || params.read().get("service").unwrap_or_default();
+    let environment = move || {
+        let env = query.read().get("env").unwrap_or_default();
+        Environment::parse(&env)
+            .unwrap_or(Environment::Dev)
+            .as_str()
+            .to_owned()
+    };
+
+    let preview = ServerAction::<PreviewDeploy>::new();
+    let deploy = ServerAction::<DeployService>::new();
+    let rollback = ServerAction::<RollbackService>::new();
+    let overview = Resource::new(
+        move || {
+            (
+                team(),
+                service(),
+                environment(),
+                deploy.version().get(),
+                rollback.version().get(),
+            )
+        },
+        |(team, service, env, _, _)| get_service_overview(team, service, env),
+    );
+
+    view! {
+        <Title text=move || format!("{} · Canopy", service()) />
+        <section class="page">
+            <p class="muted small"><a href="/services">"Services"</a> " / " {team}</p>
+            <h1>{service}</h1>
+            <nav class="tabs" aria-label="Environment">
+                {Environment::ALL
+                    .into_iter()
+                    .map(|env| {
+                        let href = move || format!("/services/{}/{}?env={}", team(), service(), env.as_str());
+                        view! {
+                            <a href=href aria-current=move || (environment() == env.as_str()).then_some("page")>
+                                {env.as_str()}
+                            </a>
+                        }
+                    })
+                    .collect_view()}
+            </nav>
+            <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || {
+                    overview
+                        .get()
+                        .map(|result| match result {
+                            Ok(overview) => view! { <Overview overview preview deploy rollback /> }.into_any(),
+                            Err(error) => view! { <ErrorBanner error /> }.into_any(),
+                        })
+                }}
+            </Suspense>
+        </section>
+    }
+}
+
+#[component]
+fn Overview(
+    overview: ServiceOverview,
+    preview: ServerAction<PreviewDeploy>,
+    deploy: ServerAction<DeployService>,
+    rollback: ServerAction<RollbackService>,
+) -> impl IntoView {
+    let form = overview
+        .current
+        .as_ref()
+        .map(DeployForm::from_spec)
+        .unwrap_or_else(|| DeployForm {
+            team: overview.team.clone(),
+            name: overview.service.clone(),
+            environment: overview.environment.clone(),
+            port: "8080".to_owned(),
+            size: "S".to_owned(),
+            scaling: "fixed".to_owned(),
+            replicas: "1".to_owned(),
+            min: "2".to_owned(),
+            max: "4".to_owned(),
+            target_cpu_percent: "70".to_owned(),
+            ..DeployForm::default()
+        });
+    let latest_revision = overview.history.first().map(|d| d.revision);
+    let live_url = format!(
+        "/ui/live/{}/{}/{}",
+        overview.team, overview.service, overview.environment
+    );
+    view! {
+        {overview.sandbox.then(|| view! {
+            <div class="notice" role="note">
+                <strong>"Sandbox. "</strong>
+                "This is Canopy's local sandbox cluster: its Kubernetes control plane is real, but its pods are simulated, so no container actually runs."
+            </div>
+        })}
+        {overview.cluster_problem.clone().map(|problem| view! {
+            <div class="error-banner" role="alert">{problem}</div>
+        })}
+        <LiveStatus initial=overview.live.clone() url=live_url />
+        <DeployFormView form preview deploy />
+        <History history=overview.history.clone() latest_revision rollback
+            team=overview.team.clone() service=overview.service.clone() environment=overview.environment.clone() />
+    }
+}
+
+#[component]
+fn DeployFormView(
+    form: DeployForm,
+    preview: ServerAction<PreviewDeploy>,
+    deploy: ServerAction<DeployService>,
+) -> impl IntoView {
+    let preview_result = preview.value();
+    let deploy_result = deploy.value();
+    let field_errors = move || match preview_result.get().or_else(|| {
+        deploy_result.get().map(|r| {
+            r.map(|_| DeployPreview {
+                objects: vec![],
+                warnings: vec![],
+                form: DeployForm::default(),
+            })
+        })
+    }) {
+        Some(Err(AppError::InvalidSpec { errors })) => errors,
+        _ => Vec::new(),
+    };
+    let error_for = move |field: &'static str| {
+        move || {
+            field_errors()
+                .into_iter()
+                .filter(|e| {
+                    e.field == field
+                        || e.field.starts_with(&format!("{field}."))
+                        || e.field.starts_with(&format!("{field}["))
+                })
+                .map(|e| view! { <p class="field-error" role="alert">{e.to_string()}</p> })
+                .collect_view()
+        }
+    };
+    let other_error = move || match preview_result.get() {
+        Some(Err(AppError::InvalidSpec { .. })) | None | Some(Ok(_)) => None,
+        Some(Err(error)) => Some(error),
+    };
+    let deploy_error = move || match deploy_result.get() {
+        Some(Err(error)) => Some(error),
+        _ => None,
+    };
+    let size_options = Size::ALL.map(|s| {
+        let selected = s.as_str() == form.size;
+        view! { <option value=s.as_str() selected=selected>{s.as_str()}</option> }
+    });
+    let auto = form.scaling == "auto";
+    view! {
+        <ActionForm action=preview attr:class="card deploy-form" attr:aria-label="Deploy">
+            <h2>"Deploy"</h2>
+            <input type="hidden" name="form[team]" value=form.team.clone() />
+            <input type="hidden" name="form[name]" value=form.name.clone() />
+            <input type="hidden" name="form[environment]" value=form.environment.clone() />
+            <div class="grid">
+                <div class="field">
+                    <label for="image">"Container image"</label>
+                    <input id="image" name="form[image]" value=form.image.clone() placeholder="ghcr.io/acme/shop:1.4.2" required />
+                    {error_for("image")}
+                </div>
+                <div class="field">
+                    <label for="port">"Container port"</label>
+                    <input id="port" name="form[port]" inputmode="numeric" value=form.port.clone() />
+                    {error_for("port")}
+                </div>
+                <div class="field">
+                    <label for="size">"Size"</label>
+                    <select id="size" name="form[size]">{size_options}</select>
+                    <p class="muted small">"S: 0.1 CPU / 128 MiB · M: 0.25 / 256 MiB · L: 0.5 / 512 MiB · XL: 1 / 1 GiB (requests)"</p>
+                    {error_for("size")}
+                </div>
+                <div class="field">
+                    <label for="scaling">"Scaling"</label>
+                    <select id="scaling" name="form[scaling]">
+                        <option value="fixed" selected=!auto>"Fixed number of replicas"</option>
+                        <option value="auto" selected=auto>"Autoscale on CPU"</option>
+                    </select>
+                </div>
+                <div class="field">
+                    <label for="replicas">"Replicas (fixed)"</label>
+                    <input id="replicas" name="form[replicas]" inputmode="numeric" value=form.replicas.clone() />
+                    {error_for("replicas")}
+                </div>
+                <div class="field">
+                    <label for="min">"Autoscaling: min / max / target CPU %"</label>
+                    <div class="inline">
+                        <input id="min" name="form[min]" inputmode="numeric" value=form.min.clone() aria-label="Minimum replicas" />
+                        <input name="form[max]" inputmode="numeric" value=form.max.clone() aria-label="Maximum replicas" />
+                        <input name="form[target_cpu_percent]" inputmode="numeric" value=form.target_cpu_percent.clone() aria-label="Target CPU percent" />
+                    </div>
+                    {error_for("autoscaling")}
+                </div>
+                <div class="field">
+                    <label for="health">"Health check path (optional)"</label>
+                    <input id="health" name="form[health_check]" value=form.health_check.clone() placeholder="/healthz" />
+                    {error_for("health_check")}
+                </div>
+                <div class="field">
+                    <label for="route_host">"Public route (optional): host and path"</label>
+                    <div class="inline">
+                        <input id="route_host" name="form[route_host]" value=form.route_host.clone() placeholder="shop.example.com" />
+                        <input name="form[route_path]" value=form.route_path.clone() placeholder="/" aria-label="Route path" />
+                    </div>
+                    {error_for("route")}
+                </div>
+                <div class="field wide">
+                    <label for="env">"Environment variables (KEY=value, one per line)"</label>
+                    <textarea id="env" name="form[env]" rows="3">{form.env.clone()}</textarea>
+                    {error_for("env")}
+                </div>
+                <div class="field wide">
+                    <label for="secrets">"Secrets (KEY=value, one per line; stored only in a Kubernetes Secret, never shown again)"</label>
+                    <textarea id="secrets" name="form[secrets]" rows="2" autocomplete="off"></textarea>
+                    {error_for("secrets")}
+                </div>
+            </div>
+            <button type="submit" disabled=move || preview.pending().get()>"Preview changes"</button>
+            {move || other_error().map(|error| view! { <ErrorBanner error /> })}
+        </ActionForm>
+        {move || preview_result.get().and_then(Result::ok).map(|p| view! { <PreviewView preview=p deploy /> })}
+        {move || deploy_error().map(|error| view! { <ErrorBanner error /> })}
+    }
+}
+
+#[component]
+fn PreviewView(preview: DeployPreview, deploy: ServerAction<DeployService>) -> impl IntoView {
+    let form = preview.form.clone();
+    let nothing = preview
+        .objects
+        .iter()
+        .all(|o| !o.created && o.added.is_empty() && o.changed.is_empty() && o.removed.is_empty());
+    view! {
+        <section class="card preview" aria-label="Preview" data-testid="preview">
+            <h2>"What this deploy changes"</h2>
+            {preview.warnings.iter().map(|w| view! { <p class="warning">{w.clone()}</p> }).collect_view()}
+            {nothing.then(|| view! { <p>"Nothing changes: the cluster already runs this spec."</p> })}
+            <ul class="changes">
+                {preview.objects.into_iter().map(|object| {
+                    let summary = if object.created {
+                        "will be created".to_owned()
+                    } else if object.added.is_empty() && object.changed.is_empty() && object.removed.is_empty() {
+                        "unchanged".to_owned()
+                    } else {
+                        format!("{} added, {} changed, {} removed", object.added.len(), object.changed.len(), object.removed.len())
+                    };
+                    let details: Vec<String> = object.added.iter().map(|p| format!("+ {p}"))
+                        .chain(object.changed.iter().map(|p| format!("~ {p}")))
+                        .chain(object.removed.iter().map(|p| format!("- {p}")))
+                        .take(40)
+                        .collect();
+                    view! {
+                        <li>
+                            <strong>{format!("{} {}", object.kind, object.name)}</strong> " " <span class="muted">{summary}</span>
+                            {(!details.is_empty()).then(|| view! { <pre class="diff">{details.join("\n")}</pre> })}
+                        </li>
+                    }
+                }).collect_view()}
+            </ul>
+            <button type="button" data-testid="confirm-deploy"
+                disabled=move || deploy.pending().get()
+                on:click=move |_| { deploy.dispatch(DeployService { form: form.clone() }); }>
+                {move || if deploy.pending().get() { "Deploying…" } else { "Deploy" }}
+            </button>
+        </section>
+    }
+}
+
+#[component]
+fn History(
+    history: Vec<DeployRecord>,
+    latest_revision: Option<i64>,
+    rollback: ServerAction<RollbackService>,
+    team: String,
+    service: String,
+    environment: String,
+) -> impl IntoView {
+    if history.is_empty() {
+        return view! { <div class="empty-state"><p>"No deploys yet in this environment. Fill the form above to make the first one."</p></div> }.into_any();
+    }
+    let rollback_error = move || rollback.value().get().and_then(Result::err);
+    view! {
+        <h2>"History"</h2>
+        {move || rollback_error().map(|error| view! { <ErrorBanner error /> })}
+        <table class="table" data-testid="history">
+            <thead>
+                <tr>
+                    <th scope="col">"Revision"</th>
+                    <th scope="col">"Status"</th>
+                    <th scope="col">"Image"</th>
+                    <th scope="col">"By"</th>
+                    <th scope="col">"Started"</th>
+                    <th scope="col">"Took"</th>
+                    <th scope="col">"Notes"</th>
+                    <th scope="col"></th>
+                </tr>
+            </thead>
+            <tbody>
+                {history.into_iter().map(|record| {
+                    let can_roll_back = record.status == DeployStatus::Succeeded && Some(record.revision) != latest_revision;
+                    let (team, service, environment) = (team.clone(), service.clone(), environment.clone());
+                    let revision = record.revision;
+                    let notes = record.failure_reason.clone().or(record.reason.clone()).unwrap_or_default();
+                    let notes = if record.warnings.is_empty() { notes } else { format!("{notes} {}", record.warnings.join(" ")) };
+                    view! {
+                        <tr data-revision=revision>
+                            <td>{revision}</td>
+                            <td class=format!("status {}", record.status.as_str())>{record.status.label()}</td>
+                            <td><code>{record.image.clone()}</code></td>
+                            <td>{record.requested_by.clone()}</td>
+                            <td><time datetime=record.started_at.clone()>{record.started_at.clone()}</time></td>
+                            <td>{record.duration_ms.map(|ms| format!("{:.1} s", ms as f64 / 1000.0)).unwrap_or_default()}</td>
+                            <td>{notes}</td>
+                            <td>
+                                {can_roll_back.then(|| view! {
+                                    <button type="button" class="secondary"
+                                        on:click=move |_| { rollback.dispatch(RollbackService { team: team.clone(), service: service.clone(), environment: environment.clone(), revision }); }>
+                                        {format!("Roll back to {revision}")}
+                                    </button>
+                                })}
+                            </td>
+                        </tr>
+                    }
+                }).collect_view()}
+            </tbody>
+        </table>
+    }
+    .into_any()
+}

@@ -1,0 +1,83 @@
+// Deploying from the service page against the real control plane (simulated pods):
+// preview, deploy, watch the live status reach "Running" without a reload, history, rollback.
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { newPage, startCanopy, uniqueName } from "./harness.mjs";
+
+let canopy;
+before(async () => {
+  canopy = await startCanopy({ kube: true });
+});
+after(async () => {
+  await canopy?.stop();
+});
+
+async function openServicePage(page, team, service) {
+  await page.goto(`${canopy.base}/services/${team}/${service}?env=dev`);
+  await page.locator('main[data-hydrated="true"]').waitFor({ timeout: 30_000 });
+}
+
+async function previewAndDeploy(page, image) {
+  await page.fill("#image", image);
+  await page.click('button:has-text("Preview changes")');
+  const preview = page.getByTestId("preview");
+  await preview.waitFor();
+  const text = await preview.textContent();
+  await page.getByTestId("confirm-deploy").click();
+  return text;
+}
+
+async function waitForBadge(page, label, timeout = 60_000) {
+  const badge = page.getByTestId("live-badge");
+  await page.waitForFunction(
+    (expected) => document.querySelector('[data-testid="live-badge"]')?.textContent === expected,
+    label,
+    { timeout },
+  );
+  return badge;
+}
+
+test("deploy, watch it run, update, and roll back", async () => {
+  const { context, page, problems } = await newPage(canopy.browser);
+  const team = uniqueName("e2e");
+  await openServicePage(page, team, "web");
+  assert.match(await page.getByTestId("live-status").textContent(), /Not deployed yet/);
+
+  await page.fill("#port", "8080");
+  await page.fill("#replicas", "2");
+  const firstPreview = await previewAndDeploy(page, "ghcr.io/acme/web:1.0.0");
+  assert.match(firstPreview, /Deployment web will be created/);
+  assert.match(firstPreview, /Namespace .*-dev will be created/);
+
+  // The live status updates by itself (server push) until the pods are ready.
+  await waitForBadge(page, "Running");
+  assert.match(await page.getByTestId("live-message").textContent(), /2 of 2 pods ready/);
+  const history = page.getByTestId("history");
+  await page.waitForFunction(() => document.querySelector('[data-testid="history"] tr[data-revision="1"] .status')?.textContent === "Running");
+
+  // An update shows exactly what changes, then rolls out revision 2.
+  const secondPreview = await previewAndDeploy(page, "ghcr.io/acme/web:1.1.0");
+  assert.match(secondPreview, /spec\.template\.spec\.containers\[0\]\.image/);
+  await page.waitForFunction(() => document.querySelector('[data-testid="history"] tr[data-revision="2"] .status')?.textContent === "Running", null, { timeout: 60_000 });
+
+  // Roll back to revision 1: a new revision 3 with the old image.
+  await page.click('button:has-text("Roll back to 1")');
+  await page.waitForFunction(() => document.querySelector('[data-testid="history"] tr[data-revision="3"] .status')?.textContent === "Running", null, { timeout: 60_000 });
+  const row3 = await history.locator('tr[data-revision="3"]').textContent();
+  assert.match(row3, /ghcr\.io\/acme\/web:1\.0\.0/);
+  assert.match(row3, /Rollback to revision 1/);
+  assert.deepEqual(problems, []);
+  await context.close();
+});
+
+test("an image that does not exist is explained in plain language", async () => {
+  const { context, page } = await newPage(canopy.browser);
+  const team = uniqueName("e2e");
+  await openServicePage(page, team, "api");
+  await page.fill("#port", "8080");
+  await previewAndDeploy(page, "ghcr.io/acme/api:doesnotexist");
+  const problem = page.locator('[data-testid="live-status"] .problem');
+  await problem.waitFor({ timeout: 60_000 });
+  assert.match(await problem.textContent(), /image/i);
+  await context.close();
+});

@@ -1,0 +1,46 @@
+//! The latest rollout state per service and environment, shared with live page subscribers.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex, PoisonError},
+};
+
+use app::api::{deploys::LiveRollout, spec::Environment};
+use tokio::sync::watch;
+
+/// Identifies a service in one environment.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ServiceKey {
+    pub team: String,
+    pub service: String,
+    pub environment: Environment,
+}
+
+#[derive(Clone, Default)]
+pub struct LiveRollouts {
+    channels: Arc<Mutex<HashMap<ServiceKey, watch::Sender<Option<LiveRollout>>>>>,
+}
+
+impl LiveRollouts {
+    fn sender(&self, key: &ServiceKey) -> watch::Sender<Option<LiveRollout>> {
+        let mut channels = self.channels.lock().unwrap_or_else(PoisonError::into_inner);
+        channels
+            .entry(key.clone())
+            .or_insert_with(|| watch::channel(None).0)
+            .clone()
+    }
+
+    /// Publishes a new state (subscribers see only the latest).
+    pub fn publish(&self, key: &ServiceKey, state: LiveRollout) {
+        self.sender(key).send_replace(Some(state));
+    }
+
+    /// Follows the state of `key`; starts with the latest known one, if any.
+    pub fn subscribe(&self, key: &ServiceKey) -> watch::Receiver<Option<LiveRollout>> {
+        self.sender(key).subscribe()
+    }
+
+    pub fn latest(&self, key: &ServiceKey) -> Option<LiveRollout> {
+        self.sender(key).borrow().clone()
+    }
+}

@@ -1,0 +1,293 @@
+//! Postgres records of deploys: start, progress, outcome, history.
+
+use app::api::{
+    deploys::{DeployRecord, DeployStatus},
+    spec::{Environment, ServiceSpec},
+    AppError,
+};
+use sqlx::PgPool;
+use time::{format_description::well_known::Rfc3339, OffsetDateTime};
+
+use crate::error::{from_sqlx, internal};
+
+#[derive(Clone)]
+pub struct DeployRecords {
+    pool: PgPool,
+}
+
+/// What a new deploy row needs.
+pub struct NewDeploy<'a> {
+    pub spec: &'a ServiceSpec,
+    pub requested_by: &'a str,
+    pub reason: Option<&'a str>,
+    pub rollback_of: Option<i64>,
+}
+
+/// An in-progress deploy that tracking must pick up (e.g. after a restart).
+#[derive(Debug, Clone)]
+pub struct Unfinished {
+    pub id: i64,
+    pub spec: ServiceSpec,
+    pub started_at: OffsetDateTime,
+}
+
+struct Row {
+    id: i64,
+    team: String,
+    service: String,
+    environment: String,
+    revision: i64,
+    image: String,
+    requested_by: String,
+    reason: Option<String>,
+    rollback_of_revision: Option<i64>,
+    status: String,
+    failure_reason: Option<String>,
+    warnings: serde_json::Value,
+    started_at: OffsetDateTime,
+    finished_at: Option<OffsetDateTime>,
+}
+
+impl Row {
+    fn into_record(self) -> Result<DeployRecord, AppError> {
+        let environment =
+            Environment::parse(&self.environment).ok_or_else(|| internal(BadRow("environment")))?;
+        let status = DeployStatus::parse(&self.status).ok_or_else(|| internal(BadRow("status")))?;
+        let warnings = serde_json::from_value(self.warnings).map_err(internal)?;
+        Ok(DeployRecord {
+            id: self.id,
+            team: self.team,
+            service: self.service,
+            environment,
+            revision: self.revision,
+            image: self.image,
+            requested_by: self.requested_by,
+            reason: self.reason,
+            rollback_of_revision: self.rollback_of_revision,
+            status,
+            failure_reason: self.failure_reason,
+            warnings,
+            started_at: self.started_at.format(&Rfc3339).map_err(internal)?,
+            finished_at: self
+                .finished_at
+                .map(|t| t.format(&Rfc3339))
+                .transpose()
+                .map_err(internal)?,
+            duration_ms: self.finished_at.map(|f| {
+                i64::try_from((f - self.started_at).whole_milliseconds()).unwrap_or(i64::MAX)
+            }),
+        })
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("a deploy row has an unexpected {0}")]
+struct BadRow(&'static str);
+
+impl DeployRecords {
+    pub fn new(pool: PgPool) -> Self {
+        Self { pool }
+    }
+
+    /// Registers the service if needed and records a new deploy as `applying` with the next
+    /// revision. Refused (Conflict) while another deploy of the same service and environment
+    /// is in progress.
+    pub async fn start(&self, new: NewDeploy<'_>) -> Result<DeployRecord, AppError> {
+        let spec_json = serde_json::to_value(new.spec).map_err(internal)?;
+        let mut tx = self.pool.begin().await.map_err(from_sqlx)?;
+        let team_id = sqlx::query_scalar!(
+            r#"INSERT INTO teams (name) VALUES ($1)
+               ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name RETURNING id"#,
+            new.spec.team.as_str()
+        )
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(from_sqlx)?;
+        let service_id = sqlx::query_scalar!(
+            r#"INSERT INTO services (team_id, name) VALUES ($1, $2)
+               ON CONFLICT (team_id, name) DO UPDATE SET name = EXCLUDED.name RETURNING id"#,
+            team_id,
+            new.spec.name.as_str()
+        )
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(from_sqlx)?;
+        // Serialise revision numbering per service and environment.
+        sqlx::query!(
+            "SELECT id FROM services WHERE id = $1 FOR UPDATE",
+            service_id
+        )
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(from_sqlx)?;
+        let environment = new.spec.environment.as_str();
+        let inserted = sqlx::query_scalar!(
+            r#"INSERT INTO deploys (service_id, environment, revision, spec, image, requested_by,
+                                    reason, rollback_of, status)
+               SELECT $1, $2, COALESCE(MAX(revision), 0) + 1, $3, $4, $5, $6, $7, 'applying'
+               FROM deploys WHERE service_id = $1 AND environment = $2
+               ON CONFLICT DO NOTHING
+               RETURNING id"#,
+            service_id,
+            environment,
+            spec_json,
+            new.spec.image.as_str(),
+            new.requested_by,
+            new.reason,
+            new.rollback_of
+        )
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(from_sqlx)?;
+        let Some(id) = inserted else {
+            tx.rollback().await.map_err(from_sqlx)?;
+            return Err(AppError::Conflict {
+                field: app::api::Field::Name,
+                message: format!(
+                    "A deploy of {} to {environment} is already in progress; wait for it to finish.",
+                    new.spec.name
+                ),
+            });
+        };
+        tx.commit().await.map_err(from_sqlx)?;
+        self.get(id).await
+    }
+
+    pub async fn get(&self, id: i64) -> Result<DeployRecord, AppError> {
+        let row = sqlx::query_as!(
+            Row,
+            r#"SELECT d.id, t.name AS team, s.name AS service, d.environment, d.revision, d.image,
+                      d.requested_by, d.reason, r.revision AS "rollback_of_revision?", d.status,
+                      d.failure_reason, d.warnings, d.started_at, d.finished_at
+               FROM deploys d
+               JOIN services s ON s.id = d.service_id
+               JOIN teams t ON t.id = s.team_id
+               LEFT JOIN deploys r ON r.id = d.rollback_of
+               WHERE d.id = $1"#,
+            id
+        )
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(from_sqlx)?
+        .ok_or_else(|| AppError::NotFound {
+            what: format!("Deploy {id}"),
+        })?;
+        row.into_record()
+    }
+
+    /// Newest first.
+    pub async fn history(
+        &self,
+        team: &str,
+        service: &str,
+        environment: Environment,
+        limit: i64,
+    ) -> Result<Vec<DeployRecord>, AppError> {
+        let rows = sqlx::query_as!(
+            Row,
+            r#"SELECT d.id, t.name AS team, s.name AS service, d.environment, d.revision, d.image,
+                      d.requested_by, d.reason, r.revision AS "rollback_of_revision?", d.status,
+                      d.failure_reason, d.warnings, d.started_at, d.finished_at
+               FROM deploys d
+               JOIN services s ON s.id = d.service_id
+               JOIN teams t ON t.id = s.team_id
+               LEFT JOIN deploys r ON r.id = d.rollback_of
+               WHERE t.name = $1 AND s.name = $2 AND d.environment = $3
+               ORDER BY d.revision DESC
+               LIMIT $4"#,
+            team,
+            service,
+            environment.as_str(),
+            limit
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(from_sqlx)?;
+        rows.into_iter().map(Row::into_record).collect()
+    }
+
+    /// The spec recorded with a deploy (for rollback), with its revision and status.
+    pub async fn spec_of_revision(
+        &self,
+        team: &str,
+        service: &str,
+        environment: Environment,
+        revision: i64,
+    ) -> Result<(i64, ServiceSpec, DeployStatus), AppError> {
+        let row = sqlx::query!(
+            r#"SELECT d.id, d.spec, d.status
+               FROM deploys d
+               JOIN services s ON s.id = d.service_id
+               JOIN teams t ON t.id = s.team_id
+               WHERE t.name = $1 AND s.name = $2 AND d.environment = $3 AND d.revision = $4"#,
+            team,
+            service,
+            environment.as_str(),
+            revision
+        )
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(from_sqlx)?
+        .ok_or_else(|| AppError::NotFound {
+            what: format!(
+                "Revision {revision} of {service} in {}",
+                environment.as_str()
+            ),
+        })?;
+        let status = DeployStatus::parse(&row.status).ok_or_else(|| internal(BadRow("status")))?;
+        let spec = serde_json::from_value(row.spec).map_err(internal)?;
+        Ok((row.id, spec, status))
+    }
+
+    pub async fn mark_rolling_out(&self, id: i64, warnings: &[String]) -> Result<(), AppError> {
+        let warnings = serde_json::to_value(warnings).map_err(internal)?;
+        sqlx::query!(
+            "UPDATE deploys SET status = 'rolling_out', warnings = $2 WHERE id = $1 AND status = 'applying'",
+            id,
+            warnings
+        )
+        .execute(&self.pool)
+        .await
+        .map_err(from_sqlx)?;
+        Ok(())
+    }
+
+    /// Records the outcome once; later calls for the same deploy change nothing.
+    pub async fn finish(&self, id: i64, outcome: Result<(), String>) -> Result<(), AppError> {
+        let (status, reason) = match outcome {
+            Ok(()) => ("succeeded", None),
+            Err(reason) => ("failed", Some(reason)),
+        };
+        sqlx::query!(
+            r#"UPDATE deploys SET status = $2, failure_reason = $3, finished_at = now()
+               WHERE id = $1 AND status IN ('applying', 'rolling_out')"#,
+            id,
+            status,
+            reason
+        )
+        .execute(&self.pool)
+        .await
+        .map_err(from_sqlx)?;
+        Ok(())
+    }
+
+    /// Deploys left in progress (by a Canopy that stopped), oldest first.
+    pub async fn unfinished(&self) -> Result<Vec<Unfinished>, AppError> {
+        let rows = sqlx::query!(
+            r#"SELECT id, spec, started_at FROM deploys
+               WHERE status IN ('applying', 'rolling_out') ORDER BY id"#
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(from_sqlx)?;
+        rows.into_iter()
+            .map(|row| {
+                Ok(Unfinished {
+                    id: row.id,
+                    spec: serde_json::from_value(row.spec).map_err(internal)?,
+                    started_at: row.started_at,
+                })
+            })
+            .collect()
+    }
+}

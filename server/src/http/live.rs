@@ -1,0 +1,61 @@
+//! Server-sent events with a service's live rollout state, for the hydrated service page.
+
+use std::{convert::Infallible, time::Duration};
+
+use app::api::spec::Environment;
+use axum::{
+    extract::{Path, State},
+    http::StatusCode,
+    response::{
+        sse::{Event, KeepAlive, Sse},
+        IntoResponse, Response,
+    },
+};
+use futures::stream::{self, Stream};
+use tokio::sync::watch;
+
+use super::AppState;
+use crate::deploy::live::ServiceKey;
+
+pub async fn rollout_events(
+    State(state): State<AppState>,
+    Path((team, service, environment)): Path<(String, String, String)>,
+) -> Response {
+    let Some(environment) = Environment::parse(&environment) else {
+        return (
+            StatusCode::NOT_FOUND,
+            "unknown environment: use dev, staging or prod",
+        )
+            .into_response();
+    };
+    let key = ServiceKey {
+        team,
+        service,
+        environment,
+    };
+    let receiver = state.deploys.live().subscribe(&key);
+    Sse::new(events(receiver))
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+        .into_response()
+}
+
+/// The current state first (if any), then every change.
+fn events(
+    receiver: watch::Receiver<Option<app::api::deploys::LiveRollout>>,
+) -> impl Stream<Item = Result<Event, Infallible>> {
+    stream::unfold((receiver, true), |(mut receiver, first)| async move {
+        if !first {
+            receiver.changed().await.ok()?;
+        }
+        loop {
+            let current = receiver.borrow_and_update().clone();
+            if let Some(live) = current {
+                let event = Event::default()
+                    .json_data(&live)
+                    .unwrap_or_else(|_| Event::default().comment("encoding failed"));
+                return Some((Ok(event), (receiver, false)));
+            }
+            receiver.changed().await.ok()?;
+        }
+    })
+}
