@@ -2,6 +2,7 @@
 //! figures against hand-computed kWh and gCO2e, idempotency, refusals, retention, tokens.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+mod idempotency;
 mod support;
 
 use std::collections::BTreeMap;
