@@ -110,6 +110,9 @@ pub struct EnergyRow {
     pub service: String,
     pub namespace: String,
     pub figures: BySource,
+    /// Deploys of this service in the period (services only), for the per-deploy figure.
+    #[serde(default)]
+    pub deploys: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

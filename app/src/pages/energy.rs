@@ -203,10 +203,22 @@ fn RowTable(rows: Vec<EnergyRow>, first: &'static str) -> impl IntoView {
                             "Namespace" => row.namespace.clone(),
                             _ => format!("{} / {}", row.team, row.service),
                         };
+                        let per_deploy = (row.deploys > 0)
+                            .then(|| {
+                                let grams = row.figures.total().grams_co2e / row.deploys as f64;
+                                format!(
+                                    "SCI per deploy: {} ({} deploys; operational only, embodied emissions not included)",
+                                    format_grams(grams),
+                                    row.deploys,
+                                )
+                            });
                         view! {
                             <tr>
                                 <td>{name}</td>
-                                <td><Figures figures=row.figures /></td>
+                                <td>
+                                    <Figures figures=row.figures />
+                                    {per_deploy.map(|text| view! { <span class="muted small">{text}</span> })}
+                                </td>
                             </tr>
                         }
                     })

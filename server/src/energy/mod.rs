@@ -7,6 +7,7 @@
 //!   drops whole partitions; the background job;
 //! - [`carbon`]: `gCO2e = kWh × PUE × grid intensity`, the built-in grid table;
 //! - [`query`]: series and overview figures read from the rollups;
+//! - [`sci`]: operational CO2e per deploy (SCI-style, R = one deploy);
 //! - [`backend`]: the UI's `EnergyBackend`.
 
 pub mod backend;
@@ -15,6 +16,7 @@ pub mod ingest;
 pub mod mapping;
 pub mod partitions;
 pub mod query;
+pub mod sci;
 pub mod tokens;
 
 use std::sync::Arc;

@@ -278,9 +278,17 @@ impl EnergyQuery {
                 service,
                 namespace: String::new(),
                 figures,
+                deploys: 0,
             })
             .collect();
         service_rows.sort_by_key(|r| by_kwh(&r.figures));
+        let deploys = super::sci::deploy_counts(&self.pool, from, to).await?;
+        for row in &mut service_rows {
+            row.deploys = deploys
+                .get(&(row.team.clone(), row.service.clone()))
+                .copied()
+                .unwrap_or(0);
+        }
         let mut team_rows: Vec<EnergyRow> = teams
             .into_iter()
             .map(|(team, figures)| EnergyRow {
@@ -288,6 +296,7 @@ impl EnergyQuery {
                 service: String::new(),
                 namespace: String::new(),
                 figures,
+                deploys: 0,
             })
             .collect();
         team_rows.sort_by_key(|r| by_kwh(&r.figures));
@@ -298,6 +307,7 @@ impl EnergyQuery {
                 service: String::new(),
                 namespace,
                 figures,
+                deploys: 0,
             })
             .collect();
         namespace_rows.sort_by_key(|r| by_kwh(&r.figures));

@@ -227,7 +227,18 @@ async fn ingested_batches_give_hand_computed_kwh_and_grams_in_the_api() {
 
     // Overview: host total measured = 3,000,000 J = 5/6 kWh -> 481.0 g; idle 0.2 kWh; the
     // unlabelled coredns pod is kept under its namespace.
+    // Two deploys of checkout in the period: SCI per deploy = 0.6 kWh × 1.2 × 481 / 2 = 173.16 g.
+    sqlx::query(
+        "WITH t AS (INSERT INTO teams (name) VALUES ('payments') RETURNING id),
+              s AS (INSERT INTO services (team_id, name) SELECT id, 'checkout' FROM t RETURNING id)
+         INSERT INTO deploys (service_id, environment, revision, spec, image, requested_by, status)
+         SELECT s.id, 'prod', r, '{}'::jsonb, 'img', 'test', 'succeeded' FROM s, generate_series(1, 2) r",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
     let overview = app.admin_get("/api/v1/energy/overview?period=24h").await;
+    assert_eq!(overview["services"][0]["deploys"], 2);
     assert_eq!(overview["has_any_data"], true);
     assert_figure(
         &overview["total"]["measured"],
@@ -256,6 +267,7 @@ async fn ingested_batches_give_hand_computed_kwh_and_grams_in_the_api() {
     );
     assert!(html.contains("measured") && html.contains("estimated"));
     assert!(html.contains("<svg"), "server-rendered chart");
+    assert!(html.contains("SCI per deploy: 173 g CO2e (2 deploys"), "per-deploy figure");
     app.stop().await;
 }
 
