@@ -3,4 +3,6 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 mod apply;
+mod failures;
+mod rollout;
 mod support;
