@@ -91,6 +91,12 @@ pub trait EnergyBackend: Send + Sync + 'static {
         service: String,
         period: super::energy::EnergyPeriod,
     ) -> Result<super::energy::EnergySeries, AppError>;
+    /// Power now and the per-pod breakdown over the last few minutes.
+    async fn service_pods(
+        &self,
+        team: String,
+        service: String,
+    ) -> Result<super::energy::ServicePods, AppError>;
 }
 
 #[derive(Clone)]

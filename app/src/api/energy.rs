@@ -160,6 +160,48 @@ pub struct EnergyOverview {
     pub carbon_notes: Vec<String>,
 }
 
+/// One pod's recent power (containers summed), for "power now" and the per-pod breakdown.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PodPower {
+    pub namespace: String,
+    pub pod: String,
+    pub node: String,
+    /// `measured`, `estimated` or `simulated`.
+    pub source: String,
+    pub power_watts: f64,
+    pub energy_joules: f64,
+}
+
+/// A service's pods over the last few minutes, from the raw samples.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServicePods {
+    pub team: String,
+    pub service: String,
+    pub window_secs: i64,
+    pub pods: Vec<PodPower>,
+}
+
+impl ServicePods {
+    /// Power now per source: `(source, watts)` for the sources present.
+    pub fn power_by_source(&self) -> Vec<(String, f64)> {
+        let mut sums: Vec<(String, f64)> = Vec::new();
+        for pod in &self.pods {
+            match sums.iter_mut().find(|(s, _)| *s == pod.source) {
+                Some((_, watts)) => *watts += pod.power_watts,
+                None => sums.push((pod.source.clone(), pod.power_watts)),
+            }
+        }
+        sums
+    }
+}
+
+#[server(prefix = "/api/fn", endpoint = "load_service_pods")]
+pub async fn load_service_pods(team: String, service: String) -> Result<ServicePods, AppError> {
+    super::backend::energy_backend()?
+        .service_pods(team, service)
+        .await
+}
+
 #[server(prefix = "/api/fn", endpoint = "load_energy_overview")]
 pub async fn load_energy_overview(period: String) -> Result<EnergyOverview, AppError> {
     let period = EnergyPeriod::parse(&period).unwrap_or_default();

@@ -4,7 +4,7 @@
 
 use leptos::prelude::*;
 
-use crate::api::energy::{EnergySeries, Figure};
+use crate::api::energy::{EnergySeries, Figure, ServicePods};
 
 const WIDTH: f64 = 640.0;
 const HEIGHT: f64 = 180.0;
@@ -153,6 +153,64 @@ pub fn EnergyChart(series: EnergySeries, #[prop(optional)] title: Option<String>
                     .collect_view()}
             </figcaption>
         </figure>
+    }
+}
+
+#[allow(unused_imports)]
+pub use pod_power::PodPowerTable;
+
+/// Power now (per source) and the per-pod breakdown of a service. Meant for the service page
+/// (docs/ENERGY.md, "Embedding"); unused inside this crate until it is embedded there.
+#[allow(dead_code)]
+mod pod_power {
+    use super::*;
+
+    #[component]
+    pub fn PodPowerTable(pods: ServicePods) -> impl IntoView {
+        if pods.pods.is_empty() {
+            return view! {
+                <p class="muted">
+                    {format!("No energy reported for this service's pods in the last {} minutes.", pods.window_secs / 60)}
+                </p>
+            }
+            .into_any();
+        }
+        let now = pods
+            .power_by_source()
+            .into_iter()
+            .map(|(source, watts)| format!("{watts:.1} W {source}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        view! {
+            <p data-testid="power-now">{format!("Power now (average of the last {} minutes): {now}", pods.window_secs / 60)}</p>
+            <table class="table">
+                <thead>
+                    <tr>
+                        <th scope="col">"Pod"</th>
+                        <th scope="col">"Node"</th>
+                        <th scope="col">"Power"</th>
+                        <th scope="col">"Source"</th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {pods
+                        .pods
+                        .into_iter()
+                        .map(|p| {
+                            view! {
+                                <tr>
+                                    <td>{format!("{}/{}", p.namespace, p.pod)}</td>
+                                    <td>{p.node}</td>
+                                    <td>{format!("{:.2} W", p.power_watts)}</td>
+                                    <td>{p.source}</td>
+                                </tr>
+                            }
+                        })
+                        .collect_view()}
+                </tbody>
+            </table>
+        }
+        .into_any()
     }
 }
 

@@ -3,7 +3,7 @@
 
 use app::api::{
     backend::EnergyBackend,
-    energy::{EnergyOverview, EnergyPeriod, EnergySeries},
+    energy::{EnergyOverview, EnergyPeriod, EnergySeries, ServicePods},
     AppError, Field,
 };
 use time::OffsetDateTime;
@@ -53,5 +53,16 @@ impl EnergyBackend for CanopyEnergyBackend {
             .series(&Selection::Service { team, service }, from, to, step_secs)
             .await
             .map_err(to_app_error)
+    }
+
+    async fn service_pods(&self, team: String, service: String) -> Result<ServicePods, AppError> {
+        super::pods::service_pods(
+            self.query.pool(),
+            &team,
+            &service,
+            OffsetDateTime::now_utc(),
+        )
+        .await
+        .map_err(to_app_error)
     }
 }

@@ -7,6 +7,7 @@
 //!   drops whole partitions; the background job;
 //! - [`carbon`]: `gCO2e = kWh × PUE × grid intensity`, the built-in grid table;
 //! - [`query`]: series and overview figures read from the rollups;
+//! - [`pods`]: power now and the per-pod breakdown of a service (raw samples);
 //! - [`sci`]: operational CO2e per deploy (SCI-style, R = one deploy);
 //! - [`backend`]: the UI's `EnergyBackend`.
 
@@ -15,6 +16,7 @@ pub mod carbon;
 pub mod ingest;
 pub mod mapping;
 pub mod partitions;
+pub mod pods;
 pub mod query;
 pub mod sci;
 pub mod tokens;

@@ -105,6 +105,10 @@ impl EnergyQuery {
         }
     }
 
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
     pub fn carbon(&self) -> &CarbonSettings {
         &self.carbon
     }

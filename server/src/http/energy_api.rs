@@ -33,6 +33,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/api/v1/energy/ingest-stats", get(ingest_stats))
         .route("/api/v1/energy/series", get(series))
         .route("/api/v1/energy/overview", get(overview))
+        .route("/api/v1/energy/pods", get(pods))
         .route_layer(middleware::from_fn_with_state(state, api::require_token));
     Router::new()
         .route(canopy_protocol::INGEST_PATH, post(ingest))
@@ -288,6 +289,28 @@ async fn overview(
             .overview(period, OffsetDateTime::now_utc())
             .await?,
     ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PodsParams {
+    team: String,
+    service: String,
+}
+
+/// Power now and the per-pod breakdown of one service (raw samples of the last 5 minutes).
+async fn pods(
+    State(state): State<AppState>,
+    Query(params): Query<PodsParams>,
+) -> EnergyResult<impl IntoResponse> {
+    let pods = crate::energy::pods::service_pods(
+        state.energy.query.pool(),
+        &params.team,
+        &params.service,
+        OffsetDateTime::now_utc(),
+    )
+    .await?;
+    Ok(Json(pods))
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 mod idempotency;
+mod pods;
 mod support;
 
 use std::collections::BTreeMap;
@@ -267,7 +268,10 @@ async fn ingested_batches_give_hand_computed_kwh_and_grams_in_the_api() {
     );
     assert!(html.contains("measured") && html.contains("estimated"));
     assert!(html.contains("<svg"), "server-rendered chart");
-    assert!(html.contains("SCI per deploy: 173 g CO2e (2 deploys"), "per-deploy figure");
+    assert!(
+        html.contains("SCI per deploy: 173 g CO2e (2 deploys"),
+        "per-deploy figure"
+    );
     app.stop().await;
 }
 
