@@ -205,6 +205,95 @@ impl EnergySettings {
     }
 }
 
+/// Where the Kubernetes cluster comes from, read apart from [`Settings`] (like
+/// [`EnergySettings`]). The first that applies: `CANOPY_KUBECONFIG`, the first file in
+/// `KUBECONFIG`, in-cluster (`KUBERNETES_SERVICE_HOST`), `~/.kube/config`; with none of them,
+/// Canopy's sandbox (docs/SANDBOX.md) unless `CANOPY_SANDBOX=off`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClusterSettings {
+    Kubeconfig(PathBuf),
+    InCluster,
+    Sandbox(SandboxSettings),
+    /// No cluster: deploys are refused with a message saying how to configure one.
+    None,
+}
+
+/// The local control plane (`scripts/kube-testenv.sh`) plus the in-process node simulator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SandboxSettings {
+    /// `<CANOPY_DATA_DIR>/sandbox`: the control plane's state, logs and kubeconfig.
+    pub dir: PathBuf,
+    /// `CANOPY_KUBE_TESTENV`, else `scripts/kube-testenv.sh` of this checkout.
+    pub testenv_script: PathBuf,
+}
+
+impl ClusterSettings {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|key| std::env::var(key).ok(), |path| path.is_file())
+    }
+
+    /// Reads the settings through `lookup`; `file_exists` checks for `~/.kube/config`.
+    pub fn from_lookup(
+        lookup: impl Fn(&str) -> Option<String>,
+        file_exists: impl Fn(&std::path::Path) -> bool,
+    ) -> Result<Self, ConfigError> {
+        let set = |key: &str| lookup(key).filter(|value| !value.trim().is_empty());
+        let sandbox = match set("CANOPY_SANDBOX").as_deref().map(str::trim) {
+            None | Some("auto") => true,
+            Some("off") => false,
+            Some(_) => {
+                return Err(ConfigError::Invalid {
+                    var: "CANOPY_SANDBOX",
+                    value: set("CANOPY_SANDBOX").unwrap_or_default(),
+                    reason:
+                        "expected auto (start the sandbox when no cluster is configured) or off"
+                            .to_owned(),
+                })
+            }
+        };
+        if let Some(path) = set("CANOPY_KUBECONFIG") {
+            return Ok(Self::Kubeconfig(PathBuf::from(path)));
+        }
+        if let Some(first) = set("KUBECONFIG")
+            .and_then(|list| list.split(':').find(|p| !p.is_empty()).map(PathBuf::from))
+        {
+            return Ok(Self::Kubeconfig(first));
+        }
+        if set("KUBERNETES_SERVICE_HOST").is_some() {
+            return Ok(Self::InCluster);
+        }
+        if let Some(home) = set("HOME") {
+            let default = PathBuf::from(home).join(".kube").join("config");
+            if file_exists(&default) {
+                return Ok(Self::Kubeconfig(default));
+            }
+        }
+        if !sandbox {
+            return Ok(Self::None);
+        }
+        let data_dir =
+            set("CANOPY_DATA_DIR").map_or_else(|| PathBuf::from(".canopy"), PathBuf::from);
+        Ok(Self::Sandbox(SandboxSettings {
+            dir: data_dir.join("sandbox"),
+            testenv_script: set("CANOPY_KUBE_TESTENV")
+                .map_or_else(default_testenv_script, PathBuf::from),
+        }))
+    }
+}
+
+/// `scripts/kube-testenv.sh` in the working directory (run from the repository root), else in
+/// the checkout this binary was built from.
+fn default_testenv_script() -> PathBuf {
+    let relative = PathBuf::from("scripts/kube-testenv.sh");
+    if relative.is_file() {
+        return std::path::absolute(&relative).unwrap_or(relative);
+    }
+    PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../scripts/kube-testenv.sh"
+    ))
+}
+
 /// `site/` next to the executable, where `scripts/build.sh` puts it.
 fn default_site_root() -> PathBuf {
     std::env::current_exe()

@@ -1,13 +1,17 @@
 //! `canopy`: the Canopy portal server.
 
 use anyhow::Context;
-use canopy_server::{config::Settings, startup, telemetry};
+use canopy_server::{
+    config::{ClusterSettings, Settings},
+    startup, telemetry,
+};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     telemetry::init();
     let settings = Settings::from_env().context("invalid configuration")?;
-    let application = startup::Application::build(settings)
+    let cluster = ClusterSettings::from_env().context("invalid configuration")?;
+    let application = startup::Application::build_with_cluster(settings, cluster)
         .await
         .context("Canopy could not start")?;
     application.run_until(startup::shutdown_signal()).await?;

@@ -9,7 +9,7 @@ use tokio::net::TcpListener;
 
 use crate::{
     backend::{CanopyBackend, CanopyDeployBackend},
-    config::{DatabaseSettings, Settings},
+    config::{ClusterSettings, DatabaseSettings, Settings},
     db::{self, embedded::EmbeddedPostgres},
     deploy::{
         apply::Applier,
@@ -19,6 +19,7 @@ use crate::{
         service::{DeployService, RolloutFollower},
     },
     http::{router, AppState, SiteBundle},
+    sandbox::{self, ClusterContext, Sandbox},
     services::ServiceRepository,
 };
 
@@ -45,10 +46,24 @@ pub struct Application {
     router: axum::Router,
     pool: PgPool,
     embedded: Option<EmbeddedPostgres>,
+    /// The sandbox cluster started for this run, stopped after the HTTP server drains.
+    sandbox: Option<Sandbox>,
 }
 
 impl Application {
+    /// Builds the application without a Kubernetes cluster (deploys are refused); the `canopy`
+    /// binary uses [`Application::build_with_cluster`].
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        Self::build_with_cluster(settings, ClusterSettings::None).await
+    }
+
+    /// Builds the application with the cluster `cluster` names: a kubeconfig, in-cluster, or the
+    /// sandbox, which is started here (and stopped by [`Application::run_until`]). A cluster
+    /// that cannot be used is logged and leaves Canopy without one.
+    pub async fn build_with_cluster(
+        settings: Settings,
+        cluster_settings: ClusterSettings,
+    ) -> Result<Self, StartupError> {
         let energy_settings = crate::config::EnergySettings::from_env()?;
         let (url, embedded) = match &settings.database {
             DatabaseSettings::External { url } => (url.clone(), None),
@@ -81,10 +96,14 @@ impl Application {
             .site_addr(local_addr)
             .build();
         let backend = Arc::new(CanopyBackend::new(ServiceRepository::new(pool.clone())));
-        let deploys = deploy_service(pool.clone(), None);
+        let (cluster, sandbox) = sandbox::connect(&cluster_settings).await;
+        let deploys = deploy_service(
+            pool.clone(),
+            cluster.as_ref().map(|c: &ClusterContext| c.client.clone()),
+        );
         let deploy_backend = Arc::new(CanopyDeployBackend {
             deploys: deploys.clone(),
-            sandbox: false,
+            sandbox: cluster.as_ref().is_some_and(|c| c.sandbox),
         });
         match deploys.resume_unfinished().await {
             Ok(0) => {}
@@ -108,12 +127,14 @@ impl Application {
                 query: energy.query.clone(),
             }),
             energy,
+            cluster,
         };
         Ok(Self {
             router: router(state, &bundle),
             listener,
             pool,
             embedded,
+            sandbox,
         })
     }
 
@@ -122,7 +143,7 @@ impl Application {
     }
 
     /// Serves until `shutdown` completes, then drains requests, closes the pool and stops the
-    /// embedded database.
+    /// embedded database and the sandbox cluster.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -134,6 +155,11 @@ impl Application {
             .map_err(StartupError::Serve);
         tracing::info!("HTTP server stopped; closing the database pool");
         self.pool.close().await;
+        if let Some(sandbox) = self.sandbox {
+            if let Err(error) = sandbox.stop().await {
+                tracing::warn!(%error, "could not stop the sandbox cluster");
+            }
+        }
         if let Some(cluster) = self.embedded {
             cluster.stop().await?;
         }

@@ -34,6 +34,8 @@ pub struct AppState {
     /// Energy ingest, tokens and figures (`http/energy_api.rs`).
     pub energy: crate::energy::EnergyState,
     pub energy_backend: Arc<dyn app::api::backend::EnergyBackend>,
+    /// The Kubernetes cluster deploys go to (`None`: none configured or reachable at startup).
+    pub cluster: Option<crate::sandbox::ClusterContext>,
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -5,4 +5,5 @@
 mod apply;
 mod failures;
 mod rollout;
+mod sandbox;
 mod support;
