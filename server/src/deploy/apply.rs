@@ -127,7 +127,7 @@ impl RenderedService {
 pub struct ApplyReport {
     /// `Kind/name` of every object applied.
     pub applied: Vec<String>,
-    /// `Kind/name` of the objects whose stored state changed (resourceVersion moved).
+    /// `Kind/name` of the objects whose spec or metadata changed (status is not compared).
     pub changed: Vec<String>,
 }
 
@@ -194,13 +194,15 @@ impl Applier {
                 .get_opt(&object.name())
                 .await
                 .map_err(|e| object.refusal(e))?
-                .and_then(|o| o.metadata.resource_version);
+                .map(|o| comparable(&o));
             let after = api
                 .patch(&object.name(), &params, &Patch::Apply(&object.object))
                 .await
                 .map_err(|e| object.refusal(e))?;
             let label = format!("{}/{}", object.kind(), object.name());
-            if before != after.metadata.resource_version {
+            // Compared without status and bookkeeping: controllers update those (a quota's
+            // usage, a Deployment's replicas) at any time, which is no change of Canopy's.
+            if before.as_ref() != Some(&comparable(&after)) {
                 report.changed.push(label.clone());
             }
             report.applied.push(label);
