@@ -120,19 +120,9 @@ async fn re_applying_the_same_objects_changes_nothing() {
         .await;
         let before = resource_versions(&team, "web").await;
 
-        // The quota controller rewrites the quota's status (same numbers, a new field owner)
-        // at a moment of its choosing; when that lands between the apply's read and its patch,
-        // `ApplyReport` counts the quota as changed. A change the apply itself made would show
-        // on every attempt, so a second attempt tells the two apart.
-        let mut again = team.apply(&team.render(&spec, 1).await).await;
-        for _ in 0..2 {
-            if again.changed.is_empty() {
-                break;
-            }
-            eprintln!("re-apply reported {:?}; trying again", again.changed);
-            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-            again = team.apply(&team.render(&spec, 1).await).await;
-        }
+        // Controllers keep writing status (the quota controller rewrites the quota's usage at
+        // moments of its choosing); the report compares only what Canopy applies.
+        let again = team.apply(&team.render(&spec, 1).await).await;
 
         assert!(again.changed.is_empty(), "{:?}", again.changed);
         assert_eq!(again.applied.len(), rendered.manifest().unwrap().len());
