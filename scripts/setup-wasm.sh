@@ -10,14 +10,17 @@
 # Output (stdout): shell assignments to eval.
 source "$(dirname "$0")/common.sh"
 
-route=""
-if rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
-    route=rustup
-elif [ "${CANOPY_WASM_ROUTE:-}" != "debian" ] && timeout 60 rustup target add wasm32-unknown-unknown >/dev/null 2>&1; then
-    route=rustup
-else
-    route=debian
+route="${CANOPY_WASM_ROUTE:-}"
+if [ -z "$route" ]; then
+    if rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
+        route=rustup
+    elif timeout 60 rustup target add wasm32-unknown-unknown >/dev/null 2>&1; then
+        route=rustup
+    else
+        route=debian
+    fi
 fi
+case "$route" in rustup|debian) ;; *) die "CANOPY_WASM_ROUTE must be rustup or debian, not $route" ;; esac
 
 if [ "$route" = debian ]; then
     apt_install rustc-web cargo-web rust-web-src rust-web-llvm lld-22
@@ -33,13 +36,13 @@ if [ "$route" = debian ]; then
             cd "$work"
             env -u RUSTFLAGS RUSTC=/usr/bin/rustc /usr/bin/cargo new --lib --name sysroot_seed seed -q
             cd seed
-            env -u RUSTFLAGS RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 \
-                /usr/bin/cargo build --release --target wasm32-unknown-unknown \
+            env -u RUSTFLAGS -u CARGO_TARGET_DIR RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 \
+                /usr/bin/cargo build --release --target wasm32-unknown-unknown --target-dir "$work/target" \
                 -Zbuild-std=std,panic_abort,panic_unwind,proc_macro,test >&2
         )
         rm -rf "$sysroot"
         mkdir -p "$libdir" "$sysroot/lib/rustlib"
-        find "$work/seed/target/wasm32-unknown-unknown/release/deps" -name '*.rlib' ! -name 'libsysroot_seed*' -exec cp {} "$libdir/" \;
+        find "$work/target/wasm32-unknown-unknown/release/deps" -name '*.rlib' ! -name 'libsysroot_seed*' -exec cp {} "$libdir/" \;
         ln -s /usr/lib/rustlib/x86_64-unknown-linux-gnu "$sysroot/lib/rustlib/x86_64-unknown-linux-gnu"
         rm -rf "$work"
         touch "$sysroot/.complete"

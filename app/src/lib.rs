@@ -1,6 +1,8 @@
 //! Canopy's UI: the app shell, pages and server functions, shared by the server (feature `ssr`)
 //! and the browser (feature `hydrate`).
 
+#![recursion_limit = "512"]
+
 pub mod api;
 mod components;
 mod pages;

@@ -5,10 +5,26 @@ use leptos::prelude::*;
 
 use crate::api::deploys::{DeployStatus, LiveRollout};
 
+/// `finished` is bumped when a rollout followed live ends, so the page can reload its history.
 #[component]
-pub fn LiveStatus(initial: Option<LiveRollout>, url: String) -> impl IntoView {
+pub fn LiveStatus(
+    initial: Option<LiveRollout>,
+    url: String,
+    finished: RwSignal<u32>,
+) -> impl IntoView {
+    let initially_finished = initial
+        .as_ref()
+        .map(|live| (live.revision, live.status.in_progress()));
     let (state, set_state) = signal(initial);
     subscribe(url, set_state);
+    Effect::new(move |_| {
+        if let Some(live) = state.get() {
+            let now = (live.revision, live.status.in_progress());
+            if !live.status.in_progress() && Some(now) != initially_finished {
+                finished.update(|n| *n += 1);
+            }
+        }
+    });
     view! {
         <section class="card live" aria-label="Status" aria-live="polite" data-testid="live-status">
             {move || match state.get() {

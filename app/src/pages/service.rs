@@ -35,17 +35,18 @@ pub fn ServicePage() -> impl IntoView {
     let preview = ServerAction::<PreviewDeploy>::new();
     let deploy = ServerAction::<DeployService>::new();
     let rollback = ServerAction::<RollbackService>::new();
+    // Bumped by the live panel when a rollout it follows ends: reload the history then.
+    let finished = RwSignal::new(0_u32);
     let overview = Resource::new(
         move || {
             (
                 team(),
                 service(),
                 environment(),
-                deploy.version().get(),
-                rollback.version().get(),
+                deploy.version().get() + rollback.version().get() + finished.get() as usize,
             )
         },
-        |(team, service, env, _, _)| get_service_overview(team, service, env),
+        |(team, service, env, _)| get_service_overview(team, service, env),
     );
 
     view! {
@@ -71,7 +72,7 @@ pub fn ServicePage() -> impl IntoView {
                     overview
                         .get()
                         .map(|result| match result {
-                            Ok(overview) => view! { <Overview overview preview deploy rollback /> }.into_any(),
+                            Ok(overview) => view! { <Overview overview preview deploy rollback finished /> }.into_any(),
                             Err(error) => view! { <ErrorBanner error /> }.into_any(),
                         })
                 }}
@@ -86,6 +87,7 @@ fn Overview(
     preview: ServerAction<PreviewDeploy>,
     deploy: ServerAction<DeployService>,
     rollback: ServerAction<RollbackService>,
+    finished: RwSignal<u32>,
 ) -> impl IntoView {
     let form = overview
         .current
@@ -119,7 +121,7 @@ fn Overview(
         {overview.cluster_problem.clone().map(|problem| view! {
             <div class="error-banner" role="alert">{problem}</div>
         })}
-        <LiveStatus initial=overview.live.clone() url=live_url />
+        <LiveStatus initial=overview.live.clone() url=live_url finished />
         <DeployFormView form preview deploy />
         <History history=overview.history.clone() latest_revision rollback
             team=overview.team.clone() service=overview.service.clone() environment=overview.environment.clone() />
@@ -243,13 +245,17 @@ fn DeployFormView(
             <button type="submit" disabled=move || preview.pending().get()>"Preview changes"</button>
             {move || other_error().map(|error| view! { <ErrorBanner error /> })}
         </ActionForm>
-        {move || preview_result.get().and_then(Result::ok).map(|p| view! { <PreviewView preview=p deploy /> })}
+        {move || preview_result.get().and_then(Result::ok).map(|p| view! { <PreviewView preview=p deploy preview_action=preview /> })}
         {move || deploy_error().map(|error| view! { <ErrorBanner error /> })}
     }
 }
 
 #[component]
-fn PreviewView(preview: DeployPreview, deploy: ServerAction<DeployService>) -> impl IntoView {
+fn PreviewView(
+    preview: DeployPreview,
+    deploy: ServerAction<DeployService>,
+    preview_action: ServerAction<PreviewDeploy>,
+) -> impl IntoView {
     let form = preview.form.clone();
     let nothing = preview
         .objects
@@ -284,7 +290,11 @@ fn PreviewView(preview: DeployPreview, deploy: ServerAction<DeployService>) -> i
             </ul>
             <button type="button" data-testid="confirm-deploy"
                 disabled=move || deploy.pending().get()
-                on:click=move |_| { deploy.dispatch(DeployService { form: form.clone() }); }>
+                on:click=move |_| {
+                    deploy.dispatch(DeployService { form: form.clone() });
+                    // This preview is now being deployed; a new change needs a new preview.
+                    preview_action.clear();
+                }>
                 {move || if deploy.pending().get() { "Deploying…" } else { "Deploy" }}
             </button>
         </section>

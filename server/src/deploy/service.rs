@@ -263,9 +263,21 @@ impl DeployService {
         let this = self.clone();
         tokio::spawn(async move {
             let key = key_of(&spec);
-            let live = this.live.clone();
-            let publish_key = key.clone();
-            let publish = move |state: LiveRollout| live.publish(&publish_key, state);
+            // Progress goes out as it happens; the final state only once it is recorded, so a
+            // page that reloads its history on seeing it finds the outcome there.
+            let terminal: Arc<std::sync::Mutex<Option<LiveRollout>>> = Arc::default();
+            let publish = {
+                let live = this.live.clone();
+                let key = key.clone();
+                let terminal = terminal.clone();
+                move |state: LiveRollout| {
+                    if state.status.in_progress() {
+                        live.publish(&key, state);
+                    } else if let Ok(mut last) = terminal.lock() {
+                        *last = Some(state);
+                    }
+                }
+            };
             let outcome = tokio::time::timeout(
                 FOLLOW_LIMIT,
                 this.follower.follow(&spec, revision, &publish),
@@ -281,16 +293,35 @@ impl DeployService {
                     hint: "Look at the pods and events below for what is holding it up.".to_owned(),
                 })
             });
-            let result = match outcome {
-                Ok(()) => this.records.finish(id, Ok(())).await,
+            let last = terminal.lock().ok().and_then(|mut last| last.take());
+            let (result, final_state) = match outcome {
+                Ok(()) => (
+                    this.records.finish(id, Ok(())).await,
+                    LiveRollout {
+                        status: DeployStatus::Succeeded,
+                        ..last.unwrap_or_else(|| LiveRollout {
+                            message: "Running".to_owned(),
+                            ..LiveRollout::applying(revision)
+                        })
+                    },
+                ),
                 Err(problem) => {
                     let reason = format!("{}: {}", problem.title, problem.detail);
-                    this.records.finish(id, Err(reason)).await
+                    let state = LiveRollout {
+                        status: DeployStatus::Failed,
+                        problem: Some(problem),
+                        ..last.unwrap_or_else(|| LiveRollout {
+                            message: reason.clone(),
+                            ..LiveRollout::applying(revision)
+                        })
+                    };
+                    (this.records.finish(id, Err(reason)).await, state)
                 }
             };
             if let Err(error) = result {
                 tracing::error!(deploy = id, %error, "could not record the deploy's outcome");
             }
+            this.live.publish(&key, final_state);
         });
     }
 
