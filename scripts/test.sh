@@ -15,9 +15,12 @@ work="$(mktemp -d /tmp/canopy-test-XXXXXX)"
 chmod 755 "$work"
 cleanup() {
     "$REPO_ROOT/scripts/test-postgres.sh" stop "$work/pg" || true
-    if [ -x "$REPO_ROOT/scripts/kube-testenv.sh" ] && [ -d "$work/kube" ]; then
-        "$REPO_ROOT/scripts/kube-testenv.sh" stop "$work/kube" || true
-    fi
+    local dir
+    for dir in "$work/kube" "$work/kube-e2e"; do
+        if [ -x "$REPO_ROOT/scripts/kube-testenv.sh" ] && [ -d "$dir" ]; then
+            "$REPO_ROOT/scripts/kube-testenv.sh" stop "$dir" || true
+        fi
+    done
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -65,6 +68,13 @@ cargo nextest run "${pkg_args[@]}" -p app --no-fail-fast
 timed
 
 t0=$SECONDS; step "Browser tests (Chromium)"
+if [ -n "${CANOPY_TEST_KUBECONFIG:-}" ]; then
+    # A fresh control plane: the nodes simulated by the integration tests' processes are gone,
+    # and pods bound to them would never start.
+    "$REPO_ROOT/scripts/kube-testenv.sh" stop "$work/kube"
+    "$REPO_ROOT/scripts/kube-testenv.sh" start "$work/kube-e2e" >/dev/null
+    export CANOPY_TEST_KUBECONFIG="$work/kube-e2e/kubeconfig"
+fi
 e2e_db="canopy_e2e_$$"
 psql -q "$DATABASE_URL" -c "CREATE DATABASE $e2e_db"
 export CANOPY_E2E_DATABASE_URL="${DATABASE_URL%/*}/$e2e_db"

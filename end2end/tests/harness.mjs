@@ -47,12 +47,14 @@ export async function startCanopy({ kube = false } = {}) {
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   const logs = [];
+  const apiToken = `e2e-${Math.random().toString(36).slice(2)}-token-0123456789`;
   const server = spawn(required("CANOPY_BIN"), [], {
     env: {
       ...process.env,
       DATABASE_URL: required("CANOPY_E2E_DATABASE_URL"),
       CANOPY_SITE_ROOT: required("CANOPY_SITE_ROOT"),
       CANOPY_LISTEN_ADDR: `127.0.0.1:${port}`,
+      CANOPY_API_TOKEN: apiToken,
       RUST_LOG: process.env.RUST_LOG ?? "warn",
       ...(kube ? { CANOPY_KUBECONFIG: required("CANOPY_TEST_KUBECONFIG") } : { CANOPY_KUBECONFIG: "", CANOPY_SANDBOX: "off" }),
     },
@@ -85,6 +87,7 @@ export async function startCanopy({ kube = false } = {}) {
   });
   return {
     base,
+    apiToken,
     browser,
     logs,
     async stop() {

@@ -159,9 +159,7 @@ pub fn EnergyChart(series: EnergySeries, #[prop(optional)] title: Option<String>
 #[allow(unused_imports)]
 pub use pod_power::PodPowerTable;
 
-/// Power now (per source) and the per-pod breakdown of a service. Meant for the service page
-/// (docs/ENERGY.md, "Embedding"); unused inside this crate until it is embedded there.
-#[allow(dead_code)]
+/// Power now (per source) and the per-pod breakdown of a service, for the service page.
 mod pod_power {
     use super::*;
 

@@ -5,6 +5,7 @@ use leptos::{form::ActionForm, prelude::*};
 use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
+use crate::api::energy::{load_service_energy, load_service_pods};
 use crate::{
     api::{
         deploy_fns::{
@@ -15,7 +16,11 @@ use crate::{
         spec::{Environment, Size},
         AppError,
     },
-    components::{error_banner::ErrorBanner, live_status::LiveStatus},
+    components::{
+        energy_chart::{EnergyChart, PodPowerTable},
+        error_banner::ErrorBanner,
+        live_status::LiveStatus,
+    },
 };
 
 #[component]
@@ -49,6 +54,15 @@ pub fn ServicePage() -> impl IntoView {
         |(team, service, env, _)| get_service_overview(team, service, env),
     );
 
+    let energy = Resource::new(
+        move || (team(), service()),
+        |(team, service)| load_service_energy(team, service, "7d".to_owned()),
+    );
+    let pods = Resource::new(
+        move || (team(), service()),
+        |(team, service)| load_service_pods(team, service),
+    );
+
     view! {
         <Title text=move || format!("{} · Canopy", service()) />
         <section class="page">
@@ -77,6 +91,26 @@ pub fn ServicePage() -> impl IntoView {
                         })
                 }}
             </Suspense>
+            <section class="card" aria-label="Energy" data-testid="service-energy">
+                <h2>"Energy and CO2e, last 7 days"</h2>
+                <Suspense fallback=|| view! { <p class="muted">"Loading energy…"</p> }>
+                    {move || {
+                        energy
+                            .get()
+                            .map(|result| match result {
+                                Ok(series) => view! { <EnergyChart series /> }.into_any(),
+                                Err(error) => view! { <ErrorBanner error /> }.into_any(),
+                            })
+                    }}
+                    {move || {
+                        pods.get()
+                            .map(|result| match result {
+                                Ok(pods) => view! { <PodPowerTable pods /> }.into_any(),
+                                Err(error) => view! { <ErrorBanner error /> }.into_any(),
+                            })
+                    }}
+                </Suspense>
+            </section>
         </section>
     }
 }
