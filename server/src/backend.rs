@@ -88,17 +88,7 @@ impl app::api::backend::DeployBackend for CanopyDeployBackend {
     ) -> Result<app::api::deploy_fns::DeployPreview, AppError> {
         let (changes, warnings) = self.deploys.preview(&spec, &secret_keys).await?;
         Ok(app::api::deploy_fns::DeployPreview {
-            objects: changes
-                .into_iter()
-                .map(|c| app::api::deploy_fns::ObjectPreview {
-                    kind: c.kind,
-                    name: c.name,
-                    created: c.created,
-                    added: c.added,
-                    changed: c.changed,
-                    removed: c.removed,
-                })
-                .collect(),
+            objects: changes.into_iter().map(Into::into).collect(),
             warnings,
             form: app::api::deploy_fns::DeployForm::default(),
         })

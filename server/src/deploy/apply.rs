@@ -143,6 +143,19 @@ pub struct ObjectChange {
     pub removed: Vec<String>,
 }
 
+impl From<ObjectChange> for app::api::deploy_fns::ObjectPreview {
+    fn from(change: ObjectChange) -> Self {
+        Self {
+            kind: change.kind,
+            name: change.name,
+            created: change.created,
+            added: change.added,
+            changed: change.changed,
+            removed: change.removed,
+        }
+    }
+}
+
 impl ObjectChange {
     pub fn is_empty(&self) -> bool {
         !self.created && self.added.is_empty() && self.changed.is_empty() && self.removed.is_empty()

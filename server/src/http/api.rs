@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use app::api::{
+    deploy_fns::ObjectPreview,
     deploys::{DeployRecord, LiveRollout},
     spec::{Environment, RawServiceSpec, SpecErrors},
     AppError,
@@ -200,18 +201,8 @@ async fn create_deploy(
 
 #[derive(Serialize)]
 struct PreviewResponse {
-    changes: Vec<ChangeView>,
+    changes: Vec<ObjectPreview>,
     warnings: Vec<String>,
-}
-
-#[derive(Serialize)]
-struct ChangeView {
-    kind: String,
-    name: String,
-    created: bool,
-    added: Vec<String>,
-    changed: Vec<String>,
-    removed: Vec<String>,
 }
 
 async fn preview_deploy(
@@ -223,17 +214,7 @@ async fn preview_deploy(
     let keys: Vec<String> = request.secret_values.keys().cloned().collect();
     let (changes, warnings) = state.deploys.preview(&request.spec, &keys).await?;
     Ok(Json(PreviewResponse {
-        changes: changes
-            .into_iter()
-            .map(|c| ChangeView {
-                kind: c.kind,
-                name: c.name,
-                created: c.created,
-                added: c.added,
-                changed: c.changed,
-                removed: c.removed,
-            })
-            .collect(),
+        changes: changes.into_iter().map(Into::into).collect(),
         warnings,
     }))
 }

@@ -4,6 +4,8 @@
 
 mod idempotency;
 mod pods;
+// The same harness as the main integration tests (real server, a database per test).
+#[path = "../it/support/mod.rs"]
 mod support;
 
 use std::collections::BTreeMap;
