@@ -66,6 +66,32 @@ test("deploy, watch it run, update, and roll back", async () => {
   const row3 = await history.locator('tr[data-revision="3"]').textContent();
   assert.match(row3, /ghcr\.io\/acme\/web:1\.0\.0/);
   assert.match(row3, /Rollback to revision 1/);
+
+  // Restart and scale are recorded as new revisions of the same spec.
+  await page.click('button:has-text("Restart all pods")');
+  await page.waitForFunction(() => document.querySelector('[data-testid="history"] tr[data-revision="4"] .status')?.textContent === "Running", null, { timeout: 60_000 });
+  assert.match(await history.locator('tr[data-revision="4"]').textContent(), /Restart/);
+  await page.fill('input[name="replicas"][aria-label="Replicas"]', "1");
+  await page.click('button:has-text("Scale")');
+  await page.waitForFunction(() => document.querySelector('[data-testid="history"] tr[data-revision="5"] .status')?.textContent === "Running", null, { timeout: 60_000 });
+  assert.match(await page.getByTestId("live-message").textContent(), /1 of 1 pods ready/);
+
+  // Deleting asks for the service's name; then every object Canopy made is removed.
+  const beforeRefusal = problems.length;
+  await page.fill("#confirm-delete", "not-web");
+  await page.click('button:has-text("Delete")');
+  await page.getByText("type the service's name (web) to confirm the deletion").waitFor();
+  // The refused request answers with an error status, which the browser logs: expected here.
+  const refusal = problems.splice(beforeRefusal);
+  assert.ok(
+    refusal.every((p) => p.includes("/api/fn/delete_service") || /status of 5\d\d/.test(p)),
+    `unexpected problems: ${refusal.join("\n")}`,
+  );
+  await page.fill("#confirm-delete", "web");
+  await page.click('button:has-text("Delete")');
+  const deleted = page.getByRole("status").filter({ hasText: "Deleted" });
+  await deleted.waitFor({ timeout: 30_000 });
+  assert.match(await deleted.textContent(), /Deployment\/web/);
   assert.deepEqual(problems, []);
   await context.close();
 });

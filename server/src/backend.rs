@@ -124,4 +124,40 @@ impl app::api::backend::DeployBackend for CanopyDeployBackend {
             .rollback(&team, &service, env, revision, "web".to_owned())
             .await
     }
+
+    async fn restart(
+        &self,
+        team: String,
+        service: String,
+        environment_name: String,
+    ) -> Result<app::api::deploys::DeployRecord, AppError> {
+        let env = environment(&environment_name)?;
+        self.deploys
+            .restart(&team, &service, env, "web".to_owned())
+            .await
+    }
+
+    async fn scale(
+        &self,
+        team: String,
+        service: String,
+        environment_name: String,
+        replicas: u16,
+    ) -> Result<app::api::deploys::DeployRecord, AppError> {
+        let env = environment(&environment_name)?;
+        self.deploys
+            .scale(&team, &service, env, replicas, "web".to_owned())
+            .await
+    }
+
+    async fn delete(
+        &self,
+        team: String,
+        service: String,
+        environment_name: String,
+        confirm: String,
+    ) -> Result<Vec<String>, AppError> {
+        let env = environment(&environment_name)?;
+        self.deploys.delete(&team, &service, env, &confirm).await
+    }
 }

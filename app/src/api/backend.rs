@@ -64,6 +64,27 @@ pub trait DeployBackend: Send + Sync + 'static {
         environment: String,
         revision: i64,
     ) -> Result<DeployRecord, AppError>;
+    async fn restart(
+        &self,
+        team: String,
+        service: String,
+        environment: String,
+    ) -> Result<DeployRecord, AppError>;
+    async fn scale(
+        &self,
+        team: String,
+        service: String,
+        environment: String,
+        replicas: u16,
+    ) -> Result<DeployRecord, AppError>;
+    /// Returns `Kind/name` of every object deleted.
+    async fn delete(
+        &self,
+        team: String,
+        service: String,
+        environment: String,
+        confirm: String,
+    ) -> Result<Vec<String>, AppError>;
 }
 
 #[derive(Clone)]

@@ -277,6 +277,47 @@ pub async fn rollback_service(
         .await
 }
 
+#[server(prefix = "/api/fn", endpoint = "restart_service")]
+pub async fn restart_service(
+    team: String,
+    service: String,
+    environment: String,
+) -> Result<DeployRecord, AppError> {
+    super::backend::deploy_backend()?
+        .restart(team, service, environment)
+        .await
+}
+
+#[server(prefix = "/api/fn", endpoint = "scale_service")]
+pub async fn scale_service(
+    team: String,
+    service: String,
+    environment: String,
+    replicas: String,
+) -> Result<DeployRecord, AppError> {
+    let replicas = replicas.trim().parse::<u16>().map_err(|_| {
+        invalid(vec![SpecError {
+            field: "replicas".to_owned(),
+            message: format!("{:?} is not a whole number", replicas.trim()),
+        }])
+    })?;
+    super::backend::deploy_backend()?
+        .scale(team, service, environment, replicas)
+        .await
+}
+
+#[server(prefix = "/api/fn", endpoint = "delete_service")]
+pub async fn delete_service(
+    team: String,
+    service: String,
+    environment: String,
+    confirm: String,
+) -> Result<Vec<String>, AppError> {
+    super::backend::deploy_backend()?
+        .delete(team, service, environment, confirm)
+        .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

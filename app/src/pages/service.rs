@@ -9,8 +9,8 @@ use crate::api::energy::{load_service_energy, load_service_pods};
 use crate::{
     api::{
         deploy_fns::{
-            get_service_overview, DeployForm, DeployPreview, DeployService, PreviewDeploy,
-            RollbackService, ServiceOverview,
+            get_service_overview, DeleteService, DeployForm, DeployPreview, DeployService,
+            PreviewDeploy, RestartService, RollbackService, ScaleService, ServiceOverview,
         },
         deploys::{DeployRecord, DeployStatus},
         spec::{Environment, Size},
@@ -40,6 +40,11 @@ pub fn ServicePage() -> impl IntoView {
     let preview = ServerAction::<PreviewDeploy>::new();
     let deploy = ServerAction::<DeployService>::new();
     let rollback = ServerAction::<RollbackService>::new();
+    let operations = Operations {
+        restart: ServerAction::<RestartService>::new(),
+        scale: ServerAction::<ScaleService>::new(),
+        delete: ServerAction::<DeleteService>::new(),
+    };
     // Bumped by the live panel when a rollout it follows ends: reload the history then.
     let finished = RwSignal::new(0_u32);
     let overview = Resource::new(
@@ -48,7 +53,10 @@ pub fn ServicePage() -> impl IntoView {
                 team(),
                 service(),
                 environment(),
-                deploy.version().get() + rollback.version().get() + finished.get() as usize,
+                deploy.version().get()
+                    + rollback.version().get()
+                    + operations.version()
+                    + finished.get() as usize,
             )
         },
         |(team, service, env, _)| get_service_overview(team, service, env),
@@ -86,7 +94,7 @@ pub fn ServicePage() -> impl IntoView {
                     overview
                         .get()
                         .map(|result| match result {
-                            Ok(overview) => view! { <Overview overview preview deploy rollback finished /> }.into_any(),
+                            Ok(overview) => view! { <Overview overview preview deploy rollback finished operations /> }.into_any(),
                             Err(error) => view! { <ErrorBanner error /> }.into_any(),
                         })
                 }}
@@ -122,7 +130,14 @@ fn Overview(
     deploy: ServerAction<DeployService>,
     rollback: ServerAction<RollbackService>,
     finished: RwSignal<u32>,
+    operations: Operations,
 ) -> impl IntoView {
+    let replicas_now = overview
+        .live
+        .as_ref()
+        .map_or(1, |l| l.desired.max(1))
+        .to_string();
+    let has_deploys = !overview.history.is_empty();
     let form = overview
         .current
         .as_ref()
@@ -157,6 +172,10 @@ fn Overview(
         })}
         <LiveStatus initial=overview.live.clone() url=live_url finished />
         <DeployFormView form preview deploy />
+        {has_deploys.then(|| view! {
+            <OperationsView operations team=overview.team.clone() service=overview.service.clone()
+                environment=overview.environment.clone() replicas=replicas_now />
+        })}
         <History history=overview.history.clone() latest_revision rollback
             team=overview.team.clone() service=overview.service.clone() environment=overview.environment.clone() />
     }
@@ -395,4 +414,94 @@ fn History(
         </table>
     }
     .into_any()
+}
+
+/// Restart, scale and delete: each recorded (restart and scale as new revisions).
+#[derive(Clone, Copy)]
+struct Operations {
+    restart: ServerAction<RestartService>,
+    scale: ServerAction<ScaleService>,
+    delete: ServerAction<DeleteService>,
+}
+
+impl Operations {
+    fn version(self) -> usize {
+        self.restart.version().get() + self.scale.version().get() + self.delete.version().get()
+    }
+}
+
+#[component]
+fn OperationsView(
+    operations: Operations,
+    team: String,
+    service: String,
+    environment: String,
+    replicas: String,
+) -> impl IntoView {
+    let Operations {
+        restart,
+        scale,
+        delete,
+    } = operations;
+    let target = ServiceTarget {
+        team,
+        service,
+        environment,
+    };
+    let (for_restart, for_scale, for_delete) = (target.clone(), target.clone(), target);
+    let error = move || {
+        restart
+            .value()
+            .get()
+            .and_then(Result::err)
+            .or_else(|| scale.value().get().and_then(Result::err))
+            .or_else(|| delete.value().get().and_then(Result::err))
+    };
+    let deleted = move || delete.value().get().and_then(Result::ok);
+    view! {
+        <section class="card" aria-label="Operations">
+            <h2>"Operations"</h2>
+            <div class="inline">
+                <ActionForm action=restart>
+                    {for_restart.inputs()}
+                    <button type="submit" class="secondary">"Restart all pods"</button>
+                </ActionForm>
+                <ActionForm action=scale attr:class="inline">
+                    {for_scale.inputs()}
+                    <input name="replicas" value=replicas inputmode="numeric" aria-label="Replicas" />
+                    <button type="submit" class="secondary">"Scale"</button>
+                </ActionForm>
+            </div>
+            <ActionForm action=delete attr:class="danger-zone">
+                {for_delete.inputs()}
+                <div class="field">
+                    <label for="confirm-delete">"Delete from this environment (type the service name to confirm)"</label>
+                    <input id="confirm-delete" name="confirm" autocomplete="off" />
+                </div>
+                <button type="submit" class="danger">"Delete"</button>
+            </ActionForm>
+            {move || error().map(|error| view! { <ErrorBanner error /> })}
+            {move || deleted().map(|objects| view! {
+                <p class="success" role="status">{format!("Deleted {} object(s): {}", objects.len(), objects.join(", "))}</p>
+            })}
+        </section>
+    }
+}
+
+/// The hidden inputs naming the service an operation is for.
+#[derive(Clone)]
+struct ServiceTarget {
+    team: String,
+    service: String,
+    environment: String,
+}
+
+impl ServiceTarget {
+    fn inputs(self) -> impl IntoView {
+        view! {
+            <input type="hidden" name="team" value=self.team />
+            <input type="hidden" name="service" value=self.service />
+            <input type="hidden" name="environment" value=self.environment />
+        }
+    }
 }

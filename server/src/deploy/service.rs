@@ -179,6 +179,100 @@ impl DeployService {
         self.start(request, Some(deploy_id)).await
     }
 
+    /// The spec of the newest deploy of a service in an environment.
+    async fn current_spec(
+        &self,
+        team: &str,
+        service: &str,
+        environment: Environment,
+    ) -> Result<ServiceSpec, AppError> {
+        let newest = self.records.history(team, service, environment, 1).await?;
+        let revision = newest
+            .first()
+            .map(|d| d.revision)
+            .ok_or_else(|| AppError::NotFound {
+                what: format!("A deploy of {service} in {}", environment.as_str()),
+            })?;
+        Ok(self
+            .records
+            .spec_of_revision(team, service, environment, revision)
+            .await?
+            .1)
+    }
+
+    /// Replaces every pod with a fresh one (a new revision of the same spec), recorded as a deploy.
+    pub async fn restart(
+        &self,
+        team: &str,
+        service: &str,
+        environment: Environment,
+        requested_by: String,
+    ) -> Result<DeployRecord, AppError> {
+        let spec = self.current_spec(team, service, environment).await?;
+        let request = DeployRequest {
+            spec,
+            secret_values: BTreeMap::new(),
+            requested_by,
+            reason: Some("Restart".to_owned()),
+        };
+        self.start(request, None).await
+    }
+
+    /// Runs a fixed number of replicas (turning autoscaling off), recorded as a deploy.
+    pub async fn scale(
+        &self,
+        team: &str,
+        service: &str,
+        environment: Environment,
+        replicas: u16,
+        requested_by: String,
+    ) -> Result<DeployRecord, AppError> {
+        let max = app::api::spec::MAX_REPLICAS;
+        if !(1..=max).contains(&replicas) {
+            return Err(AppError::InvalidSpec {
+                errors: vec![app::api::spec::SpecError {
+                    field: "replicas".to_owned(),
+                    message: format!("{replicas} is out of range; allowed: 1-{max}"),
+                }],
+            });
+        }
+        let mut spec = self.current_spec(team, service, environment).await?;
+        spec.scaling = app::api::spec::Scaling::Fixed { replicas };
+        let request = DeployRequest {
+            spec,
+            secret_values: BTreeMap::new(),
+            requested_by,
+            reason: Some(format!("Scaled to {replicas} replica(s)")),
+        };
+        self.start(request, None).await
+    }
+
+    /// Deletes every object Canopy created for the service in this environment (by label);
+    /// the namespace, other services and the deploy history stay. `confirm` must repeat the
+    /// service's name. Returns `Kind/name` of what was deleted.
+    pub async fn delete(
+        &self,
+        team: &str,
+        service: &str,
+        environment: Environment,
+        confirm: &str,
+    ) -> Result<Vec<String>, AppError> {
+        if confirm != service {
+            return Err(AppError::invalid(
+                app::api::Field::Name,
+                format!("type the service's name ({service}) to confirm the deletion"),
+            ));
+        }
+        let applier = self.applier()?;
+        let spec = self.current_spec(team, service, environment).await?;
+        let deleted = applier
+            .delete_service(&spec.namespace(), &super::render::ownership_selector(&spec))
+            .await
+            .map_err(internal)?;
+        tracing::info!(%team, %service, environment = environment.as_str(), count = deleted.len(), "service deleted from the cluster");
+        Ok(deleted)
+    }
+
     async fn start(
         &self,
         request: DeployRequest,

@@ -95,11 +95,19 @@ pub fn routes() -> Router<AppState> {
         .route("/deploys/{id}", get(get_deploy))
         .route(
             "/services/{team}/{service}/{environment}",
-            get(service_status),
+            get(service_status).delete(delete_service),
         )
         .route(
             "/services/{team}/{service}/{environment}/rollback",
             post(rollback),
+        )
+        .route(
+            "/services/{team}/{service}/{environment}/restart",
+            post(restart),
+        )
+        .route(
+            "/services/{team}/{service}/{environment}/scale",
+            post(scale),
         )
 }
 
@@ -275,4 +283,63 @@ async fn rollback(
         )
         .await?;
     Ok((StatusCode::ACCEPTED, Json(record)))
+}
+
+async fn restart(
+    State(state): State<AppState>,
+    Path((team, service, env)): Path<(String, String, String)>,
+) -> ApiResult<(StatusCode, Json<DeployRecord>)> {
+    let environment = environment(&env)?;
+    let record = state
+        .deploys
+        .restart(&team, &service, environment, "api".to_owned())
+        .await?;
+    Ok((StatusCode::ACCEPTED, Json(record)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScaleBody {
+    replicas: u16,
+}
+
+async fn scale(
+    State(state): State<AppState>,
+    Path((team, service, env)): Path<(String, String, String)>,
+    body: Result<Json<ScaleBody>, JsonRejection>,
+) -> ApiResult<(StatusCode, Json<DeployRecord>)> {
+    let Json(body) = body?;
+    let environment = environment(&env)?;
+    let record = state
+        .deploys
+        .scale(
+            &team,
+            &service,
+            environment,
+            body.replicas,
+            "api".to_owned(),
+        )
+        .await?;
+    Ok((StatusCode::ACCEPTED, Json(record)))
+}
+
+/// `DELETE /services/{team}/{service}/{env}?confirm=<service>`.
+#[derive(Deserialize)]
+struct DeleteQuery {
+    /// Must repeat the service's name.
+    #[serde(default)]
+    confirm: String,
+}
+
+async fn delete_service(
+    State(state): State<AppState>,
+    Path((team, service, env)): Path<(String, String, String)>,
+    axum::extract::Query(query): axum::extract::Query<DeleteQuery>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let environment = environment(&env)?;
+    let deleted = state
+        .deploys
+        .delete(&team, &service, environment, &query.confirm)
+        .await?;
+    Ok(Json(json!({ "deleted": deleted })))
 }
