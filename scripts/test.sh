@@ -12,11 +12,25 @@ apt_install postgresql chromium
 command -v cargo-nextest >/dev/null || cargo install cargo-nextest --locked
 
 work="$(mktemp -d /tmp/canopy-test-XXXXXX)"
+# Starts a control plane in $1. Its ports are picked free just before binding, so another
+# process can take one in between: try again (in a fresh folder) before giving up.
+start_kube() {
+    local attempt
+    for attempt in 1 2 3; do
+        if "$REPO_ROOT/scripts/kube-testenv.sh" start "$1.$attempt" >/dev/null; then
+            ln -sfn "$1.$attempt" "$1"
+            return 0
+        fi
+        "$REPO_ROOT/scripts/kube-testenv.sh" stop "$1.$attempt" || true
+        info "control plane start attempt $attempt failed; retrying"
+    done
+    die "the Kubernetes control plane did not start (logs in $1.*)"
+}
 chmod 755 "$work"
 cleanup() {
     "$REPO_ROOT/scripts/test-postgres.sh" stop "$work/pg" || true
     local dir
-    for dir in "$work/kube" "$work/kube-e2e"; do
+    for dir in "$work"/kube.* "$work"/kube-e2e.*; do
         if [ -x "$REPO_ROOT/scripts/kube-testenv.sh" ] && [ -d "$dir" ]; then
             "$REPO_ROOT/scripts/kube-testenv.sh" stop "$dir" || true
         fi
@@ -58,7 +72,7 @@ timed
 if [ -x "$REPO_ROOT/scripts/kube-testenv.sh" ]; then
     t0=$SECONDS; step "Kubernetes control plane for the sandbox tests (built once, cached)"
     "$REPO_ROOT/scripts/kube-testenv.sh" build
-    "$REPO_ROOT/scripts/kube-testenv.sh" start "$work/kube"
+    start_kube "$work/kube"
     export CANOPY_TEST_KUBECONFIG="$work/kube/kubeconfig"
     timed
 fi
@@ -72,7 +86,7 @@ if [ -n "${CANOPY_TEST_KUBECONFIG:-}" ]; then
     # A fresh control plane: the nodes simulated by the integration tests' processes are gone,
     # and pods bound to them would never start.
     "$REPO_ROOT/scripts/kube-testenv.sh" stop "$work/kube"
-    "$REPO_ROOT/scripts/kube-testenv.sh" start "$work/kube-e2e" >/dev/null
+    start_kube "$work/kube-e2e"
     export CANOPY_TEST_KUBECONFIG="$work/kube-e2e/kubeconfig"
 fi
 e2e_db="canopy_e2e_$$"
