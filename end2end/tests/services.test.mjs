@@ -50,6 +50,10 @@ test("registering with JavaScript lists the service at once and after a reload",
   await page.fill("#name", name);
   await page.click('button[type="submit"]');
   await page.getByRole("status").filter({ hasText: `Registered ${name} for team payments.` }).waitFor();
+  // The list reloads on its own once the registration is done (no page reload).
+  await page
+    .locator('[data-testid="services-table"] tbody tr td:first-child', { hasText: name })
+    .waitFor({ timeout: 10_000 });
   assert.ok((await serviceNames(page)).includes(name), "listed without a reload");
   await page.reload();
   assert.ok((await serviceNames(page)).includes(name), "still listed after a reload");
