@@ -23,6 +23,10 @@ use crate::{
     },
 };
 
+mod operations;
+
+use operations::{Operations, OperationsView};
+
 #[component]
 pub fn ServicePage() -> impl IntoView {
     let params = use_params_map();
@@ -414,94 +418,4 @@ fn History(
         </table>
     }
     .into_any()
-}
-
-/// Restart, scale and delete: each recorded (restart and scale as new revisions).
-#[derive(Clone, Copy)]
-struct Operations {
-    restart: ServerAction<RestartService>,
-    scale: ServerAction<ScaleService>,
-    delete: ServerAction<DeleteService>,
-}
-
-impl Operations {
-    fn version(self) -> usize {
-        self.restart.version().get() + self.scale.version().get() + self.delete.version().get()
-    }
-}
-
-#[component]
-fn OperationsView(
-    operations: Operations,
-    team: String,
-    service: String,
-    environment: String,
-    replicas: String,
-) -> impl IntoView {
-    let Operations {
-        restart,
-        scale,
-        delete,
-    } = operations;
-    let target = ServiceTarget {
-        team,
-        service,
-        environment,
-    };
-    let (for_restart, for_scale, for_delete) = (target.clone(), target.clone(), target);
-    let error = move || {
-        restart
-            .value()
-            .get()
-            .and_then(Result::err)
-            .or_else(|| scale.value().get().and_then(Result::err))
-            .or_else(|| delete.value().get().and_then(Result::err))
-    };
-    let deleted = move || delete.value().get().and_then(Result::ok);
-    view! {
-        <section class="card" aria-label="Operations">
-            <h2>"Operations"</h2>
-            <div class="inline">
-                <ActionForm action=restart>
-                    {for_restart.inputs()}
-                    <button type="submit" class="secondary">"Restart all pods"</button>
-                </ActionForm>
-                <ActionForm action=scale attr:class="inline">
-                    {for_scale.inputs()}
-                    <input name="replicas" value=replicas inputmode="numeric" aria-label="Replicas" />
-                    <button type="submit" class="secondary">"Scale"</button>
-                </ActionForm>
-            </div>
-            <ActionForm action=delete attr:class="danger-zone">
-                {for_delete.inputs()}
-                <div class="field">
-                    <label for="confirm-delete">"Delete from this environment (type the service name to confirm)"</label>
-                    <input id="confirm-delete" name="confirm" autocomplete="off" />
-                </div>
-                <button type="submit" class="danger">"Delete"</button>
-            </ActionForm>
-            {move || error().map(|error| view! { <ErrorBanner error /> })}
-            {move || deleted().map(|objects| view! {
-                <p class="success" role="status">{format!("Deleted {} object(s): {}", objects.len(), objects.join(", "))}</p>
-            })}
-        </section>
-    }
-}
-
-/// The hidden inputs naming the service an operation is for.
-#[derive(Clone)]
-struct ServiceTarget {
-    team: String,
-    service: String,
-    environment: String,
-}
-
-impl ServiceTarget {
-    fn inputs(self) -> impl IntoView {
-        view! {
-            <input type="hidden" name="team" value=self.team />
-            <input type="hidden" name="service" value=self.service />
-            <input type="hidden" name="environment" value=self.environment />
-        }
-    }
 }
