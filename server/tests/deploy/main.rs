@@ -3,7 +3,11 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 mod apply;
+// The main integration tests' database harness (a fresh database per test).
+#[path = "../it/support/mod.rs"]
+mod db_support;
 mod failures;
+mod resume;
 mod rollout;
 mod sandbox;
 mod support;

@@ -1,0 +1,244 @@
+//! A deploy survives a Canopy restart, and a second click does not start a duplicate: the deploy
+//! service on a real PostgreSQL database and the real control plane.
+//!
+//! "Canopy stops" is a whole tokio runtime shut down on its own thread: every task it ran (the
+//! rollout follower among them) dies with it, as it would with the process.
+
+use std::{collections::BTreeMap, time::Duration};
+
+use app::api::{
+    deploys::{DeployRecord, DeployStatus},
+    AppError,
+};
+use canopy_server::{
+    deploy::{
+        records::{DeployRecords, NewDeploy},
+        render::ANNOTATION_REVISION,
+        service::{DeployRequest, DeployService},
+    },
+    startup::deploy_service,
+};
+use k8s_openapi::api::apps::v1::Deployment;
+use kube::Api;
+use sqlx::{postgres::PgPoolOptions, PgPool};
+
+use crate::{
+    db_support::fresh_database,
+    support::{kubeconfig_path, simulator_logs, with_team, TestTeam, WAIT},
+};
+
+async fn pool_for(options: sqlx::postgres::PgConnectOptions) -> PgPool {
+    PgPoolOptions::new()
+        .max_connections(4)
+        .connect_with(options)
+        .await
+        .expect("connect to the test database")
+}
+
+/// A deploy service with its own pool and kube client, on the caller's runtime.
+async fn canopy(options: sqlx::postgres::PgConnectOptions) -> DeployService {
+    let client = canopy_sandbox::client_from_kubeconfig(&kubeconfig_path())
+        .await
+        .expect("kube client");
+    deploy_service(pool_for(options).await, Some(client))
+}
+
+fn request(team: &TestTeam, name: &str) -> DeployRequest {
+    DeployRequest {
+        spec: team.spec(name, |_| {}),
+        secret_values: BTreeMap::new(),
+        requested_by: "resume-test".to_owned(),
+        reason: None,
+    }
+}
+
+/// Runs `work` on a Canopy that lives on its own runtime and thread, then stops that runtime
+/// abruptly (its background tasks are dropped mid-flight) and returns what `work` returned.
+async fn run_then_crash<T, F>(options: sqlx::postgres::PgConnectOptions, work: F) -> T
+where
+    T: Send + 'static,
+    F: FnOnce(DeployService) -> std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send>>
+        + Send
+        + 'static,
+{
+    tokio::task::spawn_blocking(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let out = runtime.block_on(async move {
+            let service = canopy(options).await;
+            work(service).await
+        });
+        runtime.shutdown_background();
+        out
+    })
+    .await
+    .expect("the crashed Canopy's thread")
+}
+
+/// Waits until the record of `id` has finished (succeeded or failed).
+async fn finished(records: &DeployRecords, id: i64) -> DeployRecord {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let record = records.get(id).await.expect("read the record");
+        if matches!(
+            record.status,
+            DeployStatus::Succeeded | DeployStatus::Failed
+        ) {
+            return record;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "deploy {id} still {:?} after {WAIT:?}",
+            record.status
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_rollout_in_progress_when_canopy_stops_is_completed_after_it_restarts() {
+    simulator_logs();
+    with_team("resume", |team| async move {
+        let (_db, options) = fresh_database().await;
+        let deploy = request(&team, "web");
+        // The first Canopy applies the objects and starts following, then dies before the pods
+        // (0.5-1 s start delay in the test simulator) are ready.
+        let started = run_then_crash(options.clone(), |service| {
+            Box::pin(async move { service.deploy(deploy).await })
+        })
+        .await
+        .expect("the deploy starts");
+        assert_eq!(started.status, DeployStatus::RollingOut);
+
+        let pool = pool_for(options.clone()).await;
+        let records = DeployRecords::new(pool);
+        let orphaned = records.get(started.id).await.expect("record");
+        assert_eq!(
+            orphaned.status,
+            DeployStatus::RollingOut,
+            "nobody follows the rollout while Canopy is down"
+        );
+        assert!(orphaned.finished_at.is_none());
+
+        // The second Canopy resumes from the cluster's state and completes the record.
+        let restarted = canopy(options).await;
+        assert_eq!(restarted.resume_unfinished().await.expect("resume"), 1);
+        let done = finished(&records, started.id).await;
+        assert_eq!(done.status, DeployStatus::Succeeded, "{done:?}");
+        assert_eq!(done.revision, 1);
+        assert!(done.finished_at.is_some());
+        assert!(done.duration_ms.is_some_and(|ms| ms > 0));
+        let deployment = team
+            .api::<Deployment>()
+            .get("web")
+            .await
+            .expect("the Deployment exists");
+        let status = deployment.status.expect("status");
+        assert_eq!(status.available_replicas, Some(2));
+
+        // Nothing is left to resume afterwards.
+        assert_eq!(restarted.resume_unfinished().await.expect("resume"), 0);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_deploy_recorded_but_never_applied_is_applied_and_followed_after_a_restart() {
+    simulator_logs();
+    with_team("resume", |team| async move {
+        let (_db, options) = fresh_database().await;
+        let records = DeployRecords::new(pool_for(options.clone()).await);
+        // Canopy died between recording the deploy and applying its objects.
+        let spec = team.spec("api", |_| {});
+        let recorded = records
+            .start(NewDeploy {
+                spec: &spec,
+                requested_by: "resume-test",
+                reason: None,
+                rollback_of: None,
+            })
+            .await
+            .expect("record");
+        assert_eq!(recorded.status, DeployStatus::Applying);
+        let deployments: Api<Deployment> = team.api();
+        assert!(deployments.get_opt("api").await.expect("get").is_none());
+
+        let restarted = canopy(options).await;
+        assert_eq!(restarted.resume_unfinished().await.expect("resume"), 1);
+        let done = finished(&records, recorded.id).await;
+        assert_eq!(done.status, DeployStatus::Succeeded, "{done:?}");
+        let deployment = deployments.get("api").await.expect("applied on resume");
+        let annotations = deployment.metadata.annotations.unwrap_or_default();
+        assert_eq!(
+            annotations.get(ANNOTATION_REVISION).map(String::as_str),
+            Some("1")
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_second_click_while_a_deploy_is_in_progress_starts_no_duplicate() {
+    simulator_logs();
+    with_team("twice", |team| async move {
+        let (_db, options) = fresh_database().await;
+        let service = canopy(options.clone()).await;
+        // Two clicks at once: both requests race for the same service and environment.
+        let (first, second) = tokio::join!(
+            service.deploy(request(&team, "web")),
+            service.deploy(request(&team, "web"))
+        );
+        let (accepted, refused) = match (first, second) {
+            (Ok(record), Err(error)) | (Err(error), Ok(record)) => (record, error),
+            (first, second) => {
+                panic!("expected one deploy and one refusal, got {first:?} and {second:?}")
+            }
+        };
+        match &refused {
+            AppError::Conflict { message, .. } => assert!(
+                message.contains("already in progress"),
+                "the refusal says why: {message}"
+            ),
+            other => panic!("expected a conflict, got {other:?}"),
+        }
+        // A third click while the rollout is still going is refused the same way.
+        let third = service.deploy(request(&team, "web")).await;
+        assert!(
+            matches!(third, Err(AppError::Conflict { .. })),
+            "a click during the rollout: {third:?}"
+        );
+
+        let records = DeployRecords::new(pool_for(options).await);
+        let done = finished(&records, accepted.id).await;
+        assert_eq!(done.status, DeployStatus::Succeeded, "{done:?}");
+        let history = records
+            .history(
+                team.team.as_str(),
+                "web",
+                app::api::spec::Environment::Dev,
+                10,
+            )
+            .await
+            .expect("history");
+        assert_eq!(
+            history.len(),
+            1,
+            "exactly one deploy was recorded: {history:?}"
+        );
+
+        // Once it has finished, the next click deploys again (revision 2).
+        let next = service
+            .deploy(request(&team, "web"))
+            .await
+            .expect("a deploy after the first finished");
+        assert_eq!(next.revision, 2);
+        assert_eq!(
+            finished(&records, next.id).await.status,
+            DeployStatus::Succeeded
+        );
+    })
+    .await;
+}
