@@ -14,6 +14,7 @@ use crate::{
     deploy::{
         apply::Applier,
         follow::KubeFollower,
+        quota::TeamQuotas,
         records::DeployRecords,
         render::RenderSettings,
         service::{DeployService, RolloutFollower},
@@ -169,13 +170,15 @@ impl Application {
 
 /// The deploy service for `client`'s cluster, or one that reports there is no cluster.
 pub fn deploy_service(pool: PgPool, client: Option<kube::Client>) -> DeployService {
+    let settings = RenderSettings::default();
+    let quotas = TeamQuotas::new(pool.clone(), settings.quota);
     let records = DeployRecords::new(pool);
     let applier = client.clone().map(Applier::new);
     let follower: Arc<dyn RolloutFollower> = match client {
         Some(client) => Arc::new(KubeFollower::new(client)),
         None => Arc::new(NoCluster),
     };
-    DeployService::new(records, applier, follower, RenderSettings::default())
+    DeployService::new(records, quotas, applier, follower, settings)
 }
 
 /// The follower when no cluster is configured (nothing is ever applied then).

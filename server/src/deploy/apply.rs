@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::{
     apps::v1::Deployment,
     autoscaling::v2::HorizontalPodAutoscaler,
-    core::v1::{Secret, Service, ServiceAccount},
+    core::v1::{Namespace, ResourceQuota, Secret, Service, ServiceAccount},
     networking::v1::{Ingress, NetworkPolicy},
     policy::v1::PodDisruptionBudget,
 };
@@ -352,6 +352,51 @@ impl Applier {
             });
         }
         Ok(changes)
+    }
+
+    /// Applies a team namespace's ResourceQuota when the namespace exists (the team's first
+    /// deploy to an environment creates it). Returns the quota's usage as the quota controller
+    /// last recorded it (`status.used`, e.g. `requests.cpu: 750m`), or `None` when there is no
+    /// such namespace.
+    pub async fn apply_quota(
+        &self,
+        quota: &ResourceQuota,
+    ) -> Result<Option<BTreeMap<String, String>>> {
+        let object = ManifestObject::new(quota)?;
+        let namespace = object.object.metadata.namespace.clone().unwrap_or_default();
+        let namespaces: Api<Namespace> = Api::all(self.client.clone());
+        let exists = namespaces
+            .get_opt(&namespace)
+            .await
+            .map_err(|source| ApplyError::Object {
+                kind: "Namespace".to_owned(),
+                name: namespace.clone(),
+                source,
+            })?
+            .is_some();
+        if !exists {
+            return Ok(None);
+        }
+        let after = object
+            .api(&self.client)
+            .patch(
+                &object.name(),
+                &PatchParams::apply(FIELD_MANAGER).force(),
+                &Patch::Apply(&object.object),
+            )
+            .await
+            .map_err(|e| object.refusal(e))?;
+        let used = after
+            .data
+            .pointer("/status/used")
+            .and_then(Value::as_object)
+            .map(|used| {
+                used.iter()
+                    .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(Some(used))
     }
 
     /// Deletes every object labelled as Canopy's for this service in `namespace`; leaves the

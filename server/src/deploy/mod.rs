@@ -5,6 +5,7 @@ pub mod diagnose;
 pub mod follow;
 pub mod live;
 pub mod manifest;
+pub mod quota;
 pub mod records;
 pub mod render;
 pub mod rollout;

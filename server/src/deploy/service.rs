@@ -6,15 +6,17 @@ use std::{collections::BTreeMap, sync::Arc, time::Duration};
 use app::api::{
     deploys::{DeployRecord, DeployStatus, LiveRollout, Problem},
     spec::{Environment, ServiceSpec},
-    AppError,
+    AppError, TeamName,
 };
 use secrecy::{ExposeSecret, SecretString};
 
 use super::{
     apply::{Applier, ObjectChange},
     live::{LiveRollouts, ServiceKey},
+    quota::{QuotaChange, QuotaSource, QuotaView, TeamQuotas},
     records::{DeployRecords, NewDeploy},
-    render::{render, RenderSettings},
+    render::{render, team_namespace, team_quota, RenderSettings},
+    size::{Cpu, Memory, TeamQuota},
 };
 use crate::error::internal;
 
@@ -46,10 +48,23 @@ pub struct DeployRequest {
 #[derive(Clone)]
 pub struct DeployService {
     records: DeployRecords,
+    quotas: TeamQuotas,
     applier: Option<Applier>,
     follower: Arc<dyn RolloutFollower>,
     live: LiveRollouts,
     settings: RenderSettings,
+}
+
+/// A team's quota after a change, and what happened in the cluster.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct QuotaUpdate {
+    pub team: String,
+    pub quota: QuotaView,
+    pub source: QuotaSource,
+    /// The team's namespaces the new quota was applied to (those that exist).
+    pub applied_to: Vec<String>,
+    /// Plain warnings: usage already above the new quota, or a namespace it could not reach.
+    pub warnings: Vec<String>,
 }
 
 fn no_cluster() -> AppError {
@@ -61,12 +76,14 @@ fn no_cluster() -> AppError {
 impl DeployService {
     pub fn new(
         records: DeployRecords,
+        quotas: TeamQuotas,
         applier: Option<Applier>,
         follower: Arc<dyn RolloutFollower>,
         settings: RenderSettings,
     ) -> Self {
         Self {
             records,
+            quotas,
             applier,
             follower,
             live: LiveRollouts::default(),
@@ -114,6 +131,88 @@ impl DeployService {
         Ok((live, history))
     }
 
+    /// The render settings for `spec`'s team (its own quota, or the default).
+    async fn settings_for(&self, spec: &ServiceSpec) -> Result<RenderSettings, AppError> {
+        let (quota, _) = self.quotas.get(&spec.team).await?;
+        Ok(RenderSettings {
+            quota,
+            ..self.settings.clone()
+        })
+    }
+
+    /// The team's quota and whether it is the team's own or the default.
+    pub async fn team_quota(&self, team: &TeamName) -> Result<(TeamQuota, QuotaSource), AppError> {
+        self.quotas.get(team).await
+    }
+
+    /// Changes the team's quota (fields left out keep their value), stores it, and applies it
+    /// to the team's existing namespaces at once.
+    pub async fn set_team_quota(
+        &self,
+        team: &TeamName,
+        change: &QuotaChange,
+        updated_by: &str,
+    ) -> Result<QuotaUpdate, AppError> {
+        let (current, _) = self.quotas.get(team).await?;
+        let quota = change
+            .apply_to(current)
+            .map_err(|errors| AppError::InvalidSpec { errors: errors.0 })?;
+        self.quotas.set(team, quota, updated_by).await?;
+        tracing::info!(%team, ?quota, %updated_by, "team quota set");
+        self.push_quota(team, quota, QuotaSource::Team).await
+    }
+
+    /// Gives the team the default quota again and applies it to its existing namespaces.
+    pub async fn reset_team_quota(&self, team: &TeamName) -> Result<QuotaUpdate, AppError> {
+        self.quotas.reset(team).await?;
+        let (quota, source) = self.quotas.get(team).await?;
+        self.push_quota(team, quota, source).await
+    }
+
+    async fn push_quota(
+        &self,
+        team: &TeamName,
+        quota: TeamQuota,
+        source: QuotaSource,
+    ) -> Result<QuotaUpdate, AppError> {
+        let mut update = QuotaUpdate {
+            team: team.to_string(),
+            quota: quota.into(),
+            source,
+            applied_to: Vec::new(),
+            warnings: Vec::new(),
+        };
+        let Some(applier) = &self.applier else {
+            update.warnings.push(
+                "Canopy is not connected to a cluster: the quota applies from the team's next deploy."
+                    .to_owned(),
+            );
+            return Ok(update);
+        };
+        for environment in [Environment::Dev, Environment::Staging, Environment::Prod] {
+            let namespace = team_namespace(team, environment);
+            match applier
+                .apply_quota(&team_quota(team, environment, &quota))
+                .await
+            {
+                Ok(None) => {}
+                Ok(Some(used)) => {
+                    update
+                        .warnings
+                        .extend(over_quota(&namespace, &quota, &used));
+                    update.applied_to.push(namespace);
+                }
+                Err(error) => {
+                    tracing::warn!(%namespace, %error, "could not apply a team quota");
+                    update.warnings.push(format!(
+                        "{namespace}: the quota could not be applied now ({error}); it applies with the next deploy there."
+                    ));
+                }
+            }
+        }
+        Ok(update)
+    }
+
     fn applier(&self) -> Result<&Applier, AppError> {
         self.applier.as_ref().ok_or_else(no_cluster)
     }
@@ -135,7 +234,8 @@ impl DeployService {
             .history(spec.team.as_str(), spec.name.as_str(), spec.environment, 1)
             .await?;
         let revision = latest.first().map_or(1, |d| d.revision);
-        let rendered = render(spec, revision, &placeholder, capabilities, &self.settings);
+        let settings = self.settings_for(spec).await?;
+        let rendered = render(spec, revision, &placeholder, capabilities, &settings);
         let warnings = rendered
             .skipped
             .iter()
@@ -322,7 +422,11 @@ impl DeployService {
             .capabilities()
             .await
             .map_err(|e| format!("Canopy could not reach the cluster: {e}"))?;
-        let rendered = render(spec, revision, secrets, capabilities, &self.settings);
+        let settings = self
+            .settings_for(spec)
+            .await
+            .map_err(|e| format!("Canopy could not read the team's quota: {e}"))?;
+        let rendered = render(spec, revision, secrets, capabilities, &settings);
         applier
             .apply(&rendered)
             .await
@@ -451,6 +555,58 @@ impl DeployService {
         }
         Ok(count)
     }
+}
+
+/// Warnings for usage (as the quota controller last recorded it) above a new quota.
+fn over_quota(namespace: &str, quota: &TeamQuota, used: &BTreeMap<String, String>) -> Vec<String> {
+    let cpu = |key: &str| used.get(key).and_then(|v| Cpu::parse(v).ok());
+    let memory = |key: &str| used.get(key).and_then(|v| Memory::parse(v).ok());
+    let mut over = Vec::new();
+    let mut check = |what: &str, used: Option<String>, limit: String, exceeded: bool| {
+        if let (true, Some(used)) = (exceeded, used) {
+            over.push(format!("{what}: {used} in use, above the new {limit}"));
+        }
+    };
+    let requests_cpu = cpu("requests.cpu");
+    check(
+        "CPU requests",
+        requests_cpu.map(|c| c.to_string()),
+        quota.requests_cpu.to_string(),
+        requests_cpu.is_some_and(|c| c > quota.requests_cpu),
+    );
+    let limits_cpu = cpu("limits.cpu");
+    check(
+        "CPU limits",
+        limits_cpu.map(|c| c.to_string()),
+        quota.limits_cpu.to_string(),
+        limits_cpu.is_some_and(|c| c > quota.limits_cpu),
+    );
+    let requests_memory = memory("requests.memory");
+    check(
+        "memory requests",
+        requests_memory.map(|m| m.to_string()),
+        quota.requests_memory.to_string(),
+        requests_memory.is_some_and(|m| m > quota.requests_memory),
+    );
+    let limits_memory = memory("limits.memory");
+    check(
+        "memory limits",
+        limits_memory.map(|m| m.to_string()),
+        quota.limits_memory.to_string(),
+        limits_memory.is_some_and(|m| m > quota.limits_memory),
+    );
+    let pods = used.get("pods").and_then(|p| p.parse::<u32>().ok());
+    check(
+        "pods",
+        pods.map(|p| p.to_string()),
+        quota.pods.to_string(),
+        pods.is_some_and(|p| p > quota.pods),
+    );
+    over.into_iter()
+        .map(|what| {
+            format!("{namespace} is over its new quota ({what}): running pods stay, new ones are refused until usage drops.")
+        })
+        .collect()
 }
 
 pub fn key_of(spec: &ServiceSpec) -> ServiceKey {

@@ -18,7 +18,7 @@ use tower_http::{
     compression::CompressionLayer, services::ServeDir, timeout::TimeoutLayer, trace::TraceLayer,
 };
 
-use super::{api, assets, energy_api, health, live, security, SiteBundle};
+use super::{api, assets, energy_api, health, live, quota_api, security, SiteBundle};
 use crate::deploy::service::DeployService;
 use secrecy::SecretString;
 
@@ -80,31 +80,31 @@ pub fn router(state: AppState, bundle: &SiteBundle) -> Router {
         .precompressed_br()
         .precompressed_gzip();
 
-    let mut router = Router::new()
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .route(
-            "/ui/live/{team}/{service}/{environment}",
-            get(live::rollout_events),
-        )
-        .nest(
-            "/api/v1",
-            api::routes().route_layer(middleware::from_fn_with_state(
-                state.clone(),
-                api::require_token,
-            )),
-        )
-        .merge(energy_api::routes(state.clone()))
-        .leptos_routes_with_context(&state, routes, context.clone(), {
-            let options = options.clone();
-            move || app::shell(options.clone())
-        })
-        .nest_service("/pkg", pkg)
-        .fallback(leptos_axum::file_and_error_handler_with_context::<
-            AppState,
-            _,
-        >(context, app::shell))
-        .with_state(state);
+    let mut router =
+        Router::new()
+            .route("/healthz", get(health::healthz))
+            .route("/readyz", get(health::readyz))
+            .route(
+                "/ui/live/{team}/{service}/{environment}",
+                get(live::rollout_events),
+            )
+            .nest(
+                "/api/v1",
+                api::routes().merge(quota_api::routes()).route_layer(
+                    middleware::from_fn_with_state(state.clone(), api::require_token),
+                ),
+            )
+            .merge(energy_api::routes(state.clone()))
+            .leptos_routes_with_context(&state, routes, context.clone(), {
+                let options = options.clone();
+                move || app::shell(options.clone())
+            })
+            .nest_service("/pkg", pkg)
+            .fallback(leptos_axum::file_and_error_handler_with_context::<
+                AppState,
+                _,
+            >(context, app::shell))
+            .with_state(state);
 
     for layer in security::layers() {
         router = router.layer(layer);

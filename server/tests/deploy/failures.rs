@@ -7,7 +7,7 @@ use canopy_server::deploy::{
     diagnose::{diagnose, Problem, ProblemKind},
     render::{RenderSettings, RenderedService},
     rollout::{rollout_snapshots, watch_rollout, RolloutEnd, RolloutSnapshot, RolloutStatus},
-    size::TeamQuota,
+    size::{Cpu, TeamQuota},
 };
 use futures::StreamExt;
 use k8s_openapi::{api::core::v1::ResourceQuota, apimachinery::pkg::api::resource::Quantity};
@@ -199,8 +199,8 @@ async fn a_pod_bigger_than_any_node_is_unschedulable_with_the_schedulers_words()
         let spec = team.spec("web", |raw| raw.replicas = Some(1));
         let roomy = RenderSettings {
             quota: TeamQuota {
-                requests_cpu: "64".to_owned(),
-                limits_cpu: "64".to_owned(),
+                requests_cpu: Cpu::cores(64),
+                limits_cpu: Cpu::cores(64),
                 ..TeamQuota::default()
             },
             ..RenderSettings::default()
@@ -244,7 +244,7 @@ async fn a_used_up_quota_says_so() {
         // service starts with one pod and is scaled up after that.
         let tight = RenderSettings {
             quota: TeamQuota {
-                requests_cpu: "500m".to_owned(),
+                requests_cpu: Cpu(500),
                 ..TeamQuota::default()
             },
             ..RenderSettings::default()

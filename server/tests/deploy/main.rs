@@ -7,6 +7,7 @@ mod apply;
 #[path = "../it/support/mod.rs"]
 mod db_support;
 mod failures;
+mod quota;
 mod resume;
 mod rollout;
 mod sandbox;

@@ -27,7 +27,7 @@ use crate::{
     support::{kubeconfig_path, simulator_logs, with_team, TestTeam, WAIT},
 };
 
-async fn pool_for(options: sqlx::postgres::PgConnectOptions) -> PgPool {
+pub async fn pool_for(options: sqlx::postgres::PgConnectOptions) -> PgPool {
     PgPoolOptions::new()
         .max_connections(4)
         .connect_with(options)
@@ -36,14 +36,14 @@ async fn pool_for(options: sqlx::postgres::PgConnectOptions) -> PgPool {
 }
 
 /// A deploy service with its own pool and kube client, on the caller's runtime.
-async fn canopy(options: sqlx::postgres::PgConnectOptions) -> DeployService {
+pub async fn canopy(options: sqlx::postgres::PgConnectOptions) -> DeployService {
     let client = canopy_sandbox::client_from_kubeconfig(&kubeconfig_path())
         .await
         .expect("kube client");
     deploy_service(pool_for(options).await, Some(client))
 }
 
-fn request(team: &TestTeam, name: &str) -> DeployRequest {
+pub fn request(team: &TestTeam, name: &str) -> DeployRequest {
     DeployRequest {
         spec: team.spec(name, |_| {}),
         secret_values: BTreeMap::new(),
@@ -79,7 +79,7 @@ where
 }
 
 /// Waits until the record of `id` has finished (succeeded or failed).
-async fn finished(records: &DeployRecords, id: i64) -> DeployRecord {
+pub async fn finished(records: &DeployRecords, id: i64) -> DeployRecord {
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
         let record = records.get(id).await.expect("read the record");

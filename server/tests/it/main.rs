@@ -5,5 +5,6 @@ mod api;
 mod assets_and_headers;
 mod embedded_postgres;
 mod health;
+mod quota_api;
 mod services;
 mod support;

@@ -4,6 +4,7 @@
 //! re-applying an unchanged spec changes nothing.
 
 mod namespace;
+pub use namespace::{quota as team_quota, team_namespace};
 mod workload;
 
 use std::collections::BTreeMap;
@@ -127,7 +128,7 @@ pub fn render(
     };
     RenderedService {
         namespace: namespace::namespace(spec),
-        quota: namespace::quota(spec, &settings.quota),
+        quota: namespace::quota(&spec.team, spec.environment, &settings.quota),
         limit_range: namespace::limit_range(spec),
         service_account: workload::service_account(spec, revision),
         secret: (!spec.secret_keys.is_empty() && !secret_values.is_empty())

@@ -3,7 +3,10 @@
 
 use std::collections::BTreeMap;
 
-use app::api::spec::ServiceSpec;
+use app::api::{
+    spec::{Environment, ServiceSpec},
+    TeamName,
+};
 use k8s_openapi::{
     api::{
         core::v1::{
@@ -26,51 +29,70 @@ use super::{meta, selector_labels, RenderSettings, LABEL_ENVIRONMENT, LABEL_TEAM
 use crate::deploy::size::{resources, TeamQuota};
 use app::api::spec::Size;
 
-fn namespace_labels(spec: &ServiceSpec) -> BTreeMap<String, String> {
+fn namespace_labels(team: &TeamName, environment: Environment) -> BTreeMap<String, String> {
     BTreeMap::from([
         (
             "app.kubernetes.io/managed-by".to_owned(),
             MANAGED_BY.to_owned(),
         ),
-        (LABEL_TEAM.to_owned(), spec.team.to_string()),
+        (LABEL_TEAM.to_owned(), team.to_string()),
         (
             LABEL_ENVIRONMENT.to_owned(),
-            spec.environment.as_str().to_owned(),
+            environment.as_str().to_owned(),
         ),
     ])
 }
 
 fn namespaced_meta(spec: &ServiceSpec, name: &str) -> ObjectMeta {
+    team_namespaced_meta(&spec.team, spec.environment, name)
+}
+
+fn team_namespaced_meta(team: &TeamName, environment: Environment, name: &str) -> ObjectMeta {
     ObjectMeta {
         name: Some(name.to_owned()),
-        namespace: Some(spec.namespace()),
-        labels: Some(namespace_labels(spec)),
+        namespace: Some(team_namespace(team, environment)),
+        labels: Some(namespace_labels(team, environment)),
         ..ObjectMeta::default()
     }
+}
+
+/// The namespace of a team's environment: `<team>-<env>`.
+pub fn team_namespace(team: &TeamName, environment: Environment) -> String {
+    format!("{team}-{}", environment.as_str())
 }
 
 pub fn namespace(spec: &ServiceSpec) -> Namespace {
     Namespace {
         metadata: ObjectMeta {
             name: Some(spec.namespace()),
-            labels: Some(namespace_labels(spec)),
+            labels: Some(namespace_labels(&spec.team, spec.environment)),
             ..ObjectMeta::default()
         },
         ..Namespace::default()
     }
 }
 
-pub fn quota(spec: &ServiceSpec, quota: &TeamQuota) -> ResourceQuota {
+/// The ResourceQuota of a team's namespace in one environment, from the team's quota.
+pub fn quota(team: &TeamName, environment: Environment, quota: &TeamQuota) -> ResourceQuota {
     let q = |s: &str| Quantity(s.to_owned());
     ResourceQuota {
-        metadata: namespaced_meta(spec, "canopy-team-quota"),
+        metadata: team_namespaced_meta(team, environment, "canopy-team-quota"),
         spec: Some(ResourceQuotaSpec {
             hard: Some(BTreeMap::from([
-                ("requests.cpu".to_owned(), q(&quota.requests_cpu)),
-                ("requests.memory".to_owned(), q(&quota.requests_memory)),
-                ("limits.cpu".to_owned(), q(&quota.limits_cpu)),
-                ("limits.memory".to_owned(), q(&quota.limits_memory)),
-                ("pods".to_owned(), q(&quota.pods)),
+                (
+                    "requests.cpu".to_owned(),
+                    q(&quota.requests_cpu.to_string()),
+                ),
+                (
+                    "requests.memory".to_owned(),
+                    q(&quota.requests_memory.to_string()),
+                ),
+                ("limits.cpu".to_owned(), q(&quota.limits_cpu.to_string())),
+                (
+                    "limits.memory".to_owned(),
+                    q(&quota.limits_memory.to_string()),
+                ),
+                ("pods".to_owned(), q(&quota.pods.to_string())),
             ])),
             ..ResourceQuotaSpec::default()
         }),

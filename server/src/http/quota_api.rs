@@ -1,0 +1,67 @@
+//! Per-team quotas over the REST API (`/api/v1/teams/{team}/quota`, bearer token like the rest
+//! of `/api/v1`): read, change (fields left out keep their value), reset to the default.
+
+use app::api::{AppError, Field, TeamName};
+use axum::{
+    extract::{rejection::JsonRejection, Path, State},
+    routing::get,
+    Json, Router,
+};
+use serde::Serialize;
+
+use super::{api::ApiError, AppState};
+use crate::deploy::{
+    quota::{QuotaChange, QuotaSource, QuotaView},
+    service::QuotaUpdate,
+};
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route(
+        "/teams/{team}/quota",
+        get(get_quota).put(put_quota).delete(reset_quota),
+    )
+}
+
+fn team_name(raw: &str) -> Result<TeamName, ApiError> {
+    TeamName::parse(raw).map_err(|e| ApiError::App(AppError::invalid(Field::Team, e)))
+}
+
+#[derive(Serialize)]
+struct QuotaAnswer {
+    team: String,
+    quota: QuotaView,
+    source: QuotaSource,
+}
+
+async fn get_quota(
+    State(state): State<AppState>,
+    Path(team): Path<String>,
+) -> Result<Json<QuotaAnswer>, ApiError> {
+    let team = team_name(&team)?;
+    let (quota, source) = state.deploys.team_quota(&team).await?;
+    Ok(Json(QuotaAnswer {
+        team: team.to_string(),
+        quota: quota.into(),
+        source,
+    }))
+}
+
+async fn put_quota(
+    State(state): State<AppState>,
+    Path(team): Path<String>,
+    body: Result<Json<QuotaChange>, JsonRejection>,
+) -> Result<Json<QuotaUpdate>, ApiError> {
+    let team = team_name(&team)?;
+    let Json(change) = body?;
+    Ok(Json(
+        state.deploys.set_team_quota(&team, &change, "api").await?,
+    ))
+}
+
+async fn reset_quota(
+    State(state): State<AppState>,
+    Path(team): Path<String>,
+) -> Result<Json<QuotaUpdate>, ApiError> {
+    let team = team_name(&team)?;
+    Ok(Json(state.deploys.reset_team_quota(&team).await?))
+}
