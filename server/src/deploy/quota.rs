@@ -10,7 +10,7 @@ use app::api::{
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 
-use super::size::{resources, Cpu, Memory, TeamQuota};
+use super::size::{resources, Amount, Cpu, Memory, TeamQuota};
 use crate::error::{from_sqlx, internal};
 
 /// The most a quota may grant (far beyond any real cluster; keeps the numbers in range).
@@ -75,55 +75,33 @@ impl QuotaChange {
         let min_cpu_limit = Cpu(500);
         let min_memory_limit = Memory::mebibytes(256);
 
-        let mut cpu = |field: &str, raw: &Option<String>, target: &mut Cpu, min: Cpu| {
-            let mut error = |field: &str, message| push(&mut errors, field, message);
-            let Some(raw) = raw else { return };
-            match Cpu::parse(raw) {
-                Ok(value) if value < min => error(
-                    field,
-                    format!("{value} is below {min}, what one size-S pod needs; allowed: {min} to {MAX_CPU}"),
-                ),
-                Ok(value) if value > MAX_CPU => error(field, format!("{value} is above the maximum of {MAX_CPU} cores")),
-                Ok(value) => *target = value,
-                Err(message) => error(field, message),
-            }
-        };
-        cpu(
+        amount(
+            &mut errors,
             "requests_cpu",
-            &self.requests_cpu,
+            self.requests_cpu.as_deref(),
             &mut quota.requests_cpu,
-            min_cpu_request,
+            (min_cpu_request, MAX_CPU),
         );
-        cpu(
+        amount(
+            &mut errors,
             "limits_cpu",
-            &self.limits_cpu,
+            self.limits_cpu.as_deref(),
             &mut quota.limits_cpu,
-            min_cpu_limit,
+            (min_cpu_limit, MAX_CPU),
         );
-        let mut memory = |field: &str, raw: &Option<String>, target: &mut Memory, min: Memory| {
-            let mut error = |field: &str, message| push(&mut errors, field, message);
-            let Some(raw) = raw else { return };
-            match Memory::parse(raw) {
-                Ok(value) if value < min => error(
-                    field,
-                    format!("{value} is below {min}, what one size-S pod needs; allowed: {min} to {MAX_MEMORY}"),
-                ),
-                Ok(value) if value > MAX_MEMORY => error(field, format!("{value} is above the maximum of {MAX_MEMORY}")),
-                Ok(value) => *target = value,
-                Err(message) => error(field, message),
-            }
-        };
-        memory(
+        amount(
+            &mut errors,
             "requests_memory",
-            &self.requests_memory,
+            self.requests_memory.as_deref(),
             &mut quota.requests_memory,
-            min_memory_request,
+            (min_memory_request, MAX_MEMORY),
         );
-        memory(
+        amount(
+            &mut errors,
             "limits_memory",
-            &self.limits_memory,
+            self.limits_memory.as_deref(),
             &mut quota.limits_memory,
-            min_memory_limit,
+            (min_memory_limit, MAX_MEMORY),
         );
         if let Some(pods) = self.pods {
             if (1..=MAX_PODS).contains(&pods) {
@@ -163,6 +141,31 @@ impl QuotaChange {
         } else {
             Err(SpecErrors(errors))
         }
+    }
+}
+
+/// Parses one amount of a change into `target`, or notes why it is refused.
+fn amount<A: Amount>(
+    errors: &mut Vec<SpecError>,
+    field: &str,
+    raw: Option<&str>,
+    target: &mut A,
+    (min, max): (A, A),
+) {
+    let Some(raw) = raw else { return };
+    match A::parse(raw) {
+        Ok(value) if value < min => push(
+            errors,
+            field,
+            format!("{value} is below {min}, what one size-S pod needs; allowed: {min} to {max}"),
+        ),
+        Ok(value) if value > max => push(
+            errors,
+            field,
+            format!("{value} is above the maximum of {max}"),
+        ),
+        Ok(value) => *target = value,
+        Err(message) => push(errors, field, message),
     }
 }
 

@@ -16,7 +16,7 @@ use super::{
     quota::{QuotaChange, QuotaSource, QuotaView, TeamQuotas},
     records::{DeployRecords, NewDeploy},
     render::{render, team_namespace, team_quota, RenderSettings},
-    size::{Cpu, Memory, TeamQuota},
+    size::{Amount, TeamQuota},
 };
 use crate::error::internal;
 
@@ -559,54 +559,23 @@ impl DeployService {
 
 /// Warnings for usage (as the quota controller last recorded it) above a new quota.
 fn over_quota(namespace: &str, quota: &TeamQuota, used: &BTreeMap<String, String>) -> Vec<String> {
-    let cpu = |key: &str| used.get(key).and_then(|v| Cpu::parse(v).ok());
-    let memory = |key: &str| used.get(key).and_then(|v| Memory::parse(v).ok());
-    let mut over = Vec::new();
-    let mut check = |what: &str, used: Option<String>, limit: String, exceeded: bool| {
-        if let (true, Some(used)) = (exceeded, used) {
-            over.push(format!("{what}: {used} in use, above the new {limit}"));
-        }
-    };
-    let requests_cpu = cpu("requests.cpu");
-    check(
-        "CPU requests",
-        requests_cpu.map(|c| c.to_string()),
-        quota.requests_cpu.to_string(),
-        requests_cpu.is_some_and(|c| c > quota.requests_cpu),
-    );
-    let limits_cpu = cpu("limits.cpu");
-    check(
-        "CPU limits",
-        limits_cpu.map(|c| c.to_string()),
-        quota.limits_cpu.to_string(),
-        limits_cpu.is_some_and(|c| c > quota.limits_cpu),
-    );
-    let requests_memory = memory("requests.memory");
-    check(
-        "memory requests",
-        requests_memory.map(|m| m.to_string()),
-        quota.requests_memory.to_string(),
-        requests_memory.is_some_and(|m| m > quota.requests_memory),
-    );
-    let limits_memory = memory("limits.memory");
-    check(
-        "memory limits",
-        limits_memory.map(|m| m.to_string()),
-        quota.limits_memory.to_string(),
-        limits_memory.is_some_and(|m| m > quota.limits_memory),
-    );
-    let pods = used.get("pods").and_then(|p| p.parse::<u32>().ok());
-    check(
-        "pods",
-        pods.map(|p| p.to_string()),
-        quota.pods.to_string(),
-        pods.is_some_and(|p| p > quota.pods),
-    );
-    over.into_iter()
-        .map(|what| {
-            format!("{namespace} is over its new quota ({what}): running pods stay, new ones are refused until usage drops.")
-        })
-        .collect()
+    fn over<A: Amount>(what: &str, used: Option<&String>, limit: A) -> Option<String> {
+        let used = A::parse(used?).ok()?;
+        (used > limit).then(|| format!("{what}: {used} in use, above the new {limit}"))
+    }
+    [
+        over("CPU requests", used.get("requests.cpu"), quota.requests_cpu),
+        over("CPU limits", used.get("limits.cpu"), quota.limits_cpu),
+        over("memory requests", used.get("requests.memory"), quota.requests_memory),
+        over("memory limits", used.get("limits.memory"), quota.limits_memory),
+        over("pods", used.get("pods"), quota.pods),
+    ]
+    .into_iter()
+    .flatten()
+    .map(|what| {
+        format!("{namespace} is over its new quota ({what}): running pods stay, new ones are refused until usage drops.")
+    })
+    .collect()
 }
 
 pub fn key_of(spec: &ServiceSpec) -> ServiceKey {

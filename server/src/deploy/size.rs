@@ -46,6 +46,32 @@ pub const fn resources(size: Size) -> SizeResources {
     }
 }
 
+/// An amount a quota limits: parsed from and shown as Kubernetes writes it.
+pub trait Amount: Copy + Ord + std::fmt::Display + Sized {
+    fn parse(raw: &str) -> Result<Self, String>;
+}
+
+impl Amount for Cpu {
+    fn parse(raw: &str) -> Result<Self, String> {
+        Cpu::parse(raw)
+    }
+}
+
+impl Amount for Memory {
+    fn parse(raw: &str) -> Result<Self, String> {
+        Memory::parse(raw)
+    }
+}
+
+/// A number of pods.
+impl Amount for u32 {
+    fn parse(raw: &str) -> Result<Self, String> {
+        raw.trim()
+            .parse()
+            .map_err(|_| format!("{raw:?} is not a whole number"))
+    }
+}
+
 /// A CPU amount in millicores, written the way Kubernetes does (`8`, `500m`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Cpu(pub u64);
