@@ -107,13 +107,13 @@ impl LogSource {
     fn refused(&self, previous: bool, error: kube::Error) -> AppError {
         match error {
             kube::Error::Api(status) if status.code == 400 || status.code == 404 => {
-                if previous {
-                    return self.no_previous();
-                }
                 AppError::NotFound {
                     what: format!(
-                        "A log of container {} in pod {} (Kubernetes says: {})",
-                        self.container, self.pod, status.message
+                        "A {}log of container {} in pod {} (Kubernetes says: {})",
+                        if previous { "previous instance's " } else { "" },
+                        self.container,
+                        self.pod,
+                        status.message.trim()
                     ),
                 }
             }

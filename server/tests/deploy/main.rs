@@ -4,6 +4,7 @@
 
 mod apply;
 mod failures;
+mod pods;
 mod rollout;
 mod sandbox;
 mod support;
