@@ -2,6 +2,10 @@
 //! controller manager, scheduler; `CANOPY_TEST_KUBECONFIG`) with simulated nodes.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+mod api;
+// The real server with a database of its own, as in the main integration tests.
+#[path = "../it/support/mod.rs"]
+mod app_support;
 mod apply;
 mod failures;
 mod pods;
