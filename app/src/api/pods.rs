@@ -137,6 +137,18 @@ pub async fn get_service_pods(
         .await
 }
 
+/// What the log viewer shows: the log, or why there is none to show (no pod yet, a container
+/// still waiting to start, no previous instance), which is not an error of the page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogView {
+    /// The pod asked for (empty: none could be chosen).
+    pub pod: String,
+    pub previous: bool,
+    pub log: Option<PodLog>,
+    /// Why there is no log, in plain words.
+    pub unavailable: Option<String>,
+}
+
 /// The last lines of a container's log (`pod` empty: the service's first pod).
 #[server(prefix = "/api/fn", endpoint = "get_pod_log")]
 pub async fn get_pod_log(
@@ -147,7 +159,7 @@ pub async fn get_pod_log(
     container: Option<String>,
     previous: bool,
     tail: Option<String>,
-) -> Result<PodLog, AppError> {
+) -> Result<LogView, AppError> {
     let tail_lines = parse_tail(tail.as_deref())?;
     let backend = super::backend::deploy_backend()?;
     let pod = if pod.trim().is_empty() {
@@ -157,27 +169,45 @@ pub async fn get_pod_log(
         match pods.pods.into_iter().next() {
             Some(first) => first.name,
             None => {
-                return Err(AppError::NotFound {
-                    what: format!("A pod of {service} in {environment}"),
+                return Ok(LogView {
+                    pod: String::new(),
+                    previous,
+                    log: None,
+                    unavailable: Some(format!("{service} has no pods in {environment} right now.")),
                 })
             }
         }
     } else {
         pod
     };
-    backend
+    let read = backend
         .pod_log(
             team,
             service,
             environment,
             LogRequest {
-                pod,
+                pod: pod.clone(),
                 container: container.filter(|c| !c.trim().is_empty()),
                 tail_lines,
                 previous,
             },
         )
-        .await
+        .await;
+    match read {
+        Ok(log) => Ok(LogView {
+            pod,
+            previous,
+            log: Some(log),
+            unavailable: None,
+        }),
+        Err(error @ AppError::NotFound { .. }) => Ok(LogView {
+            pod,
+            previous,
+            log: None,
+            unavailable: Some(error.to_string()),
+        }),
+        Err(error) => Err(error),
+    }
 }
 
 #[cfg(test)]

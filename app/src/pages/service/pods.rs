@@ -6,10 +6,7 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
 use crate::{
-    api::{
-        pods::{get_pod_log, get_service_pods, EventInfo, PodInfo, PodLog},
-        AppError,
-    },
+    api::pods::{get_pod_log, get_service_pods, EventInfo, LogView, PodInfo, PodLog},
     components::error_banner::ErrorBanner,
 };
 
@@ -113,14 +110,19 @@ pub(super) fn PodsSection(team: String, service: String, environment: String) ->
                 {move || {
                     let target = target.clone();
                     log.get().map(move |result| match result {
-                        Ok(log) => view! { <LogViewer log target /> }.into_any(),
-                        Err(AppError::NotFound { .. }) if selected_pod().is_empty() => view! {
-                            <h2>"Logs"</h2>
-                            <p class="muted">"No pod to show the log of."</p>
+                        Ok(LogView { log: Some(log), .. }) => view! { <LogViewer log target /> }.into_any(),
+                        Ok(LogView { pod, previous, unavailable, .. }) => {
+                            let back = (previous && !pod.is_empty())
+                                .then(|| target.page_href(&pod, None, false));
+                            view! {
+                                <h2>{if pod.is_empty() { "Logs".to_owned() } else { format!("Logs: {pod}") }}</h2>
+                                <p class="muted" data-testid="log-unavailable">{unavailable.unwrap_or_default()}</p>
+                                {back.map(|href| view! { <a href=href data-testid="previous-toggle">"Current container"</a> })}
+                            }
+                            .into_any()
                         }
-                        .into_any(),
                         Err(error) => view! { <h2>"Logs"</h2> <ErrorBanner error /> }.into_any(),
-                    })
+                })
                 }}
             </Suspense>
         </section>
