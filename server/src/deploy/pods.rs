@@ -185,7 +185,7 @@ pub fn events_of(evidence: &Evidence, service: &str, now: Timestamp) -> Vec<Even
             (seen, event_info(event, seen, now))
         })
         .collect();
-    events.sort_by(|a, b| b.0.cmp(&a.0));
+    events.sort_by_key(|event| std::cmp::Reverse(event.0));
     events
         .into_iter()
         .take(MAX_EVENTS)
