@@ -72,6 +72,11 @@ test("pods, events and a followed log on the service page", async () => {
   assert.equal(await page.getByTestId("follow").textContent(), "Stop following");
   await page.getByTestId("follow").click();
 
+  // Refreshing re-reads the pods and the log in place.
+  await page.getByTestId("refresh-pods").click();
+  await page.getByTestId("log-lines").filter({ hasText: "starting web" }).waitFor();
+  assert.equal(await pods.locator("tbody tr").first().getAttribute("data-pod"), podName);
+
   // The download is the whole log as a text attachment.
   const response = await page.request.get(`${canopy.base}${download}`);
   assert.equal(response.status(), 200);

@@ -90,7 +90,19 @@ pub(super) fn PodsSection(team: String, service: String, environment: String) ->
         )
     };
     let for_table = target.clone();
+    // Pods change during a rollout; the section is rebuilt when one ends, and can be refreshed
+    // by hand in between (with JavaScript; without, reloading the page does the same).
+    let hydrated = RwSignal::new(false);
+    Effect::new(move |_| hydrated.set(true));
     view! {
+        {move || hydrated.get().then(|| view! {
+            <div class="pods-toolbar">
+                <button type="button" class="secondary" data-testid="refresh-pods"
+                    on:click=move |_| { pods.refetch(); log.refetch(); }>
+                    "Refresh pods, events and log"
+                </button>
+            </div>
+        })}
         <Suspense fallback=|| view! { <p class="muted">"Loading pods…"</p> }>
             {move || {
                 let target = for_table.clone();
