@@ -215,6 +215,7 @@ impl PodSim {
                         previous,
                         instance,
                         written: 0,
+                        ended: false,
                     },
                 );
             }
@@ -266,6 +267,7 @@ impl PodSim {
                     }
                 }
                 Outcome::CrashLoop | Outcome::OomKilled => {
+                    ctx.logs.end_instance(&key);
                     let last = termination(container.outcome, &lines, started_at, now);
                     events.push((
                         EventType::Warning,
@@ -348,6 +350,7 @@ impl PodSim {
                 if let ContainerPhase::Running { restart_count, .. } = container.sim.phase {
                     let key = ContainerKey::new(&self.namespace, &self.name, &container.sim.name);
                     let lines = ctx.logs.lines(&key, false).unwrap_or_default();
+                    ctx.logs.end_instance(&key);
                     let last = termination(container.outcome, &lines, started_at, finished_at);
                     let message = backoff_message(
                         backoff,

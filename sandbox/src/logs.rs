@@ -41,6 +41,9 @@ pub struct ContainerLogs {
     pub instance: u32,
     /// Lines written by the current instance so far, including any dropped past the cap.
     pub written: u64,
+    /// The current instance has exited (a crash, waiting in back-off to restart): it is now
+    /// the previous terminated container, as a kubelet's `--previous` sees it.
+    pub ended: bool,
 }
 
 /// A container instance's log at one moment, for following it.
@@ -58,13 +61,16 @@ pub struct LogStore {
 }
 
 impl LogStore {
-    /// The lines of a container (`previous`: of the instance before the last restart), or
+    /// The lines of a container (`previous`: of the last terminated instance: the one that
+    /// exited while the container waits to restart, else the one before the last restart), or
     /// `None` when the simulator has no such log (unknown pod, container never started, or no
     /// previous instance).
     pub fn lines(&self, key: &ContainerKey, previous: bool) -> Option<Vec<String>> {
         let map = self.inner.read().unwrap_or_else(PoisonError::into_inner);
         let logs = map.get(key)?;
-        if previous {
+        if previous && logs.ended {
+            Some(logs.current.clone())
+        } else if previous {
             logs.previous.clone()
         } else {
             Some(logs.current.clone())
@@ -110,6 +116,15 @@ impl LogStore {
         }
         logs.written = lines.len() as u64;
         logs.current = lines;
+        logs.ended = false;
+    }
+
+    /// Marks the current instance as exited (crashed or killed, in back-off until restarted).
+    pub(crate) fn end_instance(&self, key: &ContainerKey) {
+        let mut map = self.inner.write().unwrap_or_else(PoisonError::into_inner);
+        if let Some(logs) = map.get_mut(key) {
+            logs.ended = true;
+        }
     }
 
     /// Adds a line to the current instance's log, dropping the oldest past the cap.
@@ -325,5 +340,20 @@ mod tests {
         assert_eq!(store.snapshot(&key).unwrap().written, 2);
         store.remove_pod("ns", "pod");
         assert!(!store.contains(&key));
+    }
+
+    #[test]
+    fn an_exited_instance_is_the_previous_one_until_the_restart() {
+        let store = LogStore::default();
+        let key = ContainerKey::new("ns", "pod", "api");
+        store.start_instance(key.clone(), vec!["first".into(), "fatal".into()]);
+        assert_eq!(store.lines(&key, true), None);
+        store.end_instance(&key);
+        assert_eq!(store.text(&key, true).as_deref(), Some("first\nfatal\n"));
+        store.start_instance(key.clone(), vec!["second".into()]);
+        assert_eq!(store.text(&key, true).as_deref(), Some("first\nfatal\n"));
+        assert_eq!(store.text(&key, false).as_deref(), Some("second\n"));
+        store.end_instance(&key);
+        assert_eq!(store.text(&key, true).as_deref(), Some("second\n"));
     }
 }

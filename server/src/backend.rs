@@ -160,4 +160,25 @@ impl app::api::backend::DeployBackend for CanopyDeployBackend {
         let env = environment(&environment_name)?;
         self.deploys.delete(&team, &service, env, &confirm).await
     }
+
+    async fn pods(
+        &self,
+        team: String,
+        service: String,
+        environment_name: String,
+    ) -> Result<app::api::pods::ServicePods, AppError> {
+        let env = environment(&environment_name)?;
+        self.deploys.pods(&team, &service, env).await
+    }
+
+    async fn pod_log(
+        &self,
+        team: String,
+        service: String,
+        environment_name: String,
+        request: app::api::pods::LogRequest,
+    ) -> Result<app::api::pods::PodLog, AppError> {
+        let env = environment(&environment_name)?;
+        self.deploys.pod_log(&team, &service, env, &request).await
+    }
 }

@@ -85,6 +85,21 @@ pub trait DeployBackend: Send + Sync + 'static {
         environment: String,
         confirm: String,
     ) -> Result<Vec<String>, AppError>;
+    /// The service's pods and the events about it, newest first.
+    async fn pods(
+        &self,
+        team: String,
+        service: String,
+        environment: String,
+    ) -> Result<super::pods::ServicePods, AppError>;
+    /// The last lines of a container's log; the pod must be one of the service's.
+    async fn pod_log(
+        &self,
+        team: String,
+        service: String,
+        environment: String,
+        request: super::pods::LogRequest,
+    ) -> Result<super::pods::PodLog, AppError>;
 }
 
 #[derive(Clone)]

@@ -5,6 +5,7 @@ pub mod deploys;
 pub mod energy;
 mod error;
 mod names;
+pub mod pods;
 mod services;
 pub mod spec;
 

@@ -24,8 +24,10 @@ use crate::{
 };
 
 mod operations;
+mod pods;
 
 use operations::{Operations, OperationsView};
+use pods::PodsSection;
 
 #[component]
 pub fn ServicePage() -> impl IntoView {
@@ -179,6 +181,8 @@ fn Overview(
         {has_deploys.then(|| view! {
             <OperationsView operations team=overview.team.clone() service=overview.service.clone()
                 environment=overview.environment.clone() replicas=replicas_now />
+            <PodsSection team=overview.team.clone() service=overview.service.clone()
+                environment=overview.environment.clone() />
         })}
         <History history=overview.history.clone() latest_revision rollback
             team=overview.team.clone() service=overview.service.clone() environment=overview.environment.clone() />

@@ -283,6 +283,15 @@ pub fn problems(evidence: &Evidence) -> Vec<Problem> {
     found
 }
 
+/// What is wrong with one pod (any version), most fundamental first: the same translation as
+/// for a rollout, for the pods list.
+pub fn problems_of_pod(evidence: &Evidence, pod: &Pod) -> Vec<Problem> {
+    let mut found = pods::pod_problem(evidence, pod);
+    found.sort_by_key(|p| p.kind);
+    found.dedup_by_key(|p| p.kind);
+    found
+}
+
 /// A plain sentence, then Kubernetes' own words (when there are any).
 fn with_words(sentence: &str, words: &str) -> String {
     let words = words.trim();

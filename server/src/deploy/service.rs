@@ -5,14 +5,16 @@ use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
 use app::api::{
     deploys::{DeployRecord, DeployStatus, LiveRollout, Problem},
+    pods::{LogRequest, PodLog, ServicePods},
     spec::{Environment, ServiceSpec},
-    AppError, TeamName,
+    AppError, ServiceName, TeamName,
 };
 use secrecy::{ExposeSecret, SecretString};
 
 use super::{
     apply::{Applier, ObjectChange},
     live::{LiveRollouts, ServiceKey},
+    logs::LogSource,
     quota::{QuotaChange, QuotaSource, QuotaView, TeamQuotas},
     records::{DeployRecords, NewDeploy},
     render::{render, team_namespace, team_quota, RenderSettings},
@@ -371,6 +373,84 @@ impl DeployService {
             .map_err(internal)?;
         tracing::info!(%team, %service, environment = environment.as_str(), count = deleted.len(), "service deleted from the cluster");
         Ok(deleted)
+    }
+
+    /// The Kubernetes namespace of a deployed service, after checking the names and that the
+    /// service has been deployed to this environment.
+    async fn deployed_namespace(
+        &self,
+        team: &str,
+        service: &str,
+        environment: Environment,
+    ) -> Result<String, AppError> {
+        let not_found = || AppError::NotFound {
+            what: format!("A deploy of {service} in {}", environment.as_str()),
+        };
+        let team = TeamName::parse(team).map_err(|_| not_found())?;
+        let service = ServiceName::parse(service).map_err(|_| not_found())?;
+        let newest = self
+            .records
+            .history(team.as_str(), service.as_str(), environment, 1)
+            .await?;
+        if newest.is_empty() {
+            return Err(not_found());
+        }
+        Ok(format!("{team}-{}", environment.as_str()))
+    }
+
+    /// The cluster's client, for reading pods, events and logs.
+    pub fn client(&self) -> Result<&kube::Client, AppError> {
+        Ok(self.applier()?.client())
+    }
+
+    /// The pods of a deployed service and the events about it (nothing without a cluster).
+    pub async fn pods(
+        &self,
+        team: &str,
+        service: &str,
+        environment: Environment,
+    ) -> Result<ServicePods, AppError> {
+        let namespace = self.deployed_namespace(team, service, environment).await?;
+        let Some(applier) = &self.applier else {
+            return Ok(ServicePods::default());
+        };
+        super::pods::service_pods(applier.client(), &namespace, service).await
+    }
+
+    /// A container of one of a deployed service's pods, to read its log.
+    pub async fn log_source(
+        &self,
+        team: &str,
+        service: &str,
+        environment: Environment,
+        pod: &str,
+        container: Option<&str>,
+    ) -> Result<LogSource, AppError> {
+        let namespace = self.deployed_namespace(team, service, environment).await?;
+        super::logs::source(self.client()?, &namespace, service, pod, container).await
+    }
+
+    /// The last lines of a container's log.
+    pub async fn pod_log(
+        &self,
+        team: &str,
+        service: &str,
+        environment: Environment,
+        request: &LogRequest,
+    ) -> Result<PodLog, AppError> {
+        let source = self
+            .log_source(
+                team,
+                service,
+                environment,
+                &request.pod,
+                request.container.as_deref(),
+            )
+            .await?;
+        let lines = source
+            .tail(self.client()?, request.tail_lines, request.previous)
+            .await?;
+        Ok(source.page_log(request.previous, lines))
     }
 
     async fn start(

@@ -10,7 +10,10 @@ use app::api::{
     AppError,
 };
 use axum::{
-    extract::{rejection::JsonRejection, Path, Request, State},
+    extract::{
+        rejection::{JsonRejection, QueryRejection},
+        Path, Query, Request, State,
+    },
     http::{header, StatusCode},
     middleware::Next,
     response::{IntoResponse, Response},
@@ -21,7 +24,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::AppState;
+use super::{logs, AppState};
 use crate::deploy::{manifest, service::DeployRequest};
 
 /// An API failure, rendered as JSON with the matching status code.
@@ -31,6 +34,8 @@ pub enum ApiError {
     Unauthorized(&'static str),
     /// The body is not the JSON this endpoint takes (unknown field, wrong type, ...).
     BadBody(String),
+    /// The query string has a parameter this endpoint does not take.
+    BadQuery(String),
 }
 
 impl From<JsonRejection> for ApiError {
@@ -56,6 +61,11 @@ impl IntoResponse for ApiError {
             ApiError::BadBody(message) => (
                 StatusCode::UNPROCESSABLE_ENTITY,
                 Json(json!({ "error": "invalid_body", "message": message })),
+            )
+                .into_response(),
+            ApiError::BadQuery(message) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Json(json!({ "error": "invalid_query", "message": message })),
             )
                 .into_response(),
             ApiError::Unauthorized(message) => (
@@ -108,6 +118,15 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/services/{team}/{service}/{environment}/scale",
             post(scale),
+        )
+        .route("/services/{team}/{service}/{environment}/pods", get(pods))
+        .route(
+            "/services/{team}/{service}/{environment}/events",
+            get(events),
+        )
+        .route(
+            "/services/{team}/{service}/{environment}/pods/{pod}/logs",
+            get(pod_logs),
         )
 }
 
@@ -342,4 +361,98 @@ async fn delete_service(
         .delete(&team, &service, environment, &query.confirm)
         .await?;
     Ok(Json(json!({ "deleted": deleted })))
+}
+
+#[derive(Serialize)]
+struct PodsResponse {
+    pods: Vec<app::api::pods::PodInfo>,
+}
+
+/// `GET /services/{team}/{service}/{env}/pods`: the pods, newest version first.
+async fn pods(
+    State(state): State<AppState>,
+    Path((team, service, env)): Path<(String, String, String)>,
+) -> ApiResult<Json<PodsResponse>> {
+    let environment = environment(&env)?;
+    let found = state.deploys.pods(&team, &service, environment).await?;
+    Ok(Json(PodsResponse { pods: found.pods }))
+}
+
+#[derive(Serialize)]
+struct EventsResponse {
+    events: Vec<app::api::pods::EventInfo>,
+}
+
+/// `GET /services/{team}/{service}/{env}/events`: events about the Deployment, its ReplicaSets
+/// and pods, newest first.
+async fn events(
+    State(state): State<AppState>,
+    Path((team, service, env)): Path<(String, String, String)>,
+) -> ApiResult<Json<EventsResponse>> {
+    let environment = environment(&env)?;
+    let found = state.deploys.pods(&team, &service, environment).await?;
+    Ok(Json(EventsResponse {
+        events: found.events,
+    }))
+}
+
+/// `?container=&tail=&previous=&follow=`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LogsQuery {
+    #[serde(default)]
+    container: Option<String>,
+    #[serde(default)]
+    tail: Option<String>,
+    #[serde(default)]
+    previous: Option<String>,
+    #[serde(default)]
+    follow: Option<String>,
+}
+
+/// `GET /services/{team}/{service}/{env}/pods/{pod}/logs`: the last lines as JSON, or with
+/// `follow=true` the last lines and then each new one as streamed plain text.
+async fn pod_logs(
+    State(state): State<AppState>,
+    Path((team, service, env, pod)): Path<(String, String, String, String)>,
+    query: Result<Query<LogsQuery>, QueryRejection>,
+) -> ApiResult<Response> {
+    let Query(query) = query.map_err(|rejection| ApiError::BadQuery(rejection.body_text()))?;
+    let environment = environment(&env)?;
+    let tail_lines = app::api::pods::parse_tail(query.tail.as_deref())?;
+    let previous = logs::parse_flag("previous", query.previous.as_deref())?;
+    let follow = logs::parse_flag("follow", query.follow.as_deref())?;
+    let container = query.container.filter(|c| !c.is_empty());
+    if follow {
+        if previous {
+            return Err(ApiError::App(AppError::InvalidSpec {
+                errors: vec![app::api::spec::SpecError {
+                    field: "follow".to_owned(),
+                    message: "a previous container has ended: follow only the current one"
+                        .to_owned(),
+                }],
+            }));
+        }
+        let source = state
+            .deploys
+            .log_source(&team, &service, environment, &pod, container.as_deref())
+            .await?;
+        let lines = source.follow(state.deploys.client()?, tail_lines).await?;
+        return Ok(logs::text_stream(lines));
+    }
+    let log = state
+        .deploys
+        .pod_log(
+            &team,
+            &service,
+            environment,
+            &app::api::pods::LogRequest {
+                pod,
+                container,
+                tail_lines,
+                previous,
+            },
+        )
+        .await?;
+    Ok(Json(log).into_response())
 }

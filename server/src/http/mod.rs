@@ -5,6 +5,7 @@ mod assets;
 pub mod energy_api;
 mod health;
 mod live;
+mod logs;
 mod quota_api;
 mod router;
 mod security;

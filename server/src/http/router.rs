@@ -18,7 +18,7 @@ use tower_http::{
     compression::CompressionLayer, services::ServeDir, timeout::TimeoutLayer, trace::TraceLayer,
 };
 
-use super::{api, assets, energy_api, health, live, quota_api, security, SiteBundle};
+use super::{api, assets, energy_api, health, live, logs, quota_api, security, SiteBundle};
 use crate::deploy::service::DeployService;
 use secrecy::SecretString;
 
@@ -87,6 +87,14 @@ pub fn router(state: AppState, bundle: &SiteBundle) -> Router {
             .route(
                 "/ui/live/{team}/{service}/{environment}",
                 get(live::rollout_events),
+            )
+            .route(
+                "/ui/logs/{team}/{service}/{environment}/{pod}/follow",
+                get(logs::follow_events),
+            )
+            .route(
+                "/ui/logs/{team}/{service}/{environment}/{pod}/download",
+                get(logs::download),
             )
             .nest(
                 "/api/v1",

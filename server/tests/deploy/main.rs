@@ -2,11 +2,14 @@
 //! controller manager, scheduler; `CANOPY_TEST_KUBECONFIG`) with simulated nodes.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-mod apply;
-// The main integration tests' database harness (a fresh database per test).
+mod api;
+// The real server with a database of its own (and a fresh database per test), as in the main
+// integration tests.
 #[path = "../it/support/mod.rs"]
-mod db_support;
+mod app_support;
+mod apply;
 mod failures;
+mod pods;
 mod quota;
 mod resume;
 mod rollout;

@@ -10,7 +10,7 @@ use k8s_openapi::api::core::v1::ResourceQuota;
 use kube::Api;
 
 use crate::{
-    db_support::fresh_database,
+    app_support::fresh_database,
     resume::{canopy, finished, pool_for, request},
     support::{simulator_logs, wait_until, with_team},
 };

@@ -23,7 +23,7 @@ use kube::Api;
 use sqlx::{postgres::PgPoolOptions, PgPool};
 
 use crate::{
-    db_support::fresh_database,
+    app_support::fresh_database,
     support::{kubeconfig_path, simulator_logs, with_team, TestTeam, WAIT},
 };
 

@@ -47,7 +47,7 @@ pub(super) fn pod_problems(evidence: &Evidence) -> Vec<Problem> {
         .collect()
 }
 
-fn pod_problem(evidence: &Evidence, pod: &Pod) -> Vec<Problem> {
+pub(super) fn pod_problem(evidence: &Evidence, pod: &Pod) -> Vec<Problem> {
     let name = pod.metadata.name.clone().unwrap_or_default();
     let status = pod.status.clone().unwrap_or_default();
     let mut found = Vec::new();

@@ -1,0 +1,211 @@
+//! Container logs for the service page (under `/ui/`, like the live rollout stream, so no API
+//! token): a live follow pushed as server-sent events, and a download as a text attachment.
+//! The same checks as everywhere: the pod must be one of the service's.
+
+use std::{convert::Infallible, time::Duration};
+
+use app::api::{pods::parse_tail, spec::Environment, AppError};
+use axum::{
+    body::{Body, Bytes},
+    extract::{Path, Query, State},
+    http::{header, HeaderValue, StatusCode},
+    response::{
+        sse::{Event, KeepAlive, Sse},
+        IntoResponse, Response,
+    },
+};
+use futures::{Stream, StreamExt};
+use serde::Deserialize;
+
+use super::AppState;
+use crate::deploy::logs::LogSource;
+
+/// The query of the follow and download routes.
+#[derive(Debug, Default, Deserialize)]
+pub struct LogQuery {
+    #[serde(default)]
+    pub container: Option<String>,
+    #[serde(default)]
+    pub tail: Option<String>,
+    #[serde(default)]
+    pub previous: Option<String>,
+}
+
+/// `true`/`1`/`on` or `false`/`0`/`off` (absent: false); anything else names the parameter.
+pub fn parse_flag(name: &str, raw: Option<&str>) -> Result<bool, AppError> {
+    match raw.map(str::trim) {
+        None | Some("") | Some("false") | Some("0") | Some("off") => Ok(false),
+        Some("true") | Some("1") | Some("on") => Ok(true),
+        Some(other) => Err(AppError::InvalidSpec {
+            errors: vec![app::api::spec::SpecError {
+                field: name.to_owned(),
+                message: format!("{other:?} is not true or false"),
+            }],
+        }),
+    }
+}
+
+/// The page's routes answer errors as plain text with the matching status.
+fn plain_error(error: AppError) -> Response {
+    let status = match &error {
+        AppError::NotFound { .. } => StatusCode::NOT_FOUND,
+        AppError::InvalidInput { .. } | AppError::InvalidSpec { .. } => {
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
+        AppError::NoCluster { .. } | AppError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        AppError::Conflict { .. } => StatusCode::CONFLICT,
+        AppError::Transport(_) => StatusCode::BAD_REQUEST,
+        AppError::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    (status, error.to_string()).into_response()
+}
+
+async fn source(
+    state: &AppState,
+    (team, service, environment, pod): &(String, String, String, String),
+    container: Option<&str>,
+) -> Result<LogSource, AppError> {
+    let environment = Environment::parse(environment).ok_or_else(|| AppError::NotFound {
+        what: format!("Environment {environment:?} (use dev, staging or prod)"),
+    })?;
+    state
+        .deploys
+        .log_source(
+            team,
+            service,
+            environment,
+            pod,
+            container.filter(|c| !c.is_empty()),
+        )
+        .await
+}
+
+/// `GET /ui/logs/{team}/{service}/{env}/{pod}/follow?container=&tail=`: the last lines, then
+/// each new one, one event per line (JSON string). Ends when the container instance does.
+pub async fn follow_events(
+    State(state): State<AppState>,
+    Path(path): Path<(String, String, String, String)>,
+    Query(query): Query<LogQuery>,
+) -> Response {
+    let stream = async {
+        let tail = parse_tail(query.tail.as_deref())?;
+        let source = source(&state, &path, query.container.as_deref()).await?;
+        source.follow(state.deploys.client()?, tail).await
+    };
+    match stream.await {
+        Ok(lines) => Sse::new(line_events(lines))
+            .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+            .into_response(),
+        Err(error) => plain_error(error),
+    }
+}
+
+fn line_events(
+    lines: impl Stream<Item = Result<String, std::io::Error>> + Send + 'static,
+) -> impl Stream<Item = Result<Event, Infallible>> {
+    lines
+        .take_while(|line| {
+            if let Err(error) = line {
+                tracing::debug!(%error, "log follow ended");
+            }
+            std::future::ready(line.is_ok())
+        })
+        .filter_map(|line| async move {
+            let line = line.ok()?;
+            Some(Ok(Event::default().json_data(&line).unwrap_or_else(|_| {
+                Event::default().comment("encoding failed")
+            })))
+        })
+}
+
+/// `GET /ui/logs/{team}/{service}/{env}/{pod}/download?container=&previous=`: the whole log
+/// as a `.log` attachment.
+pub async fn download(
+    State(state): State<AppState>,
+    Path(path): Path<(String, String, String, String)>,
+    Query(query): Query<LogQuery>,
+) -> Response {
+    let text = async {
+        let previous = parse_flag("previous", query.previous.as_deref())?;
+        let source = source(&state, &path, query.container.as_deref()).await?;
+        let text = source.whole(state.deploys.client()?, previous).await?;
+        Ok::<_, AppError>((source, previous, text))
+    };
+    match text.await {
+        Ok((source, previous, text)) => attachment(&source, previous, text),
+        Err(error) => plain_error(error),
+    }
+}
+
+/// A log as a `text/plain` attachment named `<pod>-<container>[-previous].log`.
+pub fn attachment(source: &LogSource, previous: bool, text: String) -> Response {
+    // Pod and container names are DNS labels, safe in a quoted file name.
+    let name = format!(
+        "{}-{}{}.log",
+        source.pod,
+        source.container,
+        if previous { "-previous" } else { "" }
+    );
+    let disposition = HeaderValue::from_str(&format!("attachment; filename=\"{name}\""))
+        .unwrap_or_else(|_| HeaderValue::from_static("attachment"));
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; charset=utf-8"),
+            ),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        text,
+    )
+        .into_response()
+}
+
+/// A follow as streamed plain text (REST API): each line as it comes, never buffered by the
+/// compression layer (it leaves responses that already name an encoding alone).
+pub fn text_stream(
+    lines: impl Stream<Item = Result<String, std::io::Error>> + Send + 'static,
+) -> Response {
+    let body = lines
+        .take_while(|line| std::future::ready(line.is_ok()))
+        .filter_map(|line| async move {
+            line.ok()
+                .map(|l| Ok::<_, Infallible>(Bytes::from(l + "\n")))
+        });
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; charset=utf-8"),
+            ),
+            (
+                header::CONTENT_ENCODING,
+                HeaderValue::from_static("identity"),
+            ),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+        ],
+        Body::from_stream(body),
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn flags_are_true_or_false_and_name_the_parameter() {
+        assert_eq!(parse_flag("previous", None), Ok(false));
+        assert_eq!(parse_flag("previous", Some("true")), Ok(true));
+        assert_eq!(parse_flag("previous", Some("0")), Ok(false));
+        match parse_flag("follow", Some("yes please")) {
+            Err(AppError::InvalidSpec { errors }) => {
+                assert_eq!(errors[0].field, "follow");
+                assert!(errors[0].message.contains("not true or false"));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}

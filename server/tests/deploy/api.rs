@@ -1,0 +1,241 @@
+//! The REST API's pods, events and logs endpoints: the real server (its own database, as in
+//! `server/tests/it/`) connected to the real control plane with simulated pods. Needs
+//! `DATABASE_URL` as well as `CANOPY_TEST_KUBECONFIG`.
+
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+use canopy_server::{
+    config::{ClusterSettings, DatabaseSettings, Settings},
+    startup::Application,
+};
+use reqwest::StatusCode;
+use secrecy::SecretString;
+use serde_json::{json, Value};
+use tokio::sync::oneshot;
+
+use crate::{
+    app_support::{fresh_database, init_logs, TEST_API_TOKEN},
+    support::{kubeconfig_path, simulator_logs, with_team, TestTeam, WAIT},
+};
+
+/// Canopy on port 0 with its own database, deploying to the test control plane.
+struct ClusterApp {
+    base: String,
+    client: reqwest::Client,
+    shutdown: oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl ClusterApp {
+    async fn spawn() -> Self {
+        init_logs();
+        simulator_logs();
+        let (db_name, _) = fresh_database().await;
+        let mut url = url::Url::parse(&std::env::var("DATABASE_URL").unwrap()).unwrap();
+        url.set_path(&db_name);
+        let settings = Settings {
+            listen_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            database: DatabaseSettings::External {
+                url: SecretString::from(url.to_string()),
+            },
+            site_root: PathBuf::from("/nonexistent-canopy-site"),
+            db_max_connections: 5,
+            api_token: Some(SecretString::from(TEST_API_TOKEN.to_owned())),
+        };
+        let application = Application::build_with_cluster(
+            settings,
+            ClusterSettings::Kubeconfig(kubeconfig_path()),
+        )
+        .await
+        .unwrap();
+        let addr = application.local_addr().unwrap();
+        let (shutdown, rx) = oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            let _ = application
+                .run_until(async move {
+                    let _ = rx.await;
+                })
+                .await;
+        });
+        Self {
+            base: format!("http://{addr}"),
+            client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .unwrap(),
+            shutdown,
+            server,
+        }
+    }
+
+    async fn get(&self, path: &str) -> (StatusCode, Value) {
+        let response = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(TEST_API_TOKEN)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn stop(self) {
+        let _ = self.shutdown.send(());
+        let _ = tokio::time::timeout(Duration::from_secs(10), self.server).await;
+    }
+}
+
+/// Polls the pods endpoint until every pod of the service is healthy.
+async fn wait_for_running_pods(app: &ClusterApp, path: &str, count: usize) -> Vec<Value> {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let (status, body) = app.get(path).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let pods = body["pods"].as_array().cloned().unwrap_or_default();
+        if pods.len() == count && pods.iter().all(|p| p["status"] == "Running") {
+            return pods;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "pods not running after {WAIT:?}: {body:#}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+async fn deploy_web(app: &ClusterApp, team: &TestTeam) {
+    let response = app
+        .client
+        .post(format!("{}/api/v1/deploys", app.base))
+        .bearer_auth(TEST_API_TOKEN)
+        .json(&json!({ "spec": {
+            "team": team.team, "name": "web", "environment": "dev",
+            "image": "ghcr.io/acme/web:1.0.0", "port": 8080, "replicas": 1
+        }}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+}
+
+#[tokio::test]
+async fn pods_events_and_logs_through_the_rest_api() {
+    with_team("api-pods", |team| async move {
+        let app = ClusterApp::spawn().await;
+        let service = format!("/api/v1/services/{}/web/dev", team.team);
+
+        let anonymous = app
+            .client
+            .get(format!("{}{service}/pods", app.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+        let (status, body) = app.get(&format!("{service}/pods")).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "not deployed yet: {body}");
+        assert_eq!(body["message"], "A deploy of web in dev was not found");
+
+        deploy_web(&app, &team).await;
+        let pods = wait_for_running_pods(&app, &format!("{service}/pods"), 1).await;
+        let pod = pods[0]["name"].as_str().unwrap().to_owned();
+        assert_eq!(pods[0]["phase"], "Running");
+        assert_eq!(pods[0]["containers_ready"], 1);
+        assert_eq!(pods[0]["revision"], 1);
+        assert!(pods[0]["problem"].is_null());
+
+        let (status, events) = app.get(&format!("{service}/events")).await;
+        assert_eq!(status, StatusCode::OK);
+        let events = events["events"].as_array().unwrap();
+        assert!(
+            events
+                .iter()
+                .any(|e| e["reason"] == "Scheduled" && e["object"] == format!("Pod/{pod}")),
+            "{events:#?}"
+        );
+
+        let logs = format!("{service}/pods/{pod}/logs");
+        let (status, log) = app.get(&format!("{logs}?tail=100")).await;
+        assert_eq!(status, StatusCode::OK, "{log}");
+        assert_eq!(log["container"], "web");
+        assert!(
+            log["lines"][0]
+                .as_str()
+                .unwrap()
+                .contains("starting web (image ghcr.io/acme/web:1.0.0)"),
+            "{log:#}"
+        );
+
+        let (status, body) = app.get(&format!("{logs}?previous=true")).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+        assert!(
+            body["message"]
+                .as_str()
+                .unwrap()
+                .contains("it has not restarted"),
+            "{body}"
+        );
+        let (status, body) = app.get(&format!("{logs}?tail=0")).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(body["errors"][0]["field"], "tail");
+        let (status, body) = app.get(&format!("{logs}?lines=3")).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(body["error"], "invalid_query");
+        let (status, _) = app
+            .get(&format!("/api/v1/services/{}/web/qa/pods", team.team))
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+
+        // A pod of another service in the same namespace is refused.
+        let other = team.spec("api", |raw| raw.replicas = Some(1));
+        team.apply(&team.render(&other, 1).await).await;
+        let theirs = loop {
+            let listed = team
+                .api::<k8s_openapi::api::core::v1::Pod>()
+                .list(&kube::api::ListParams::default().labels("canopy.dev/service=api"))
+                .await
+                .unwrap();
+            if let Some(name) = listed.items.into_iter().find_map(|p| p.metadata.name) {
+                break name;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        };
+        let (status, body) = app.get(&format!("{service}/pods/{theirs}/logs")).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+        assert_eq!(
+            body["message"],
+            format!("Pod {theirs} of service web was not found")
+        );
+
+        // Follow: the last line, then lines as they are written (one a second in tests).
+        let mut response = app
+            .client
+            .get(format!("{}{logs}?follow=true&tail=1", app.base))
+            .bearer_auth(TEST_API_TOKEN)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert!(response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain"));
+        let mut text = String::new();
+        let read = tokio::time::timeout(WAIT, async {
+            while text.lines().count() < 3 {
+                match response.chunk().await.unwrap() {
+                    Some(chunk) => text.push_str(&String::from_utf8_lossy(&chunk)),
+                    None => break,
+                }
+            }
+        })
+        .await;
+        assert!(read.is_ok(), "follow did not stream: {text:?}");
+        assert!(text.lines().count() >= 3, "{text:?}");
+        assert!(text.contains("GET /healthz 200 OK"), "{text:?}");
+        drop(response);
+
+        app.stop().await;
+    })
+    .await;
+}
