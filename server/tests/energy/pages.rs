@@ -251,3 +251,145 @@ async fn invalid_custom_periods_are_refused_naming_the_field() {
     assert!(html.contains("a period can be at most 400 days"), "{html}");
     app.stop().await;
 }
+
+/// The sandbox's feed against the real control plane (`CANOPY_TEST_KUBECONFIG`) with an
+/// in-process node simulator of its own: a pod labelled for a service, bound to the simulated
+/// node and run by the simulator, gets simulated figures through the normal ingest path, the
+/// team page shows them labelled simulated, and stopping the feed stops the rows and revokes
+/// its node tokens.
+#[tokio::test]
+async fn the_sandbox_feed_gives_a_running_service_simulated_figures() {
+    use canopy_sandbox::{client_from_kubeconfig, SimulatorConfig};
+    use canopy_server::{
+        config::EnergySettings,
+        energy::EnergyState,
+        sandbox::energy_feed::{EnergyFeed, SANDBOX_CLUSTER},
+    };
+    use k8s_openapi::api::core::v1::{Namespace, Pod};
+    use kube::{
+        api::{DeleteParams, PostParams},
+        Api,
+    };
+
+    let Some(kubeconfig) = std::env::var_os("CANOPY_TEST_KUBECONFIG").filter(|p| !p.is_empty())
+    else {
+        panic!(
+            "CANOPY_TEST_KUBECONFIG is not set: this test needs the local control plane \
+             (scripts/kube-testenv.sh start DIR; export CANOPY_TEST_KUBECONFIG=DIR/kubeconfig)"
+        );
+    };
+    let app = TestApp::spawn().await;
+    let client = client_from_kubeconfig(std::path::Path::new(&kubeconfig))
+        .await
+        .unwrap();
+    let simulator = canopy_sandbox::start(
+        client.clone(),
+        SimulatorConfig {
+            node_prefix: "canopy-energy-sim".to_owned(),
+            node_count: 1,
+            ..SimulatorConfig::for_tests()
+        },
+    )
+    .await
+    .unwrap();
+    let node = simulator.node_names()[0].clone();
+
+    let team = format!("sim{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let namespace = format!("{team}-dev");
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    namespaces
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(serde_json::json!({"metadata": {"name": namespace}})).unwrap(),
+        )
+        .await
+        .unwrap();
+    let pods: Api<Pod> = Api::namespaced(client.clone(), &namespace);
+    let pod: Pod = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "web-1", "labels": {
+            "canopy.dev/team": team, "canopy.dev/service": "web"}},
+        "spec": {"nodeName": node, "containers": [{"name": "web", "image": "ghcr.io/acme/web:1.0.0",
+            "resources": {"requests": {"cpu": "500m"}}}]}
+    }))
+    .unwrap();
+    pods.create(&PostParams::default(), &pod).await.unwrap();
+
+    let energy = EnergyState::new(app.pool.clone(), EnergySettings::default());
+    let feed = EnergyFeed::start(
+        client.clone(),
+        energy,
+        vec![node.clone()],
+        std::time::Duration::from_secs(1),
+    )
+    .await
+    .unwrap();
+
+    // Rows for the service, source simulated, within 60 s (the pod runs after ~0.5 s).
+    let rows = |team: String| {
+        let pool = app.pool.clone();
+        async move {
+            sqlx::query_as::<_, (i64, f64, f64)>(
+                "SELECT count(*), coalesce(sum(energy_joules), 0),
+                        coalesce(sum(extract(epoch FROM end_at - start_at))::float8, 0)
+                 FROM energy_pod_samples
+                 WHERE team = $1 AND service = 'web' AND source = 'simulated'",
+            )
+            .bind(team)
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+        }
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let (count, joules, secs) = loop {
+        let found = rows(team.clone()).await;
+        if found.0 >= 3 || std::time::Instant::now() > deadline {
+            break found;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    };
+    assert!(count >= 3, "only {count} simulated rows for {team}/web");
+    // 0.5 vCPU × (3.5 − 0.74) W × load (0.05..1): between 0.069 W and 1.38 W.
+    let watts = joules / secs;
+    assert!((0.069..=1.38).contains(&watts), "{watts} W");
+    // The node idles at 4 vCPUs × 0.74 W = 2.96 W, recorded under the sandbox cluster.
+    let (idle_joules, node_secs): (f64, f64) = sqlx::query_as(
+        "SELECT sum(idle_energy_joules), sum(extract(epoch FROM end_at - start_at))::float8
+         FROM energy_node_samples WHERE node = $1 AND cluster = $2 AND source = 'simulated'",
+    )
+    .bind(&node)
+    .bind(SANDBOX_CLUSTER)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert!(
+        (idle_joules / node_secs - 2.96).abs() < 1e-6,
+        "{idle_joules} J over {node_secs} s"
+    );
+
+    let (status, html) = app.get_html(&format!("/teams/{team}")).await;
+    assert_eq!(status, StatusCode::OK);
+    let web = row(&html, "web");
+    assert!(web.contains(">simulated<"), "{web}");
+    assert!(web.contains("100 % simulated"), "{web}");
+
+    feed.stop().await;
+    let unrevoked: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM energy_node_tokens WHERE cluster = $1 AND revoked_at IS NULL",
+    )
+    .bind(SANDBOX_CLUSTER)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(unrevoked, 0, "the feed's tokens are revoked when it stops");
+    let after_stop = rows(team.clone()).await.0;
+    tokio::time::sleep(std::time::Duration::from_millis(2_500)).await;
+    assert_eq!(rows(team.clone()).await.0, after_stop, "no rows after stop");
+
+    namespaces
+        .delete(&namespace, &DeleteParams::default())
+        .await
+        .unwrap();
+    simulator.remove_nodes().await.unwrap();
+    app.stop().await;
+}
