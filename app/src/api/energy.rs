@@ -222,6 +222,7 @@ impl PeriodSelection {
     pub fn label(self) -> String {
         match self {
             Self::Preset(p) => p.label().to_owned(),
+            Self::Custom(r) if r.days() == 1 => format!("{} to {} (1 day, UTC)", r.from, r.to),
             Self::Custom(r) => format!("{} to {} ({} days, UTC)", r.from, r.to, r.days()),
         }
     }

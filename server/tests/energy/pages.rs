@@ -172,7 +172,7 @@ async fn a_custom_period_shows_those_days_and_compares_with_the_days_before() {
         .await;
     assert_eq!(status, StatusCode::OK);
     assert!(
-        html.contains(&format!("{one_day} to {one_day} (1 days, UTC)")),
+        html.contains(&format!("{one_day} to {one_day} (1 day, UTC)")),
         "{html}"
     );
     assert!(html.contains("+300.0 % vs the previous period"), "{html}");
