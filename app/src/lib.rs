@@ -17,7 +17,7 @@ use leptos_router::{
 use components::shell::AppShell;
 use pages::{
     dependencies::DependenciesPage, energy::EnergyPage, not_found::NotFound, service::ServicePage,
-    services::ServicesPage, teams::TeamsPage,
+    services::ServicesPage, team::TeamPage, teams::TeamsPage,
 };
 
 /// The HTML document around the app, rendered on the server.
@@ -59,6 +59,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/energy") view=EnergyPage ssr=SsrMode::Async />
                     <Route path=path!("/dependencies") view=DependenciesPage ssr=SsrMode::Async />
                     <Route path=path!("/teams") view=TeamsPage ssr=SsrMode::Async />
+                    <Route path=path!("/teams/:team") view=TeamPage ssr=SsrMode::Async />
                 </Routes>
             </AppShell>
         </Router>

@@ -1,6 +1,7 @@
 // The energy pages in a real browser: an agent batch is ingested through the real API, then the
 // service's chart renders as server-side SVG without JavaScript, and again with it (hydrated),
-// with every figure marked by its source.
+// with every figure marked by its source; the team page shows the team's services side by side;
+// the custom period form works without JavaScript; hovering a bar shows its values once hydrated.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
@@ -8,6 +9,7 @@ import { newPage, startCanopy, uniqueName } from "./harness.mjs";
 
 let canopy;
 let team;
+let batchDay;
 before(async () => {
   canopy = await startCanopy();
   team = uniqueName("energy");
@@ -21,9 +23,11 @@ before(async () => {
   assert.equal(created.status, 201, createdBody);
   const { token } = JSON.parse(createdBody);
 
-  // One 60 s interval a few minutes ago: 3,600 J on the host, 1,800 J for the service's pod.
+  // One 60 s interval a few minutes ago: 3,600 J on the host, 1,800 J for the web service's
+  // pod, 600 J for the api service's.
   const end = new Date(Date.now() - 5 * 60_000);
   const start = new Date(end.getTime() - 60_000);
+  batchDay = start.toISOString().slice(0, 10);
   const batch = {
     schema_version: 1,
     node: "node-a",
@@ -36,7 +40,7 @@ before(async () => {
         source: "measured",
         host_energy_joules: 3600,
         idle_energy_joules: 1200,
-        system_energy_joules: 600,
+        system_energy_joules: 0,
         zones: [{ zone: "package-0", energy_joules: 3600 }],
         pods: [
           {
@@ -46,6 +50,14 @@ before(async () => {
             container: "web",
             labels: { "canopy.dev/team": team, "canopy.dev/service": "web" },
             energy_joules: 1800,
+          },
+          {
+            pod_uid: randomUUID(),
+            namespace: `${team}-dev`,
+            pod: "api-1",
+            container: "api",
+            labels: { "canopy.dev/team": team, "canopy.dev/service": "api" },
+            energy_joules: 600,
           },
         ],
       },
@@ -80,3 +92,77 @@ for (const javaScriptEnabled of [false, true]) {
     await context.close();
   });
 }
+
+for (const javaScriptEnabled of [false, true]) {
+  test(`the team page shows its services side by side ${javaScriptEnabled ? "with" : "without"} JavaScript`, async () => {
+    const { context, page, problems } = await newPage(canopy.browser, { javaScriptEnabled });
+    // The Energy page's "By team" table links to the team page.
+    await page.goto(`${canopy.base}/energy`);
+    await page.getByRole("link", { name: team, exact: true }).click();
+    await page.waitForURL(`**/teams/${team}?period=24h`);
+    if (javaScriptEnabled) {
+      await page.locator('main[data-hydrated="true"]').waitFor({ timeout: 30_000 });
+    }
+    const table = page.getByTestId("team-services");
+    await table.waitFor({ timeout: 15_000 });
+    const web = table.locator('tr[data-service="web"]');
+    const api = table.locator('tr[data-service="api"]');
+    // 1,800 J and 600 J: 75 % and 25 % of the team, both measured, each with a sparkline.
+    assert.match(await web.textContent(), /75\.0 %/);
+    assert.match(await api.textContent(), /25\.0 %/);
+    for (const row of [web, api]) {
+      assert.match(await row.textContent(), /measured/);
+      assert.equal(await row.locator("svg.sparkline").count(), 1);
+    }
+    // Web first (largest), then api: side by side in one table.
+    const order = await table.locator("tbody tr").evaluateAll((rows) => rows.map((r) => r.dataset.service));
+    assert.deepEqual(order, ["web", "api"]);
+    if (javaScriptEnabled) assert.deepEqual(problems, []);
+    await context.close();
+  });
+}
+
+test("the custom period form works without JavaScript and names a bad field", async () => {
+  const { context, page } = await newPage(canopy.browser, { javaScriptEnabled: false });
+  await page.goto(`${canopy.base}/energy`);
+  const form = page.getByTestId("period-form");
+  await form.locator('input[name="from"]').fill(batchDay);
+  await form.locator('input[name="to"]').fill(batchDay);
+  await form.getByRole("button", { name: "Show" }).click();
+  await page.waitForURL(`**/energy?from=${batchDay}&to=${batchDay}`);
+  const body = await page.locator("main").textContent();
+  assert.match(body, new RegExp(`${batchDay} to ${batchDay} \\(1 day, UTC\\)`));
+  const totals = await page.getByTestId("energy-totals").textContent();
+  assert.match(totals, /kWh/);
+  assert.match(totals, /measured/);
+
+  // The last day before the first: the form says which field is wrong.
+  await form.locator('input[name="from"]').fill(batchDay);
+  await form.locator('input[name="to"]').fill("2020-01-01");
+  await form.getByRole("button", { name: "Show" }).click();
+  await page.waitForURL("**/energy?from=*");
+  const error = await page.getByTestId("period-error").textContent();
+  assert.match(error, new RegExp(`^From: ${batchDay} is after the last day 2020-01-01`));
+  assert.equal(await form.locator('input[name="from"]').getAttribute("aria-invalid"), "true");
+  await context.close();
+});
+
+test("hovering a bar of the service chart shows its values once hydrated", async () => {
+  const { context, page, problems } = await newPage(canopy.browser, { javaScriptEnabled: true });
+  await page.goto(`${canopy.base}/services/${team}/web?env=dev`);
+  await page.locator('main[data-hydrated="true"]').waitFor({ timeout: 30_000 });
+  const section = page.getByTestId("service-energy");
+  const readout = section.getByTestId("chart-readout");
+  assert.match(await readout.textContent(), /Hover over or focus a bar/);
+  // The bar with energy has a measured (green) segment.
+  const bar = section.locator("g.energy-bar", { has: page.locator('rect[fill="#2e7d32"]') });
+  await bar.hover();
+  await page.waitForFunction(
+    () => /measured: /.test(document.querySelector('[data-testid="chart-readout"]')?.textContent ?? ""),
+    null,
+    { timeout: 5_000 },
+  );
+  assert.match(await readout.textContent(), /measured: (0\.5 Wh|0\.001 kWh)/);
+  assert.deepEqual(problems, []);
+  await context.close();
+});

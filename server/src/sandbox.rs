@@ -2,6 +2,8 @@
 //! when none is configured: a real local control plane started with `scripts/kube-testenv.sh`
 //! plus the node simulator running in this process (docs/SANDBOX.md).
 //!
+//! In the sandbox, [`energy_feed`] reports simulated energy for the simulated nodes' pods.
+//!
 //! [`connect`] never fails: a cluster that cannot be reached or a sandbox that cannot start is
 //! logged as a warning and leaves Canopy without a cluster, so its pages keep working.
 
@@ -16,6 +18,8 @@ use kube::Client;
 use tokio::process::Command;
 
 use crate::config::{ClusterSettings, SandboxSettings};
+
+pub mod energy_feed;
 
 /// How long a configured cluster gets to answer the first request at startup.
 const REACH_TIMEOUT: Duration = Duration::from_secs(5);
@@ -68,6 +72,7 @@ pub struct Sandbox {
     dir: PathBuf,
     script: PathBuf,
     simulator: Option<SimulatorHandle>,
+    energy_feed: Option<energy_feed::EnergyFeed>,
 }
 
 /// Connects to the configured cluster or starts the sandbox. Problems are logged as warnings
@@ -156,6 +161,7 @@ impl Sandbox {
             dir: dir.clone(),
             script,
             simulator: None,
+            energy_feed: None,
         };
         match sandbox.start_simulator().await {
             Ok((client, simulator)) => Ok((
@@ -192,10 +198,40 @@ impl Sandbox {
         self.dir.join("kubeconfig")
     }
 
-    /// Stops the simulator (its nodes are cordoned, so nothing is scheduled onto them while
+    /// Starts reporting simulated energy for the simulated nodes' pods through `energy`'s
+    /// ingest path (docs/SANDBOX.md, "Energy"). A failure is logged; the sandbox runs on.
+    pub async fn start_energy_feed(&mut self, client: Client, energy: crate::energy::EnergyState) {
+        let nodes = self
+            .simulator
+            .as_ref()
+            .map(SimulatorHandle::node_names)
+            .unwrap_or_default();
+        match energy_feed::EnergyFeed::start(
+            client,
+            energy,
+            nodes.clone(),
+            energy_feed::FEED_INTERVAL,
+        )
+        .await
+        {
+            Ok(feed) => {
+                tracing::info!(
+                    ?nodes,
+                    "sandbox energy feed running: simulated figures on the energy pages"
+                );
+                self.energy_feed = Some(feed);
+            }
+            Err(error) => tracing::warn!(%error, "the sandbox energy feed could not start"),
+        }
+    }
+
+    /// Stops the energy feed, then the simulator (its nodes are cordoned, so nothing is scheduled onto them while
     /// nothing simulates them), then the control plane. Its state stays in the folder for the
     /// next start.
     pub async fn stop(mut self) -> Result<()> {
+        if let Some(feed) = self.energy_feed.take() {
+            feed.stop().await;
+        }
         if let Some(simulator) = self.simulator.take() {
             if let Err(error) = simulator.shutdown().await {
                 tracing::warn!(%error, "could not cordon the simulated nodes");

@@ -97,7 +97,7 @@ impl Application {
             .site_addr(local_addr)
             .build();
         let backend = Arc::new(CanopyBackend::new(ServiceRepository::new(pool.clone())));
-        let (cluster, sandbox) = sandbox::connect(&cluster_settings).await;
+        let (cluster, mut sandbox) = sandbox::connect(&cluster_settings).await;
         let deploys = deploy_service(
             pool.clone(),
             cluster.as_ref().map(|c: &ClusterContext| c.client.clone()),
@@ -117,6 +117,11 @@ impl Application {
             energy.ingestor.partitions.clone(),
             energy.retention_days,
         );
+        if let (Some(sandbox), Some(cluster)) = (sandbox.as_mut(), cluster.as_ref()) {
+            sandbox
+                .start_energy_feed(cluster.client.clone(), energy.clone())
+                .await;
+        }
         let state = AppState {
             leptos_options,
             pool: pool.clone(),

@@ -127,6 +127,24 @@ pub trait EnergyBackend: Send + Sync + 'static {
         service: String,
         period: super::energy::EnergyPeriod,
     ) -> Result<super::energy::EnergySeries, AppError>;
+    /// The overview for a preset or custom period (trend against the previous period of equal
+    /// length).
+    async fn overview_for(
+        &self,
+        period: super::energy::PeriodSelection,
+    ) -> Result<super::energy::EnergyOverview, AppError>;
+    async fn service_series_for(
+        &self,
+        team: String,
+        service: String,
+        period: super::energy::PeriodSelection,
+    ) -> Result<super::energy::EnergySeries, AppError>;
+    /// A team's services side by side; `NotFound` for a team Canopy knows nothing about.
+    async fn team(
+        &self,
+        team: String,
+        period: super::energy::PeriodSelection,
+    ) -> Result<super::energy::TeamEnergy, AppError>;
     /// Power now and the per-pod breakdown over the last few minutes.
     async fn service_pods(
         &self,

@@ -15,6 +15,10 @@ use server_fn::{
 pub enum Field {
     Team,
     Name,
+    /// The first day of a custom energy period.
+    From,
+    /// The last day of a custom energy period.
+    To,
 }
 
 impl Field {
@@ -23,6 +27,8 @@ impl Field {
         match self {
             Field::Team => "Team",
             Field::Name => "Service name",
+            Field::From => "From",
+            Field::To => "To",
         }
     }
 }

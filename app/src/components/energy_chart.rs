@@ -1,6 +1,7 @@
 //! A service's energy over time as an SVG bar chart rendered on the server (works without
 //! JavaScript): one stacked bar per step, measured / estimated / simulated in separate colours,
-//! each bar's values in its tooltip (`<title>`), and a legend naming the sources.
+//! each bar's values in its tooltip (`<title>`), and a legend naming the sources. Once
+//! hydrated, hovering or focusing a bar shows its values under the chart.
 
 use leptos::prelude::*;
 
@@ -55,6 +56,22 @@ fn describe(start: &str, parts: &[(&str, Figure)]) -> String {
 
 #[component]
 pub fn EnergyChart(series: EnergySeries, #[prop(optional)] title: Option<String>) -> impl IntoView {
+    if series.total.parts().is_empty() {
+        let label = title.unwrap_or_else(|| format!("{} / {}", series.team, series.service));
+        return view! {
+            <div class="empty-state" data-testid="energy-chart-empty">
+                <p>{format!("No energy reported for {label} from {} to {}.", series.from, series.to)}</p>
+                <p class="small">
+                    "Its pods need the labels " <code>"canopy.dev/team"</code> " and "
+                    <code>"canopy.dev/service"</code> " (Canopy's deploys set them) and a node running the agent: "
+                    <code>"kubectl apply -k deploy/agent"</code> " (docs/AGENT.md; docs/ENERGY.md, \u{201c}Getting data in\u{201d}). "
+                    "In Canopy's sandbox, simulated figures appear within a minute of a deploy."
+                </p>
+            </div>
+        }
+        .into_any();
+    }
+    let hovered = RwSignal::new(None::<String>);
     let count = series.points.len().max(1) as f64;
     let max_kwh = series
         .points
@@ -97,9 +114,20 @@ pub fn EnergyChart(series: EnergySeries, #[prop(optional)] title: Option<String>
             })
             .collect_view();
             let tooltip = describe(&point.start, &figures.parts());
+            let readout = tooltip.replace('\n', " · ");
+            let shown = readout.clone();
             // A full-height transparent target so hovering anywhere in the slot shows the values.
             view! {
-                <g class="energy-bar">
+                <g
+                    class="energy-bar"
+                    tabindex="0"
+                    class:active=move || hovered.get().as_deref() == Some(shown.as_str())
+                    on:mouseenter={
+                        let readout = readout.clone();
+                        move |_| hovered.set(Some(readout.clone()))
+                    }
+                    on:focus=move |_| hovered.set(Some(readout.clone()))
+                >
                     <title>{tooltip}</title>
                     <rect x=format!("{:.1}", i as f64 * slot) y="0" width=format!("{slot:.1}") height=format!("{PLOT_BOTTOM}") fill="transparent" />
                     {segments}
@@ -133,6 +161,9 @@ pub fn EnergyChart(series: EnergySeries, #[prop(optional)] title: Option<String>
                 <text x="0" y="172" font-size="10" fill="#555">{first}</text>
                 <text x=format!("{WIDTH}") y="172" font-size="10" fill="#555" text-anchor="end">{last}</text>
             </svg>
+            <p class="chart-readout" aria-live="polite" data-testid="chart-readout">
+                {move || hovered.get().unwrap_or_else(|| "Hover over or focus a bar for its values.".to_owned())}
+            </p>
             <figcaption>
                 <strong>{label}</strong>
                 {SOURCE_COLOURS
@@ -154,6 +185,7 @@ pub fn EnergyChart(series: EnergySeries, #[prop(optional)] title: Option<String>
             </figcaption>
         </figure>
     }
+    .into_any()
 }
 
 #[allow(unused_imports)]
@@ -168,7 +200,7 @@ mod pod_power {
         if pods.pods.is_empty() {
             return view! {
                 <p class="muted">
-                    {format!("No energy reported for this service's pods in the last {} minutes.", pods.window_secs / 60)}
+                    {format!("No energy reported for this service's pods in the last {} minutes: power now needs the agent on their nodes (kubectl apply -k deploy/agent; docs/AGENT.md).", pods.window_secs / 60)}
                 </p>
             }
             .into_any();

@@ -1,6 +1,7 @@
 //! Components shared by several pages.
 
 pub mod energy_chart;
+pub mod energy_figures;
 pub mod error_banner;
 pub mod live_status;
 pub mod shell;

@@ -6,9 +6,12 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 use crate::{
-    api::energy::{load_energy_overview, BySource, EnergyOverview, EnergyPeriod, EnergyRow},
+    api::energy::{load_energy_overview, EnergyOverview, EnergyRow, PeriodSelection},
     components::{
         energy_chart::{format_grams, format_kwh, EnergyChart},
+        energy_figures::{
+            is_period_error, source_mix, trend, EnergyEmptyState, Figures, PeriodPicker, RawPeriod,
+        },
         error_banner::ErrorBanner,
     },
 };
@@ -16,97 +19,39 @@ use crate::{
 #[component]
 pub fn EnergyPage() -> impl IntoView {
     let query = use_query_map();
-    let period = move || {
-        query
-            .read()
-            .get("period")
-            .and_then(|p| EnergyPeriod::parse(&p))
-            .unwrap_or_default()
-    };
-    let overview = Resource::new(period, |p| load_energy_overview(p.as_str().to_owned()));
+    let raw = Signal::derive(move || RawPeriod::from_query(&query.read()));
+    let overview = Resource::new(
+        move || raw.get(),
+        |raw| load_energy_overview(raw.period, raw.from, raw.to),
+    );
+    let period_error =
+        Signal::derive(move || overview.get().and_then(|r| r.err()).filter(is_period_error));
     view! {
         <Title text="Energy · Canopy" />
         <section class="page">
             <h1>"Energy"</h1>
-            <nav class="period-switch" aria-label="Period">
-                {EnergyPeriod::ALL
-                    .into_iter()
-                    .map(|p| {
-                        let current = move || (period() == p).then_some("page");
-                        view! {
-                            <a href=format!("/energy?period={}", p.as_str()) aria-current=current>
-                                {p.as_str()}
-                            </a>
-                            " "
-                        }
-                    })
-                    .collect_view()}
-            </nav>
+            <Suspense fallback=|| ()>
+                <PeriodPicker base=Signal::derive(|| "/energy".to_owned()) raw error=period_error />
+            </Suspense>
             <Suspense fallback=|| view! { <p class="muted">"Loading energy figures…"</p> }>
                 {move || {
                     overview
                         .get()
                         .map(|result| match result {
-                            Ok(o) if !o.has_any_data => view! { <EmptyState /> }.into_any(),
+                            Ok(o) if !o.has_any_data => {
+                                view! {
+                                    <EnergyEmptyState headline="No energy data yet: no node agent has reported to this Canopy." />
+                                }
+                                    .into_any()
+                            }
                             Ok(o) => view! { <Overview overview=o /> }.into_any(),
+                            Err(error) if is_period_error(&error) => ().into_any(),
                             Err(error) => view! { <ErrorBanner error /> }.into_any(),
                         })
                 }}
             </Suspense>
         </section>
     }
-}
-
-#[component]
-fn EmptyState() -> impl IntoView {
-    view! {
-        <div class="empty-state" data-testid="energy-empty">
-            <p>"No energy data yet: no node agent has reported to this Canopy."</p>
-            <ol>
-                <li>
-                    "Create a token per node: " <code>"POST /api/v1/energy/node-tokens"</code>
-                    " with " <code>"{\"cluster\": \"prod\", \"node\": \"<node name>\"}"</code>
-                    " (admin API token), and store it in the Secret "
-                    <code>"canopy-agent-tokens"</code> " (one key per node name)."
-                </li>
-                <li>
-                    "Install the agent DaemonSet: " <code>"kubectl apply -k deploy/agent"</code>
-                    " (manifests in " <code>"deploy/agent/"</code> ", see docs/AGENT.md)."
-                </li>
-                <li>"Figures appear here within a minute, each marked measured, estimated or simulated."</li>
-            </ol>
-        </div>
-    }
-}
-
-/// A figure per source that has energy: `0.500 kWh · 289 g CO2e measured`.
-#[component]
-fn Figures(figures: BySource) -> impl IntoView {
-    let parts = figures.parts();
-    if parts.is_empty() {
-        return view! { <span class="muted">"0 kWh"</span> }.into_any();
-    }
-    parts
-        .into_iter()
-        .map(|(source, f)| {
-            view! {
-                <span class=format!("figure source-{source}")>
-                    {format!("{} · {} ", format_kwh(f.kwh), format_grams(f.grams_co2e))}
-                    <span class="source-label">{source}</span>
-                </span>
-                <br />
-            }
-        })
-        .collect_view()
-        .into_any()
-}
-
-fn trend(current: f64, previous: f64) -> String {
-    if previous <= 0.0 {
-        return "no data in the previous period".to_owned();
-    }
-    let change = (current - previous) / previous * 100.0;
-    format!("{change:+.1} % vs the previous period")
 }
 
 #[component]
@@ -119,24 +64,11 @@ fn Overview(overview: EnergyOverview) -> impl IntoView {
     } else {
         0.0
     };
-    let source_mix = overview
-        .total
-        .parts()
-        .into_iter()
-        .map(|(source, f)| {
-            let share = if total.kwh > 0.0 {
-                f.kwh / total.kwh * 100.0
-            } else {
-                0.0
-            };
-            format!("{share:.0} % {source}")
-        })
-        .collect::<Vec<_>>()
-        .join(", ");
+    let source_mix = source_mix(&overview.total);
     let top: Vec<EnergyRow> = overview.services.iter().take(5).cloned().collect();
     view! {
         <p class="muted">
-            {format!("{} ({} to {}).", overview.period.label(), overview.from, overview.to)}
+            {format!("{} ({} to {}).", overview.selection.label(), overview.from, overview.to)}
         </p>
         <div class="cards" data-testid="energy-totals">
             <div class="card">
@@ -154,16 +86,16 @@ fn Overview(overview: EnergyOverview) -> impl IntoView {
             </div>
         </div>
         <h2>"Top emitters"</h2>
-        <RowTable rows=top first="Service" />
+        <RowTable rows=top first="Service" selection=overview.selection />
         <h2>"By team"</h2>
-        <RowTable rows=overview.teams first="Team" />
+        <RowTable rows=overview.teams first="Team" selection=overview.selection />
         <h2>"By service"</h2>
-        <RowTable rows=overview.services first="Service" />
+        <RowTable rows=overview.services first="Service" selection=overview.selection />
         {(!overview.namespaces.is_empty())
             .then(|| {
                 view! {
                     <h2>"Pods Canopy did not create, by namespace"</h2>
-                    <RowTable rows=overview.namespaces first="Namespace" />
+                    <RowTable rows=overview.namespaces first="Namespace" selection=overview.selection />
                 }
             })}
         <h2>"Per service"</h2>
@@ -181,7 +113,11 @@ fn Overview(overview: EnergyOverview) -> impl IntoView {
 }
 
 #[component]
-fn RowTable(rows: Vec<EnergyRow>, first: &'static str) -> impl IntoView {
+fn RowTable(
+    rows: Vec<EnergyRow>,
+    first: &'static str,
+    selection: PeriodSelection,
+) -> impl IntoView {
     if rows.is_empty() {
         return view! { <p class="muted">"Nothing reported for this period."</p> }.into_any();
     }
@@ -198,7 +134,16 @@ fn RowTable(rows: Vec<EnergyRow>, first: &'static str) -> impl IntoView {
                     .into_iter()
                     .map(|row| {
                         let name = match first {
-                            "Team" => row.team.clone(),
+                            "Team" => {
+                                let href = format!("/teams/{}?{}", row.team, selection.query());
+                                return view! {
+                                    <tr>
+                                        <td><a href=href>{row.team.clone()}</a></td>
+                                        <td><Figures figures=row.figures /></td>
+                                    </tr>
+                                }
+                                    .into_any();
+                            }
                             "Namespace" if row.namespace.is_empty() => "(pods not resolved by the agent)".to_owned(),
                             "Namespace" => row.namespace.clone(),
                             _ => format!("{} / {}", row.team, row.service),
@@ -212,6 +157,12 @@ fn RowTable(rows: Vec<EnergyRow>, first: &'static str) -> impl IntoView {
                                     row.deploys,
                                 )
                             });
+                        let name = if first == "Namespace" {
+                            view! { {name} }.into_any()
+                        } else {
+                            let href = format!("/services/{}/{}", row.team, row.service);
+                            view! { <a href=href>{name}</a> }.into_any()
+                        };
                         view! {
                             <tr>
                                 <td>{name}</td>
@@ -221,6 +172,7 @@ fn RowTable(rows: Vec<EnergyRow>, first: &'static str) -> impl IntoView {
                                 </td>
                             </tr>
                         }
+                            .into_any()
                     })
                     .collect_view()}
             </tbody>

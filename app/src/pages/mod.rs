@@ -5,4 +5,5 @@ pub mod energy;
 pub mod not_found;
 pub mod service;
 pub mod services;
+pub mod team;
 pub mod teams;

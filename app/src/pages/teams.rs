@@ -1,4 +1,4 @@
-//! The Teams page: every team and how many services it has.
+//! The Teams page: every team (linked to its page) and how many services it has.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -40,7 +40,9 @@ pub fn TeamsPage() -> impl IntoView {
                                                 .map(|team| {
                                                     view! {
                                                         <tr>
-                                                            <td>{team.name.to_string()}</td>
+                                                            <td>
+                                                                <a href=format!("/teams/{}", team.name)>{team.name.to_string()}</a>
+                                                            </td>
                                                             <td>{team.service_count}</td>
                                                         </tr>
                                                     }

@@ -3,7 +3,9 @@
 
 use app::api::{
     backend::EnergyBackend,
-    energy::{EnergyOverview, EnergyPeriod, EnergySeries, ServicePods},
+    energy::{
+        EnergyOverview, EnergyPeriod, EnergySeries, PeriodSelection, ServicePods, TeamEnergy,
+    },
     AppError, Field,
 };
 use time::OffsetDateTime;
@@ -26,7 +28,11 @@ pub fn to_app_error(error: EnergyError) -> AppError {
             what: what.to_owned(),
         },
         EnergyError::InvalidInput { field, message } => AppError::InvalidInput {
-            field: Field::Name,
+            field: match field {
+                "from" => Field::From,
+                "to" => Field::To,
+                _ => Field::Name,
+            },
             message: format!("{field}: {message}"),
         },
         other => internal(other),
@@ -53,6 +59,39 @@ impl EnergyBackend for CanopyEnergyBackend {
             .series(&Selection::Service { team, service }, from, to, step_secs)
             .await
             .map_err(to_app_error)
+    }
+
+    async fn overview_for(&self, period: PeriodSelection) -> Result<EnergyOverview, AppError> {
+        self.query
+            .overview_for(period, OffsetDateTime::now_utc())
+            .await
+            .map_err(to_app_error)
+    }
+
+    async fn service_series_for(
+        &self,
+        team: String,
+        service: String,
+        period: PeriodSelection,
+    ) -> Result<EnergySeries, AppError> {
+        let (from, to, step_secs) = EnergyQuery::selection_range(period, OffsetDateTime::now_utc());
+        self.query
+            .series(&Selection::Service { team, service }, from, to, step_secs)
+            .await
+            .map_err(to_app_error)
+    }
+
+    async fn team(&self, team: String, period: PeriodSelection) -> Result<TeamEnergy, AppError> {
+        match self
+            .query
+            .team(&team, period, OffsetDateTime::now_utc())
+            .await
+        {
+            Err(EnergyError::NotFound(_)) => Err(AppError::NotFound {
+                what: format!("Team {team:?} (no registered services and no energy reported)"),
+            }),
+            other => other.map_err(to_app_error),
+        }
     }
 
     async fn service_pods(&self, team: String, service: String) -> Result<ServicePods, AppError> {

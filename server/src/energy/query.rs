@@ -8,10 +8,13 @@
 use std::{collections::BTreeMap, sync::Arc};
 
 use app::api::energy::{
-    BySource, EnergyOverview, EnergyPeriod, EnergyRow, EnergySeries, Figure, SeriesPoint,
+    BySource, DayRange, EnergyOverview, EnergyPeriod, EnergyRow, EnergySeries, Figure,
+    PeriodSelection, SeriesPoint,
 };
 use sqlx::PgPool;
 use time::{format_description::well_known::Rfc3339, Duration, OffsetDateTime};
+
+mod team;
 
 use super::{
     carbon::{kwh, CarbonSettings},
@@ -211,13 +214,50 @@ impl EnergyQuery {
         }
     }
 
+    /// The range and step of custom days: midnight UTC of the first day to midnight after the
+    /// last; hourly steps up to 2 days, 6-hour steps up to 14 days, daily steps beyond.
+    pub fn day_range(days: DayRange) -> (OffsetDateTime, OffsetDateTime, i64) {
+        let midnight = |d: i64| OffsetDateTime::UNIX_EPOCH + Duration::days(d);
+        let from = midnight(days.from.days_since_epoch());
+        let to = midnight(days.to.days_since_epoch() + 1);
+        let step_secs = match days.days() {
+            ..=2 => 3_600,
+            3..=14 => 6 * 3_600,
+            _ => 86_400,
+        };
+        (from, to, step_secs)
+    }
+
+    /// The range, step and resolution of a preset or custom period.
+    pub fn selection_range(
+        selection: PeriodSelection,
+        now: OffsetDateTime,
+    ) -> (OffsetDateTime, OffsetDateTime, i64) {
+        match selection {
+            PeriodSelection::Preset(period) => Self::period_range(period, now),
+            PeriodSelection::Custom(days) => Self::day_range(days),
+        }
+    }
+
     /// Totals, breakdowns, trend and the top services' series for `period`.
     pub async fn overview(
         &self,
         period: EnergyPeriod,
         now: OffsetDateTime,
     ) -> Result<EnergyOverview, EnergyError> {
-        let (from, to, step_secs) = Self::period_range(period, now);
+        self.overview_for(PeriodSelection::Preset(period), now)
+            .await
+    }
+
+    /// The overview for a preset or custom period; the trend compares with the period of the
+    /// same length just before it.
+    pub async fn overview_for(
+        &self,
+        selection: PeriodSelection,
+        now: OffsetDateTime,
+    ) -> Result<EnergyOverview, EnergyError> {
+        let period = selection.preset().unwrap_or_default();
+        let (from, to, step_secs) = Self::selection_range(selection, now);
         let resolution = Resolution::for_range(from, to, step_secs)?;
         let sql = format!(
             "SELECT cluster, kind, source, namespace, team, service, sum(energy_joules)
@@ -268,11 +308,7 @@ impl EnergyQuery {
         for (cluster, source, joules) in previous {
             previous_total.add(&source, self.figure(&cluster, joules));
         }
-        let has_any_data = sqlx::query_scalar!(
-            r#"SELECT EXISTS (SELECT 1 FROM energy_rollup_daily) AS "exists!""#
-        )
-        .fetch_one(&self.pool)
-        .await?;
+        let has_any_data = self.has_any_data().await?;
 
         let by_kwh = |figures: &BySource| std::cmp::Reverse(ordered(figures.total().kwh));
         let mut service_rows: Vec<EnergyRow> = services
@@ -326,6 +362,7 @@ impl EnergyQuery {
         }
         Ok(EnergyOverview {
             period,
+            selection,
             from: rfc3339(from),
             to: rfc3339(to),
             has_any_data,
@@ -339,6 +376,17 @@ impl EnergyQuery {
             top_series,
             carbon_notes: self.carbon_notes(),
         })
+    }
+
+    /// Whether any agent has ever reported (rollups are kept forever).
+    pub async fn has_any_data(&self) -> Result<bool, EnergyError> {
+        Ok(
+            sqlx::query_scalar!(
+                r#"SELECT EXISTS (SELECT 1 FROM energy_rollup_daily) AS "exists!""#
+            )
+            .fetch_one(&self.pool)
+            .await?,
+        )
     }
 
     /// One line per configured cluster and one for the rest: PUE and intensity with source.
@@ -412,5 +460,33 @@ mod tests {
         assert_eq!(step, 3_600);
         let (from, to, _) = EnergyQuery::period_range(EnergyPeriod::Quarter, now);
         assert_eq!((to - from).whole_days(), 90);
+    }
+
+    #[test]
+    fn custom_days_run_midnight_to_midnight_with_a_step_fit_for_their_length() {
+        let day = |raw: &str| app::api::energy::CivilDate::parse(raw).unwrap();
+        let range = |f: &str, t: &str| {
+            EnergyQuery::day_range(DayRange {
+                from: day(f),
+                to: day(t),
+            })
+        };
+        let (from, to, step) = range("2026-11-29", "2026-11-29");
+        assert_eq!(from, datetime!(2026-11-29 00:00 UTC));
+        assert_eq!(to, datetime!(2026-11-30 00:00 UTC));
+        assert_eq!(step, 3_600);
+        assert_eq!(range("2026-11-20", "2026-11-29").2, 6 * 3_600);
+        let (from, to, step) = range("2025-10-26", "2026-11-29");
+        assert_eq!((to - from).whole_days(), 400);
+        assert_eq!(step, 86_400);
+        assert_eq!(
+            Resolution::for_range(from, to, step).unwrap(),
+            Resolution::Daily
+        );
+        let (from, to, step) = range("2026-11-20", "2026-11-29");
+        assert_eq!(
+            Resolution::for_range(from, to, step).unwrap(),
+            Resolution::Hourly
+        );
     }
 }

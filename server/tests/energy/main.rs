@@ -3,6 +3,7 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 mod idempotency;
+mod pages;
 mod pods;
 // The same harness as the main integration tests (real server, a database per test).
 #[path = "../it/support/mod.rs"]

@@ -1,0 +1,332 @@
+//! Pieces the energy pages share: the period picker (preset links and a custom-days GET form,
+//! both working without JavaScript), figures labelled by source, trend and source-mix text,
+//! a sparkline, and the empty state that says how to get data in.
+
+use leptos::prelude::*;
+
+use crate::api::{
+    energy::{BySource, EnergyPeriod, EnergySeries, PeriodSelection},
+    AppError, Field,
+};
+
+use super::energy_chart::{format_grams, format_kwh, SOURCE_COLOURS};
+
+/// The agent's DaemonSet manifest, shown in the empty state so it can be copied from the page.
+const DAEMONSET_MANIFEST: &str = include_str!("../../../deploy/agent/daemonset.yaml");
+
+/// The page's period as the URL asks for it (`period`, `from`, `to`), not yet validated.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RawPeriod {
+    pub period: String,
+    pub from: String,
+    pub to: String,
+}
+
+impl RawPeriod {
+    /// Reads `period`, `from` and `to` from the URL query.
+    pub fn from_query(query: &leptos_router::params::ParamsMap) -> Self {
+        Self {
+            period: query.get("period").unwrap_or_default(),
+            from: query.get("from").unwrap_or_default(),
+            to: query.get("to").unwrap_or_default(),
+        }
+    }
+
+    pub fn is_custom(&self) -> bool {
+        !self.from.trim().is_empty() || !self.to.trim().is_empty()
+    }
+
+    /// The preset this asks for (the default when it is custom or unknown).
+    pub fn preset(&self) -> EnergyPeriod {
+        EnergyPeriod::parse(&self.period).unwrap_or_default()
+    }
+}
+
+/// Preset links (`?period=7d`) and a form for custom days (`?from=...&to=...`), both plain GET
+/// navigation so they work without JavaScript. `base` is the page's path.
+#[component]
+pub fn PeriodPicker(
+    base: Signal<String>,
+    raw: Signal<RawPeriod>,
+    /// A validation error of `from`/`to` to show next to the form.
+    #[prop(into)]
+    error: Signal<Option<AppError>>,
+) -> impl IntoView {
+    let field_error = move |field: Field| {
+        error
+            .get()
+            .filter(|e| e.field() == Some(field))
+            .map(|e| e.to_string())
+    };
+    let invalid = move |field: Field| field_error(field).map(|_| "true");
+    view! {
+        <div class="period-picker">
+            <nav class="period-switch" aria-label="Period">
+                {EnergyPeriod::ALL
+                    .into_iter()
+                    .map(|p| {
+                        let current = move || {
+                            let raw = raw.get();
+                            (!raw.is_custom() && raw.preset() == p).then_some("page")
+                        };
+                        let href = move || {
+                            format!("{}?{}", base.get(), PeriodSelection::Preset(p).query())
+                        };
+                        view! {
+                            <a href=href aria-current=current>
+                                {p.as_str()}
+                            </a>
+                            " "
+                        }
+                    })
+                    .collect_view()}
+            </nav>
+            <form method="get" action=move || base.get() class="period-custom" data-testid="period-form">
+                <label>
+                    "From "
+                    <input
+                        type="date"
+                        name="from"
+                        required
+                        prop:value=move || raw.get().from
+                        value=move || raw.get().from
+                        aria-invalid=move || invalid(Field::From)
+                    />
+                </label>
+                " "
+                <label>
+                    "to "
+                    <input
+                        type="date"
+                        name="to"
+                        required
+                        prop:value=move || raw.get().to
+                        value=move || raw.get().to
+                        aria-invalid=move || invalid(Field::To)
+                    />
+                </label>
+                " "
+                <button type="submit">"Show"</button>
+                <span class="muted small">" (UTC days, both included, at most 400)"</span>
+                {move || {
+                    field_error(Field::From)
+                        .or_else(|| field_error(Field::To))
+                        .map(|message| {
+                            view! {
+                                <p class="form-error" role="alert" data-testid="period-error">
+                                    {message}
+                                </p>
+                            }
+                        })
+                }}
+            </form>
+        </div>
+    }
+}
+
+/// Whether an error is about the custom period's fields (shown by [`PeriodPicker`]).
+pub fn is_period_error(error: &AppError) -> bool {
+    matches!(error.field(), Some(Field::From | Field::To))
+}
+
+/// A figure per source that has energy: `0.500 kWh · 289 g CO2e measured`.
+#[component]
+pub fn Figures(figures: BySource) -> impl IntoView {
+    let parts = figures.parts();
+    if parts.is_empty() {
+        return view! { <span class="muted">"0 kWh"</span> }.into_any();
+    }
+    parts
+        .into_iter()
+        .map(|(source, f)| {
+            view! {
+                <span class=format!("figure source-{source}")>
+                    {format!("{} · {} ", format_kwh(f.kwh), format_grams(f.grams_co2e))}
+                    <span class="source-label">{source}</span>
+                </span>
+                <br />
+            }
+        })
+        .collect_view()
+        .into_any()
+}
+
+/// `+12.5 % vs the previous period`, or why there is no trend.
+pub fn trend(current: f64, previous: f64) -> String {
+    if previous <= 0.0 {
+        return "no data in the previous period".to_owned();
+    }
+    let change = (current - previous) / previous * 100.0;
+    format!("{change:+.1} % vs the previous period")
+}
+
+/// `70 % measured, 30 % simulated`, or `no energy`.
+pub fn source_mix(figures: &BySource) -> String {
+    let total = figures.total().kwh;
+    let parts = figures.parts();
+    if parts.is_empty() || total <= 0.0 {
+        return "no energy".to_owned();
+    }
+    parts
+        .into_iter()
+        .map(|(source, f)| format!("{:.0} % {source}", f.kwh / total * 100.0))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `a / b` as a percentage with one decimal, or `-` when `b` is zero.
+pub fn percent(part: f64, whole: f64) -> String {
+    if whole > 0.0 {
+        format!("{:.1} %", part / whole * 100.0)
+    } else {
+        "-".to_owned()
+    }
+}
+
+/// A small bar chart of a series (all sources stacked, in their colours), with the values of
+/// each step in its tooltip.
+#[component]
+pub fn Sparkline(series: EnergySeries) -> impl IntoView {
+    const W: f64 = 120.0;
+    const H: f64 = 28.0;
+    let count = series.points.len().max(1) as f64;
+    let max = series
+        .points
+        .iter()
+        .map(|p| p.figures.total().kwh)
+        .fold(0.0_f64, f64::max);
+    let slot = W / count;
+    let bars = series
+        .points
+        .iter()
+        .enumerate()
+        .map(|(i, point)| {
+            let f = point.figures;
+            let mut y = H;
+            let segments = [f.measured.kwh, f.estimated.kwh, f.simulated.kwh]
+                .into_iter()
+                .zip(SOURCE_COLOURS)
+                .filter(|(kwh, _)| *kwh > 0.0 && max > 0.0)
+                .map(|(kwh, (_, colour))| {
+                    let h = (kwh / max * H).max(0.5);
+                    y -= h;
+                    view! {
+                        <rect
+                            x=format!("{:.2}", i as f64 * slot)
+                            y=format!("{y:.2}")
+                            width=format!("{:.2}", (slot * 0.85).max(0.5))
+                            height=format!("{h:.2}")
+                            fill=colour
+                        />
+                    }
+                })
+                .collect_view();
+            let tip = f
+                .parts()
+                .into_iter()
+                .map(|(s, fig)| format!("{} {s}", format_kwh(fig.kwh)))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let tip = if tip.is_empty() {
+                "no energy".to_owned()
+            } else {
+                tip
+            };
+            view! {
+                <g>
+                    <title>{format!("{}: {tip}", point.start)}</title>
+                    {segments}
+                </g>
+            }
+        })
+        .collect_view();
+    view! {
+        <svg
+            class="sparkline"
+            viewBox=format!("0 0 {W} {H}")
+            width="120"
+            height="28"
+            role="img"
+            aria-label=format!("Energy of {} per step from {} to {}", series.service, series.from, series.to)
+            xmlns="http://www.w3.org/2000/svg"
+        >
+            <line x1="0" y1=format!("{H}") x2=format!("{W}") y2=format!("{H}") stroke="#bbb" />
+            {bars}
+        </svg>
+    }
+}
+
+/// What to do when there is no energy data: install the agent (with its manifest), or run the
+/// sandbox, whose simulated figures appear on their own.
+#[component]
+pub fn EnergyEmptyState(
+    /// What is empty, e.g. "No energy data yet: no node agent has reported to this Canopy."
+    #[prop(into)]
+    headline: String,
+) -> impl IntoView {
+    view! {
+        <div class="empty-state" data-testid="energy-empty">
+            <p>{headline}</p>
+            <ol>
+                <li>
+                    "Create a token per node: " <code>"POST /api/v1/energy/node-tokens"</code>
+                    " with " <code>"{\"cluster\": \"prod\", \"node\": \"<node name>\"}"</code>
+                    " (admin API token), and store it in the Secret "
+                    <code>"canopy-agent-tokens"</code> " (one key per node name)."
+                </li>
+                <li>
+                    "Install the agent DaemonSet: " <code>"kubectl apply -k deploy/agent"</code>
+                    " (" <a href="#agent-manifest">"the DaemonSet manifest"</a> ", "
+                    <code>"deploy/agent/daemonset.yaml"</code> " in Canopy's repository; "
+                    "docs/AGENT.md and docs/ENERGY.md, \u{201c}Getting data in\u{201d})."
+                </li>
+                <li>"Figures appear within a minute, each marked measured, estimated or simulated."</li>
+            </ol>
+            <p class="small">
+                "Trying Canopy without a cluster? In its sandbox (" <code>"make run"</code>
+                " with no kubeconfig) every service you deploy gets simulated figures, labelled "
+                <span class="source-label">"simulated"</span> ", within a minute."
+            </p>
+            <details id="agent-manifest">
+                <summary>"deploy/agent/daemonset.yaml"</summary>
+                <pre class="manifest"><code>{DAEMONSET_MANIFEST}</code></pre>
+            </details>
+        </div>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::energy::Figure;
+
+    #[test]
+    fn mix_and_shares_read_as_people_write_them() {
+        let mut figures = BySource::default();
+        figures.add(
+            "measured",
+            Figure {
+                kwh: 0.7,
+                grams_co2e: 1.0,
+            },
+        );
+        figures.add(
+            "simulated",
+            Figure {
+                kwh: 0.3,
+                grams_co2e: 1.0,
+            },
+        );
+        assert_eq!(source_mix(&figures), "70 % measured, 30 % simulated");
+        assert_eq!(source_mix(&BySource::default()), "no energy");
+        assert_eq!(percent(1.0, 4.0), "25.0 %");
+        assert_eq!(percent(1.0, 0.0), "-");
+        assert_eq!(trend(1.5, 1.0), "+50.0 % vs the previous period");
+        assert_eq!(trend(1.0, 0.0), "no data in the previous period");
+    }
+
+    #[test]
+    fn the_manifest_shown_is_the_daemonset() {
+        assert!(DAEMONSET_MANIFEST.contains("kind: DaemonSet"));
+    }
+}

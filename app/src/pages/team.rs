@@ -1,0 +1,192 @@
+//! A team's page: its services side by side for a period (energy and CO2e by source, share of
+//! the team, trend, idle share, source mix, a sparkline each), with the Energy page's period
+//! picker. 404 for a team Canopy knows nothing about.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::{use_params_map, use_query_map};
+
+use crate::{
+    api::{
+        energy::{load_team_energy, TeamEnergy, TeamServiceEnergy},
+        AppError,
+    },
+    components::{
+        energy_chart::{format_grams, format_kwh},
+        energy_figures::{
+            is_period_error, percent, source_mix, trend, EnergyEmptyState, Figures, PeriodPicker,
+            RawPeriod, Sparkline,
+        },
+        error_banner::ErrorBanner,
+    },
+};
+
+#[component]
+pub fn TeamPage() -> impl IntoView {
+    let params = use_params_map();
+    let query = use_query_map();
+    let team = move || params.read().get("team").unwrap_or_default();
+    let raw = Signal::derive(move || RawPeriod::from_query(&query.read()));
+    let energy = Resource::new(
+        move || (team(), raw.get()),
+        |(team, raw)| load_team_energy(team, raw.period, raw.from, raw.to),
+    );
+    let period_error =
+        Signal::derive(move || energy.get().and_then(|r| r.err()).filter(is_period_error));
+    let base = Signal::derive(move || format!("/teams/{}", team()));
+    view! {
+        <Title text=move || format!("{} · Teams · Canopy", team()) />
+        <section class="page">
+            <p class="muted small"><a href="/teams">"Teams"</a> " / " {team}</p>
+            <h1>{team}</h1>
+            <Suspense fallback=|| ()>
+                <PeriodPicker base raw error=period_error />
+            </Suspense>
+            <Suspense fallback=|| view! { <p class="muted">"Loading the team's energy…"</p> }>
+                {move || {
+                    energy
+                        .get()
+                        .map(|result| match result {
+                            Ok(energy) => view! { <TeamServices energy /> }.into_any(),
+                            Err(error) if is_period_error(&error) => ().into_any(),
+                            Err(AppError::NotFound { what }) => {
+                                #[cfg(feature = "ssr")]
+                                if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+                                    response.set_status(http::StatusCode::NOT_FOUND);
+                                }
+                                view! {
+                                    <div class="empty-state" data-testid="team-not-found">
+                                        <p>{format!("{what} is unknown to Canopy: no service is registered under that team and no energy was ever reported for it.")}</p>
+                                        <p>
+                                            "See " <a href="/teams">"the teams"</a>
+                                            ", or register a service for it on " <a href="/services">"Services"</a> "."
+                                        </p>
+                                    </div>
+                                }
+                                    .into_any()
+                            }
+                            Err(error) => view! { <ErrorBanner error /> }.into_any(),
+                        })
+                }}
+            </Suspense>
+        </section>
+    }
+}
+
+#[component]
+fn TeamServices(energy: TeamEnergy) -> impl IntoView {
+    if !energy.has_any_data {
+        return view! {
+            <p class="muted">{format!("{} ({} to {}).", energy.selection.label(), energy.from, energy.to)}</p>
+            <EnergyEmptyState headline="No energy data yet: no node agent has reported to this Canopy, so this team's services have no figures." />
+        }
+        .into_any();
+    }
+    let total = energy.total.total();
+    let previous = energy.previous_total.total();
+    let nothing_in_period = total.kwh <= 0.0;
+    let team = energy.team.clone();
+    view! {
+        <p class="muted">{format!("{} ({} to {}).", energy.selection.label(), energy.from, energy.to)}</p>
+        <div class="card" data-testid="team-total">
+            <h2>"All the team's services"</h2>
+            <Figures figures=energy.total />
+            <p class="muted small">
+                {format!(
+                    "All sources together: {} · {} ({}).",
+                    format_kwh(total.kwh),
+                    format_grams(total.grams_co2e),
+                    source_mix(&energy.total),
+                )}
+            </p>
+            <p class="small">{trend(total.kwh, previous.kwh)}</p>
+        </div>
+        {nothing_in_period
+            .then(|| {
+                view! {
+                    <div class="empty-state" data-testid="team-empty">
+                        <p>"No energy was reported for this team's pods in this period."</p>
+                        <p class="small">
+                            "Pods count for a service when they carry the labels "
+                            <code>"canopy.dev/team"</code> " and " <code>"canopy.dev/service"</code>
+                            " (Canopy's deploys set them) and run on a node with the agent ("
+                            <code>"kubectl apply -k deploy/agent"</code>
+                            "; docs/AGENT.md). Try a longer period, or see "
+                            <a href="/energy">"Energy"</a> " for what the agents report."
+                        </p>
+                    </div>
+                }
+            })}
+        <h2>"Services side by side"</h2>
+        {if energy.services.is_empty() {
+            view! { <p class="muted">"This team has no services yet."</p> }.into_any()
+        } else {
+            view! {
+                <table class="table team-services" data-testid="team-services">
+                    <thead>
+                        <tr>
+                            <th scope="col">"Service"</th>
+                            <th scope="col">"Energy and CO2e, by source"</th>
+                            <th scope="col">"Share of the team"</th>
+                            <th scope="col">"Trend"</th>
+                            <th scope="col">"Idle share"</th>
+                            <th scope="col">"Source mix"</th>
+                            <th scope="col">"Over the period"</th>
+                        </tr>
+                    </thead>
+                    <tbody>
+                        {energy
+                            .services
+                            .into_iter()
+                            .map(|service| view! { <ServiceRow team=team.clone() service team_kwh=total.kwh /> })
+                            .collect_view()}
+                    </tbody>
+                </table>
+                <p class="muted small">
+                    "Idle share: of the service's energy plus its share of the idle energy of the nodes it ran on (split by workload energy per node), how much was idle. "
+                    "Trend: against the period of the same length just before."
+                </p>
+            }
+                .into_any()
+        }}
+        <h2>"How CO2e is computed"</h2>
+        <p class="small">"gCO2e = kWh × PUE × grid intensity (yearly average, location-based), per cluster:"</p>
+        <ul class="small">
+            {energy.carbon_notes.into_iter().map(|n| view! { <li>{n}</li> }).collect_view()}
+        </ul>
+    }
+    .into_any()
+}
+
+#[component]
+fn ServiceRow(team: String, service: TeamServiceEnergy, team_kwh: f64) -> impl IntoView {
+    let own = service.figures.total();
+    let idle = service.idle.total();
+    let href = format!("/services/{team}/{}", service.service);
+    let idle_share = percent(idle.kwh, own.kwh + idle.kwh);
+    let idle_text = if idle.kwh > 0.0 {
+        format!(
+            "{idle_share} ({} · {} {})",
+            format_kwh(idle.kwh),
+            format_grams(idle.grams_co2e),
+            source_mix(&service.idle)
+        )
+    } else {
+        idle_share
+    };
+    view! {
+        <tr data-service=service.service.clone()>
+            <th scope="row">
+                <a href=href>{service.service.clone()}</a>
+                {(!service.registered)
+                    .then(|| view! { <span class="muted small">" (not registered)"</span> })}
+            </th>
+            <td><Figures figures=service.figures /></td>
+            <td data-testid="team-share">{percent(own.kwh, team_kwh)}</td>
+            <td>{trend(own.kwh, service.previous.total().kwh)}</td>
+            <td data-testid="idle-share">{idle_text}</td>
+            <td>{source_mix(&service.figures)}</td>
+            <td><Sparkline series=service.series /></td>
+        </tr>
+    }
+}
