@@ -48,7 +48,11 @@ async fn registering_without_javascript_redirects_back_and_lists_the_service() {
     assert!(html.contains("<td>payments</td>"), "{html}");
 
     let (_, teams) = app.get_html("/teams").await;
-    assert!(teams.contains("<td>payments</td>"), "{teams}");
+    // Each team links to its page.
+    assert!(
+        teams.contains("<td><a href=\"/teams/payments\">payments</a></td>"),
+        "{teams}"
+    );
     app.stop().await;
 }
 
