@@ -117,16 +117,6 @@ pub fn deploy_backend() -> Result<Arc<dyn DeployBackend>, AppError> {
 /// `server/src/energy/backend.rs`).
 #[async_trait::async_trait]
 pub trait EnergyBackend: Send + Sync + 'static {
-    async fn overview(
-        &self,
-        period: super::energy::EnergyPeriod,
-    ) -> Result<super::energy::EnergyOverview, AppError>;
-    async fn service_series(
-        &self,
-        team: String,
-        service: String,
-        period: super::energy::EnergyPeriod,
-    ) -> Result<super::energy::EnergySeries, AppError>;
     /// The overview for a preset or custom period (trend against the previous period of equal
     /// length).
     async fn overview_for(

@@ -450,18 +450,6 @@ pub async fn load_energy_overview(
         .await
 }
 
-#[server(prefix = "/api/fn", endpoint = "load_service_energy")]
-pub async fn load_service_energy(
-    team: String,
-    service: String,
-    period: String,
-) -> Result<EnergySeries, AppError> {
-    let period = EnergyPeriod::parse(&period).unwrap_or_default();
-    super::backend::energy_backend()?
-        .service_series(team, service, period)
-        .await
-}
-
 /// A service's series for a preset or custom period (the chart's own period switch).
 #[server(prefix = "/api/fn", endpoint = "load_service_energy_for")]
 pub async fn load_service_energy_for(

@@ -43,7 +43,8 @@ impl RawPeriod {
 }
 
 /// Preset links (`?period=7d`) and a form for custom days (`?from=...&to=...`), both plain GET
-/// navigation so they work without JavaScript. `base` is the page's path.
+/// navigation so they work without JavaScript. `base` is the page's path; `keep` are other
+/// query parameters of the page that the period's links and form carry along (e.g. `env`).
 #[component]
 pub fn PeriodPicker(
     base: Signal<String>,
@@ -51,7 +52,15 @@ pub fn PeriodPicker(
     /// A validation error of `from`/`to` to show next to the form.
     #[prop(into)]
     error: Signal<Option<AppError>>,
+    #[prop(optional)] keep: Option<Signal<Vec<(String, String)>>>,
 ) -> impl IntoView {
+    let kept = move || keep.map(|k| k.get()).unwrap_or_default();
+    let kept_query = move || {
+        kept()
+            .into_iter()
+            .map(|(name, value)| format!("{name}={value}&"))
+            .collect::<String>()
+    };
     let field_error = move |field: Field| {
         error
             .get()
@@ -70,7 +79,12 @@ pub fn PeriodPicker(
                             (!raw.is_custom() && raw.preset() == p).then_some("page")
                         };
                         let href = move || {
-                            format!("{}?{}", base.get(), PeriodSelection::Preset(p).query())
+                            format!(
+                                "{}?{}{}",
+                                base.get(),
+                                kept_query(),
+                                PeriodSelection::Preset(p).query()
+                            )
                         };
                         view! {
                             <a href=href aria-current=current>
@@ -82,6 +96,12 @@ pub fn PeriodPicker(
                     .collect_view()}
             </nav>
             <form method="get" action=move || base.get() class="period-custom" data-testid="period-form">
+                {move || {
+                    kept()
+                        .into_iter()
+                        .map(|(name, value)| view! { <input type="hidden" name=name value=value /> })
+                        .collect_view()
+                }}
                 <label>
                     "From "
                     <input

@@ -5,7 +5,7 @@ use leptos::{form::ActionForm, prelude::*};
 use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
-use crate::api::energy::{load_service_energy, load_service_pods};
+use crate::api::energy::{load_service_energy_for, load_service_pods};
 use crate::{
     api::{
         deploy_fns::{
@@ -18,6 +18,7 @@ use crate::{
     },
     components::{
         energy_chart::{EnergyChart, PodPowerTable},
+        energy_figures::{is_period_error, PeriodPicker, RawPeriod},
         error_banner::ErrorBanner,
         live_status::LiveStatus,
     },
@@ -68,10 +69,17 @@ pub fn ServicePage() -> impl IntoView {
         |(team, service, env, _)| get_service_overview(team, service, env),
     );
 
+    // The chart's period (`period`, or custom `from`/`to` days) comes from the URL, so the
+    // switch is plain links and a GET form that work without JavaScript too.
+    let raw_period = Signal::derive(move || RawPeriod::from_query(&query.read()));
     let energy = Resource::new(
-        move || (team(), service()),
-        |(team, service)| load_service_energy(team, service, "7d".to_owned()),
+        move || (team(), service(), raw_period.get()),
+        |(team, service, raw)| load_service_energy_for(team, service, raw.period, raw.from, raw.to),
     );
+    let period_error =
+        Signal::derive(move || energy.get().and_then(|r| r.err()).filter(is_period_error));
+    let service_path = Signal::derive(move || format!("/services/{}/{}", team(), service()));
+    let keep_env = Signal::derive(move || vec![("env".to_owned(), environment())]);
     let pods = Resource::new(
         move || (team(), service()),
         |(team, service)| load_service_pods(team, service),
@@ -106,13 +114,17 @@ pub fn ServicePage() -> impl IntoView {
                 }}
             </Suspense>
             <section class="card" aria-label="Energy" data-testid="service-energy">
-                <h2>"Energy and CO2e, last 7 days"</h2>
+                <h2>"Energy and CO2e"</h2>
+                <Suspense fallback=|| ()>
+                    <PeriodPicker base=service_path raw=raw_period error=period_error keep=keep_env />
+                </Suspense>
                 <Suspense fallback=|| view! { <p class="muted">"Loading energy…"</p> }>
                     {move || {
                         energy
                             .get()
                             .map(|result| match result {
                                 Ok(series) => view! { <EnergyChart series /> }.into_any(),
+                                Err(error) if is_period_error(&error) => ().into_any(),
                                 Err(error) => view! { <ErrorBanner error /> }.into_any(),
                             })
                     }}

@@ -41,26 +41,6 @@ pub fn to_app_error(error: EnergyError) -> AppError {
 
 #[async_trait::async_trait]
 impl EnergyBackend for CanopyEnergyBackend {
-    async fn overview(&self, period: EnergyPeriod) -> Result<EnergyOverview, AppError> {
-        self.query
-            .overview(period, OffsetDateTime::now_utc())
-            .await
-            .map_err(to_app_error)
-    }
-
-    async fn service_series(
-        &self,
-        team: String,
-        service: String,
-        period: EnergyPeriod,
-    ) -> Result<EnergySeries, AppError> {
-        let (from, to, step_secs) = EnergyQuery::period_range(period, OffsetDateTime::now_utc());
-        self.query
-            .series(&Selection::Service { team, service }, from, to, step_secs)
-            .await
-            .map_err(to_app_error)
-    }
-
     async fn overview_for(&self, period: PeriodSelection) -> Result<EnergyOverview, AppError> {
         self.query
             .overview_for(period, OffsetDateTime::now_utc())
