@@ -166,3 +166,37 @@ test("hovering a bar of the service chart shows its values once hydrated", async
   assert.deepEqual(problems, []);
   await context.close();
 });
+
+for (const javaScriptEnabled of [false, true]) {
+  test(`the service chart's period switch keeps the environment ${javaScriptEnabled ? "with" : "without"} JavaScript`, async () => {
+    const { context, page, problems } = await newPage(canopy.browser, { javaScriptEnabled });
+    await page.goto(`${canopy.base}/services/${team}/web?env=dev`);
+    if (javaScriptEnabled) {
+      await page.locator('main[data-hydrated="true"]').waitFor({ timeout: 30_000 });
+    }
+    const section = page.getByTestId("service-energy");
+    // A preset: the last 24 hours still hold the batch of a few minutes ago.
+    await section.getByRole("link", { name: "24h" }).click();
+    await page.waitForURL(`**/services/${team}/web?env=dev&period=24h`);
+    assert.equal(await section.getByRole("link", { name: "24h" }).getAttribute("aria-current"), "page");
+    await section.locator("svg").first().waitFor({ timeout: 15_000 });
+    assert.match(await section.textContent(), /measured/);
+
+    // Custom days: a day with no energy for this service gives an empty chart, a bad range
+    // names the field; the environment is kept throughout.
+    const form = section.getByTestId("period-form");
+    await form.locator('input[name="from"]').fill(batchDay);
+    await form.locator('input[name="to"]').fill(batchDay);
+    await form.getByRole("button", { name: "Show" }).click();
+    await page.waitForURL(`**/services/${team}/web?env=dev&from=${batchDay}&to=${batchDay}`);
+    await section.locator("svg").first().waitFor({ timeout: 15_000 });
+    assert.match(await section.textContent(), /measured/);
+    await form.locator('input[name="to"]').fill("2020-01-01");
+    await form.getByRole("button", { name: "Show" }).click();
+    await page.waitForURL(`**/services/${team}/web?env=dev&from=${batchDay}&to=2020-01-01`);
+    const error = await section.getByTestId("period-error").textContent();
+    assert.match(error, new RegExp(`^From: ${batchDay} is after the last day 2020-01-01`));
+    if (javaScriptEnabled) assert.deepEqual(problems, []);
+    await context.close();
+  });
+}
