@@ -117,6 +117,13 @@ for (const javaScriptEnabled of [false, true]) {
     // Web first (largest), then api: side by side in one table.
     const order = await table.locator("tbody tr").evaluateAll((rows) => rows.map((r) => r.dataset.service));
     assert.deepEqual(order, ["web", "api"]);
+    // The team has no quota of its own: the card says so and shows Canopy's default.
+    const quota = page.getByTestId("team-quota");
+    await quota.waitFor({ timeout: 15_000 });
+    const quotaText = await quota.textContent();
+    assert.match(quotaText, /Canopy's default/);
+    assert.match(quotaText, /Requested\s*8\s*16Gi/);
+    assert.match(quotaText, /and 100 pods/);
     if (javaScriptEnabled) assert.deepEqual(problems, []);
     await context.close();
   });

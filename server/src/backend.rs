@@ -47,6 +47,17 @@ fn environment(raw: &str) -> Result<app::api::spec::Environment, AppError> {
 
 #[async_trait::async_trait]
 impl app::api::backend::DeployBackend for CanopyDeployBackend {
+    async fn team_quota(
+        &self,
+        team: app::api::TeamName,
+    ) -> Result<app::api::quota::TeamQuotaInfo, AppError> {
+        let (quota, source) = self.deploys.team_quota(&team).await?;
+        Ok(app::api::quota::TeamQuotaInfo {
+            quota: quota.into(),
+            own: source == crate::deploy::quota::QuotaSource::Team,
+        })
+    }
+
     async fn overview(
         &self,
         team: String,

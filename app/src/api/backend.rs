@@ -77,6 +77,11 @@ pub trait DeployBackend: Send + Sync + 'static {
         environment: String,
         replicas: u16,
     ) -> Result<DeployRecord, AppError>;
+    /// The team's quota (its own or the default).
+    async fn team_quota(
+        &self,
+        team: TeamName,
+    ) -> Result<super::quota::TeamQuotaInfo, AppError>;
     /// Returns `Kind/name` of every object deleted.
     async fn delete(
         &self,

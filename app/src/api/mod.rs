@@ -6,6 +6,7 @@ pub mod energy;
 mod error;
 mod names;
 pub mod pods;
+pub mod quota;
 mod services;
 pub mod spec;
 

@@ -9,6 +9,7 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 use crate::{
     api::{
         energy::{load_team_energy, TeamEnergy, TeamServiceEnergy},
+        quota::{get_team_quota, TeamQuotaInfo},
         AppError,
     },
     components::{
@@ -34,6 +35,7 @@ pub fn TeamPage() -> impl IntoView {
     let period_error =
         Signal::derive(move || energy.get().and_then(|r| r.err()).filter(is_period_error));
     let base = Signal::derive(move || format!("/teams/{}", team()));
+    let quota = Resource::new(team, get_team_quota);
     view! {
         <Title text=move || format!("{} · Teams · Canopy", team()) />
         <section class="page">
@@ -69,6 +71,46 @@ pub fn TeamPage() -> impl IntoView {
                         })
                 }}
             </Suspense>
+            <Suspense fallback=|| ()>
+                {move || {
+                    // Only for a team Canopy knows (the energy answer says so).
+                    let known = matches!(energy.get(), Some(Ok(_)));
+                    quota
+                        .get()
+                        .and_then(Result::ok)
+                        .filter(|_| known)
+                        .map(|info| view! { <QuotaCard info /> })
+                }}
+            </Suspense>
+        </section>
+    }
+}
+
+/// What each of the team's namespaces may use (the ResourceQuota Canopy applies).
+#[component]
+fn QuotaCard(info: TeamQuotaInfo) -> impl IntoView {
+    let TeamQuotaInfo { quota, own } = info;
+    view! {
+        <section class="card" aria-label="Quota" data-testid="team-quota">
+            <h2>"Quota per environment"</h2>
+            <p class="muted small">
+                {if own {
+                    "Set for this team by a platform admin."
+                } else {
+                    "Canopy's default: this team has no quota of its own."
+                }}
+                " Each of the team's namespaces (dev, staging, prod) may use at most:"
+            </p>
+            <table class="table">
+                <thead>
+                    <tr><th scope="col">""</th><th scope="col">"CPU"</th><th scope="col">"Memory"</th></tr>
+                </thead>
+                <tbody>
+                    <tr><th scope="row">"Requested"</th><td>{quota.requests_cpu}</td><td>{quota.requests_memory}</td></tr>
+                    <tr><th scope="row">"Limits"</th><td>{quota.limits_cpu}</td><td>{quota.limits_memory}</td></tr>
+                </tbody>
+            </table>
+            <p>{format!("and {} pods.", quota.pods)}</p>
         </section>
     }
 }

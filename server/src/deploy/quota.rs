@@ -40,15 +40,8 @@ pub enum QuotaSource {
     Team,
 }
 
-/// A quota as shown (REST API): quantities written the Kubernetes way.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct QuotaView {
-    pub requests_cpu: String,
-    pub requests_memory: String,
-    pub limits_cpu: String,
-    pub limits_memory: String,
-    pub pods: u32,
-}
+/// A quota as shown (REST API and pages): quantities written the Kubernetes way.
+pub use app::api::quota::TeamQuotaView as QuotaView;
 
 impl From<TeamQuota> for QuotaView {
     fn from(quota: TeamQuota) -> Self {
