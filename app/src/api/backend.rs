@@ -78,10 +78,7 @@ pub trait DeployBackend: Send + Sync + 'static {
         replicas: u16,
     ) -> Result<DeployRecord, AppError>;
     /// The team's quota (its own or the default).
-    async fn team_quota(
-        &self,
-        team: TeamName,
-    ) -> Result<super::quota::TeamQuotaInfo, AppError>;
+    async fn team_quota(&self, team: TeamName) -> Result<super::quota::TeamQuotaInfo, AppError>;
     /// Returns `Kind/name` of every object deleted.
     async fn delete(
         &self,

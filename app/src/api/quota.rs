@@ -24,7 +24,7 @@ pub struct TeamQuotaInfo {
 
 #[server(prefix = "/api/fn", endpoint = "get_team_quota")]
 pub async fn get_team_quota(team: String) -> Result<TeamQuotaInfo, AppError> {
-    let team = super::TeamName::parse(&team)
-        .map_err(|e| AppError::invalid(super::Field::Team, e))?;
+    let team =
+        super::TeamName::parse(&team).map_err(|e| AppError::invalid(super::Field::Team, e))?;
     super::backend::deploy_backend()?.team_quota(team).await
 }

@@ -3,9 +3,7 @@
 
 use app::api::{
     backend::EnergyBackend,
-    energy::{
-        EnergyOverview, EnergyPeriod, EnergySeries, PeriodSelection, ServicePods, TeamEnergy,
-    },
+    energy::{EnergyOverview, EnergySeries, PeriodSelection, ServicePods, TeamEnergy},
     AppError, Field,
 };
 use time::OffsetDateTime;
