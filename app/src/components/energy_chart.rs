@@ -25,8 +25,11 @@ pub fn format_kwh(kwh: f64) -> String {
         format!("{kwh:.0} kWh")
     } else if kwh >= 0.01 || kwh == 0.0 {
         format!("{kwh:.3} kWh")
-    } else {
+    } else if kwh >= 0.0001 {
         format!("{:.1} Wh", kwh * 1000.0)
+    } else {
+        // A few minutes of a small pod: still a figure, not "0.0 Wh".
+        format!("{:.1} mWh", kwh * 1_000_000.0)
     }
 }
 
@@ -34,8 +37,10 @@ pub fn format_kwh(kwh: f64) -> String {
 pub fn format_grams(grams: f64) -> String {
     if grams >= 10_000.0 {
         format!("{:.1} kg CO2e", grams / 1000.0)
-    } else {
+    } else if grams >= 1.0 || grams == 0.0 {
         format!("{grams:.0} g CO2e")
+    } else {
+        format!("{:.1} mg CO2e", grams * 1000.0)
     }
 }
 
@@ -255,5 +260,10 @@ mod tests {
         assert_eq!(format_kwh(1234.0), "1234 kWh");
         assert_eq!(format_grams(288.6), "289 g CO2e");
         assert_eq!(format_grams(12_345.0), "12.3 kg CO2e");
+        // 12 J (a small pod for a minute): 3.3 mWh, 1.9 mg at 481 g/kWh × PUE 1.2.
+        assert_eq!(format_kwh(12.0 / 3.6e6), "3.3 mWh");
+        assert_eq!(format_grams(12.0 / 3.6e6 * 481.0 * 1.2), "1.9 mg CO2e");
+        assert_eq!(format_kwh(0.0), "0.000 kWh");
+        assert_eq!(format_grams(0.0), "0 g CO2e");
     }
 }

@@ -152,9 +152,10 @@ fn RowTable(
                             .then(|| {
                                 let grams = row.figures.total().grams_co2e / row.deploys as f64;
                                 format!(
-                                    "SCI per deploy: {} ({} deploys; operational only, embodied emissions not included)",
+                                    "SCI per deploy: {} ({} deploy{}; operational only, embodied emissions not included)",
                                     format_grams(grams),
                                     row.deploys,
+                                    if row.deploys == 1 { "" } else { "s" },
                                 )
                             });
                         let name = if first == "Namespace" {
