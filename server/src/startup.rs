@@ -116,6 +116,7 @@ impl Application {
             energy.ingestor.partitions.clone(),
             energy.retention_days,
         );
+        energy.spawn_live_grid();
         let state = AppState {
             leptos_options,
             pool: pool.clone(),

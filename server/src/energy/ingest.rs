@@ -1,5 +1,5 @@
 //! Ingest of agent batches: parse, validate, map pods to services, and write the batch, its raw
-//! samples and its rollup increments in ONE transaction (all or nothing, stored once).
+//! samples and its rollup increments in ONE statement (all or nothing, stored once).
 
 use std::{
     collections::BTreeMap,
@@ -293,9 +293,10 @@ impl Ingestor {
     }
 
     /// One statement writes everything: the batch row (the idempotency key), node and pod
-    /// samples, and the hourly and daily rollup increments. A single statement is atomic, so a
-    /// batch is never half-written; when the batch_id exists the other parts insert nothing.
-    /// (One round trip instead of eight: see the benchmark in docs/ENERGY.md.)
+    /// samples, the hourly rollup increments and, only for days the daily job has already
+    /// rolled (late batches), the daily increments (see [`super::rollup`]). A single statement
+    /// is atomic, so a batch is never half-written; when the batch_id exists the other parts
+    /// insert nothing. (One round trip instead of eight: see the benchmark in docs/ENERGY.md.)
     async fn write(
         &self,
         node: &NodeIdentity,
@@ -334,12 +335,15 @@ impl Ingestor {
                    DO UPDATE SET energy_joules = r.energy_joules + EXCLUDED.energy_joules,
                                  sample_secs = r.sample_secs + EXCLUDED.sample_secs),
                daily AS (
-                   INSERT INTO energy_rollup_daily AS r (bucket, cluster, node, namespace, team,
-                       service, kind, source, energy_joules, sample_secs)
+                   INSERT INTO energy_rollup_daily_rolled AS r (bucket, cluster, node, namespace,
+                       team, service, kind, source, energy_joules, sample_secs)
                    SELECT u.* FROM UNNEST($35::timestamptz[], $36::text[], $37::text[],
                        $38::text[], $39::text[], $40::text[], $41::text[], $42::text[],
-                       $43::float8[], $44::float8[]) u
+                       $43::float8[], $44::float8[])
+                       AS u (bucket, cluster, node, namespace, team, service, kind, source,
+                             energy_joules, sample_secs)
                    WHERE EXISTS (SELECT 1 FROM batch)
+                     AND u.bucket < (SELECT rolled_through FROM energy_daily_watermark)
                    ON CONFLICT (bucket, cluster, node, namespace, team, service, kind, source)
                    DO UPDATE SET energy_joules = r.energy_joules + EXCLUDED.energy_joules,
                                  sample_secs = r.sample_secs + EXCLUDED.sample_secs)
