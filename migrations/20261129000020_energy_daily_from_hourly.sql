@@ -13,15 +13,16 @@
 ALTER TABLE energy_rollup_daily RENAME TO energy_rollup_daily_rolled;
 
 -- One row: days strictly before `rolled_through` (a UTC midnight) are in the daily table.
+-- It starts where the job keeps it: the start of yesterday (energy/rollup.rs, roll_target).
 CREATE TABLE energy_daily_watermark (
     singleton       BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (singleton),
     rolled_through  TIMESTAMPTZ NOT NULL
 );
 INSERT INTO energy_daily_watermark (rolled_through)
-VALUES (date_trunc('day', now(), 'UTC'));
+VALUES (date_trunc('day', now(), 'UTC') - interval '24 hours');
 
--- Until now ingest maintained the daily table for every day: drop the (partial) current day,
--- which the hourly rollup holds in full and the view reads from there.
+-- Until now ingest maintained the daily table for every day: drop yesterday's and today's
+-- rows, which the hourly rollup holds in full and the view reads from there.
 DELETE FROM energy_rollup_daily_rolled
 WHERE bucket >= (SELECT rolled_through FROM energy_daily_watermark);
 
