@@ -208,7 +208,7 @@ async fn load_history(pool: &PgPool, services: usize) {
     let began = Instant::now();
     for (table, buckets, step) in [
         ("energy_rollup_daily_rolled", 90, "1 day"),
-        ("energy_rollup_hourly", 168, "1 hour"),
+        ("energy_rollup_hourly_compacted", 168, "1 hour"),
     ] {
         pool.execute(
             format!(
@@ -224,7 +224,7 @@ async fn load_history(pool: &PgPool, services: usize) {
         .await
         .unwrap();
     }
-    pool.execute("ANALYZE energy_rollup_daily_rolled; ANALYZE energy_rollup_hourly")
+    pool.execute("ANALYZE energy_rollup_daily_rolled; ANALYZE energy_rollup_hourly_compacted")
         .await
         .unwrap();
     println!("history       : {services} services × 2 nodes: 90 days daily + 7 days hourly loaded in {:.1} s", began.elapsed().as_secs_f64());

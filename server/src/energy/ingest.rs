@@ -293,7 +293,8 @@ impl Ingestor {
     }
 
     /// One statement writes everything: the batch row (the idempotency key), node and pod
-    /// samples, the hourly rollup increments and, only for days the daily job has already
+    /// samples, the hourly rollup increments (appended to `energy_rollup_pending`, folded into
+    /// the hourly table by a background task) and, only for days the daily job has already
     /// rolled (late batches), the daily increments (see [`super::rollup`]). A single statement
     /// is atomic, so a batch is never half-written; when the batch_id exists the other parts
     /// insert nothing. (One round trip instead of eight: see the benchmark in docs/ENERGY.md.)
@@ -325,15 +326,12 @@ impl Ingestor {
                        $22::text[], $23::text[], $24::float8[]) u
                    WHERE EXISTS (SELECT 1 FROM batch)),
                hourly AS (
-                   INSERT INTO energy_rollup_hourly AS r (bucket, cluster, node, namespace, team,
+                   INSERT INTO energy_rollup_pending (bucket, cluster, node, namespace, team,
                        service, kind, source, energy_joules, sample_secs)
                    SELECT u.* FROM UNNEST($25::timestamptz[], $26::text[], $27::text[],
                        $28::text[], $29::text[], $30::text[], $31::text[], $32::text[],
                        $33::float8[], $34::float8[]) u
-                   WHERE EXISTS (SELECT 1 FROM batch)
-                   ON CONFLICT (bucket, cluster, node, namespace, team, service, kind, source)
-                   DO UPDATE SET energy_joules = r.energy_joules + EXCLUDED.energy_joules,
-                                 sample_secs = r.sample_secs + EXCLUDED.sample_secs),
+                   WHERE EXISTS (SELECT 1 FROM batch)),
                daily AS (
                    INSERT INTO energy_rollup_daily_rolled AS r (bucket, cluster, node, namespace,
                        team, service, kind, source, energy_joules, sample_secs)

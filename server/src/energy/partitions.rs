@@ -132,12 +132,13 @@ pub async fn maintain(
 }
 
 /// Runs [`maintain`] and the daily rollup ([`super::rollup::roll_daily`]) now and then every
-/// hour until the process ends.
+/// hour until the process ends; starts the compaction of pending hourly increments.
 pub fn spawn_maintenance(
     pool: PgPool,
     cache: std::sync::Arc<PartitionCache>,
     retention_days: u32,
 ) -> tokio::task::JoinHandle<()> {
+    super::rollup::spawn_compaction(pool.clone());
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(3600));
         loop {

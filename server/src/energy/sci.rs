@@ -246,13 +246,15 @@ pub async fn request_sci(
     .fetch_one(query.pool())
     .await?;
     let rows = sqlx::query!(
-        r#"SELECT h.cluster, h.source, sum(h.energy_joules) AS "joules!"
+        r#"SELECT h.cluster AS "cluster!", h.source AS "source!", sum(h.energy_joules) AS "joules!"
            FROM energy_request_counts rc
            JOIN services s ON s.id = rc.service_id JOIN teams t ON t.id = s.team_id
            JOIN energy_rollup_hourly h
              ON h.team = t.name AND h.service = s.name AND h.kind = 'workload'
             AND h.bucket >= rc.start_at AND h.bucket < rc.end_at
            WHERE t.name = $1 AND s.name = $2 AND rc.start_at >= $3 AND rc.end_at <= $4
+             -- the same again on h, so the filter reaches the rollup's index through the view
+             AND h.team = $1 AND h.service = $2 AND h.bucket >= $3 AND h.bucket < $4
            GROUP BY 1, 2"#,
         team,
         service,
@@ -285,6 +287,7 @@ pub async fn request_sci(
               AND h.bucket >= rc.start_at AND h.bucket < rc.end_at
              {join}
              WHERE t.name = $1 AND s.name = $2 AND rc.start_at >= $3 AND rc.end_at <= $4
+               AND h.team = $1 AND h.service = $2 AND h.bucket >= $3 AND h.bucket < $4
              GROUP BY 1, 2",
             join = super::grid::live_join_sql(5, 6, 7)
         );

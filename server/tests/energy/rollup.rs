@@ -37,6 +37,20 @@ async fn daily_figures_are_exact_before_and_after_the_job_rolls_a_day() {
     // Ingest wrote the hourly rollup only; the daily view already has the exact figure.
     assert_eq!(sum(&app, rolled).await, 0.0);
     assert_eq!(sum(&app, checkout_daily).await, 2_160_000.0);
+    // Its hourly increments were appended to the pending table; compaction (a background task
+    // every 2 s, run here directly) moves them into the hourly table: the hourly view is the
+    // same before and after, and one row per key.
+    let checkout_hourly =
+        "SELECT sum(energy_joules) FROM energy_rollup_hourly WHERE service = 'checkout'";
+    assert_eq!(sum(&app, checkout_hourly).await, 2_160_000.0);
+    rollup::compact_pending(&app.pool).await.unwrap();
+    assert_eq!(app.count("energy_rollup_pending").await, 0);
+    assert_eq!(sum(&app, checkout_hourly).await, 2_160_000.0);
+    assert_eq!(
+        sum(&app, "SELECT sum(energy_joules) FROM energy_rollup_hourly_compacted WHERE service = 'checkout'").await,
+        2_160_000.0
+    );
+    assert_eq!(app.count("energy_rollup_hourly").await, 7);
 
     let later = now + Duration::days(2);
     let report = rollup::roll_daily(&app.pool, later).await.unwrap();
