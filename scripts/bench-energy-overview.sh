@@ -20,6 +20,7 @@ command -v wrk >/dev/null || apt_install wrk
 command -v wrk >/dev/null || die "wrk is needed (apt-get install wrk)"
 
 work="$(mktemp -d /tmp/canopy-overview-bench.XXXXXX)"
+chmod 755 "$work" # PostgreSQL runs as its own user when this script runs as root
 server_pid=""
 cleanup() {
     [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
@@ -29,7 +30,8 @@ cleanup() {
 trap cleanup EXIT
 
 step "Starting a throwaway PostgreSQL in $work/pg"
-eval "export $("$REPO_ROOT/scripts/test-postgres.sh" start "$work/pg")"
+pg_env="$("$REPO_ROOT/scripts/test-postgres.sh" start "$work/pg")" || die "PostgreSQL did not start"
+eval "export $pg_env"
 psql -q "$DATABASE_URL" -c "CREATE DATABASE canopy_overview"
 db_url="${DATABASE_URL%/*}/canopy_overview"
 
@@ -53,17 +55,20 @@ for _ in $(seq 1 100); do
     kill -0 "$server_pid" 2>/dev/null || { cat "$work/server.log" >&2; die "the server exited"; }
     sleep 0.2
 done
-curl -fs "http://127.0.0.1:$port/energy?period=90d" | grep -q "kWh" \
-    || die "the 90-day page shows no figures: is the seed loaded?"
+curl -s -o "$work/page.html" -w '%{http_code}\n' "http://127.0.0.1:$port/energy?period=90d" >&2
+grep -q "svc-1" "$work/page.html" \
+    || { head -c 3000 "$work/page.html" >&2; die "the 90-day page lists no service: is the seed loaded?"; }
 
 for path in "/energy" "/energy?period=90d"; do
-    step "wrk -t$threads -c$connections -d$duration --latency http://127.0.0.1:$port$path"
-    out="$(wrk -t"$threads" -c"$connections" -d"$duration" --latency "http://127.0.0.1:$port$path")"
+    single="$(curl -s -o /dev/null -w '%{time_total}s, %{size_download} bytes' "http://127.0.0.1:$port$path")"
+    info "one request alone: $single"
+    step "wrk -t$threads -c$connections -d$duration --timeout 60s --latency http://127.0.0.1:$port$path"
+    out="$(wrk -t"$threads" -c"$connections" -d"$duration" --timeout 60s --latency "http://127.0.0.1:$port$path")"
     echo "$out" >&2
     rps="$(echo "$out" | awk '/^Requests\/sec/ {print $2}')"
     p50="$(echo "$out" | awk '$1 == "50%" {print $2}')"
     p99="$(echo "$out" | awk '$1 == "99%" {print $2}')"
     errors="$(echo "$out" | awk '/Non-2xx|Socket errors/' | tr '\n' ' ')"
-    printf 'overview %-20s %s services: %s requests/s, p50 %s, p99 %s %s\n' \
-        "$path" "$services" "$rps" "$p50" "$p99" "${errors:+($errors)}"
+    printf 'overview %-20s %s services: %s requests/s, p50 %s, p99 %s (alone: %s) %s\n' \
+        "$path" "$services" "$rps" "$p50" "$p99" "$single" "${errors:+($errors)}"
 done
