@@ -389,4 +389,42 @@ mod tests {
         assert!(settings(&[("CANOPY_PG_PORT", "99999")]).is_err());
         assert!(settings(&[("CANOPY_DB_MAX_CONNECTIONS", "0")]).is_err());
     }
+
+    fn energy(vars: &[(&str, &str)]) -> Result<EnergySettings, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        EnergySettings::from_lookup(|key| map.get(key).cloned())
+    }
+
+    #[test]
+    fn live_grid_intensity_is_on_only_with_a_token_and_zones_come_from_clusters() {
+        use secrecy::ExposeSecret;
+        assert!(energy(&[]).expect("defaults").electricity_maps.is_none());
+        let s = energy(&[
+            ("CANOPY_ELECTRICITY_MAPS_TOKEN", "em-token"),
+            ("CANOPY_ENERGY_GRID_REGION", "FR"),
+            (
+                "CANOPY_ENERGY_CLUSTERS",
+                "prod:region=aws-eu-central-1,zone=DE",
+            ),
+        ])
+        .expect("valid");
+        let em = s.electricity_maps.expect("configured");
+        assert_eq!(em.token.expose_secret(), "em-token");
+        assert_eq!(em.url, "https://api.electricitymap.org");
+        assert_eq!(s.carbon.zones(), vec!["DE".to_owned(), "FR".to_owned()]);
+        let err = energy(&[
+            ("CANOPY_ELECTRICITY_MAPS_TOKEN", "em-token"),
+            ("CANOPY_ELECTRICITY_MAPS_URL", "ftp://example"),
+        ])
+        .expect_err("bad URL");
+        assert!(
+            err.to_string().contains("CANOPY_ELECTRICITY_MAPS_URL"),
+            "{err}"
+        );
+        let err = energy(&[("CANOPY_ENERGY_GRID_ZONE", "D E")]).expect_err("bad zone");
+        assert!(err.to_string().contains("CANOPY_ENERGY_GRID_ZONE"), "{err}");
+    }
 }
