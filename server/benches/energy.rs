@@ -5,7 +5,13 @@
 //!
 //! `DATABASE_URL=postgres://... cargo bench -p canopy-server --bench energy`
 //! Optional: `BENCH_BATCHES` (per node, default 200), `BENCH_NODES` (default 8),
-//! `BENCH_PODS` (default 100), `BENCH_SERVICES` (default 10000).
+//! `BENCH_PODS` (default 100), `BENCH_SERVICES` (default 10000), `BENCH_RUNS` (ingest and COPY
+//! rounds, default 1; with more, the median of each figure is printed too),
+//! `BENCH_SKIP_QUERIES=1` (ingest only).
+//!
+//! Seeding for `scripts/bench-energy-overview.sh`: with `BENCH_SEED_ONLY=1`, migrates the
+//! database `DATABASE_URL` names (not a fresh one), loads `BENCH_SERVICES` services × 2 nodes ×
+//! 90 days of daily and 7 days of hourly rollups, and exits.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use std::{collections::BTreeMap, net::SocketAddr, path::PathBuf, sync::Arc, time::Instant};
@@ -201,8 +207,8 @@ async fn copy_run(pool: &PgPool, rows: usize) -> f64 {
 async fn load_history(pool: &PgPool, services: usize) {
     let began = Instant::now();
     for (table, buckets, step) in [
-        ("energy_rollup_daily", 90, "1 day"),
-        ("energy_rollup_hourly", 168, "1 hour"),
+        ("energy_rollup_daily_rolled", 90, "1 day"),
+        ("energy_rollup_hourly_compacted", 168, "1 hour"),
     ] {
         pool.execute(
             format!(
@@ -218,7 +224,7 @@ async fn load_history(pool: &PgPool, services: usize) {
         .await
         .unwrap();
     }
-    pool.execute("ANALYZE energy_rollup_daily; ANALYZE energy_rollup_hourly")
+    pool.execute("ANALYZE energy_rollup_daily_rolled; ANALYZE energy_rollup_hourly_compacted")
         .await
         .unwrap();
     println!("history       : {services} services × 2 nodes: 90 days daily + 7 days hourly loaded in {:.1} s", began.elapsed().as_secs_f64());
@@ -262,10 +268,31 @@ async fn chart_query_run(pool: PgPool, services: usize) {
     }
 }
 
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    percentile(values, 0.5)
+}
+
+/// `BENCH_SEED_ONLY=1`: migrate `DATABASE_URL` itself and load the history, nothing else.
+async fn seed_only(url: &str) {
+    let pool = PgPoolOptions::new()
+        .max_connections(4)
+        .connect(url)
+        .await
+        .expect("connect DATABASE_URL");
+    db::MIGRATOR.run(&pool).await.unwrap();
+    load_history(&pool, env_or("BENCH_SERVICES", 500)).await;
+    pool.close().await;
+}
+
 #[tokio::main]
 async fn main() {
     let admin_url =
         std::env::var("DATABASE_URL").expect("DATABASE_URL must point at a PostgreSQL server");
+    if std::env::var_os("BENCH_SEED_ONLY").is_some() {
+        seed_only(&admin_url).await;
+        return;
+    }
     let url = fresh_database(&admin_url).await;
     let pool = PgPoolOptions::new()
         .max_connections(4)
@@ -290,19 +317,48 @@ async fn main() {
     let nodes = env_or("BENCH_NODES", 8);
     let batches = env_or("BENCH_BATCHES", 200);
     let pods = env_or("BENCH_PODS", 100);
+    let runs = env_or("BENCH_RUNS", 1).max(1);
     ingest_run(&base, nodes, 5, 1, pods, "warmup").await;
-    let agent = ingest_run(&base, nodes, batches, 1, pods, "agent").await;
-    let backlog = ingest_run(&base, nodes, batches / 10, 30, pods, "backlog").await;
-    let copy = copy_run(&pool, nodes * batches * pods).await;
-    println!(
-        "ingest vs COPY: agent-shaped {:.0} % of COPY, backlog-shaped {:.0} % of COPY",
-        agent / copy * 100.0,
-        backlog / copy * 100.0
-    );
+    let (mut agents, mut backlogs, mut copies) = (Vec::new(), Vec::new(), Vec::new());
+    for run in 0..runs {
+        let agent = ingest_run(&base, nodes, batches, 1, pods, &format!("agent{run}")).await;
+        let backlog = ingest_run(
+            &base,
+            nodes,
+            batches / 10,
+            30,
+            pods,
+            &format!("backlog{run}"),
+        )
+        .await;
+        let copy = copy_run(&pool, nodes * batches * pods).await;
+        println!(
+            "ingest vs COPY: agent-shaped {:.0} % of COPY, backlog-shaped {:.0} % of COPY",
+            agent / copy * 100.0,
+            backlog / copy * 100.0
+        );
+        agents.push(agent);
+        backlogs.push(backlog);
+        copies.push(copy);
+    }
+    if runs > 1 {
+        let (agent, backlog, copy) = (
+            median(&mut agents),
+            median(&mut backlogs),
+            median(&mut copies),
+        );
+        println!(
+            "median of {runs} runs: agent-shaped {agent:.0} pod-samples/s, backlog-shaped {backlog:.0} pod-samples/s, COPY {copy:.0} rows/s (agent {:.0} %, backlog {:.0} % of COPY)",
+            agent / copy * 100.0,
+            backlog / copy * 100.0
+        );
+    }
 
-    let services = env_or("BENCH_SERVICES", 10_000);
-    load_history(&pool, services).await;
-    chart_query_run(pool.clone(), services).await;
+    if std::env::var_os("BENCH_SKIP_QUERIES").is_none() {
+        let services = env_or("BENCH_SERVICES", 10_000);
+        load_history(&pool, services).await;
+        chart_query_run(pool.clone(), services).await;
+    }
 
     pool.close().await;
     let mut conn = PgConnection::connect(&admin_url).await.unwrap();

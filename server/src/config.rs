@@ -134,6 +134,8 @@ pub struct EnergySettings {
     /// Days of raw samples kept (whole day partitions); rollups are kept forever.
     pub retention_days: u32,
     pub carbon: crate::energy::carbon::CarbonSettings,
+    /// Live grid intensity, when `CANOPY_ELECTRICITY_MAPS_TOKEN` is set.
+    pub electricity_maps: Option<crate::energy::grid::ElectricityMapsSettings>,
 }
 
 impl Default for EnergySettings {
@@ -141,6 +143,7 @@ impl Default for EnergySettings {
         Self {
             retention_days: 7,
             carbon: crate::energy::carbon::CarbonSettings::default(),
+            electricity_maps: None,
         }
     }
 }
@@ -152,7 +155,11 @@ impl EnergySettings {
 
     /// `CANOPY_ENERGY_RETENTION_DAYS` (default 7), `CANOPY_ENERGY_PUE` (default 1.2),
     /// `CANOPY_ENERGY_GRID_REGION` (default `world`), `CANOPY_ENERGY_GRID_G_PER_KWH` (overrides
-    /// the region's figure), `CANOPY_ENERGY_CLUSTERS` (`name:region=..,pue=..,grid_g_per_kwh=..;...`).
+    /// the region's figure), `CANOPY_ENERGY_GRID_ZONE` (Electricity Maps zone of clusters not
+    /// listed; default: the region when it is a country code), `CANOPY_ENERGY_CLUSTERS`
+    /// (`name:region=..,pue=..,grid_g_per_kwh=..,zone=..;...`), `CANOPY_ELECTRICITY_MAPS_TOKEN`
+    /// (enables live intensity) and `CANOPY_ELECTRICITY_MAPS_URL` (default
+    /// `https://api.electricitymap.org`).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         use crate::energy::carbon::{CarbonFactors, CarbonSettings, DEFAULT_REGION};
         let invalid = |var: &'static str, value: String, reason: String| ConfigError::Invalid {
@@ -187,8 +194,13 @@ impl EnergySettings {
         let grid = number("CANOPY_ENERGY_GRID_G_PER_KWH")?;
         let region =
             lookup("CANOPY_ENERGY_GRID_REGION").unwrap_or_else(|| DEFAULT_REGION.to_owned());
-        let default = CarbonFactors::new(&region, pue, grid)
+        let mut default = CarbonFactors::new(&region, pue, grid)
             .map_err(|e| invalid("CANOPY_ENERGY_GRID_REGION", region.clone(), e.to_string()))?;
+        if let Some(zone) = lookup("CANOPY_ENERGY_GRID_ZONE").filter(|z| !z.trim().is_empty()) {
+            default = default
+                .with_zone(Some(zone.trim().to_owned()))
+                .map_err(|e| invalid("CANOPY_ENERGY_GRID_ZONE", zone.clone(), e.to_string()))?;
+        }
         let mut carbon = CarbonSettings {
             default,
             clusters: Default::default(),
@@ -198,9 +210,34 @@ impl EnergySettings {
                 .parse_clusters(&spec, pue)
                 .map_err(|e| invalid("CANOPY_ENERGY_CLUSTERS", spec.clone(), e.to_string()))?;
         }
+        let electricity_maps =
+            match lookup("CANOPY_ELECTRICITY_MAPS_TOKEN").filter(|t| !t.trim().is_empty()) {
+                None => None,
+                Some(token) => {
+                    let url = lookup("CANOPY_ELECTRICITY_MAPS_URL")
+                        .filter(|u| !u.trim().is_empty())
+                        .unwrap_or_else(|| crate::energy::grid::DEFAULT_URL.to_owned());
+                    match reqwest::Url::parse(url.trim()) {
+                        Ok(parsed) if matches!(parsed.scheme(), "http" | "https") => {}
+                        _ => {
+                            return Err(invalid(
+                                "CANOPY_ELECTRICITY_MAPS_URL",
+                                url,
+                                "expected an http(s) URL such as https://api.electricitymap.org"
+                                    .to_owned(),
+                            ))
+                        }
+                    }
+                    Some(crate::energy::grid::ElectricityMapsSettings {
+                        token: secrecy::SecretString::from(token.trim().to_owned()),
+                        url: url.trim().to_owned(),
+                    })
+                }
+            };
         Ok(Self {
             retention_days,
             carbon,
+            electricity_maps,
         })
     }
 }
@@ -351,5 +388,43 @@ mod tests {
         );
         assert!(settings(&[("CANOPY_PG_PORT", "99999")]).is_err());
         assert!(settings(&[("CANOPY_DB_MAX_CONNECTIONS", "0")]).is_err());
+    }
+
+    fn energy(vars: &[(&str, &str)]) -> Result<EnergySettings, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        EnergySettings::from_lookup(|key| map.get(key).cloned())
+    }
+
+    #[test]
+    fn live_grid_intensity_is_on_only_with_a_token_and_zones_come_from_clusters() {
+        use secrecy::ExposeSecret;
+        assert!(energy(&[]).expect("defaults").electricity_maps.is_none());
+        let s = energy(&[
+            ("CANOPY_ELECTRICITY_MAPS_TOKEN", "em-token"),
+            ("CANOPY_ENERGY_GRID_REGION", "FR"),
+            (
+                "CANOPY_ENERGY_CLUSTERS",
+                "prod:region=aws-eu-central-1,zone=DE",
+            ),
+        ])
+        .expect("valid");
+        let em = s.electricity_maps.expect("configured");
+        assert_eq!(em.token.expose_secret(), "em-token");
+        assert_eq!(em.url, "https://api.electricitymap.org");
+        assert_eq!(s.carbon.zones(), vec!["DE".to_owned(), "FR".to_owned()]);
+        let err = energy(&[
+            ("CANOPY_ELECTRICITY_MAPS_TOKEN", "em-token"),
+            ("CANOPY_ELECTRICITY_MAPS_URL", "ftp://example"),
+        ])
+        .expect_err("bad URL");
+        assert!(
+            err.to_string().contains("CANOPY_ELECTRICITY_MAPS_URL"),
+            "{err}"
+        );
+        let err = energy(&[("CANOPY_ENERGY_GRID_ZONE", "D E")]).expect_err("bad zone");
+        assert!(err.to_string().contains("CANOPY_ENERGY_GRID_ZONE"), "{err}");
     }
 }

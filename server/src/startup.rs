@@ -117,6 +117,7 @@ impl Application {
             energy.ingestor.partitions.clone(),
             energy.retention_days,
         );
+        energy.spawn_live_grid();
         if let (Some(sandbox), Some(cluster)) = (sandbox.as_mut(), cluster.as_ref()) {
             sandbox
                 .start_energy_feed(cluster.client.clone(), energy.clone())

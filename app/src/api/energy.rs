@@ -326,6 +326,29 @@ pub struct EnergySeries {
     pub resolution: String,
     pub points: Vec<SeriesPoint>,
     pub total: BySource,
+    /// SCI per request for a service series, when request counts were supplied (else `None`).
+    #[serde(default)]
+    pub request_sci: Option<RequestSci>,
+}
+
+/// SCI per request (Green Software Foundation, `SCI = (E × I + M) per R`, R = one request):
+/// the CO2e of the hours covered by request counts supplied through the API, divided by those
+/// requests. Operational only: embodied emissions (M) are not included (`note` says so).
+/// Measured, estimated and simulated stay apart, as everywhere.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct RequestSci {
+    /// Requests in the intervals counted (those wholly inside the period).
+    pub requests: i64,
+    /// Seconds of the period those intervals cover.
+    pub covered_secs: i64,
+    /// The service's energy and CO2e in the covered hours.
+    pub covered: BySource,
+    /// `covered / requests` (`None` when no request was counted).
+    pub per_request: Option<BySource>,
+    /// `covered / (requests / 1000)`.
+    pub per_thousand_requests: Option<BySource>,
+    /// What the figure includes and leaves out.
+    pub note: String,
 }
 
 /// Everything the Energy page shows for one period.
@@ -353,6 +376,28 @@ pub struct EnergyOverview {
     pub top_series: Vec<EnergySeries>,
     /// How CO2e was computed (PUE and grid intensity per cluster, with sources).
     pub carbon_notes: Vec<String>,
+    /// Which grid intensity the period's CO2e used, per cluster: live hours and the fallback.
+    #[serde(default)]
+    pub grid_intensity: Vec<GridIntensityUse>,
+}
+
+/// Which grid intensity CO2e figures used over a period for one cluster (or "other clusters"):
+/// hours with a live Electricity Maps value use it, the other hours the yearly table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct GridIntensityUse {
+    /// `cluster prod`, or `other clusters`.
+    pub cluster: String,
+    /// Electricity Maps zone (`DE`), empty when the cluster has none.
+    pub zone: String,
+    /// Hours of the period with a stored live value.
+    pub live_hours: i64,
+    pub period_hours: i64,
+    /// `live (Electricity Maps)`.
+    pub live_source: String,
+    /// The intensity used for the other hours and its source (`381 gCO2e/kWh: DE yearly average (Ember ...)`).
+    pub fallback_source: String,
+    /// The live feed's state: not configured, last fetch ok at ..., or last fetch failed: why.
+    pub status: String,
 }
 
 /// One service of a team, for the team page.

@@ -53,10 +53,21 @@ impl EnergyBackend for CanopyEnergyBackend {
         period: PeriodSelection,
     ) -> Result<EnergySeries, AppError> {
         let (from, to, step_secs) = EnergyQuery::selection_range(period, OffsetDateTime::now_utc());
-        self.query
-            .series(&Selection::Service { team, service }, from, to, step_secs)
+        let selection = Selection::Service {
+            team: team.clone(),
+            service: service.clone(),
+        };
+        let mut series = self
+            .query
+            .series(&selection, from, to, step_secs)
             .await
-            .map_err(to_app_error)
+            .map_err(to_app_error)?;
+        series.request_sci = Some(
+            super::sci::request_sci(&self.query, &team, &service, from, to)
+                .await
+                .map_err(to_app_error)?,
+        );
+        Ok(series)
     }
 
     async fn team(&self, team: String, period: PeriodSelection) -> Result<TeamEnergy, AppError> {

@@ -183,6 +183,9 @@ pub struct CarbonFactors {
     pub grams_co2e_per_kwh: f64,
     /// `region (source)` or `configured`: shown next to the figures.
     pub intensity_source: String,
+    /// Electricity Maps zone for live intensity (`DE`): `zone=` in the cluster settings, else
+    /// the region when it is a country code; `None` for cloud regions and `world`.
+    pub zone: Option<String>,
 }
 
 impl CarbonFactors {
@@ -224,13 +227,39 @@ impl CarbonFactors {
             pue,
             grams_co2e_per_kwh,
             intensity_source,
+            zone: country_zone(region),
         })
+    }
+
+    /// Sets the Electricity Maps zone explicitly.
+    pub fn with_zone(mut self, zone: Option<String>) -> Result<Self, CarbonError> {
+        if let Some(zone) = &zone {
+            let valid = (1..=64).contains(&zone.len())
+                && zone
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            if !valid {
+                return Err(CarbonError::OutOfRange {
+                    field: "zone",
+                    bound: "made of letters, digits, '-' and '_' (an Electricity Maps zone such as DE or US-CAL-CISO)",
+                    value: zone.clone(),
+                });
+            }
+        }
+        self.zone = zone;
+        Ok(self)
     }
 
     /// Operational emissions of `energy_joules` of IT energy.
     pub fn grams_co2e(&self, energy_joules: f64) -> f64 {
         kwh(energy_joules) * self.pue * self.grams_co2e_per_kwh
     }
+}
+
+/// A two-letter country code region is also its Electricity Maps zone.
+fn country_zone(region: &str) -> Option<String> {
+    (region.len() == 2 && region.bytes().all(|b| b.is_ascii_alphabetic()))
+        .then(|| region.to_ascii_uppercase())
 }
 
 /// `J / 3.6e6`.
@@ -252,6 +281,7 @@ impl Default for CarbonSettings {
                 pue: DEFAULT_PUE,
                 grams_co2e_per_kwh: 481.0,
                 intensity_source: format!("world yearly average ({EMBER_2023})"),
+                zone: None,
             },
             clusters: BTreeMap::new(),
         }
@@ -263,8 +293,19 @@ impl CarbonSettings {
         self.clusters.get(cluster).unwrap_or(&self.default)
     }
 
+    /// The distinct Electricity Maps zones of all clusters (sorted).
+    pub fn zones(&self) -> Vec<String> {
+        let zones: std::collections::BTreeSet<String> = self
+            .clusters
+            .values()
+            .chain(std::iter::once(&self.default))
+            .filter_map(|f| f.zone.clone())
+            .collect();
+        zones.into_iter().collect()
+    }
+
     /// Parses `cluster:key=value,key=value;cluster2:...` with keys `region`, `pue`,
-    /// `grid_g_per_kwh` (e.g. `prod:region=aws-eu-west-1,pue=1.135;lab:region=FR`).
+    /// `grid_g_per_kwh`, `zone` (Electricity Maps zone) (e.g. `prod:region=aws-eu-west-1,pue=1.135;lab:region=FR`).
     pub fn parse_clusters(
         &mut self,
         spec: &str,
@@ -275,6 +316,7 @@ impl CarbonSettings {
                 .split_once(':')
                 .ok_or_else(|| CarbonError::Syntax(entry.to_owned()))?;
             let (mut region, mut pue, mut grid) = (DEFAULT_REGION.to_owned(), default_pue, None);
+            let mut zone = None;
             for pair in rest.split(',').map(str::trim).filter(|p| !p.is_empty()) {
                 let (key, value) = pair
                     .split_once('=')
@@ -283,10 +325,14 @@ impl CarbonSettings {
                     "region" => region = value.trim().to_owned(),
                     "pue" => pue = Some(parse_number("pue", value)?),
                     "grid_g_per_kwh" => grid = Some(parse_number("grid_g_per_kwh", value)?),
+                    "zone" => zone = Some(value.trim().to_owned()),
                     _ => return Err(CarbonError::Syntax(entry.to_owned())),
                 }
             }
-            let factors = CarbonFactors::new(&region, pue, grid)?;
+            let mut factors = CarbonFactors::new(&region, pue, grid)?;
+            if zone.is_some() {
+                factors = factors.with_zone(zone)?;
+            }
             self.clusters.insert(name.trim().to_owned(), factors);
         }
         Ok(())
@@ -357,6 +403,22 @@ mod tests {
         assert_eq!(settings.for_cluster("prod").grams_co2e_per_kwh, 278.6);
         assert_eq!(settings.for_cluster("lab").pue, DEFAULT_PUE);
         assert_eq!(settings.for_cluster("other").grams_co2e_per_kwh, 481.0);
+    }
+
+    #[test]
+    fn zones_come_from_country_regions_or_are_set() {
+        let mut settings = CarbonSettings::default();
+        settings
+            .parse_clusters(
+                "de:region=DE; aws:region=aws-eu-central-1,zone=DE; lab:region=world",
+                None,
+            )
+            .unwrap();
+        assert_eq!(settings.for_cluster("de").zone.as_deref(), Some("DE"));
+        assert_eq!(settings.for_cluster("aws").zone.as_deref(), Some("DE"));
+        assert_eq!(settings.for_cluster("lab").zone, None);
+        assert!(settings.parse_clusters("x:zone=DE;rm -rf", None).is_err());
+        assert!(settings.parse_clusters("x:zone=D E", None).is_err());
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! Ingest of agent batches: parse, validate, map pods to services, and write the batch, its raw
-//! samples and its rollup increments in ONE transaction (all or nothing, stored once).
+//! samples and its rollup increments in ONE statement (all or nothing, stored once).
 
 use std::{
     collections::BTreeMap,
@@ -293,9 +293,11 @@ impl Ingestor {
     }
 
     /// One statement writes everything: the batch row (the idempotency key), node and pod
-    /// samples, and the hourly and daily rollup increments. A single statement is atomic, so a
-    /// batch is never half-written; when the batch_id exists the other parts insert nothing.
-    /// (One round trip instead of eight: see the benchmark in docs/ENERGY.md.)
+    /// samples, the hourly rollup increments (appended to `energy_rollup_pending`, folded into
+    /// the hourly table by a background task) and, only for days the daily job has already
+    /// rolled (late batches), the daily increments (see [`super::rollup`]). A single statement
+    /// is atomic, so a batch is never half-written; when the batch_id exists the other parts
+    /// insert nothing. (One round trip instead of eight: see the benchmark in docs/ENERGY.md.)
     async fn write(
         &self,
         node: &NodeIdentity,
@@ -324,22 +326,22 @@ impl Ingestor {
                        $22::text[], $23::text[], $24::float8[]) u
                    WHERE EXISTS (SELECT 1 FROM batch)),
                hourly AS (
-                   INSERT INTO energy_rollup_hourly AS r (bucket, cluster, node, namespace, team,
+                   INSERT INTO energy_rollup_pending (bucket, cluster, node, namespace, team,
                        service, kind, source, energy_joules, sample_secs)
                    SELECT u.* FROM UNNEST($25::timestamptz[], $26::text[], $27::text[],
                        $28::text[], $29::text[], $30::text[], $31::text[], $32::text[],
                        $33::float8[], $34::float8[]) u
-                   WHERE EXISTS (SELECT 1 FROM batch)
-                   ON CONFLICT (bucket, cluster, node, namespace, team, service, kind, source)
-                   DO UPDATE SET energy_joules = r.energy_joules + EXCLUDED.energy_joules,
-                                 sample_secs = r.sample_secs + EXCLUDED.sample_secs),
+                   WHERE EXISTS (SELECT 1 FROM batch)),
                daily AS (
-                   INSERT INTO energy_rollup_daily AS r (bucket, cluster, node, namespace, team,
-                       service, kind, source, energy_joules, sample_secs)
+                   INSERT INTO energy_rollup_daily_rolled AS r (bucket, cluster, node, namespace,
+                       team, service, kind, source, energy_joules, sample_secs)
                    SELECT u.* FROM UNNEST($35::timestamptz[], $36::text[], $37::text[],
                        $38::text[], $39::text[], $40::text[], $41::text[], $42::text[],
-                       $43::float8[], $44::float8[]) u
+                       $43::float8[], $44::float8[])
+                       AS u (bucket, cluster, node, namespace, team, service, kind, source,
+                             energy_joules, sample_secs)
                    WHERE EXISTS (SELECT 1 FROM batch)
+                     AND u.bucket < (SELECT rolled_through FROM energy_daily_watermark)
                    ON CONFLICT (bucket, cluster, node, namespace, team, service, kind, source)
                    DO UPDATE SET energy_joules = r.energy_joules + EXCLUDED.energy_joules,
                                  sample_secs = r.sample_secs + EXCLUDED.sample_secs)

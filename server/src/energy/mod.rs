@@ -1,23 +1,28 @@
 //! Energy insights: agent batches in, kWh and CO2e per service, team, namespace and node out.
 //!
 //! - [`tokens`]: node tokens (SHA-256 digests only), created and revoked by admins;
-//! - [`ingest`]: validation, pod → service mapping ([`mapping`]), one transaction per batch
-//!   that writes raw samples and updates the hourly and daily rollups;
+//! - [`ingest`]: validation, pod → service mapping ([`mapping`]), one statement per batch
+//!   that writes raw samples and updates the hourly rollup (and the daily one for late days);
+//! - [`rollup`]: the daily rollup derived from the hourly one by a background job, behind the
+//!   view `energy_rollup_daily`;
 //! - [`partitions`]: day partitions of the raw tables, created ahead and on demand; retention
 //!   drops whole partitions; the background job;
 //! - [`carbon`]: `gCO2e = kWh × PUE × grid intensity`, the built-in grid table;
+//! - [`grid`]: live grid intensity from Electricity Maps (optional), stored per zone and hour;
 //! - [`query`]: series and overview figures read from the rollups;
 //! - [`pods`]: power now and the per-pod breakdown of a service (raw samples);
-//! - [`sci`]: operational CO2e per deploy (SCI-style, R = one deploy);
+//! - [`sci`]: operational CO2e per deploy and per request (SCI-style), request counts;
 //! - [`backend`]: the UI's `EnergyBackend`.
 
 pub mod backend;
 pub mod carbon;
+pub mod grid;
 pub mod ingest;
 pub mod mapping;
 pub mod partitions;
 pub mod pods;
 pub mod query;
+pub mod rollup;
 pub mod sci;
 pub mod tokens;
 
@@ -39,12 +44,30 @@ pub struct EnergyState {
 impl EnergyState {
     pub fn new(pool: PgPool, settings: crate::config::EnergySettings) -> Self {
         let carbon = Arc::new(settings.carbon);
+        let live = settings
+            .electricity_maps
+            .map(|em| Arc::new(grid::LiveGrid::new(pool.clone(), em)));
         Self {
             tokens: tokens::NodeTokens::new(pool.clone()),
             ingestor: Arc::new(Ingestor::new(pool.clone(), settings.retention_days)),
-            query: query::EnergyQuery::new(pool, carbon, settings.retention_days),
+            query: query::EnergyQuery::new(pool, carbon, settings.retention_days).with_live(live),
             retention_days: settings.retention_days,
         }
+    }
+
+    /// Starts the hourly Electricity Maps task when a token is configured and any cluster has
+    /// a zone; else logs why live intensity is off.
+    pub fn spawn_live_grid(&self) {
+        let Some(live) = self.query.live() else {
+            return;
+        };
+        let zones = self.query.carbon().zones();
+        if zones.is_empty() {
+            tracing::warn!("CANOPY_ELECTRICITY_MAPS_TOKEN is set but no cluster has an Electricity Maps zone (CANOPY_ENERGY_GRID_ZONE, or zone= in CANOPY_ENERGY_CLUSTERS): the yearly table is used");
+            return;
+        }
+        tracing::info!(?zones, "live grid intensity from Electricity Maps, hourly");
+        live.clone().spawn(zones);
     }
 }
 

@@ -131,12 +131,14 @@ pub async fn maintain(
     Ok(report)
 }
 
-/// Runs [`maintain`] now and then every hour until the process ends.
+/// Runs [`maintain`] and the daily rollup ([`super::rollup::roll_daily`]) now and then every
+/// hour until the process ends; starts the compaction of pending hourly increments.
 pub fn spawn_maintenance(
     pool: PgPool,
     cache: std::sync::Arc<PartitionCache>,
     retention_days: u32,
 ) -> tokio::task::JoinHandle<()> {
+    super::rollup::spawn_compaction(pool.clone());
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(3600));
         loop {
@@ -147,6 +149,13 @@ pub fn spawn_maintenance(
                 }
                 Ok(_) => {}
                 Err(error) => tracing::warn!(%error, "energy partition maintenance failed"),
+            }
+            match super::rollup::roll_daily(&pool, OffsetDateTime::now_utc()).await {
+                Ok(report) if report.rows > 0 => {
+                    tracing::info!(?report, "energy daily rollup advanced")
+                }
+                Ok(_) => {}
+                Err(error) => tracing::warn!(%error, "energy daily rollup failed"),
             }
         }
     })

@@ -93,6 +93,8 @@ pub struct EnergyQuery {
     pool: PgPool,
     carbon: Arc<CarbonSettings>,
     pub retention_days: u32,
+    /// Live grid intensity (Electricity Maps), when configured: hours with a stored value use it.
+    live: Option<Arc<super::grid::LiveGrid>>,
 }
 
 fn rfc3339(t: OffsetDateTime) -> String {
@@ -105,7 +107,72 @@ impl EnergyQuery {
             pool,
             carbon,
             retention_days,
+            live: None,
         }
+    }
+
+    /// Uses stored live grid intensities where they exist.
+    pub fn with_live(mut self, live: Option<Arc<super::grid::LiveGrid>>) -> Self {
+        self.live = live;
+        self
+    }
+
+    pub fn live(&self) -> Option<&Arc<super::grid::LiveGrid>> {
+        self.live.as_ref()
+    }
+
+    /// Live corrections (see [`super::grid`]) for hourly rows `h` in `[from, to)` matching
+    /// `filter`, grouped by `group` (SQL, may use `$1` = step secs and `$2` = from) then cluster
+    /// and source; none when live intensity is off.
+    async fn live_rows<G>(
+        &self,
+        group: &str,
+        filter: &str,
+        binds: &[String],
+        (step_secs, from, to): (i64, OffsetDateTime, OffsetDateTime),
+    ) -> Result<Vec<(G, super::grid::LiveRow)>, EnergyError>
+    where
+        G: for<'r> sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres> + Send + Unpin,
+    {
+        if self.live.is_none() {
+            return Ok(Vec::new());
+        }
+        let (clusters, zones, default_zone) = super::grid::zone_map(&self.carbon);
+        let sql = format!(
+            "SELECT {group} AS g, h.cluster, h.source, sum(h.energy_joules) AS joules,
+                    sum(h.energy_joules * gi.grams_co2e_per_kwh) AS joules_g
+             FROM energy_rollup_hourly h {join}
+             WHERE h.bucket >= $2 AND h.bucket < $3 {filter}
+             GROUP BY 1, 2, 3",
+            join = super::grid::live_join_sql(6, 7, 8),
+        );
+        let mut query = sqlx::query_as::<_, (G, String, String, f64, f64)>(&sql)
+            .bind(step_secs as f64)
+            .bind(from)
+            .bind(to);
+        for i in 0..2 {
+            query = query.bind(binds.get(i).cloned().unwrap_or_default());
+        }
+        let rows = query
+            .bind(clusters)
+            .bind(zones)
+            .bind(default_zone)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(g, cluster, source, joules, joules_g_per_kwh)| {
+                (
+                    g,
+                    super::grid::LiveRow {
+                        cluster,
+                        source,
+                        joules,
+                        joules_g_per_kwh,
+                    },
+                )
+            })
+            .collect())
     }
 
     pub fn pool(&self) -> &PgPool {
@@ -160,7 +227,7 @@ impl EnergyQuery {
             .bind(step_secs as f64)
             .bind(from)
             .bind(to);
-        for value in binds {
+        for value in binds.iter().cloned() {
             query = query.bind(value);
         }
         let rows = query.fetch_all(&self.pool).await?;
@@ -171,9 +238,33 @@ impl EnergyQuery {
             })
             .collect();
         let mut total = BySource::default();
-        for (bucket, cluster, source, joules) in rows {
+        let live: Vec<(OffsetDateTime, super::grid::LiveRow)> = self
+            .live_rows(
+                "date_bin(make_interval(secs => $1), h.bucket, $2)",
+                &filter.replace("$4", "$4::text").replace("$5", "$5::text"),
+                &binds,
+                (step_secs, from, to),
+            )
+            .await?;
+        let corrections = live.into_iter().map(|(bucket, row)| {
+            let grams_co2e = row.grams_delta(&self.carbon);
+            (
+                bucket,
+                row.source,
+                Figure {
+                    kwh: 0.0,
+                    grams_co2e,
+                },
+            )
+        });
+        let figures = rows
+            .into_iter()
+            .map(|(bucket, cluster, source, joules)| {
+                (bucket, source, self.figure(&cluster, joules))
+            })
+            .chain(corrections);
+        for (bucket, source, figure) in figures {
             let index = (bucket - from).whole_seconds() / step_secs;
-            let figure = self.figure(&cluster, joules);
             total.add(&source, figure);
             if let Some(point) = usize::try_from(index).ok().and_then(|i| points.get_mut(i)) {
                 point.figures.add(&source, figure);
@@ -193,6 +284,7 @@ impl EnergyQuery {
             resolution: resolution.as_str().to_owned(),
             points,
             total,
+            request_sci: None,
         })
     }
 
@@ -274,8 +366,34 @@ impl EnergyQuery {
         let mut teams: BTreeMap<String, BySource> = BTreeMap::new();
         let mut services: BTreeMap<(String, String), BySource> = BTreeMap::new();
         let mut namespaces: BTreeMap<String, BySource> = BTreeMap::new();
-        for (cluster, kind, source, namespace, team, service, joules) in rows {
-            let figure = self.figure(&cluster, joules);
+        let live: Vec<(String, super::grid::LiveRow)> = self
+            .live_rows(
+                "concat_ws(chr(31), h.kind, h.namespace, h.team, h.service)",
+                "",
+                &[],
+                (step_secs, from, to),
+            )
+            .await?;
+        let corrections = live.into_iter().map(|(group, row)| {
+            let mut parts = group.split('\u{1f}').map(str::to_owned);
+            let mut next = || parts.next().unwrap_or_default();
+            let (kind, namespace, team, service) = (next(), next(), next(), next());
+            let figure = Figure {
+                kwh: 0.0,
+                grams_co2e: row.grams_delta(&self.carbon),
+            };
+            (kind, row.source, namespace, team, service, figure)
+        });
+        let figures = rows
+            .into_iter()
+            .map(
+                |(cluster, kind, source, namespace, team, service, joules)| {
+                    let figure = self.figure(&cluster, joules);
+                    (kind, source, namespace, team, service, figure)
+                },
+            )
+            .chain(corrections);
+        for (kind, source, namespace, team, service, figure) in figures {
             BySource::add(&mut total, &source, figure);
             match kind.as_str() {
                 "idle" => BySource::add(&mut idle, &source, figure),
@@ -308,6 +426,22 @@ impl EnergyQuery {
         for (cluster, source, joules) in previous {
             previous_total.add(&source, self.figure(&cluster, joules));
         }
+        let previous_live: Vec<(String, super::grid::LiveRow)> = self
+            .live_rows("''::text", "", &[], (step_secs, from - length, from))
+            .await?;
+        for (_, row) in previous_live {
+            let grams_co2e = row.grams_delta(&self.carbon);
+            previous_total.add(
+                &row.source,
+                Figure {
+                    kwh: 0.0,
+                    grams_co2e,
+                },
+            );
+        }
+        let grid_intensity =
+            super::grid::intensity_uses(&self.pool, &self.carbon, self.live.as_deref(), from, to)
+                .await?;
         let has_any_data = self.has_any_data().await?;
 
         let by_kwh = |figures: &BySource| std::cmp::Reverse(ordered(figures.total().kwh));
@@ -375,6 +509,7 @@ impl EnergyQuery {
             namespaces: namespace_rows,
             top_series,
             carbon_notes: self.carbon_notes(),
+            grid_intensity,
         })
     }
 

@@ -1,11 +1,11 @@
 //! The energy HTTP API: `POST /api/v1/ingest` for agents (node bearer token), and under
-//! `/api/v1/energy/` (the admin `CANOPY_API_TOKEN`) node tokens, ingest counters, series and the
-//! overview as JSON. Energy errors map to HTTP here and only here.
+//! `/api/v1/energy/` (the admin `CANOPY_API_TOKEN`) node tokens, ingest counters, series, the
+//! overview, request counts and SCI as JSON. Energy errors map to HTTP here and only here.
 
 use app::api::energy::EnergyPeriod;
 use axum::{
     body::Bytes,
-    extract::{DefaultBodyLimit, Path, Query, State},
+    extract::{rejection::JsonRejection, DefaultBodyLimit, Path, Query, State},
     http::{header, HeaderMap, StatusCode},
     middleware,
     response::{IntoResponse, Response},
@@ -34,6 +34,8 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/api/v1/energy/series", get(series))
         .route("/api/v1/energy/overview", get(overview))
         .route("/api/v1/energy/pods", get(pods))
+        .route("/api/v1/energy/request-counts", post(record_request_count))
+        .route("/api/v1/energy/sci", get(service_sci))
         .route_layer(middleware::from_fn_with_state(state, api::require_token));
     Router::new()
         .route(canopy_protocol::INGEST_PATH, post(ingest))
@@ -311,6 +313,85 @@ async fn pods(
     )
     .await?;
     Ok(Json(pods))
+}
+
+/// `POST /api/v1/energy/request-counts`: `{"team","service","from","to","requests"}`, whole UTC
+/// hours. 201 for a new interval, 200 when the same interval is re-sent (its count replaced).
+async fn record_request_count(
+    State(state): State<AppState>,
+    body: Result<Json<crate::energy::sci::RequestCountBody>, JsonRejection>,
+) -> EnergyResult<impl IntoResponse> {
+    use crate::energy::sci::{record_requests, Recorded, RequestCount};
+    let Json(body) = body.map_err(|e| bad("body", e.body_text()))?;
+    let count = RequestCount::parse(body, OffsetDateTime::now_utc())?;
+    let recorded = record_requests(state.energy.query.pool(), &count).await?;
+    let status = match recorded {
+        Recorded::Created => StatusCode::CREATED,
+        Recorded::Replaced => StatusCode::OK,
+    };
+    Ok((
+        status,
+        Json(json!({
+            "team": count.team,
+            "service": count.service,
+            "from": count.from.format(&Rfc3339).unwrap_or_default(),
+            "to": count.to.format(&Rfc3339).unwrap_or_default(),
+            "requests": count.requests,
+            "recorded": recorded,
+        })),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SciParams {
+    team: String,
+    service: String,
+    period: Option<String>,
+}
+
+/// `GET /api/v1/energy/sci?team=&service=&period=24h|7d|30d|90d`: the service's operational
+/// CO2e over the period, per deploy and per request (docs/ENERGY.md, "SCI").
+async fn service_sci(
+    State(state): State<AppState>,
+    Query(params): Query<SciParams>,
+) -> EnergyResult<impl IntoResponse> {
+    use crate::energy::{query::EnergyQuery, sci};
+    let period = match params.period.as_deref() {
+        Some(raw) => {
+            EnergyPeriod::parse(raw).ok_or_else(|| bad("period", "use 24h, 7d, 30d or 90d"))?
+        }
+        None => EnergyPeriod::Day,
+    };
+    let query = &state.energy.query;
+    let (from, to, step_secs) = EnergyQuery::period_range(period, OffsetDateTime::now_utc());
+    let selection = Selection::Service {
+        team: params.team.clone(),
+        service: params.service.clone(),
+    };
+    let series = query.series(&selection, from, to, step_secs).await?;
+    let deploys = sci::deploy_counts(query.pool(), from, to)
+        .await?
+        .get(&(params.team.clone(), params.service.clone()))
+        .copied()
+        .unwrap_or(0);
+    let per_request = sci::request_sci(query, &params.team, &params.service, from, to).await?;
+    Ok(Json(json!({
+        "team": params.team,
+        "service": params.service,
+        "period": period.as_str(),
+        "from": series.from,
+        "to": series.to,
+        "formula": "SCI = (E × I + M) per R; E in kWh (PUE applied), I grid gCO2e/kWh, R one deploy or one request",
+        "embodied": sci::EMBODIED_NOTE,
+        "operational": series.total,
+        "per_deploy": {
+            "deploys": deploys,
+            "figures": sci::per_unit(&series.total, deploys as f64),
+        },
+        "per_request": per_request,
+        "carbon": query.carbon_notes(),
+    })))
 }
 
 #[cfg(test)]

@@ -2,9 +2,12 @@
 //! figures against hand-computed kWh and gCO2e, idempotency, refusals, retention, tokens.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+mod grid;
 mod idempotency;
 mod pages;
 mod pods;
+mod rollup;
+mod sci;
 // The same harness as the main integration tests (real server, a database per test).
 #[path = "../it/support/mod.rs"]
 mod support;
