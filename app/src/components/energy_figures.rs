@@ -5,7 +5,7 @@
 use leptos::prelude::*;
 
 use crate::api::{
-    energy::{BySource, EnergyPeriod, EnergySeries, PeriodSelection},
+    energy::{BySource, EnergyPeriod, EnergySeries, PeriodSelection, RequestSci},
     AppError, Field,
 };
 
@@ -169,6 +169,43 @@ pub fn Figures(figures: BySource) -> impl IntoView {
         })
         .collect_view()
         .into_any()
+}
+
+/// SCI per request for a service (when request counts were sent through the API): grams of
+/// CO2e per 1,000 requests, per source, with what the figure leaves out.
+#[component]
+pub fn RequestSciNote(sci: RequestSci) -> impl IntoView {
+    let Some(per_thousand) = sci.per_thousand_requests else {
+        return view! {
+            <p class="muted small" data-testid="request-sci">
+                "SCI per request: no request counts for this period (send them to "
+                <code>"POST /api/v1/energy/request-counts"</code>
+                ", see docs/ENERGY.md)."
+            </p>
+        }
+        .into_any();
+    };
+    let hours = sci.covered_secs / 3600;
+    view! {
+        <p class="small" data-testid="request-sci">
+            {format!("SCI per 1,000 requests ({} requests in {hours} h): ", sci.requests)}
+            {per_thousand
+                .parts()
+                .into_iter()
+                .map(|(source, f)| {
+                    view! {
+                        <span class=format!("figure source-{source}")>
+                            {format!("{} ", format_grams(f.grams_co2e))}
+                            <span class="source-label">{source}</span>
+                            " "
+                        </span>
+                    }
+                })
+                .collect_view()}
+            <span class="muted">{format!("({})", sci.note)}</span>
+        </p>
+    }
+    .into_any()
 }
 
 /// `+12.5 % vs the previous period`, or why there is no trend.

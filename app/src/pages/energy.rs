@@ -105,9 +105,27 @@ fn Overview(overview: EnergyOverview) -> impl IntoView {
             .map(|series| view! { <EnergyChart series /> })
             .collect_view()}
         <h2>"How CO2e is computed"</h2>
-        <p class="small">"gCO2e = kWh × PUE × grid intensity (yearly average, location-based), per cluster:"</p>
+        <p class="small">"gCO2e = kWh × PUE × grid intensity (location-based), per cluster:"</p>
         <ul class="small">
             {overview.carbon_notes.into_iter().map(|n| view! { <li>{n}</li> }).collect_view()}
+        </ul>
+        <p class="small">"Grid intensity used in this period:"</p>
+        <ul class="small" data-testid="grid-intensity">
+            {overview
+                .grid_intensity
+                .into_iter()
+                .map(|g| {
+                    let zone = if g.zone.is_empty() { String::new() } else { format!(" (zone {})", g.zone) };
+                    let hours = if g.live_hours > 0 {
+                        format!("{} of {} hours from {}, the others use ", g.live_hours, g.period_hours, g.live_source)
+                    } else {
+                        format!("all {} hours use ", g.period_hours)
+                    };
+                    view! {
+                        <li>{format!("{}{zone}: {hours}{}. Live feed: {}.", g.cluster, g.fallback_source, g.status)}</li>
+                    }
+                })
+                .collect_view()}
         </ul>
     }
 }

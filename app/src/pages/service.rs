@@ -18,7 +18,7 @@ use crate::{
     },
     components::{
         energy_chart::{EnergyChart, PodPowerTable},
-        energy_figures::{is_period_error, PeriodPicker, RawPeriod},
+        energy_figures::{is_period_error, PeriodPicker, RawPeriod, RequestSciNote},
         error_banner::ErrorBanner,
         live_status::LiveStatus,
     },
@@ -123,7 +123,14 @@ pub fn ServicePage() -> impl IntoView {
                         energy
                             .get()
                             .map(|result| match result {
-                                Ok(series) => view! { <EnergyChart series /> }.into_any(),
+                                Ok(series) => {
+                                    let sci = series.request_sci.clone();
+                                    view! {
+                                        <EnergyChart series />
+                                        {sci.map(|sci| view! { <RequestSciNote sci /> })}
+                                    }
+                                        .into_any()
+                                }
                                 Err(error) if is_period_error(&error) => ().into_any(),
                                 Err(error) => view! { <ErrorBanner error /> }.into_any(),
                             })

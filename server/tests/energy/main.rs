@@ -278,6 +278,11 @@ async fn ingested_batches_give_hand_computed_kwh_and_grams_in_the_api() {
         html.contains("SCI per deploy: 173 g CO2e (2 deploys"),
         "per-deploy figure"
     );
+    // Which grid intensity was used, and that the live feed is off, is said on the page.
+    assert!(
+        html.contains("Live feed: live intensity not configured (CANOPY_ELECTRICITY_MAPS_TOKEN)."),
+        "grid intensity source"
+    );
     app.stop().await;
 }
 

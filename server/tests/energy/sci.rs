@@ -97,6 +97,20 @@ async fn sci_per_request_divides_the_covered_hours_co2e_by_the_requests() {
     );
     assert_eq!((grams(0.5) / 4.0 * 100.0).round() / 100.0, 72.15);
     assert!(sci["embodied"].as_str().unwrap().contains("not included"));
+
+    // The service page shows the same figure per 1,000 requests, labelled by source.
+    let (status, html) = app
+        .get_html("/services/payments/checkout?env=dev&period=24h")
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains("SCI per 1,000 requests (4000 requests in 1 h): "),
+        "{html}"
+    );
+    assert!(
+        html.contains("72 g CO2e") && html.contains("14 g CO2e"),
+        "{html}"
+    );
     // The period's operational total covers both hours: 1 kWh measured.
     close(
         sci["operational"]["measured"]["kwh"].as_f64().unwrap(),
