@@ -5,22 +5,24 @@ use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
 use app::api::{
     deploys::{DeployRecord, DeployStatus, LiveRollout, Problem},
-    pods::{LogRequest, PodLog, ServicePods},
     spec::{Environment, ServiceSpec},
-    AppError, ServiceName, TeamName,
+    AppError,
 };
 use secrecy::{ExposeSecret, SecretString};
 
 use super::{
     apply::{Applier, ObjectChange},
     live::{LiveRollouts, ServiceKey},
-    logs::LogSource,
-    quota::{QuotaChange, QuotaSource, QuotaView, TeamQuotas},
+    quota::TeamQuotas,
     records::{DeployRecords, NewDeploy},
-    render::{render, team_namespace, team_quota, RenderSettings},
-    size::{Amount, TeamQuota},
+    render::{render, RenderSettings},
 };
 use crate::error::internal;
+
+mod observe;
+mod quotas;
+
+pub use quotas::QuotaUpdate;
 
 /// How long Canopy follows a rollout before calling it failed (beyond Kubernetes' own
 /// progress deadline, which normally ends it first).
@@ -55,18 +57,6 @@ pub struct DeployService {
     follower: Arc<dyn RolloutFollower>,
     live: LiveRollouts,
     settings: RenderSettings,
-}
-
-/// A team's quota after a change, and what happened in the cluster.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct QuotaUpdate {
-    pub team: String,
-    pub quota: QuotaView,
-    pub source: QuotaSource,
-    /// The team's namespaces the new quota was applied to (those that exist).
-    pub applied_to: Vec<String>,
-    /// Plain warnings: usage already above the new quota, or a namespace it could not reach.
-    pub warnings: Vec<String>,
 }
 
 fn no_cluster() -> AppError {
@@ -140,79 +130,6 @@ impl DeployService {
             quota,
             ..self.settings.clone()
         })
-    }
-
-    /// The team's quota and whether it is the team's own or the default.
-    pub async fn team_quota(&self, team: &TeamName) -> Result<(TeamQuota, QuotaSource), AppError> {
-        self.quotas.get(team).await
-    }
-
-    /// Changes the team's quota (fields left out keep their value), stores it, and applies it
-    /// to the team's existing namespaces at once.
-    pub async fn set_team_quota(
-        &self,
-        team: &TeamName,
-        change: &QuotaChange,
-        updated_by: &str,
-    ) -> Result<QuotaUpdate, AppError> {
-        let (current, _) = self.quotas.get(team).await?;
-        let quota = change
-            .apply_to(current)
-            .map_err(|errors| AppError::InvalidSpec { errors: errors.0 })?;
-        self.quotas.set(team, quota, updated_by).await?;
-        tracing::info!(%team, ?quota, %updated_by, "team quota set");
-        self.push_quota(team, quota, QuotaSource::Team).await
-    }
-
-    /// Gives the team the default quota again and applies it to its existing namespaces.
-    pub async fn reset_team_quota(&self, team: &TeamName) -> Result<QuotaUpdate, AppError> {
-        self.quotas.reset(team).await?;
-        let (quota, source) = self.quotas.get(team).await?;
-        self.push_quota(team, quota, source).await
-    }
-
-    async fn push_quota(
-        &self,
-        team: &TeamName,
-        quota: TeamQuota,
-        source: QuotaSource,
-    ) -> Result<QuotaUpdate, AppError> {
-        let mut update = QuotaUpdate {
-            team: team.to_string(),
-            quota: quota.into(),
-            source,
-            applied_to: Vec::new(),
-            warnings: Vec::new(),
-        };
-        let Some(applier) = &self.applier else {
-            update.warnings.push(
-                "Canopy is not connected to a cluster: the quota applies from the team's next deploy."
-                    .to_owned(),
-            );
-            return Ok(update);
-        };
-        for environment in [Environment::Dev, Environment::Staging, Environment::Prod] {
-            let namespace = team_namespace(team, environment);
-            match applier
-                .apply_quota(&team_quota(team, environment, &quota))
-                .await
-            {
-                Ok(None) => {}
-                Ok(Some(used)) => {
-                    update
-                        .warnings
-                        .extend(over_quota(&namespace, &quota, &used));
-                    update.applied_to.push(namespace);
-                }
-                Err(error) => {
-                    tracing::warn!(%namespace, %error, "could not apply a team quota");
-                    update.warnings.push(format!(
-                        "{namespace}: the quota could not be applied now ({error}); it applies with the next deploy there."
-                    ));
-                }
-            }
-        }
-        Ok(update)
     }
 
     fn applier(&self) -> Result<&Applier, AppError> {
@@ -373,84 +290,6 @@ impl DeployService {
             .map_err(internal)?;
         tracing::info!(%team, %service, environment = environment.as_str(), count = deleted.len(), "service deleted from the cluster");
         Ok(deleted)
-    }
-
-    /// The Kubernetes namespace of a deployed service, after checking the names and that the
-    /// service has been deployed to this environment.
-    async fn deployed_namespace(
-        &self,
-        team: &str,
-        service: &str,
-        environment: Environment,
-    ) -> Result<String, AppError> {
-        let not_found = || AppError::NotFound {
-            what: format!("A deploy of {service} in {}", environment.as_str()),
-        };
-        let team = TeamName::parse(team).map_err(|_| not_found())?;
-        let service = ServiceName::parse(service).map_err(|_| not_found())?;
-        let newest = self
-            .records
-            .history(team.as_str(), service.as_str(), environment, 1)
-            .await?;
-        if newest.is_empty() {
-            return Err(not_found());
-        }
-        Ok(format!("{team}-{}", environment.as_str()))
-    }
-
-    /// The cluster's client, for reading pods, events and logs.
-    pub fn client(&self) -> Result<&kube::Client, AppError> {
-        Ok(self.applier()?.client())
-    }
-
-    /// The pods of a deployed service and the events about it (nothing without a cluster).
-    pub async fn pods(
-        &self,
-        team: &str,
-        service: &str,
-        environment: Environment,
-    ) -> Result<ServicePods, AppError> {
-        let namespace = self.deployed_namespace(team, service, environment).await?;
-        let Some(applier) = &self.applier else {
-            return Ok(ServicePods::default());
-        };
-        super::pods::service_pods(applier.client(), &namespace, service).await
-    }
-
-    /// A container of one of a deployed service's pods, to read its log.
-    pub async fn log_source(
-        &self,
-        team: &str,
-        service: &str,
-        environment: Environment,
-        pod: &str,
-        container: Option<&str>,
-    ) -> Result<LogSource, AppError> {
-        let namespace = self.deployed_namespace(team, service, environment).await?;
-        super::logs::source(self.client()?, &namespace, service, pod, container).await
-    }
-
-    /// The last lines of a container's log.
-    pub async fn pod_log(
-        &self,
-        team: &str,
-        service: &str,
-        environment: Environment,
-        request: &LogRequest,
-    ) -> Result<PodLog, AppError> {
-        let source = self
-            .log_source(
-                team,
-                service,
-                environment,
-                &request.pod,
-                request.container.as_deref(),
-            )
-            .await?;
-        let lines = source
-            .tail(self.client()?, request.tail_lines, request.previous)
-            .await?;
-        Ok(source.page_log(request.previous, lines))
     }
 
     async fn start(
@@ -635,27 +474,6 @@ impl DeployService {
         }
         Ok(count)
     }
-}
-
-/// Warnings for usage (as the quota controller last recorded it) above a new quota.
-fn over_quota(namespace: &str, quota: &TeamQuota, used: &BTreeMap<String, String>) -> Vec<String> {
-    fn over<A: Amount>(what: &str, used: Option<&String>, limit: A) -> Option<String> {
-        let used = A::parse(used?).ok()?;
-        (used > limit).then(|| format!("{what}: {used} in use, above the new {limit}"))
-    }
-    [
-        over("CPU requests", used.get("requests.cpu"), quota.requests_cpu),
-        over("CPU limits", used.get("limits.cpu"), quota.limits_cpu),
-        over("memory requests", used.get("requests.memory"), quota.requests_memory),
-        over("memory limits", used.get("limits.memory"), quota.limits_memory),
-        over("pods", used.get("pods"), quota.pods),
-    ]
-    .into_iter()
-    .flatten()
-    .map(|what| {
-        format!("{namespace} is over its new quota ({what}): running pods stay, new ones are refused until usage drops.")
-    })
-    .collect()
 }
 
 pub fn key_of(spec: &ServiceSpec) -> ServiceKey {
