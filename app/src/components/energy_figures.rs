@@ -68,6 +68,22 @@ pub fn PeriodPicker(
             .map(|e| e.to_string())
     };
     let invalid = move |field: Field| field_error(field).map(|_| "true");
+    // One labelled date input of the custom period (`from` or `to`), marked when refused.
+    let day_input = move |label: &'static str, name: &'static str, field: Field, value| {
+        view! {
+            <label>
+                {label}
+                <input
+                    type="date"
+                    name=name
+                    required
+                    prop:value=value
+                    value=value
+                    aria-invalid=move || invalid(field)
+                />
+            </label>
+        }
+    };
     view! {
         <div class="period-picker">
             <nav class="period-switch" aria-label="Period">
@@ -102,29 +118,9 @@ pub fn PeriodPicker(
                         .map(|(name, value)| view! { <input type="hidden" name=name value=value /> })
                         .collect_view()
                 }}
-                <label>
-                    "From "
-                    <input
-                        type="date"
-                        name="from"
-                        required
-                        prop:value=move || raw.get().from
-                        value=move || raw.get().from
-                        aria-invalid=move || invalid(Field::From)
-                    />
-                </label>
+                {day_input("From ", "from", Field::From, Signal::derive(move || raw.get().from))}
                 " "
-                <label>
-                    "to "
-                    <input
-                        type="date"
-                        name="to"
-                        required
-                        prop:value=move || raw.get().to
-                        value=move || raw.get().to
-                        aria-invalid=move || invalid(Field::To)
-                    />
-                </label>
+                {day_input("to ", "to", Field::To, Signal::derive(move || raw.get().to))}
                 " "
                 <button type="submit">"Show"</button>
                 <span class="muted small">" (UTC days, both included, at most 400)"</span>
