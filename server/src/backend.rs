@@ -1,6 +1,8 @@
 //! Canopy's implementation of the UI's [`Backend`] interface, provided to server functions.
 
-use app::api::{backend::Backend, AppError, ServiceName, ServiceSummary, TeamName, TeamSummary};
+use app::api::{
+    backend::Backend, AppError, ServiceName, ServiceRef, ServiceSummary, TeamName, TeamSummary,
+};
 
 use crate::services::ServiceRepository;
 
@@ -39,12 +41,6 @@ pub struct CanopyDeployBackend {
     pub sandbox: bool,
 }
 
-fn environment(raw: &str) -> Result<app::api::spec::Environment, AppError> {
-    app::api::spec::Environment::parse(raw).ok_or_else(|| AppError::NotFound {
-        what: format!("Environment {raw:?} (use dev, staging or prod)"),
-    })
-}
-
 #[async_trait::async_trait]
 impl app::api::backend::DeployBackend for CanopyDeployBackend {
     async fn team_quota(
@@ -60,18 +56,15 @@ impl app::api::backend::DeployBackend for CanopyDeployBackend {
 
     async fn overview(
         &self,
-        team: String,
-        service: String,
-        environment_name: String,
+        service: ServiceRef,
     ) -> Result<app::api::deploy_fns::ServiceOverview, AppError> {
-        let env = environment(&environment_name)?;
-        let (live, history) = self.deploys.status(&team, &service, env).await?;
+        let (live, history) = self.deploys.status(&service).await?;
         // The newest deploy's spec pre-fills the form.
         let current = match history.first() {
             Some(newest) => Some(
                 self.deploys
                     .records()
-                    .spec_of_revision(&team, &service, env, newest.revision)
+                    .spec_of_revision(&service, newest.revision)
                     .await?
                     .1
                     .to_raw(),
@@ -79,9 +72,9 @@ impl app::api::backend::DeployBackend for CanopyDeployBackend {
             None => None,
         };
         Ok(app::api::deploy_fns::ServiceOverview {
-            team,
-            service,
-            environment: environment_name,
+            team: service.team.to_string(),
+            service: service.service.to_string(),
+            environment: service.environment.as_str().to_owned(),
             current,
             live,
             history,
@@ -110,7 +103,8 @@ impl app::api::backend::DeployBackend for CanopyDeployBackend {
         spec: app::api::spec::ServiceSpec,
         secret_values: std::collections::BTreeMap<String, String>,
     ) -> Result<app::api::deploys::DeployRecord, AppError> {
-        self.deploys
+        Ok(self
+            .deploys
             .deploy(crate::deploy::service::DeployRequest {
                 spec,
                 secret_values: secret_values
@@ -120,76 +114,51 @@ impl app::api::backend::DeployBackend for CanopyDeployBackend {
                 requested_by: "web".to_owned(),
                 reason: None,
             })
-            .await
+            .await?)
     }
 
     async fn rollback(
         &self,
-        team: String,
-        service: String,
-        environment_name: String,
+        service: ServiceRef,
         revision: i64,
     ) -> Result<app::api::deploys::DeployRecord, AppError> {
-        let env = environment(&environment_name)?;
-        self.deploys
-            .rollback(&team, &service, env, revision, "web".to_owned())
-            .await
+        Ok(self
+            .deploys
+            .rollback(&service, revision, "web".to_owned())
+            .await?)
     }
 
     async fn restart(
         &self,
-        team: String,
-        service: String,
-        environment_name: String,
+        service: ServiceRef,
     ) -> Result<app::api::deploys::DeployRecord, AppError> {
-        let env = environment(&environment_name)?;
-        self.deploys
-            .restart(&team, &service, env, "web".to_owned())
-            .await
+        Ok(self.deploys.restart(&service, "web".to_owned()).await?)
     }
 
     async fn scale(
         &self,
-        team: String,
-        service: String,
-        environment_name: String,
+        service: ServiceRef,
         replicas: u16,
     ) -> Result<app::api::deploys::DeployRecord, AppError> {
-        let env = environment(&environment_name)?;
-        self.deploys
-            .scale(&team, &service, env, replicas, "web".to_owned())
-            .await
+        Ok(self
+            .deploys
+            .scale(&service, replicas, "web".to_owned())
+            .await?)
     }
 
-    async fn delete(
-        &self,
-        team: String,
-        service: String,
-        environment_name: String,
-        confirm: String,
-    ) -> Result<Vec<String>, AppError> {
-        let env = environment(&environment_name)?;
-        self.deploys.delete(&team, &service, env, &confirm).await
+    async fn delete(&self, service: ServiceRef, confirm: String) -> Result<Vec<String>, AppError> {
+        Ok(self.deploys.delete(&service, &confirm).await?)
     }
 
-    async fn pods(
-        &self,
-        team: String,
-        service: String,
-        environment_name: String,
-    ) -> Result<app::api::pods::ServicePods, AppError> {
-        let env = environment(&environment_name)?;
-        self.deploys.pods(&team, &service, env).await
+    async fn pods(&self, service: ServiceRef) -> Result<app::api::pods::ServicePods, AppError> {
+        Ok(self.deploys.pods(&service).await?)
     }
 
     async fn pod_log(
         &self,
-        team: String,
-        service: String,
-        environment_name: String,
+        service: ServiceRef,
         request: app::api::pods::LogRequest,
     ) -> Result<app::api::pods::PodLog, AppError> {
-        let env = environment(&environment_name)?;
-        self.deploys.pod_log(&team, &service, env, &request).await
+        Ok(self.deploys.pod_log(&service, &request).await?)
     }
 }

@@ -4,7 +4,45 @@
 //! through [`internal`] or [`from_sqlx`]: logged with its whole chain and a reference, and shown
 //! to users as that reference. A database that cannot be reached is reported as such.
 
-use app::api::AppError;
+use app::api::{AppError, Field};
+
+use crate::{deploy::DeployError, energy::EnergyError};
+
+impl From<DeployError> for AppError {
+    fn from(error: DeployError) -> Self {
+        match error {
+            DeployError::NoCluster { reason } => AppError::NoCluster { reason },
+            DeployError::NotFound { what } => AppError::NotFound { what },
+            DeployError::InvalidInput { field, message } => {
+                AppError::InvalidInput { field, message }
+            }
+            DeployError::InvalidSpec { errors } => AppError::InvalidSpec { errors },
+            DeployError::Conflict { field, message } => AppError::Conflict { field, message },
+            DeployError::Database(error) => from_sqlx(error),
+            other => internal(other),
+        }
+    }
+}
+
+impl From<EnergyError> for AppError {
+    fn from(error: EnergyError) -> Self {
+        match error {
+            EnergyError::InvalidInput { field, message } => AppError::InvalidInput {
+                field: match field {
+                    "from" => Field::From,
+                    "to" => Field::To,
+                    _ => Field::Name,
+                },
+                message: format!("{field}: {message}"),
+            },
+            EnergyError::NotFound(what) => AppError::NotFound {
+                what: what.to_owned(),
+            },
+            EnergyError::Database(error) => from_sqlx(error),
+            other => internal(other),
+        }
+    }
+}
 
 /// Maps a database failure: connectivity problems become `Unavailable`, the rest `Internal`.
 pub fn from_sqlx(error: sqlx::Error) -> AppError {

@@ -8,6 +8,7 @@ pub mod deploy;
 pub mod energy;
 pub mod error;
 pub mod http;
+pub mod metrics;
 pub mod sandbox;
 pub mod services;
 pub mod startup;

@@ -11,7 +11,7 @@ use super::{
     deploy_fns::{DeployPreview, ServiceOverview},
     deploys::DeployRecord,
     spec::ServiceSpec,
-    AppError, ServiceName, ServiceSummary, TeamName, TeamSummary,
+    AppError, ServiceName, ServiceRef, ServiceSummary, TeamName, TeamSummary,
 };
 
 #[async_trait::async_trait]
@@ -41,12 +41,7 @@ pub fn backend() -> Result<Arc<dyn Backend>, AppError> {
 /// Deploying services: the interface the deploy server functions use.
 #[async_trait::async_trait]
 pub trait DeployBackend: Send + Sync + 'static {
-    async fn overview(
-        &self,
-        team: String,
-        service: String,
-        environment: String,
-    ) -> Result<ServiceOverview, AppError>;
+    async fn overview(&self, service: ServiceRef) -> Result<ServiceOverview, AppError>;
     async fn preview(
         &self,
         spec: ServiceSpec,
@@ -57,49 +52,19 @@ pub trait DeployBackend: Send + Sync + 'static {
         spec: ServiceSpec,
         secret_values: BTreeMap<String, String>,
     ) -> Result<DeployRecord, AppError>;
-    async fn rollback(
-        &self,
-        team: String,
-        service: String,
-        environment: String,
-        revision: i64,
-    ) -> Result<DeployRecord, AppError>;
-    async fn restart(
-        &self,
-        team: String,
-        service: String,
-        environment: String,
-    ) -> Result<DeployRecord, AppError>;
-    async fn scale(
-        &self,
-        team: String,
-        service: String,
-        environment: String,
-        replicas: u16,
-    ) -> Result<DeployRecord, AppError>;
+    async fn rollback(&self, service: ServiceRef, revision: i64) -> Result<DeployRecord, AppError>;
+    async fn restart(&self, service: ServiceRef) -> Result<DeployRecord, AppError>;
+    async fn scale(&self, service: ServiceRef, replicas: u16) -> Result<DeployRecord, AppError>;
     /// The team's quota (its own or the default).
     async fn team_quota(&self, team: TeamName) -> Result<super::quota::TeamQuotaInfo, AppError>;
     /// Returns `Kind/name` of every object deleted.
-    async fn delete(
-        &self,
-        team: String,
-        service: String,
-        environment: String,
-        confirm: String,
-    ) -> Result<Vec<String>, AppError>;
+    async fn delete(&self, service: ServiceRef, confirm: String) -> Result<Vec<String>, AppError>;
     /// The service's pods and the events about it, newest first.
-    async fn pods(
-        &self,
-        team: String,
-        service: String,
-        environment: String,
-    ) -> Result<super::pods::ServicePods, AppError>;
+    async fn pods(&self, service: ServiceRef) -> Result<super::pods::ServicePods, AppError>;
     /// The last lines of a container's log; the pod must be one of the service's.
     async fn pod_log(
         &self,
-        team: String,
-        service: String,
-        environment: String,
+        service: ServiceRef,
         request: super::pods::LogRequest,
     ) -> Result<super::pods::PodLog, AppError>;
 }

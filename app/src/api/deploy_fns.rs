@@ -8,8 +8,11 @@ use serde::{Deserialize, Serialize};
 use super::{
     deploys::{DeployRecord, LiveRollout},
     spec::{RawAutoscaling, RawRoute, RawServiceSpec, ServiceSpec, SpecError},
-    AppError,
+    AppError, ServiceRef,
 };
+
+/// Secret values by key, as typed in the form; they go to a Kubernetes Secret only.
+pub type SecretValues = BTreeMap<String, String>;
 
 /// What the service page shows.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -116,7 +119,7 @@ fn parse_pairs(field: &str, raw: &str, errors: &mut Vec<SpecError>) -> BTreeMap<
 
 impl DeployForm {
     /// The spec and the secret values, or every problem with the field it is about.
-    pub fn parse(&self) -> Result<(ServiceSpec, BTreeMap<String, String>), Vec<SpecError>> {
+    pub fn parse(&self) -> Result<(ServiceSpec, SecretValues), Vec<SpecError>> {
         let mut errors = Vec::new();
         let port = parse_number::<u32>("port", &self.port, &mut errors).unwrap_or(0);
         let (replicas, autoscaling) = if self.scaling == "auto" {
@@ -242,9 +245,8 @@ pub async fn get_service_overview(
     service: String,
     environment: String,
 ) -> Result<ServiceOverview, AppError> {
-    super::backend::deploy_backend()?
-        .overview(team, service, environment)
-        .await
+    let service = ServiceRef::parse(&team, &service, &environment)?;
+    super::backend::deploy_backend()?.overview(service).await
 }
 
 #[server(prefix = "/api/fn", endpoint = "preview_deploy")]
@@ -272,8 +274,9 @@ pub async fn rollback_service(
     environment: String,
     revision: i64,
 ) -> Result<DeployRecord, AppError> {
+    let service = ServiceRef::parse(&team, &service, &environment)?;
     super::backend::deploy_backend()?
-        .rollback(team, service, environment, revision)
+        .rollback(service, revision)
         .await
 }
 
@@ -283,9 +286,8 @@ pub async fn restart_service(
     service: String,
     environment: String,
 ) -> Result<DeployRecord, AppError> {
-    super::backend::deploy_backend()?
-        .restart(team, service, environment)
-        .await
+    let service = ServiceRef::parse(&team, &service, &environment)?;
+    super::backend::deploy_backend()?.restart(service).await
 }
 
 #[server(prefix = "/api/fn", endpoint = "scale_service")]
@@ -295,6 +297,7 @@ pub async fn scale_service(
     environment: String,
     replicas: String,
 ) -> Result<DeployRecord, AppError> {
+    let service = ServiceRef::parse(&team, &service, &environment)?;
     let replicas = replicas.trim().parse::<u16>().map_err(|_| {
         invalid(vec![SpecError {
             field: "replicas".to_owned(),
@@ -302,7 +305,7 @@ pub async fn scale_service(
         }])
     })?;
     super::backend::deploy_backend()?
-        .scale(team, service, environment, replicas)
+        .scale(service, replicas)
         .await
 }
 
@@ -313,8 +316,9 @@ pub async fn delete_service(
     environment: String,
     confirm: String,
 ) -> Result<Vec<String>, AppError> {
+    let service = ServiceRef::parse(&team, &service, &environment)?;
     super::backend::deploy_backend()?
-        .delete(team, service, environment, confirm)
+        .delete(service, confirm)
         .await
 }
 

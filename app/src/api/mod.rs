@@ -7,6 +7,7 @@ mod error;
 mod names;
 pub mod pods;
 pub mod quota;
+mod service_ref;
 mod services;
 pub mod spec;
 
@@ -15,4 +16,5 @@ pub mod backend;
 
 pub use error::{AppError, Field};
 pub use names::{NameError, ServiceName, TeamName};
+pub use service_ref::{parse_environment, ServiceRef};
 pub use services::*;

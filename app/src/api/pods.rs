@@ -132,9 +132,8 @@ pub async fn get_service_pods(
     service: String,
     environment: String,
 ) -> Result<ServicePods, AppError> {
-    super::backend::deploy_backend()?
-        .pods(team, service, environment)
-        .await
+    let service = super::ServiceRef::parse(&team, &service, &environment)?;
+    super::backend::deploy_backend()?.pods(service).await
 }
 
 /// What the log viewer shows: the log, or why there is none to show (no pod yet, a container
@@ -161,11 +160,10 @@ pub async fn get_pod_log(
     tail: Option<String>,
 ) -> Result<LogView, AppError> {
     let tail_lines = parse_tail(tail.as_deref())?;
+    let service = super::ServiceRef::parse(&team, &service, &environment)?;
     let backend = super::backend::deploy_backend()?;
     let pod = if pod.trim().is_empty() {
-        let pods = backend
-            .pods(team.clone(), service.clone(), environment.clone())
-            .await?;
+        let pods = backend.pods(service.clone()).await?;
         match pods.pods.into_iter().next() {
             Some(first) => first.name,
             None => {
@@ -173,7 +171,11 @@ pub async fn get_pod_log(
                     pod: String::new(),
                     previous,
                     log: None,
-                    unavailable: Some(format!("{service} has no pods in {environment} right now.")),
+                    unavailable: Some(format!(
+                        "{} has no pods in {} right now.",
+                        service.service,
+                        service.environment.as_str()
+                    )),
                 })
             }
         }
@@ -182,9 +184,7 @@ pub async fn get_pod_log(
     };
     let read = backend
         .pod_log(
-            team,
             service,
-            environment,
             LogRequest {
                 pod: pod.clone(),
                 container: container.filter(|c| !c.trim().is_empty()),

@@ -39,6 +39,9 @@ pub enum ApplyError {
 
 pub type Result<T, E = ApplyError> = std::result::Result<T, E>;
 
+/// What a namespace's quota controller last recorded as used, by resource (`requests.cpu: 750m`).
+pub type QuotaUsage = BTreeMap<String, String>;
+
 /// One object to apply, erased to a dynamic object so all kinds go through one path.
 #[derive(Debug, Clone)]
 pub struct ManifestObject {
@@ -354,10 +357,7 @@ impl Applier {
     /// deploy to an environment creates it). Returns the quota's usage as the quota controller
     /// last recorded it (`status.used`, e.g. `requests.cpu: 750m`), or `None` when there is no
     /// such namespace.
-    pub async fn apply_quota(
-        &self,
-        quota: &ResourceQuota,
-    ) -> Result<Option<BTreeMap<String, String>>> {
+    pub async fn apply_quota(&self, quota: &ResourceQuota) -> Result<Option<QuotaUsage>> {
         let object = ManifestObject::new(quota)?;
         let namespace = object.object.metadata.namespace.clone().unwrap_or_default();
         let namespaces: Api<Namespace> = Api::all(self.client.clone());

@@ -5,24 +5,16 @@ use std::{
     sync::{Arc, Mutex, PoisonError},
 };
 
-use app::api::{deploys::LiveRollout, spec::Environment};
+use app::api::{deploys::LiveRollout, ServiceRef};
 use tokio::sync::watch;
-
-/// Identifies a service in one environment.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct ServiceKey {
-    pub team: String,
-    pub service: String,
-    pub environment: Environment,
-}
 
 #[derive(Clone, Default)]
 pub struct LiveRollouts {
-    channels: Arc<Mutex<HashMap<ServiceKey, watch::Sender<Option<LiveRollout>>>>>,
+    channels: Arc<Mutex<HashMap<ServiceRef, watch::Sender<Option<LiveRollout>>>>>,
 }
 
 impl LiveRollouts {
-    fn sender(&self, key: &ServiceKey) -> watch::Sender<Option<LiveRollout>> {
+    fn sender(&self, key: &ServiceRef) -> watch::Sender<Option<LiveRollout>> {
         let mut channels = self.channels.lock().unwrap_or_else(PoisonError::into_inner);
         channels
             .entry(key.clone())
@@ -31,16 +23,16 @@ impl LiveRollouts {
     }
 
     /// Publishes a new state (subscribers see only the latest).
-    pub fn publish(&self, key: &ServiceKey, state: LiveRollout) {
+    pub fn publish(&self, key: &ServiceRef, state: LiveRollout) {
         self.sender(key).send_replace(Some(state));
     }
 
     /// Follows the state of `key`; starts with the latest known one, if any.
-    pub fn subscribe(&self, key: &ServiceKey) -> watch::Receiver<Option<LiveRollout>> {
+    pub fn subscribe(&self, key: &ServiceRef) -> watch::Receiver<Option<LiveRollout>> {
         self.sender(key).subscribe()
     }
 
-    pub fn latest(&self, key: &ServiceKey) -> Option<LiveRollout> {
+    pub fn latest(&self, key: &ServiceRef) -> Option<LiveRollout> {
         self.sender(key).borrow().clone()
     }
 }

@@ -3,16 +3,13 @@
 //! (a pod of another service in the same namespace is "not found"), and a container must be
 //! one of the pod's.
 
-use app::api::{
-    pods::{LogRequest, PodLog},
-    AppError,
-};
+use app::api::pods::{LogRequest, PodLog};
 use futures::{AsyncBufReadExt, Stream};
 use k8s_openapi::api::core::v1::Pod;
 use kube::{api::LogParams, Api, Client};
 
 use super::pods::belongs_to;
-use crate::error::internal;
+use super::DeployError;
 
 /// A download stops after this many bytes (the simulator keeps 1000 lines per instance; a
 /// kubelet rotates at 10 MiB by default).
@@ -37,8 +34,8 @@ pub async fn source(
     service: &str,
     pod: &str,
     container: Option<&str>,
-) -> Result<LogSource, AppError> {
-    let not_found = || AppError::NotFound {
+) -> Result<LogSource, DeployError> {
+    let not_found = || DeployError::NotFound {
         what: format!("Pod {pod} of service {service}"),
     };
     // Pod names are DNS subdomains; anything else cannot be one (and is never sent on).
@@ -52,8 +49,7 @@ pub async fn source(
     }
     let found = Api::<Pod>::namespaced(client.clone(), namespace)
         .get_opt(pod)
-        .await
-        .map_err(internal)?
+        .await?
         .filter(|p| belongs_to(p, service))
         .ok_or_else(not_found)?;
     let containers: Vec<String> = found
@@ -66,7 +62,7 @@ pub async fn source(
             .iter()
             .find(|c| c.as_str() == name)
             .cloned()
-            .ok_or_else(|| AppError::NotFound {
+            .ok_or_else(|| DeployError::NotFound {
                 what: format!(
                     "Container {name:?} in pod {pod} (its containers: {})",
                     containers.join(", ")
@@ -93,8 +89,8 @@ impl LogSource {
         Api::namespaced(client.clone(), &self.namespace)
     }
 
-    fn no_previous(&self) -> AppError {
-        AppError::NotFound {
+    fn no_previous(&self) -> DeployError {
+        DeployError::NotFound {
             what: format!(
                 "A previous instance of container {} in pod {} (it has not restarted, so there is no earlier log; the current log is all there is)",
                 self.container, self.pod
@@ -104,10 +100,10 @@ impl LogSource {
 
     /// Kubernetes refuses a log it does not have (a container still waiting to start, no
     /// previous instance) with 400 Bad Request and its reason: say that, not "internal error".
-    fn refused(&self, previous: bool, error: kube::Error) -> AppError {
+    fn refused(&self, previous: bool, error: kube::Error) -> DeployError {
         match error {
             kube::Error::Api(status) if status.code == 400 || status.code == 404 => {
-                AppError::NotFound {
+                DeployError::NotFound {
                     what: format!(
                         "A {}log of container {} in pod {} (Kubernetes says: {})",
                         if previous { "previous instance's " } else { "" },
@@ -117,7 +113,7 @@ impl LogSource {
                     ),
                 }
             }
-            other => internal(other),
+            other => DeployError::Kube(other),
         }
     }
 
@@ -135,7 +131,7 @@ impl LogSource {
         client: &Client,
         tail_lines: u32,
         previous: bool,
-    ) -> Result<Vec<String>, AppError> {
+    ) -> Result<Vec<String>, DeployError> {
         if previous && !self.has_previous {
             return Err(self.no_previous());
         }
@@ -152,7 +148,7 @@ impl LogSource {
     }
 
     /// The whole log (up to [`MAX_DOWNLOAD_BYTES`]).
-    pub async fn whole(&self, client: &Client, previous: bool) -> Result<String, AppError> {
+    pub async fn whole(&self, client: &Client, previous: bool) -> Result<String, DeployError> {
         if previous && !self.has_previous {
             return Err(self.no_previous());
         }
@@ -172,7 +168,8 @@ impl LogSource {
         &self,
         client: &Client,
         tail_lines: u32,
-    ) -> Result<impl Stream<Item = Result<String, std::io::Error>> + Send + use<>, AppError> {
+    ) -> Result<impl Stream<Item = Result<String, std::io::Error>> + Send + use<>, DeployError>
+    {
         let params = LogParams {
             follow: true,
             tail_lines: Some(i64::from(tail_lines)),
@@ -205,7 +202,7 @@ pub async fn pod_log(
     namespace: &str,
     service: &str,
     request: &LogRequest,
-) -> Result<PodLog, AppError> {
+) -> Result<PodLog, DeployError> {
     let source = source(
         client,
         namespace,

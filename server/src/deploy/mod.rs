@@ -2,6 +2,7 @@
 
 pub mod apply;
 pub mod diagnose;
+pub mod error;
 pub mod follow;
 pub mod live;
 pub mod logs;
@@ -13,3 +14,5 @@ pub mod render;
 pub mod rollout;
 pub mod service;
 pub mod size;
+
+pub use error::DeployError;

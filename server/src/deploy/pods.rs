@@ -7,7 +7,6 @@ use std::collections::BTreeSet;
 use app::api::{
     deploys::Problem,
     pods::{EventInfo, PodInfo, ServicePods},
-    AppError,
 };
 use k8s_openapi::{
     api::core::v1::{Event, Pod},
@@ -15,12 +14,12 @@ use k8s_openapi::{
 };
 use kube::Client;
 
+use super::DeployError;
 use super::{
     diagnose::{problems_of_pod, DiagnoseError, Evidence},
     render::{ANNOTATION_REVISION, LABEL_SERVICE},
     rollout::PodSummary,
 };
-use crate::error::internal;
 
 /// At most this many events are listed (newest first).
 pub const MAX_EVENTS: usize = 100;
@@ -31,7 +30,7 @@ pub async fn service_pods(
     client: &Client,
     namespace: &str,
     service: &str,
-) -> Result<ServicePods, AppError> {
+) -> Result<ServicePods, DeployError> {
     let mut evidence = match Evidence::gather(client, namespace, service).await {
         Ok(evidence) => evidence,
         Err(DiagnoseError::NotFound { .. }) => {
@@ -40,7 +39,7 @@ pub async fn service_pods(
                 ..ServicePods::default()
             })
         }
-        Err(error) => return Err(internal(error)),
+        Err(error) => return Err(error.into()),
     };
     // Pods are selected by the Deployment's selector; keep only those labelled as the service's.
     evidence.pods.retain(|pod| belongs_to(pod, service));

@@ -5,13 +5,13 @@
 
 use app::api::{
     spec::{SpecError, SpecErrors},
-    AppError, TeamName,
+    TeamName,
 };
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 
 use super::size::{resources, Amount, Cpu, Memory, TeamQuota};
-use crate::error::{from_sqlx, internal};
+use super::DeployError;
 
 /// The most a quota may grant (far beyond any real cluster; keeps the numbers in range).
 const MAX_CPU: Cpu = Cpu::cores(10_000);
@@ -158,7 +158,7 @@ fn amount<A: Amount>(
             format!("{value} is above the maximum of {max}"),
         ),
         Ok(value) => *target = value,
-        Err(message) => push(errors, field, message),
+        Err(refused) => push(errors, field, refused.to_string()),
     }
 }
 
@@ -184,19 +184,16 @@ struct Row {
     pods: i32,
 }
 
-#[derive(Debug, thiserror::Error)]
-#[error("a stored quota has an out-of-range {0}")]
-struct BadRow(&'static str);
-
 impl Row {
-    fn into_quota(self) -> Result<TeamQuota, AppError> {
-        let unsigned = |value: i64, what| u64::try_from(value).map_err(|_| internal(BadRow(what)));
+    fn into_quota(self) -> Result<TeamQuota, DeployError> {
+        let unsigned =
+            |value: i64, what| u64::try_from(value).map_err(|_| DeployError::CorruptQuota(what));
         Ok(TeamQuota {
             requests_cpu: Cpu(unsigned(self.requests_cpu_millis, "requests_cpu")?),
             requests_memory: Memory(unsigned(self.requests_memory_bytes, "requests_memory")?),
             limits_cpu: Cpu(unsigned(self.limits_cpu_millis, "limits_cpu")?),
             limits_memory: Memory(unsigned(self.limits_memory_bytes, "limits_memory")?),
-            pods: u32::try_from(self.pods).map_err(|_| internal(BadRow("pods")))?,
+            pods: u32::try_from(self.pods).map_err(|_| DeployError::CorruptQuota("pods"))?,
         })
     }
 }
@@ -212,7 +209,7 @@ impl TeamQuotas {
     }
 
     /// The team's quota and where it comes from.
-    pub async fn get(&self, team: &TeamName) -> Result<(TeamQuota, QuotaSource), AppError> {
+    pub async fn get(&self, team: &TeamName) -> Result<(TeamQuota, QuotaSource), DeployError> {
         let row = sqlx::query_as!(
             Row,
             r#"SELECT q.requests_cpu_millis, q.requests_memory_bytes, q.limits_cpu_millis,
@@ -222,8 +219,7 @@ impl TeamQuotas {
             team.as_str()
         )
         .fetch_optional(&self.pool)
-        .await
-        .map_err(from_sqlx)?;
+        .await?;
         match row {
             Some(row) => Ok((row.into_quota()?, QuotaSource::Team)),
             None => Ok((self.default, QuotaSource::Default)),
@@ -236,7 +232,7 @@ impl TeamQuotas {
         team: &TeamName,
         quota: TeamQuota,
         updated_by: &str,
-    ) -> Result<(), AppError> {
+    ) -> Result<(), DeployError> {
         sqlx::query!(
             r#"WITH team AS (
                    INSERT INTO teams (name) VALUES ($1)
@@ -262,21 +258,19 @@ impl TeamQuotas {
             updated_by
         )
         .execute(&self.pool)
-        .await
-        .map_err(from_sqlx)?;
+        .await?;
         Ok(())
     }
 
     /// Removes the team's own quota (it gets the default again). Returns whether it had one.
-    pub async fn reset(&self, team: &TeamName) -> Result<bool, AppError> {
+    pub async fn reset(&self, team: &TeamName) -> Result<bool, DeployError> {
         let deleted = sqlx::query!(
             r#"DELETE FROM team_quotas q USING teams t
                WHERE t.id = q.team_id AND t.name = $1"#,
             team.as_str()
         )
         .execute(&self.pool)
-        .await
-        .map_err(from_sqlx)?;
+        .await?;
         Ok(deleted.rows_affected() > 0)
     }
 }

@@ -3,12 +3,12 @@
 use app::api::{
     deploys::{DeployRecord, DeployStatus},
     spec::{Environment, ServiceSpec},
-    AppError,
 };
 use sqlx::PgPool;
 use time::{format_description::well_known::Rfc3339, OffsetDateTime};
 
-use crate::error::{from_sqlx, internal};
+use super::DeployError;
+use app::api::ServiceRef;
 
 #[derive(Clone)]
 pub struct DeployRecords {
@@ -21,6 +21,16 @@ pub struct NewDeploy<'a> {
     pub requested_by: &'a str,
     pub reason: Option<&'a str>,
     pub rollback_of: Option<i64>,
+}
+
+/// How a deploy ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Succeeded,
+    /// `reason` is shown to users as is.
+    Failed {
+        reason: String,
+    },
 }
 
 /// An in-progress deploy that tracking must pick up (e.g. after a restart).
@@ -49,11 +59,12 @@ struct Row {
 }
 
 impl Row {
-    fn into_record(self) -> Result<DeployRecord, AppError> {
-        let environment =
-            Environment::parse(&self.environment).ok_or_else(|| internal(BadRow("environment")))?;
-        let status = DeployStatus::parse(&self.status).ok_or_else(|| internal(BadRow("status")))?;
-        let warnings = serde_json::from_value(self.warnings).map_err(internal)?;
+    fn into_record(self) -> Result<DeployRecord, DeployError> {
+        let environment = Environment::parse(&self.environment)
+            .ok_or_else(|| DeployError::CorruptRow("environment"))?;
+        let status =
+            DeployStatus::parse(&self.status).ok_or_else(|| DeployError::CorruptRow("status"))?;
+        let warnings = serde_json::from_value(self.warnings)?;
         Ok(DeployRecord {
             id: self.id,
             team: self.team,
@@ -67,22 +78,14 @@ impl Row {
             status,
             failure_reason: self.failure_reason,
             warnings,
-            started_at: self.started_at.format(&Rfc3339).map_err(internal)?,
-            finished_at: self
-                .finished_at
-                .map(|t| t.format(&Rfc3339))
-                .transpose()
-                .map_err(internal)?,
+            started_at: self.started_at.format(&Rfc3339)?,
+            finished_at: self.finished_at.map(|t| t.format(&Rfc3339)).transpose()?,
             duration_ms: self.finished_at.map(|f| {
                 i64::try_from((f - self.started_at).whole_milliseconds()).unwrap_or(i64::MAX)
             }),
         })
     }
 }
-
-#[derive(Debug, thiserror::Error)]
-#[error("a deploy row has an unexpected {0}")]
-struct BadRow(&'static str);
 
 impl DeployRecords {
     pub fn new(pool: PgPool) -> Self {
@@ -92,17 +95,16 @@ impl DeployRecords {
     /// Registers the service if needed and records a new deploy as `applying` with the next
     /// revision. Refused (Conflict) while another deploy of the same service and environment
     /// is in progress.
-    pub async fn start(&self, new: NewDeploy<'_>) -> Result<DeployRecord, AppError> {
-        let spec_json = serde_json::to_value(new.spec).map_err(internal)?;
-        let mut tx = self.pool.begin().await.map_err(from_sqlx)?;
+    pub async fn start(&self, new: NewDeploy<'_>) -> Result<DeployRecord, DeployError> {
+        let spec_json = serde_json::to_value(new.spec)?;
+        let mut tx = self.pool.begin().await?;
         let team_id = sqlx::query_scalar!(
             r#"INSERT INTO teams (name) VALUES ($1)
                ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name RETURNING id"#,
             new.spec.team.as_str()
         )
         .fetch_one(&mut *tx)
-        .await
-        .map_err(from_sqlx)?;
+        .await?;
         let service_id = sqlx::query_scalar!(
             r#"INSERT INTO services (team_id, name) VALUES ($1, $2)
                ON CONFLICT (team_id, name) DO UPDATE SET name = EXCLUDED.name RETURNING id"#,
@@ -110,16 +112,14 @@ impl DeployRecords {
             new.spec.name.as_str()
         )
         .fetch_one(&mut *tx)
-        .await
-        .map_err(from_sqlx)?;
+        .await?;
         // Serialise revision numbering per service and environment.
         sqlx::query!(
             "SELECT id FROM services WHERE id = $1 FOR UPDATE",
             service_id
         )
         .fetch_one(&mut *tx)
-        .await
-        .map_err(from_sqlx)?;
+        .await?;
         let environment = new.spec.environment.as_str();
         let inserted = sqlx::query_scalar!(
             r#"INSERT INTO deploys (service_id, environment, revision, spec, image, requested_by,
@@ -137,11 +137,10 @@ impl DeployRecords {
             new.rollback_of
         )
         .fetch_optional(&mut *tx)
-        .await
-        .map_err(from_sqlx)?;
+        .await?;
         let Some(id) = inserted else {
-            tx.rollback().await.map_err(from_sqlx)?;
-            return Err(AppError::Conflict {
+            tx.rollback().await?;
+            return Err(DeployError::Conflict {
                 field: app::api::Field::Name,
                 message: format!(
                     "A deploy of {} to {environment} is already in progress; wait for it to finish.",
@@ -149,11 +148,11 @@ impl DeployRecords {
                 ),
             });
         };
-        tx.commit().await.map_err(from_sqlx)?;
+        tx.commit().await?;
         self.get(id).await
     }
 
-    pub async fn get(&self, id: i64) -> Result<DeployRecord, AppError> {
+    pub async fn get(&self, id: i64) -> Result<DeployRecord, DeployError> {
         let row = sqlx::query_as!(
             Row,
             r#"SELECT d.id, t.name AS team, s.name AS service, d.environment, d.revision, d.image,
@@ -167,9 +166,8 @@ impl DeployRecords {
             id
         )
         .fetch_optional(&self.pool)
-        .await
-        .map_err(from_sqlx)?
-        .ok_or_else(|| AppError::NotFound {
+        .await?
+        .ok_or_else(|| DeployError::NotFound {
             what: format!("Deploy {id}"),
         })?;
         row.into_record()
@@ -178,11 +176,9 @@ impl DeployRecords {
     /// Newest first.
     pub async fn history(
         &self,
-        team: &str,
-        service: &str,
-        environment: Environment,
+        of: &ServiceRef,
         limit: i64,
-    ) -> Result<Vec<DeployRecord>, AppError> {
+    ) -> Result<Vec<DeployRecord>, DeployError> {
         let rows = sqlx::query_as!(
             Row,
             r#"SELECT d.id, t.name AS team, s.name AS service, d.environment, d.revision, d.image,
@@ -195,52 +191,46 @@ impl DeployRecords {
                WHERE t.name = $1 AND s.name = $2 AND d.environment = $3
                ORDER BY d.revision DESC
                LIMIT $4"#,
-            team,
-            service,
-            environment.as_str(),
+            of.team.as_str(),
+            of.service.as_str(),
+            of.environment.as_str(),
             limit
         )
         .fetch_all(&self.pool)
-        .await
-        .map_err(from_sqlx)?;
+        .await?;
         rows.into_iter().map(Row::into_record).collect()
     }
 
     /// The spec recorded with a deploy (for rollback), with its revision and status.
     pub async fn spec_of_revision(
         &self,
-        team: &str,
-        service: &str,
-        environment: Environment,
+        of: &ServiceRef,
         revision: i64,
-    ) -> Result<(i64, ServiceSpec, DeployStatus), AppError> {
+    ) -> Result<(i64, ServiceSpec, DeployStatus), DeployError> {
         let row = sqlx::query!(
             r#"SELECT d.id, d.spec, d.status
                FROM deploys d
                JOIN services s ON s.id = d.service_id
                JOIN teams t ON t.id = s.team_id
                WHERE t.name = $1 AND s.name = $2 AND d.environment = $3 AND d.revision = $4"#,
-            team,
-            service,
-            environment.as_str(),
+            of.team.as_str(),
+            of.service.as_str(),
+            of.environment.as_str(),
             revision
         )
         .fetch_optional(&self.pool)
-        .await
-        .map_err(from_sqlx)?
-        .ok_or_else(|| AppError::NotFound {
-            what: format!(
-                "Revision {revision} of {service} in {}",
-                environment.as_str()
-            ),
+        .await?
+        .ok_or_else(|| DeployError::NotFound {
+            what: format!("Revision {revision} of {of}"),
         })?;
-        let status = DeployStatus::parse(&row.status).ok_or_else(|| internal(BadRow("status")))?;
-        let spec = serde_json::from_value(row.spec).map_err(internal)?;
+        let status =
+            DeployStatus::parse(&row.status).ok_or_else(|| DeployError::CorruptRow("status"))?;
+        let spec = serde_json::from_value(row.spec)?;
         Ok((row.id, spec, status))
     }
 
-    pub async fn mark_rolling_out(&self, id: i64, warnings: &[String]) -> Result<(), AppError> {
-        let warnings = serde_json::to_value(warnings).map_err(internal)?;
+    pub async fn mark_rolling_out(&self, id: i64, warnings: &[String]) -> Result<(), DeployError> {
+        let warnings = serde_json::to_value(warnings)?;
         sqlx::query!(
             "UPDATE deploys SET status = 'rolling_out', warnings = $2 WHERE id = $1 AND status = 'applying'",
             id,
@@ -248,15 +238,15 @@ impl DeployRecords {
         )
         .execute(&self.pool)
         .await
-        .map_err(from_sqlx)?;
+        ?;
         Ok(())
     }
 
     /// Records the outcome once; later calls for the same deploy change nothing.
-    pub async fn finish(&self, id: i64, outcome: Result<(), String>) -> Result<(), AppError> {
+    pub async fn finish(&self, id: i64, outcome: Outcome) -> Result<(), DeployError> {
         let (status, reason) = match outcome {
-            Ok(()) => ("succeeded", None),
-            Err(reason) => ("failed", Some(reason)),
+            Outcome::Succeeded => ("succeeded", None),
+            Outcome::Failed { reason } => ("failed", Some(reason)),
         };
         sqlx::query!(
             r#"UPDATE deploys SET status = $2, failure_reason = $3, finished_at = now()
@@ -266,25 +256,23 @@ impl DeployRecords {
             reason
         )
         .execute(&self.pool)
-        .await
-        .map_err(from_sqlx)?;
+        .await?;
         Ok(())
     }
 
     /// Deploys left in progress (by a Canopy that stopped), oldest first.
-    pub async fn unfinished(&self) -> Result<Vec<Unfinished>, AppError> {
+    pub async fn unfinished(&self) -> Result<Vec<Unfinished>, DeployError> {
         let rows = sqlx::query!(
             r#"SELECT id, spec, started_at FROM deploys
                WHERE status IN ('applying', 'rolling_out') ORDER BY id"#
         )
         .fetch_all(&self.pool)
-        .await
-        .map_err(from_sqlx)?;
+        .await?;
         rows.into_iter()
             .map(|row| {
                 Ok(Unfinished {
                     id: row.id,
-                    spec: serde_json::from_value(row.spec).map_err(internal)?,
+                    spec: serde_json::from_value(row.spec)?,
                     started_at: row.started_at,
                 })
             })

@@ -5,19 +5,19 @@ use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
 use app::api::{
     deploys::{DeployRecord, DeployStatus, LiveRollout, Problem},
-    spec::{Environment, ServiceSpec},
-    AppError,
+    spec::ServiceSpec,
+    ServiceRef,
 };
 use secrecy::{ExposeSecret, SecretString};
 
 use super::{
     apply::{Applier, ObjectChange},
-    live::{LiveRollouts, ServiceKey},
+    live::LiveRollouts,
     quota::TeamQuotas,
-    records::{DeployRecords, NewDeploy},
+    records::{DeployRecords, NewDeploy, Outcome},
     render::{render, RenderSettings},
+    DeployError,
 };
-use crate::error::internal;
 
 mod observe;
 mod quotas;
@@ -59,8 +59,19 @@ pub struct DeployService {
     settings: RenderSettings,
 }
 
-fn no_cluster() -> AppError {
-    AppError::NoCluster {
+/// Why applying a deploy's objects failed; the message is what the deploy's record shows.
+#[derive(Debug, thiserror::Error)]
+enum ApplyFailure {
+    #[error("Canopy could not reach the cluster: {0}")]
+    Unreachable(#[source] super::apply::ApplyError),
+    #[error("Canopy could not read the team's quota: {0}")]
+    Quota(#[source] DeployError),
+    #[error("The cluster refused the objects: {0}")]
+    Refused(#[source] super::apply::ApplyError),
+}
+
+fn no_cluster() -> DeployError {
+    DeployError::NoCluster {
         reason: "no kubeconfig is configured (set CANOPY_KUBECONFIG or KUBECONFIG)".to_owned(),
     }
 }
@@ -100,17 +111,10 @@ impl DeployService {
     /// and the history, newest first.
     pub async fn status(
         &self,
-        team: &str,
-        service: &str,
-        environment: Environment,
-    ) -> Result<(Option<LiveRollout>, Vec<DeployRecord>), AppError> {
-        let history = self.records.history(team, service, environment, 50).await?;
-        let key = ServiceKey {
-            team: team.to_owned(),
-            service: service.to_owned(),
-            environment,
-        };
-        let live = self.live.latest(&key).or_else(|| {
+        of: &ServiceRef,
+    ) -> Result<(Option<LiveRollout>, Vec<DeployRecord>), DeployError> {
+        let history = self.records.history(of, 50).await?;
+        let live = self.live.latest(of).or_else(|| {
             history.first().map(|d| LiveRollout {
                 status: d.status,
                 message: d
@@ -124,7 +128,7 @@ impl DeployService {
     }
 
     /// The render settings for `spec`'s team (its own quota, or the default).
-    async fn settings_for(&self, spec: &ServiceSpec) -> Result<RenderSettings, AppError> {
+    async fn settings_for(&self, spec: &ServiceSpec) -> Result<RenderSettings, DeployError> {
         let (quota, _) = self.quotas.get(&spec.team).await?;
         Ok(RenderSettings {
             quota,
@@ -132,7 +136,7 @@ impl DeployService {
         })
     }
 
-    fn applier(&self) -> Result<&Applier, AppError> {
+    fn applier(&self) -> Result<&Applier, DeployError> {
         self.applier.as_ref().ok_or_else(no_cluster)
     }
 
@@ -141,17 +145,14 @@ impl DeployService {
         &self,
         spec: &ServiceSpec,
         secret_keys_with_values: &[String],
-    ) -> Result<(Vec<ObjectChange>, Vec<String>), AppError> {
+    ) -> Result<(Vec<ObjectChange>, Vec<String>), DeployError> {
         let applier = self.applier()?;
-        let capabilities = applier.capabilities().await.map_err(internal)?;
+        let capabilities = applier.capabilities().await?;
         let placeholder: BTreeMap<String, String> = secret_keys_with_values
             .iter()
             .map(|k| (k.clone(), String::new()))
             .collect();
-        let latest = self
-            .records
-            .history(spec.team.as_str(), spec.name.as_str(), spec.environment, 1)
-            .await?;
+        let latest = self.records.history(&ServiceRef::of(spec), 1).await?;
         let revision = latest.first().map_or(1, |d| d.revision);
         let settings = self.settings_for(spec).await?;
         let rendered = render(spec, revision, &placeholder, capabilities, &settings);
@@ -160,31 +161,28 @@ impl DeployService {
             .iter()
             .map(|s| format!("{} skipped: {}", s.kind, s.reason))
             .collect();
-        let changes = applier.preview(&rendered).await.map_err(internal)?;
+        let changes = applier.preview(&rendered).await?;
         Ok((changes, warnings))
     }
 
     /// Starts a deploy: records it, applies the objects, and follows the rollout in the
-    /// background. Returns the record as it stands once the objects are applied.
-    pub async fn deploy(&self, request: DeployRequest) -> Result<DeployRecord, AppError> {
+    /// background. Returns the record as it stands once the objects are applied. The one entry
+    /// for new specs, whether they come from the page's form, the REST API or `canopy.yaml`.
+    pub async fn deploy(&self, request: DeployRequest) -> Result<DeployRecord, DeployError> {
+        check_secret_values(&request)?;
         self.start(request, None).await
     }
 
     /// Re-applies the spec of an earlier successful revision as a new deploy.
     pub async fn rollback(
         &self,
-        team: &str,
-        service: &str,
-        environment: Environment,
+        of: &ServiceRef,
         revision: i64,
         requested_by: String,
-    ) -> Result<DeployRecord, AppError> {
-        let (deploy_id, spec, status) = self
-            .records
-            .spec_of_revision(team, service, environment, revision)
-            .await?;
+    ) -> Result<DeployRecord, DeployError> {
+        let (deploy_id, spec, status) = self.records.spec_of_revision(of, revision).await?;
         if status != DeployStatus::Succeeded {
-            return Err(AppError::invalid(
+            return Err(DeployError::invalid(
                 app::api::Field::Name,
                 format!("revision {revision} did not succeed, so it cannot be rolled back to"),
             ));
@@ -199,35 +197,22 @@ impl DeployService {
     }
 
     /// The spec of the newest deploy of a service in an environment.
-    async fn current_spec(
-        &self,
-        team: &str,
-        service: &str,
-        environment: Environment,
-    ) -> Result<ServiceSpec, AppError> {
-        let newest = self.records.history(team, service, environment, 1).await?;
+    pub(crate) async fn current_spec(&self, of: &ServiceRef) -> Result<ServiceSpec, DeployError> {
+        let newest = self.records.history(of, 1).await?;
         let revision = newest
             .first()
             .map(|d| d.revision)
-            .ok_or_else(|| AppError::NotFound {
-                what: format!("A deploy of {service} in {}", environment.as_str()),
-            })?;
-        Ok(self
-            .records
-            .spec_of_revision(team, service, environment, revision)
-            .await?
-            .1)
+            .ok_or_else(|| not_deployed(of))?;
+        Ok(self.records.spec_of_revision(of, revision).await?.1)
     }
 
     /// Replaces every pod with a fresh one (a new revision of the same spec), recorded as a deploy.
     pub async fn restart(
         &self,
-        team: &str,
-        service: &str,
-        environment: Environment,
+        of: &ServiceRef,
         requested_by: String,
-    ) -> Result<DeployRecord, AppError> {
-        let spec = self.current_spec(team, service, environment).await?;
+    ) -> Result<DeployRecord, DeployError> {
+        let spec = self.current_spec(of).await?;
         let request = DeployRequest {
             spec,
             secret_values: BTreeMap::new(),
@@ -240,22 +225,18 @@ impl DeployService {
     /// Runs a fixed number of replicas (turning autoscaling off), recorded as a deploy.
     pub async fn scale(
         &self,
-        team: &str,
-        service: &str,
-        environment: Environment,
+        of: &ServiceRef,
         replicas: u16,
         requested_by: String,
-    ) -> Result<DeployRecord, AppError> {
+    ) -> Result<DeployRecord, DeployError> {
         let max = app::api::spec::MAX_REPLICAS;
         if !(1..=max).contains(&replicas) {
-            return Err(AppError::InvalidSpec {
-                errors: vec![app::api::spec::SpecError {
-                    field: "replicas".to_owned(),
-                    message: format!("{replicas} is out of range; allowed: 1-{max}"),
-                }],
-            });
+            return Err(DeployError::invalid_field(
+                "replicas",
+                format!("{replicas} is out of range; allowed: 1-{max}"),
+            ));
         }
-        let mut spec = self.current_spec(team, service, environment).await?;
+        let mut spec = self.current_spec(of).await?;
         spec.scaling = app::api::spec::Scaling::Fixed { replicas };
         let request = DeployRequest {
             spec,
@@ -269,26 +250,22 @@ impl DeployService {
     /// Deletes every object Canopy created for the service in this environment (by label);
     /// the namespace, other services and the deploy history stay. `confirm` must repeat the
     /// service's name. Returns `Kind/name` of what was deleted.
-    pub async fn delete(
-        &self,
-        team: &str,
-        service: &str,
-        environment: Environment,
-        confirm: &str,
-    ) -> Result<Vec<String>, AppError> {
-        if confirm != service {
-            return Err(AppError::invalid(
+    pub async fn delete(&self, of: &ServiceRef, confirm: &str) -> Result<Vec<String>, DeployError> {
+        if confirm != of.service.as_str() {
+            return Err(DeployError::invalid(
                 app::api::Field::Name,
-                format!("type the service's name ({service}) to confirm the deletion"),
+                format!(
+                    "type the service's name ({}) to confirm the deletion",
+                    of.service
+                ),
             ));
         }
         let applier = self.applier()?;
-        let spec = self.current_spec(team, service, environment).await?;
+        let spec = self.current_spec(of).await?;
         let deleted = applier
             .delete_service(&spec.namespace(), &super::render::ownership_selector(&spec))
-            .await
-            .map_err(internal)?;
-        tracing::info!(%team, %service, environment = environment.as_str(), count = deleted.len(), "service deleted from the cluster");
+            .await?;
+        tracing::info!(service = %of, count = deleted.len(), "service deleted from the cluster");
         Ok(deleted)
     }
 
@@ -296,7 +273,7 @@ impl DeployService {
         &self,
         request: DeployRequest,
         rollback_of: Option<i64>,
-    ) -> Result<DeployRecord, AppError> {
+    ) -> Result<DeployRecord, DeployError> {
         let applier = self.applier()?.clone();
         let record = self
             .records
@@ -307,7 +284,7 @@ impl DeployService {
                 rollback_of,
             })
             .await?;
-        let key = key_of(&request.spec);
+        let key = ServiceRef::of(&request.spec);
         self.live
             .publish(&key, LiveRollout::applying(record.revision));
         let secrets: BTreeMap<String, String> = request
@@ -323,8 +300,9 @@ impl DeployService {
                 self.records.mark_rolling_out(record.id, &warnings).await?;
                 self.spawn_follow(record.id, request.spec, record.revision);
             }
-            Err(reason) => {
-                self.fail(&key, record.id, record.revision, reason).await?;
+            Err(failure) => {
+                self.fail(&key, record.id, record.revision, failure.to_string())
+                    .await?;
             }
         }
         self.records.get(record.id).await
@@ -336,20 +314,17 @@ impl DeployService {
         spec: &ServiceSpec,
         revision: i64,
         secrets: &BTreeMap<String, String>,
-    ) -> Result<Vec<String>, String> {
+    ) -> Result<Vec<String>, ApplyFailure> {
         let capabilities = applier
             .capabilities()
             .await
-            .map_err(|e| format!("Canopy could not reach the cluster: {e}"))?;
-        let settings = self
-            .settings_for(spec)
-            .await
-            .map_err(|e| format!("Canopy could not read the team's quota: {e}"))?;
+            .map_err(ApplyFailure::Unreachable)?;
+        let settings = self.settings_for(spec).await.map_err(ApplyFailure::Quota)?;
         let rendered = render(spec, revision, secrets, capabilities, &settings);
         applier
             .apply(&rendered)
             .await
-            .map_err(|e| format!("The cluster refused the objects: {e}"))?;
+            .map_err(ApplyFailure::Refused)?;
         Ok(rendered
             .skipped
             .iter()
@@ -359,12 +334,13 @@ impl DeployService {
 
     async fn fail(
         &self,
-        key: &ServiceKey,
+        key: &ServiceRef,
         id: i64,
         revision: i64,
         reason: String,
-    ) -> Result<(), AppError> {
+    ) -> Result<(), DeployError> {
         tracing::warn!(deploy = id, %reason, "deploy failed");
+        crate::metrics::global().deploy_finished(crate::metrics::DeployOutcome::Failed);
         self.live.publish(
             key,
             LiveRollout {
@@ -373,13 +349,13 @@ impl DeployService {
                 ..LiveRollout::applying(revision)
             },
         );
-        self.records.finish(id, Err(reason)).await
+        self.records.finish(id, Outcome::Failed { reason }).await
     }
 
     fn spawn_follow(&self, id: i64, spec: ServiceSpec, revision: i64) {
         let this = self.clone();
         tokio::spawn(async move {
-            let key = key_of(&spec);
+            let key = ServiceRef::of(&spec);
             // Progress goes out as it happens; the final state only once it is recorded, so a
             // page that reloads its history on seeing it finds the outcome there.
             let terminal: Arc<std::sync::Mutex<Option<LiveRollout>>> = Arc::default();
@@ -411,9 +387,14 @@ impl DeployService {
                 })
             });
             let last = terminal.lock().ok().and_then(|mut last| last.take());
+            crate::metrics::global().deploy_finished(if outcome.is_ok() {
+                crate::metrics::DeployOutcome::Succeeded
+            } else {
+                crate::metrics::DeployOutcome::Failed
+            });
             let (result, final_state) = match outcome {
                 Ok(()) => (
-                    this.records.finish(id, Ok(())).await,
+                    this.records.finish(id, Outcome::Succeeded).await,
                     LiveRollout {
                         status: DeployStatus::Succeeded,
                         ..last.unwrap_or_else(|| LiveRollout {
@@ -432,7 +413,10 @@ impl DeployService {
                             ..LiveRollout::applying(revision)
                         })
                     };
-                    (this.records.finish(id, Err(reason)).await, state)
+                    (
+                        this.records.finish(id, Outcome::Failed { reason }).await,
+                        state,
+                    )
                 }
             };
             if let Err(error) = result {
@@ -444,7 +428,7 @@ impl DeployService {
 
     /// Picks up deploys that a stopped Canopy left in progress: re-applies those that may not
     /// have been applied, then follows each rollout to its end from the cluster's state.
-    pub async fn resume_unfinished(&self) -> Result<usize, AppError> {
+    pub async fn resume_unfinished(&self) -> Result<usize, DeployError> {
         let Some(applier) = self.applier.clone() else {
             return Ok(0);
         };
@@ -463,9 +447,14 @@ impl DeployService {
                     .await
                 {
                     Ok(warnings) => self.records.mark_rolling_out(deploy.id, &warnings).await?,
-                    Err(reason) => {
-                        self.fail(&key_of(&deploy.spec), deploy.id, record.revision, reason)
-                            .await?;
+                    Err(failure) => {
+                        self.fail(
+                            &ServiceRef::of(&deploy.spec),
+                            deploy.id,
+                            record.revision,
+                            failure.to_string(),
+                        )
+                        .await?;
                         continue;
                     }
                 }
@@ -476,10 +465,28 @@ impl DeployService {
     }
 }
 
-pub fn key_of(spec: &ServiceSpec) -> ServiceKey {
-    ServiceKey {
-        team: spec.team.to_string(),
-        service: spec.name.to_string(),
-        environment: spec.environment,
+/// A service that has never been deployed to this environment.
+pub(crate) fn not_deployed(of: &ServiceRef) -> DeployError {
+    DeployError::NotFound {
+        what: format!("A deploy of {} in {}", of.service, of.environment.as_str()),
+    }
+}
+
+/// Every secret value given must be declared under `secrets` in the spec (its key is what the
+/// workload reads); values for undeclared keys are refused, naming each key.
+fn check_secret_values(request: &DeployRequest) -> Result<(), DeployError> {
+    let errors: Vec<_> = request
+        .secret_values
+        .keys()
+        .filter(|key| !request.spec.secret_keys.contains(key))
+        .map(|key| app::api::spec::SpecError {
+            field: format!("secrets.{key}"),
+            message: format!("{key} is not listed under `secrets` in the spec"),
+        })
+        .collect();
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(DeployError::InvalidSpec { errors })
     }
 }

@@ -46,29 +46,46 @@ pub const fn resources(size: Size) -> SizeResources {
     }
 }
 
+/// Why an amount was refused; the message says what is allowed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AmountError {
+    #[error("{0:?} is not a CPU amount; use cores (2, 0.5) or millicores (500m)")]
+    NotCpu(String),
+    #[error("{0:?} is finer than a millicore; use at most 3 decimals or millicores (500m)")]
+    FinerThanMillicore(String),
+    #[error(
+        "{0:?} is not a memory amount; use a whole number with Ki, Mi, Gi or Ti (512Mi, 16Gi)"
+    )]
+    NotMemory(String),
+    #[error("{0:?} is too large")]
+    TooLarge(String),
+    #[error("{0:?} is not a whole number")]
+    NotWholeNumber(String),
+}
+
 /// An amount a quota limits: parsed from and shown as Kubernetes writes it.
 pub trait Amount: Copy + Ord + std::fmt::Display + Sized {
-    fn parse(raw: &str) -> Result<Self, String>;
+    fn parse(raw: &str) -> Result<Self, AmountError>;
 }
 
 impl Amount for Cpu {
-    fn parse(raw: &str) -> Result<Self, String> {
+    fn parse(raw: &str) -> Result<Self, AmountError> {
         Cpu::parse(raw)
     }
 }
 
 impl Amount for Memory {
-    fn parse(raw: &str) -> Result<Self, String> {
+    fn parse(raw: &str) -> Result<Self, AmountError> {
         Memory::parse(raw)
     }
 }
 
 /// A number of pods.
 impl Amount for u32 {
-    fn parse(raw: &str) -> Result<Self, String> {
+    fn parse(raw: &str) -> Result<Self, AmountError> {
         raw.trim()
             .parse()
-            .map_err(|_| format!("{raw:?} is not a whole number"))
+            .map_err(|_| AmountError::NotWholeNumber(raw.to_owned()))
     }
 }
 
@@ -82,10 +99,9 @@ impl Cpu {
     }
 
     /// Parses `2`, `0.5` or `500m` (at most millicore precision).
-    pub fn parse(raw: &str) -> Result<Self, String> {
+    pub fn parse(raw: &str) -> Result<Self, AmountError> {
         let raw = raw.trim();
-        let bad =
-            || format!("{raw:?} is not a CPU amount; use cores (2, 0.5) or millicores (500m)");
+        let bad = || AmountError::NotCpu(raw.to_owned());
         if let Some(millis) = raw.strip_suffix('m') {
             return millis
                 .parse::<u64>()
@@ -100,9 +116,7 @@ impl Cpu {
             return Err(bad());
         }
         if fraction.len() > 3 {
-            return Err(format!(
-                "{raw:?} is finer than a millicore; use at most 3 decimals or millicores (500m)"
-            ));
+            return Err(AmountError::FinerThanMillicore(raw.to_owned()));
         }
         let whole: u64 = if whole.is_empty() {
             0
@@ -153,23 +167,21 @@ impl Memory {
     }
 
     /// Parses `16Gi`, `512Mi`, `2G` or a number of bytes; whole numbers only.
-    pub fn parse(raw: &str) -> Result<Self, String> {
+    pub fn parse(raw: &str) -> Result<Self, AmountError> {
         let raw = raw.trim();
         let (number, unit) = MEMORY_SUFFIXES
             .iter()
             .find_map(|(suffix, unit)| raw.strip_suffix(suffix).map(|n| (n, *unit)))
             .unwrap_or((raw, 1));
         if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(format!(
-                "{raw:?} is not a memory amount; use a whole number with Ki, Mi, Gi or Ti (512Mi, 16Gi)"
-            ));
+            return Err(AmountError::NotMemory(raw.to_owned()));
         }
         number
             .parse::<u64>()
             .ok()
             .and_then(|n| n.checked_mul(unit))
             .map(Self)
-            .ok_or_else(|| format!("{raw:?} is too large"))
+            .ok_or_else(|| AmountError::TooLarge(raw.to_owned()))
     }
 }
 
@@ -226,7 +238,7 @@ mod tests {
             assert_eq!(cpu.to_string(), shown, "{raw}");
         }
         for bad in ["", "m", "two", "-1", "1.2.3", "0.0005", "5 m", "1e3"] {
-            let err = Cpu::parse(bad).unwrap_err();
+            let err = Cpu::parse(bad).unwrap_err().to_string();
             assert!(err.contains(&format!("{:?}", bad.trim())), "{bad}: {err}");
         }
     }
@@ -250,6 +262,7 @@ mod tests {
         }
         assert!(Memory::parse("99999999999Ti")
             .unwrap_err()
+            .to_string()
             .contains("too large"));
     }
 

@@ -1,10 +1,10 @@
-//! Canopy's implementation of the UI's `EnergyBackend`, and the mapping of energy failures to
-//! the error users see.
+//! Canopy's implementation of the UI's `EnergyBackend` (energy failures become the error users
+//! see in `server/src/error.rs`).
 
 use app::api::{
     backend::EnergyBackend,
     energy::{EnergyOverview, EnergySeries, PeriodSelection, ServicePods, TeamEnergy},
-    AppError, Field,
+    AppError,
 };
 use time::OffsetDateTime;
 
@@ -12,29 +12,9 @@ use super::{
     query::{EnergyQuery, Selection},
     EnergyError,
 };
-use crate::error::{from_sqlx, internal};
 
 pub struct CanopyEnergyBackend {
     pub query: EnergyQuery,
-}
-
-/// The one place energy failures become [`AppError`].
-pub fn to_app_error(error: EnergyError) -> AppError {
-    match error {
-        EnergyError::Database(e) => from_sqlx(e),
-        EnergyError::NotFound(what) => AppError::NotFound {
-            what: what.to_owned(),
-        },
-        EnergyError::InvalidInput { field, message } => AppError::InvalidInput {
-            field: match field {
-                "from" => Field::From,
-                "to" => Field::To,
-                _ => Field::Name,
-            },
-            message: format!("{field}: {message}"),
-        },
-        other => internal(other),
-    }
 }
 
 #[async_trait::async_trait]
@@ -43,7 +23,7 @@ impl EnergyBackend for CanopyEnergyBackend {
         self.query
             .overview_for(period, OffsetDateTime::now_utc())
             .await
-            .map_err(to_app_error)
+            .map_err(AppError::from)
     }
 
     async fn service_series_for(
@@ -61,11 +41,11 @@ impl EnergyBackend for CanopyEnergyBackend {
             .query
             .series(&selection, from, to, step_secs)
             .await
-            .map_err(to_app_error)?;
+            .map_err(AppError::from)?;
         series.request_sci = Some(
             super::sci::request_sci(&self.query, &team, &service, from, to)
                 .await
-                .map_err(to_app_error)?,
+                .map_err(AppError::from)?,
         );
         Ok(series)
     }
@@ -79,7 +59,7 @@ impl EnergyBackend for CanopyEnergyBackend {
             Err(EnergyError::NotFound(_)) => Err(AppError::NotFound {
                 what: format!("Team {team:?} (no registered services and no energy reported)"),
             }),
-            other => other.map_err(to_app_error),
+            other => other.map_err(AppError::from),
         }
     }
 
@@ -91,6 +71,6 @@ impl EnergyBackend for CanopyEnergyBackend {
             OffsetDateTime::now_utc(),
         )
         .await
-        .map_err(to_app_error)
+        .map_err(AppError::from)
     }
 }

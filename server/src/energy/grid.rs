@@ -94,7 +94,7 @@ struct ZoneStatus {
 }
 
 impl GridStatus {
-    fn record(&self, zone: &str, result: Result<(), String>, now: OffsetDateTime) {
+    fn record(&self, zone: &str, result: Result<(), &GridError>, now: OffsetDateTime) {
         let mut zones = self.zones.lock().unwrap_or_else(|e| e.into_inner());
         let entry = zones.entry(zone.to_owned()).or_default();
         match result {
@@ -102,7 +102,7 @@ impl GridStatus {
                 entry.last_success_at = Some(now);
                 entry.last_error = None;
             }
-            Err(error) => entry.last_error = Some(error),
+            Err(error) => entry.last_error = Some(error.to_string()),
         }
     }
 
@@ -222,7 +222,7 @@ impl LiveGrid {
     }
 
     /// Fetches and stores every zone once; failures are logged and kept in the status.
-    pub async fn refresh(&self, zones: &[String]) -> Vec<(String, Result<f64, String>)> {
+    pub async fn refresh(&self, zones: &[String]) -> Vec<(String, Result<f64, GridError>)> {
         let mut outcomes = Vec::new();
         for zone in zones {
             let result = async {
@@ -239,10 +239,10 @@ impl LiveGrid {
                 }
                 Err(error) => {
                     tracing::warn!(zone = %zone, %error, "live grid intensity fetch failed; the yearly table is used for this hour");
-                    self.status.record(zone, Err(error.to_string()), now);
+                    self.status.record(zone, Err(error), now);
                 }
             }
-            outcomes.push((zone.clone(), result.map_err(|e| e.to_string())));
+            outcomes.push((zone.clone(), result));
         }
         outcomes
     }
@@ -253,7 +253,10 @@ impl LiveGrid {
             let mut tick = tokio::time::interval(FETCH_EVERY);
             loop {
                 tick.tick().await;
-                self.refresh(&zones).await;
+                let outcomes = self.refresh(&zones).await;
+                if outcomes.iter().all(|(_, result)| result.is_ok()) {
+                    crate::metrics::global().task_succeeded("grid_intensity_fetch");
+                }
             }
         })
     }

@@ -106,6 +106,7 @@ impl Ingestor {
         if let Some(i) = RefusalKind::ALL.iter().position(|k| *k == refusal.kind) {
             self.counters.refused[i].fetch_add(1, Ordering::Relaxed);
         }
+        crate::metrics::global().ingest_batch(refusal.kind.as_str());
         tracing::warn!(node = %node.node, cluster = %node.cluster, kind = refusal.kind.as_str(),
             field = %refusal.field, message = %refusal.message, "energy batch refused");
         EnergyError::Refused(refusal)
@@ -182,6 +183,11 @@ impl Ingestor {
         self.partitions.ensure(&self.pool, days).await?;
         let receipt = self.write(node, batch).await?;
         self.counters.stored_batches.fetch_add(1, Ordering::Relaxed);
+        let metrics = crate::metrics::global();
+        metrics.ingest_batch("stored");
+        metrics
+            .ingest_pod_samples_total
+            .inc_by(receipt.pod_samples as u64);
         self.counters
             .stored_pod_samples
             .fetch_add(receipt.pod_samples as u64, Ordering::Relaxed);
@@ -316,6 +322,7 @@ impl Ingestor {
         .await?;
         if stored == 0 {
             self.counters.duplicates.fetch_add(1, Ordering::Relaxed);
+            crate::metrics::global().ingest_batch("duplicate");
             return Err(EnergyError::Duplicate(batch.batch_id));
         }
         Ok(IngestReceipt {

@@ -144,17 +144,21 @@ pub fn spawn_maintenance(
         loop {
             tick.tick().await;
             match maintain(&pool, &cache, OffsetDateTime::now_utc(), retention_days).await {
-                Ok(report) if !report.dropped_partitions.is_empty() => {
-                    tracing::info!(?report, "energy retention ran")
+                Ok(report) => {
+                    crate::metrics::global().task_succeeded("energy_partitions");
+                    if !report.dropped_partitions.is_empty() {
+                        tracing::info!(?report, "energy retention ran")
+                    }
                 }
-                Ok(_) => {}
                 Err(error) => tracing::warn!(%error, "energy partition maintenance failed"),
             }
             match super::rollup::roll_daily(&pool, OffsetDateTime::now_utc()).await {
-                Ok(report) if report.rows > 0 => {
-                    tracing::info!(?report, "energy daily rollup advanced")
+                Ok(report) => {
+                    crate::metrics::global().task_succeeded("energy_daily_rollup");
+                    if report.rows > 0 {
+                        tracing::info!(?report, "energy daily rollup advanced")
+                    }
                 }
-                Ok(_) => {}
                 Err(error) => tracing::warn!(%error, "energy daily rollup failed"),
             }
         }

@@ -45,8 +45,11 @@ pub fn spawn_compaction(pool: PgPool) -> tokio::task::JoinHandle<()> {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            if let Err(error) = compact_pending(&pool).await {
-                tracing::warn!(%error, "energy rollup compaction failed (increments stay pending)");
+            match compact_pending(&pool).await {
+                Ok(_) => crate::metrics::global().task_succeeded("energy_rollup_compaction"),
+                Err(error) => {
+                    tracing::warn!(%error, "energy rollup compaction failed (increments stay pending)")
+                }
             }
         }
     })

@@ -1,12 +1,13 @@
 //! The REST API (`/api/v1`), for CI systems and deploy buttons. Bearer-token authenticated
-//! (`CANOPY_API_TOKEN`, until real sign-in exists). Errors map to HTTP here and only here.
+//! (`CANOPY_API_TOKEN`, until real sign-in exists). Errors map to HTTP in `http/error.rs`;
+//! paths naming a service are parsed once into a `ServiceRef` (`http/extract.rs`).
 
 use std::collections::BTreeMap;
 
 use app::api::{
     deploy_fns::ObjectPreview,
     deploys::{DeployRecord, LiveRollout},
-    spec::{Environment, RawServiceSpec, SpecErrors},
+    spec::RawServiceSpec,
     AppError,
 };
 use axum::{
@@ -14,89 +15,28 @@ use axum::{
         rejection::{JsonRejection, QueryRejection},
         Path, Query, Request, State,
     },
-    http::{header, StatusCode},
+    http::StatusCode,
     middleware::Next,
     response::{IntoResponse, Response},
     routing::{get, post},
     Json, Router,
 };
+use axum_extra::{
+    headers::{authorization::Bearer, Authorization},
+    TypedHeader,
+};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use subtle::ConstantTimeEq;
 
-use super::{logs, AppState};
-use crate::deploy::{manifest, service::DeployRequest};
+use super::{
+    extract::{ServicePath, ServicePodPath},
+    logs, AppState,
+};
+use crate::deploy::{manifest, service::DeployRequest, DeployError};
 
-/// An API failure, rendered as JSON with the matching status code.
-pub enum ApiError {
-    App(AppError),
-    Spec(SpecErrors),
-    Unauthorized(&'static str),
-    /// The body is not the JSON this endpoint takes (unknown field, wrong type, ...).
-    BadBody(String),
-    /// The query string has a parameter this endpoint does not take.
-    BadQuery(String),
-}
-
-impl From<JsonRejection> for ApiError {
-    fn from(rejection: JsonRejection) -> Self {
-        ApiError::BadBody(rejection.body_text())
-    }
-}
-
-impl From<AppError> for ApiError {
-    fn from(error: AppError) -> Self {
-        ApiError::App(error)
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        match self {
-            ApiError::Spec(errors) => (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                Json(json!({ "error": "invalid_spec", "message": errors.to_string(), "errors": errors.0 })),
-            )
-                .into_response(),
-            ApiError::BadBody(message) => (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                Json(json!({ "error": "invalid_body", "message": message })),
-            )
-                .into_response(),
-            ApiError::BadQuery(message) => (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                Json(json!({ "error": "invalid_query", "message": message })),
-            )
-                .into_response(),
-            ApiError::Unauthorized(message) => (
-                StatusCode::UNAUTHORIZED,
-                [(header::WWW_AUTHENTICATE, "Bearer")],
-                Json(json!({ "error": "unauthorized", "message": message })),
-            )
-                .into_response(),
-            ApiError::App(error) => {
-                let status = match &error {
-                    AppError::InvalidInput { .. } | AppError::InvalidSpec { .. } => {
-                        StatusCode::UNPROCESSABLE_ENTITY
-                    }
-                    AppError::NoCluster { .. } => StatusCode::SERVICE_UNAVAILABLE,
-                    AppError::Conflict { .. } => StatusCode::CONFLICT,
-                    AppError::NotFound { .. } => StatusCode::NOT_FOUND,
-                    AppError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-                    AppError::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
-                    AppError::Transport(_) => StatusCode::BAD_REQUEST,
-                };
-                let mut body = serde_json::to_value(&error).unwrap_or_else(|_| json!({}));
-                if let serde_json::Value::Object(map) = &mut body {
-                    map.insert("message".to_owned(), json!(error.to_string()));
-                }
-                (status, Json(body)).into_response()
-            }
-        }
-    }
-}
-
-type ApiResult<T> = Result<T, ApiError>;
+pub use super::error::{ApiError, ApiResult};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -130,9 +70,10 @@ pub fn routes() -> Router<AppState> {
         )
 }
 
-/// Requires `Authorization: Bearer <CANOPY_API_TOKEN>`.
+/// Requires `Authorization: Bearer <CANOPY_API_TOKEN>` (compared in constant time).
 pub async fn require_token(
     State(state): State<AppState>,
+    bearer: Option<TypedHeader<Authorization<Bearer>>>,
     request: Request,
     next: Next,
 ) -> Response {
@@ -142,22 +83,20 @@ pub async fn require_token(
         )
         .into_response();
     };
-    let given = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    match given {
-        Some(token) if constant_time_eq(token.as_bytes(), expected.expose_secret().as_bytes()) => {
+    match bearer {
+        Some(TypedHeader(Authorization(bearer)))
+            if bool::from(
+                bearer
+                    .token()
+                    .as_bytes()
+                    .ct_eq(expected.expose_secret().as_bytes()),
+            ) =>
+        {
             next.run(request).await
         }
         Some(_) => ApiError::Unauthorized("the bearer token is not valid").into_response(),
         None => ApiError::Unauthorized("send Authorization: Bearer <token>").into_response(),
     }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// A deploy request: the spec as JSON, or a whole `canopy.yaml` under `canopy_yaml`.
@@ -187,23 +126,6 @@ impl DeployBody {
                     "give exactly one of `spec` (JSON) or `canopy_yaml` (a canopy.yaml document)",
                 ))),
             };
-        let unknown: Vec<_> = self
-            .secrets
-            .keys()
-            .filter(|k| !spec.secret_keys.contains(k))
-            .cloned()
-            .collect();
-        if !unknown.is_empty() {
-            return Err(ApiError::Spec(SpecErrors(
-                unknown
-                    .into_iter()
-                    .map(|key| app::api::spec::SpecError {
-                        message: format!("{key} is not listed under `secrets` in the spec"),
-                        field: format!("secrets.{key}"),
-                    })
-                    .collect(),
-            )));
-        }
         Ok(DeployRequest {
             spec,
             secret_values: self
@@ -253,14 +175,6 @@ async fn get_deploy(
     Ok(Json(state.deploys.records().get(id).await?))
 }
 
-fn environment(raw: &str) -> ApiResult<Environment> {
-    Environment::parse(raw).ok_or_else(|| {
-        ApiError::App(AppError::NotFound {
-            what: format!("Environment {raw:?} (use dev, staging or prod)"),
-        })
-    })
-}
-
 #[derive(Serialize)]
 struct ServiceStatus {
     live: Option<LiveRollout>,
@@ -269,10 +183,9 @@ struct ServiceStatus {
 
 async fn service_status(
     State(state): State<AppState>,
-    Path((team, service, env)): Path<(String, String, String)>,
+    ServicePath(service): ServicePath,
 ) -> ApiResult<Json<ServiceStatus>> {
-    let environment = environment(&env)?;
-    let (live, history) = state.deploys.status(&team, &service, environment).await?;
+    let (live, history) = state.deploys.status(&service).await?;
     Ok(Json(ServiceStatus { live, history }))
 }
 
@@ -286,17 +199,14 @@ struct RollbackBody {
 
 async fn rollback(
     State(state): State<AppState>,
-    Path((team, service, env)): Path<(String, String, String)>,
+    ServicePath(service): ServicePath,
     body: Result<Json<RollbackBody>, JsonRejection>,
 ) -> ApiResult<(StatusCode, Json<DeployRecord>)> {
     let Json(body) = body?;
-    let environment = environment(&env)?;
     let record = state
         .deploys
         .rollback(
-            &team,
             &service,
-            environment,
             body.revision,
             body.requested_by.unwrap_or_else(|| "api".to_owned()),
         )
@@ -306,13 +216,9 @@ async fn rollback(
 
 async fn restart(
     State(state): State<AppState>,
-    Path((team, service, env)): Path<(String, String, String)>,
+    ServicePath(service): ServicePath,
 ) -> ApiResult<(StatusCode, Json<DeployRecord>)> {
-    let environment = environment(&env)?;
-    let record = state
-        .deploys
-        .restart(&team, &service, environment, "api".to_owned())
-        .await?;
+    let record = state.deploys.restart(&service, "api".to_owned()).await?;
     Ok((StatusCode::ACCEPTED, Json(record)))
 }
 
@@ -324,20 +230,13 @@ struct ScaleBody {
 
 async fn scale(
     State(state): State<AppState>,
-    Path((team, service, env)): Path<(String, String, String)>,
+    ServicePath(service): ServicePath,
     body: Result<Json<ScaleBody>, JsonRejection>,
 ) -> ApiResult<(StatusCode, Json<DeployRecord>)> {
     let Json(body) = body?;
-    let environment = environment(&env)?;
     let record = state
         .deploys
-        .scale(
-            &team,
-            &service,
-            environment,
-            body.replicas,
-            "api".to_owned(),
-        )
+        .scale(&service, body.replicas, "api".to_owned())
         .await?;
     Ok((StatusCode::ACCEPTED, Json(record)))
 }
@@ -352,14 +251,10 @@ struct DeleteQuery {
 
 async fn delete_service(
     State(state): State<AppState>,
-    Path((team, service, env)): Path<(String, String, String)>,
+    ServicePath(service): ServicePath,
     axum::extract::Query(query): axum::extract::Query<DeleteQuery>,
 ) -> ApiResult<Json<serde_json::Value>> {
-    let environment = environment(&env)?;
-    let deleted = state
-        .deploys
-        .delete(&team, &service, environment, &query.confirm)
-        .await?;
+    let deleted = state.deploys.delete(&service, &query.confirm).await?;
     Ok(Json(json!({ "deleted": deleted })))
 }
 
@@ -371,10 +266,9 @@ struct PodsResponse {
 /// `GET /services/{team}/{service}/{env}/pods`: the pods, newest version first.
 async fn pods(
     State(state): State<AppState>,
-    Path((team, service, env)): Path<(String, String, String)>,
+    ServicePath(service): ServicePath,
 ) -> ApiResult<Json<PodsResponse>> {
-    let environment = environment(&env)?;
-    let found = state.deploys.pods(&team, &service, environment).await?;
+    let found = state.deploys.pods(&service).await?;
     Ok(Json(PodsResponse { pods: found.pods }))
 }
 
@@ -387,10 +281,9 @@ struct EventsResponse {
 /// and pods, newest first.
 async fn events(
     State(state): State<AppState>,
-    Path((team, service, env)): Path<(String, String, String)>,
+    ServicePath(service): ServicePath,
 ) -> ApiResult<Json<EventsResponse>> {
-    let environment = environment(&env)?;
-    let found = state.deploys.pods(&team, &service, environment).await?;
+    let found = state.deploys.pods(&service).await?;
     Ok(Json(EventsResponse {
         events: found.events,
     }))
@@ -414,28 +307,25 @@ struct LogsQuery {
 /// `follow=true` the last lines and then each new one as streamed plain text.
 async fn pod_logs(
     State(state): State<AppState>,
-    Path((team, service, env, pod)): Path<(String, String, String, String)>,
+    ServicePodPath { service, pod }: ServicePodPath,
     query: Result<Query<LogsQuery>, QueryRejection>,
 ) -> ApiResult<Response> {
-    let Query(query) = query.map_err(|rejection| ApiError::BadQuery(rejection.body_text()))?;
-    let environment = environment(&env)?;
+    let Query(query) = query?;
     let tail_lines = app::api::pods::parse_tail(query.tail.as_deref())?;
     let previous = logs::parse_flag("previous", query.previous.as_deref())?;
     let follow = logs::parse_flag("follow", query.follow.as_deref())?;
     let container = query.container.filter(|c| !c.is_empty());
     if follow {
         if previous {
-            return Err(ApiError::App(AppError::InvalidSpec {
-                errors: vec![app::api::spec::SpecError {
-                    field: "follow".to_owned(),
-                    message: "a previous container has ended: follow only the current one"
-                        .to_owned(),
-                }],
-            }));
+            return Err(DeployError::invalid_field(
+                "follow",
+                "a previous container has ended: follow only the current one",
+            )
+            .into());
         }
         let source = state
             .deploys
-            .log_source(&team, &service, environment, &pod, container.as_deref())
+            .log_source(&service, &pod, container.as_deref())
             .await?;
         let lines = source.follow(state.deploys.client()?, tail_lines).await?;
         return Ok(logs::text_stream(lines));
@@ -443,9 +333,7 @@ async fn pod_logs(
     let log = state
         .deploys
         .pod_log(
-            &team,
             &service,
-            environment,
             &app::api::pods::LogRequest {
                 pod,
                 container,

@@ -1,6 +1,6 @@
 //! The energy HTTP API: `POST /api/v1/ingest` for agents (node bearer token), and under
 //! `/api/v1/energy/` (the admin `CANOPY_API_TOKEN`) node tokens, ingest counters, series, the
-//! overview, request counts and SCI as JSON. Energy errors map to HTTP here and only here.
+//! overview, request counts and SCI as JSON. Errors map to HTTP in `http/error.rs`.
 
 use app::api::energy::EnergyPeriod;
 use axum::{
@@ -16,8 +16,9 @@ use serde::Deserialize;
 use serde_json::json;
 use time::{format_description::well_known::Rfc3339, Duration, OffsetDateTime};
 
+use super::error::{ApiError, ApiResult};
 use super::{api, AppState};
-use crate::energy::{backend::to_app_error, ingest::buckets, query::Selection, EnergyError};
+use crate::energy::{ingest::buckets, query::Selection, EnergyError};
 
 /// Largest accepted ingest body (a full batch of 10,000 samples with pods fits).
 pub const MAX_INGEST_BODY_BYTES: usize = 64 * 1024 * 1024;
@@ -43,61 +44,11 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .merge(admin)
 }
 
-/// An energy API failure as JSON: `{"error": kind, "field": ..., "message": ...}`.
-pub struct EnergyApiError(EnergyError);
-
-impl From<EnergyError> for EnergyApiError {
-    fn from(error: EnergyError) -> Self {
-        Self(error)
-    }
+fn unauthorized(message: &'static str) -> Response {
+    ApiError::Unauthorized(message).into_response()
 }
 
-fn unauthorized(message: &str) -> Response {
-    (
-        StatusCode::UNAUTHORIZED,
-        [(header::WWW_AUTHENTICATE, "Bearer")],
-        Json(json!({ "error": "unauthorized", "message": message })),
-    )
-        .into_response()
-}
-
-impl IntoResponse for EnergyApiError {
-    fn into_response(self) -> Response {
-        let message = self.0.to_string();
-        match self.0 {
-            EnergyError::Refused(refusal) => (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                Json(json!({ "error": refusal.kind, "field": refusal.field, "message": message })),
-            )
-                .into_response(),
-            EnergyError::Duplicate(batch_id) => (
-                StatusCode::CONFLICT,
-                Json(
-                    json!({ "error": "duplicate_batch", "batch_id": batch_id, "message": message }),
-                ),
-            )
-                .into_response(),
-            EnergyError::WrongNode { .. } => (
-                StatusCode::FORBIDDEN,
-                Json(json!({ "error": "wrong_node", "field": "node", "message": message })),
-            )
-                .into_response(),
-            EnergyError::InvalidInput { field, .. } => (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                Json(json!({ "error": "invalid_input", "field": field, "message": message })),
-            )
-                .into_response(),
-            EnergyError::NotFound(_) => (
-                StatusCode::NOT_FOUND,
-                Json(json!({ "error": "not_found", "message": message })),
-            )
-                .into_response(),
-            other => api::ApiError::from(to_app_error(other)).into_response(),
-        }
-    }
-}
-
-type EnergyResult<T> = Result<T, EnergyApiError>;
+type EnergyResult<T> = ApiResult<T>;
 
 async fn ingest(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     let token = headers
@@ -111,7 +62,7 @@ async fn ingest(State(state): State<AppState>, headers: HeaderMap, body: Bytes) 
     let node = match energy.tokens.authenticate(token.trim()).await {
         Ok(Some(node)) => node,
         Ok(None) => return unauthorized("the node token is not valid or was revoked"),
-        Err(error) => return EnergyApiError(error).into_response(),
+        Err(error) => return ApiError::from(error).into_response(),
     };
     let result = async {
         let batch = energy.ingestor.parse(&body, &node)?;
@@ -123,7 +74,7 @@ async fn ingest(State(state): State<AppState>, headers: HeaderMap, body: Bytes) 
     .await;
     match result {
         Ok(receipt) => (StatusCode::CREATED, Json(receipt)).into_response(),
-        Err(error) => EnergyApiError(error).into_response(),
+        Err(error) => ApiError::from(error).into_response(),
     }
 }
 

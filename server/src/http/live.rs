@@ -2,10 +2,9 @@
 
 use std::{convert::Infallible, time::Duration};
 
-use app::api::spec::Environment;
+use app::api::ServiceRef;
 use axum::{
     extract::{Path, State},
-    http::StatusCode,
     response::{
         sse::{Event, KeepAlive, Sse},
         IntoResponse, Response,
@@ -15,23 +14,14 @@ use futures::stream::{self, Stream};
 use tokio::sync::watch;
 
 use super::AppState;
-use crate::deploy::live::ServiceKey;
 
 pub async fn rollout_events(
     State(state): State<AppState>,
     Path((team, service, environment)): Path<(String, String, String)>,
 ) -> Response {
-    let Some(environment) = Environment::parse(&environment) else {
-        return (
-            StatusCode::NOT_FOUND,
-            "unknown environment: use dev, staging or prod",
-        )
-            .into_response();
-    };
-    let key = ServiceKey {
-        team,
-        service,
-        environment,
+    let key = match ServiceRef::parse(&team, &service, &environment) {
+        Ok(key) => key,
+        Err(error) => return super::error::plain(error),
     };
     let receiver = state.deploys.live().subscribe(&key);
     Sse::new(events(receiver))

@@ -4,11 +4,11 @@
 
 use std::{convert::Infallible, time::Duration};
 
-use app::api::{pods::parse_tail, spec::Environment, AppError};
+use app::api::{pods::parse_tail, AppError, ServiceRef};
 use axum::{
     body::{Body, Bytes},
     extract::{Path, Query, State},
-    http::{header, HeaderValue, StatusCode},
+    http::{header, HeaderValue},
     response::{
         sse::{Event, KeepAlive, Sse},
         IntoResponse, Response,
@@ -17,7 +17,7 @@ use axum::{
 use futures::{Stream, StreamExt};
 use serde::Deserialize;
 
-use super::AppState;
+use super::{error, AppState};
 use crate::deploy::logs::LogSource;
 
 /// The query of the follow and download routes.
@@ -45,39 +45,16 @@ pub fn parse_flag(name: &str, raw: Option<&str>) -> Result<bool, AppError> {
     }
 }
 
-/// The page's routes answer errors as plain text with the matching status.
-fn plain_error(error: AppError) -> Response {
-    let status = match &error {
-        AppError::NotFound { .. } => StatusCode::NOT_FOUND,
-        AppError::InvalidInput { .. } | AppError::InvalidSpec { .. } => {
-            StatusCode::UNPROCESSABLE_ENTITY
-        }
-        AppError::NoCluster { .. } | AppError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-        AppError::Conflict { .. } => StatusCode::CONFLICT,
-        AppError::Transport(_) => StatusCode::BAD_REQUEST,
-        AppError::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
-    };
-    (status, error.to_string()).into_response()
-}
-
 async fn source(
     state: &AppState,
     (team, service, environment, pod): &(String, String, String, String),
     container: Option<&str>,
 ) -> Result<LogSource, AppError> {
-    let environment = Environment::parse(environment).ok_or_else(|| AppError::NotFound {
-        what: format!("Environment {environment:?} (use dev, staging or prod)"),
-    })?;
-    state
+    let service = ServiceRef::parse(team, service, environment)?;
+    Ok(state
         .deploys
-        .log_source(
-            team,
-            service,
-            environment,
-            pod,
-            container.filter(|c| !c.is_empty()),
-        )
-        .await
+        .log_source(&service, pod, container.filter(|c| !c.is_empty()))
+        .await?)
 }
 
 /// `GET /ui/logs/{team}/{service}/{env}/{pod}/follow?container=&tail=`: the last lines, then
@@ -90,13 +67,13 @@ pub async fn follow_events(
     let stream = async {
         let tail = parse_tail(query.tail.as_deref())?;
         let source = source(&state, &path, query.container.as_deref()).await?;
-        source.follow(state.deploys.client()?, tail).await
+        Ok::<_, AppError>(source.follow(state.deploys.client()?, tail).await?)
     };
     match stream.await {
         Ok(lines) => Sse::new(line_events(lines))
             .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
             .into_response(),
-        Err(error) => plain_error(error),
+        Err(error) => error::plain(error),
     }
 }
 
@@ -133,7 +110,7 @@ pub async fn download(
     };
     match text.await {
         Ok((source, previous, text)) => attachment(&source, previous, text),
-        Err(error) => plain_error(error),
+        Err(error) => error::plain(error),
     }
 }
 

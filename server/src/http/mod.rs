@@ -3,9 +3,12 @@
 pub mod api;
 mod assets;
 pub mod energy_api;
+pub mod error;
+mod extract;
 mod health;
 mod live;
 mod logs;
+mod metrics;
 mod quota_api;
 mod router;
 mod security;

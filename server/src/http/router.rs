@@ -18,7 +18,9 @@ use tower_http::{
     compression::CompressionLayer, services::ServeDir, timeout::TimeoutLayer, trace::TraceLayer,
 };
 
-use super::{api, assets, energy_api, health, live, logs, quota_api, security, SiteBundle};
+use super::{
+    api, assets, energy_api, health, live, logs, metrics, quota_api, security, SiteBundle,
+};
 use crate::deploy::service::DeployService;
 use secrecy::SecretString;
 
@@ -84,6 +86,7 @@ pub fn router(state: AppState, bundle: &SiteBundle) -> Router {
         Router::new()
             .route("/healthz", get(health::healthz))
             .route("/readyz", get(health::readyz))
+            .route("/metrics", get(metrics::metrics))
             .route(
                 "/ui/live/{team}/{service}/{environment}",
                 get(live::rollout_events),
@@ -114,6 +117,8 @@ pub fn router(state: AppState, bundle: &SiteBundle) -> Router {
             >(context, app::shell))
             .with_state(state);
 
+    // Per route (Router::layer wraps each route), so the matched route pattern is known.
+    router = router.layer(middleware::from_fn(metrics::time_requests));
     for layer in security::layers() {
         router = router.layer(layer);
     }

@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use app::api::{pods::LogRequest, AppError};
-use canopy_server::deploy::{logs, pods::service_pods};
+use app::api::pods::LogRequest;
+use canopy_server::deploy::{logs, pods::service_pods, DeployError};
 use futures::StreamExt;
 use k8s_openapi::{
     api::{apps::v1::Deployment, core::v1::Pod},
@@ -76,13 +76,13 @@ async fn first_pod(team: &TestTeam, name: &str) -> String {
 
 /// Retries a log read that fails because another test process's simulator (playing the same
 /// nodes) just ended (docs/SANDBOX.md, "Limits").
-async fn read_log(team: &TestTeam, request: &LogRequest) -> Result<Vec<String>, AppError> {
+async fn read_log(team: &TestTeam, request: &LogRequest) -> Result<Vec<String>, DeployError> {
     let mut last = None;
     for _ in 0..5 {
         match logs::pod_log(&team.client, &team.namespace(), "web", request).await {
             Ok(log) if !log.lines.is_empty() => return Ok(log.lines),
             Ok(log) => last = Some(Ok(log.lines)),
-            Err(error @ AppError::Internal { .. }) => last = Some(Err(error)),
+            Err(error @ DeployError::Kube(_)) => last = Some(Err(error)),
             Err(error) => return Err(error),
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
@@ -201,7 +201,7 @@ async fn logs_show_the_simulated_lines_and_say_when_there_is_no_previous_contain
         )
         .await;
         match previous {
-            Err(AppError::NotFound { what }) => {
+            Err(DeployError::NotFound { what }) => {
                 assert!(what.contains("it has not restarted"), "{what}")
             }
             other => panic!("expected a clear 'no previous container', got {other:?}"),
@@ -218,7 +218,7 @@ async fn logs_show_the_simulated_lines_and_say_when_there_is_no_previous_contain
         )
         .await;
         match wrong_container {
-            Err(AppError::NotFound { what }) => {
+            Err(DeployError::NotFound { what }) => {
                 assert!(what.contains("its containers: web"), "{what}")
             }
             other => panic!("expected 'no such container', got {other:?}"),
@@ -300,7 +300,7 @@ async fn follow_delivers_a_line_written_after_it_started() {
             let lines = match source.follow(&team.client, 1).await {
                 Ok(lines) => lines,
                 // The simulator whose log port the node reports just ended: try again.
-                Err(AppError::Internal { .. }) => {
+                Err(DeployError::Kube(_)) => {
                     tokio::time::sleep(Duration::from_secs(1)).await;
                     continue;
                 }
@@ -343,7 +343,7 @@ async fn a_pod_of_another_service_is_not_found() {
 
         for pod in [theirs.as_str(), "../secrets", "web-missing-12345"] {
             match logs::source(&team.client, &team.namespace(), "web", pod, None).await {
-                Err(AppError::NotFound { what }) => {
+                Err(DeployError::NotFound { what }) => {
                     assert_eq!(what, format!("Pod {pod} of service web"))
                 }
                 other => panic!("{pod}: expected not found, got {other:?}"),

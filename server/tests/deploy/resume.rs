@@ -6,15 +6,13 @@
 
 use std::{collections::BTreeMap, time::Duration};
 
-use app::api::{
-    deploys::{DeployRecord, DeployStatus},
-    AppError,
-};
+use app::api::deploys::{DeployRecord, DeployStatus};
 use canopy_server::{
     deploy::{
         records::{DeployRecords, NewDeploy},
         render::ANNOTATION_REVISION,
         service::{DeployRequest, DeployService},
+        DeployError,
     },
     startup::deploy_service,
 };
@@ -198,7 +196,7 @@ async fn a_second_click_while_a_deploy_is_in_progress_starts_no_duplicate() {
             }
         };
         match &refused {
-            AppError::Conflict { message, .. } => assert!(
+            DeployError::Conflict { message, .. } => assert!(
                 message.contains("already in progress"),
                 "the refusal says why: {message}"
             ),
@@ -207,7 +205,7 @@ async fn a_second_click_while_a_deploy_is_in_progress_starts_no_duplicate() {
         // A third click while the rollout is still going is refused the same way.
         let third = service.deploy(request(&team, "web")).await;
         assert!(
-            matches!(third, Err(AppError::Conflict { .. })),
+            matches!(third, Err(DeployError::Conflict { .. })),
             "a click during the rollout: {third:?}"
         );
 
@@ -216,9 +214,7 @@ async fn a_second_click_while_a_deploy_is_in_progress_starts_no_duplicate() {
         assert_eq!(done.status, DeployStatus::Succeeded, "{done:?}");
         let history = records
             .history(
-                team.team.as_str(),
-                "web",
-                app::api::spec::Environment::Dev,
+                &app::api::ServiceRef::parse(team.team.as_str(), "web", "dev").expect("valid"),
                 10,
             )
             .await

@@ -3,6 +3,8 @@
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
+use super::Refusal;
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct ImageRef(String);
@@ -11,18 +13,20 @@ impl ImageRef {
     /// Accepts an image reference with an explicit tag or digest, following the grammar of
     /// the OCI distribution reference (lowercase repository path, tag `[\w][\w.-]{0,127}`,
     /// digest `sha256:` + 64 hex digits). The message says what is wrong.
-    pub fn parse(raw: &str) -> Result<Self, String> {
+    pub fn parse(raw: &str) -> Result<Self, Refusal> {
         if raw.is_empty() {
-            return Err("is required, e.g. ghcr.io/acme/shop:1.4.2".to_owned());
-        }
-        if raw.len() > 255 {
-            return Err(format!(
-                "is {} characters long; at most 255 are allowed",
-                raw.len()
+            return Err(Refusal(
+                "is required, e.g. ghcr.io/acme/shop:1.4.2".to_owned(),
             ));
         }
+        if raw.len() > 255 {
+            return Err(Refusal(format!(
+                "is {} characters long; at most 255 are allowed",
+                raw.len()
+            )));
+        }
         if raw.chars().any(char::is_whitespace) {
-            return Err("must not contain spaces".to_owned());
+            return Err(Refusal("must not contain spaces".to_owned()));
         }
         let (name_and_tag, digest) = match raw.split_once('@') {
             Some((left, digest)) => (left, Some(digest)),
@@ -30,12 +34,14 @@ impl ImageRef {
         };
         if let Some(digest) = digest {
             let hex = digest.strip_prefix("sha256:").ok_or_else(|| {
-                format!("digest {digest:?} must be sha256: followed by 64 hex digits")
+                Refusal(format!(
+                    "digest {digest:?} must be sha256: followed by 64 hex digits"
+                ))
             })?;
             if hex.len() != 64 || !hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
-                return Err(format!(
+                return Err(Refusal(format!(
                     "digest {digest:?} must be sha256: followed by 64 lowercase hex digits"
-                ));
+                )));
             }
         }
         // A tag is what follows the last ':' after the last '/', so registry ports are not tags.
@@ -58,15 +64,15 @@ impl ImageRef {
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
             if !valid {
-                return Err(format!(
+                return Err(Refusal(format!(
                     "tag {tag:?} may contain letters, digits, '_', '.' and '-' (up to 128, not starting with '.' or '-')"
-                ));
+                )));
             }
         }
         if tag.is_none() && digest.is_none() {
-            return Err(format!(
+            return Err(Refusal(format!(
                 "needs a tag or a digest so deploys are repeatable, e.g. {name}:1.0.0"
-            ));
+            )));
         }
         check_name(name)?;
         Ok(Self(raw.to_owned()))
@@ -84,10 +90,12 @@ impl ImageRef {
     }
 }
 
-fn check_name(name: &str) -> Result<(), String> {
+fn check_name(name: &str) -> Result<(), Refusal> {
     let mut components: Vec<&str> = name.split('/').collect();
     if components.iter().any(|c| c.is_empty()) {
-        return Err(format!("repository {name:?} has an empty path segment"));
+        return Err(Refusal(format!(
+            "repository {name:?} has an empty path segment"
+        )));
     }
     // The first component is a registry host when it has a '.', a ':' or is localhost.
     if components.len() > 1 {
@@ -99,10 +107,14 @@ fn check_name(name: &str) -> Result<(), String> {
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
             {
-                return Err(format!("registry {first:?} is not a valid host name"));
+                return Err(Refusal(format!(
+                    "registry {first:?} is not a valid host name"
+                )));
             }
             if !port.is_empty() && port.parse::<u16>().is_err() {
-                return Err(format!("registry port in {first:?} must be a number"));
+                return Err(Refusal(format!(
+                    "registry port in {first:?} must be a number"
+                )));
             }
             components.remove(0);
         }
@@ -114,16 +126,16 @@ fn check_name(name: &str) -> Result<(), String> {
             && component.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
             && component.ends_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit());
         if !valid {
-            return Err(format!(
+            return Err(Refusal(format!(
                 "repository path segment {component:?} may contain lowercase letters, digits and '.', '_', '-' (starting and ending with a letter or digit)"
-            ));
+            )));
         }
     }
     Ok(())
 }
 
 impl TryFrom<String> for ImageRef {
-    type Error = String;
+    type Error = Refusal;
     fn try_from(value: String) -> Result<Self, Self::Error> {
         Self::parse(&value)
     }
@@ -184,7 +196,10 @@ mod tests {
             ("acme/app :1", "spaces"),
         ];
         for (input, expected) in cases {
-            let err = ImageRef::parse(input).err().unwrap_or_default();
+            let err = ImageRef::parse(input)
+                .err()
+                .map(|e| e.0)
+                .unwrap_or_default();
             assert!(err.contains(expected), "{input:?}: {err}");
         }
     }

@@ -251,7 +251,7 @@ impl RawServiceSpec {
             None
         });
         let image = ImageRef::parse(self.image.trim())
-            .map_err(|e| fail("image", e))
+            .map_err(|e| fail("image", e.0))
             .ok();
         let port = u16::try_from(self.port)
             .ok()
@@ -340,7 +340,7 @@ impl RawServiceSpec {
         }
         for (key, value) in &self.env {
             if let Err(message) = check_env_name(key) {
-                fail(&format!("env.{key}"), message);
+                fail(&format!("env.{key}"), message.0);
             }
             if value.len() > 32 * 1024 {
                 fail(
@@ -351,7 +351,7 @@ impl RawServiceSpec {
         }
         for (i, key) in self.secrets.iter().enumerate() {
             if let Err(message) = check_env_name(key) {
-                fail(&format!("secrets[{i}]"), message);
+                fail(&format!("secrets[{i}]"), message.0);
             } else if self.env.contains_key(key) {
                 fail(
                     &format!("secrets[{i}]"),
@@ -363,11 +363,11 @@ impl RawServiceSpec {
         }
         let route = self.route.as_ref().and_then(|route| {
             let host_ok = check_host(&route.host)
-                .map_err(|m| fail("route.host", m))
+                .map_err(|m| fail("route.host", m.0))
                 .is_ok();
             let path = route.path.clone().unwrap_or_else(|| "/".to_owned());
             let path_ok = check_http_path(&path)
-                .map_err(|m| fail("route.path", m))
+                .map_err(|m| fail("route.path", m.0))
                 .is_ok();
             (host_ok && path_ok).then(|| Route {
                 host: route.host.clone(),
@@ -377,7 +377,7 @@ impl RawServiceSpec {
         let health_check_path = match &self.health_check {
             Some(path) => check_http_path(path)
                 .map(|()| Some(path.clone()))
-                .map_err(|m| fail("health_check", m))
+                .map_err(|m| fail("health_check", m.0))
                 .unwrap_or(None),
             None => None,
         };
@@ -409,8 +409,13 @@ impl RawServiceSpec {
     }
 }
 
+/// Why one value was refused: a message that says what is allowed, shown next to its field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Refusal(pub String);
+
 /// Environment variable names: a letter or '_' then letters, digits or '_' (at most 128).
-pub fn check_env_name(name: &str) -> Result<(), String> {
+pub fn check_env_name(name: &str) -> Result<(), Refusal> {
     let valid = !name.is_empty()
         && name.len() <= 128
         && name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
@@ -418,13 +423,13 @@ pub fn check_env_name(name: &str) -> Result<(), String> {
     if valid {
         Ok(())
     } else {
-        Err(format!(
+        Err(Refusal(format!(
             "{name:?} is not a valid variable name: use letters, digits and '_', not starting with a digit (at most 128)"
-        ))
+        )))
     }
 }
 
-fn check_host(host: &str) -> Result<(), String> {
+fn check_host(host: &str) -> Result<(), Refusal> {
     let labels_ok = !host.is_empty()
         && host.len() <= 253
         && host.split('.').all(|label| {
@@ -439,13 +444,13 @@ fn check_host(host: &str) -> Result<(), String> {
     if labels_ok {
         Ok(())
     } else {
-        Err(format!(
+        Err(Refusal(format!(
             "{host:?} is not a valid host name: lowercase labels of letters, digits and '-' separated by '.', e.g. shop.example.com"
-        ))
+        )))
     }
 }
 
-fn check_http_path(path: &str) -> Result<(), String> {
+fn check_http_path(path: &str) -> Result<(), Refusal> {
     let valid = path.starts_with('/')
         && path.len() <= 1024
         && path
@@ -454,9 +459,9 @@ fn check_http_path(path: &str) -> Result<(), String> {
     if valid {
         Ok(())
     } else {
-        Err(format!(
+        Err(Refusal(format!(
             "{path:?} is not a valid path: it must start with '/' and contain no spaces, '?' or '#'"
-        ))
+        )))
     }
 }
 

@@ -3,9 +3,10 @@
 
 use std::collections::BTreeMap;
 
-use app::api::{spec::Environment, AppError, TeamName};
+use app::api::{spec::Environment, TeamName};
 
 use super::DeployService;
+use crate::deploy::DeployError;
 use crate::deploy::{
     quota::{QuotaChange, QuotaSource, QuotaView},
     render::{team_namespace, team_quota},
@@ -26,7 +27,10 @@ pub struct QuotaUpdate {
 
 impl DeployService {
     /// The team's quota and whether it is the team's own or the default.
-    pub async fn team_quota(&self, team: &TeamName) -> Result<(TeamQuota, QuotaSource), AppError> {
+    pub async fn team_quota(
+        &self,
+        team: &TeamName,
+    ) -> Result<(TeamQuota, QuotaSource), DeployError> {
         self.quotas.get(team).await
     }
 
@@ -37,18 +41,18 @@ impl DeployService {
         team: &TeamName,
         change: &QuotaChange,
         updated_by: &str,
-    ) -> Result<QuotaUpdate, AppError> {
+    ) -> Result<QuotaUpdate, DeployError> {
         let (current, _) = self.quotas.get(team).await?;
         let quota = change
             .apply_to(current)
-            .map_err(|errors| AppError::InvalidSpec { errors: errors.0 })?;
+            .map_err(|errors| DeployError::InvalidSpec { errors: errors.0 })?;
         self.quotas.set(team, quota, updated_by).await?;
         tracing::info!(%team, ?quota, %updated_by, "team quota set");
         self.push_quota(team, quota, QuotaSource::Team).await
     }
 
     /// Gives the team the default quota again and applies it to its existing namespaces.
-    pub async fn reset_team_quota(&self, team: &TeamName) -> Result<QuotaUpdate, AppError> {
+    pub async fn reset_team_quota(&self, team: &TeamName) -> Result<QuotaUpdate, DeployError> {
         self.quotas.reset(team).await?;
         let (quota, source) = self.quotas.get(team).await?;
         self.push_quota(team, quota, source).await
@@ -59,7 +63,7 @@ impl DeployService {
         team: &TeamName,
         quota: TeamQuota,
         source: QuotaSource,
-    ) -> Result<QuotaUpdate, AppError> {
+    ) -> Result<QuotaUpdate, DeployError> {
         let mut update = QuotaUpdate {
             team: team.to_string(),
             quota: quota.into(),
