@@ -1,18 +1,35 @@
-//! Canopy's implementation of the UI's [`Backend`] interface, provided to server functions.
+//! Canopy's implementation of the UI's [`Backend`] interfaces, provided to server functions.
+//! Thin: each call goes to the capability's one entry (deploys through [`DeployCommands`],
+//! which checks the caller's role and writes the audit log).
+
+use std::collections::BTreeMap;
 
 use app::api::{
-    backend::Backend, AppError, ServiceName, ServiceRef, ServiceSummary, TeamName, TeamSummary,
+    auth::{Permission, Principal},
+    backend::{Backend, DeployBackend},
+    deploy_fns::{DeployForm, DeployPreview, ServiceOverview},
+    deploys::DeployRecord,
+    pods::{LogRequest, PodLog, ServicePods},
+    quota::TeamQuotaInfo,
+    spec::ServiceSpec,
+    AppError, ServiceName, ServiceRef, ServiceSummary, TeamName, TeamSummary,
 };
+use secrecy::SecretString;
 
-use crate::services::ServiceRepository;
+use crate::{
+    auth::{audit::Target, Audit},
+    deploy::{commands::DeployCommands, quota::QuotaSource},
+    services::ServiceRepository,
+};
 
 pub struct CanopyBackend {
     services: ServiceRepository,
+    audit: Audit,
 }
 
 impl CanopyBackend {
-    pub fn new(services: ServiceRepository) -> Self {
-        Self { services }
+    pub fn new(services: ServiceRepository, audit: Audit) -> Self {
+        Self { services, audit }
     }
 }
 
@@ -22,12 +39,35 @@ impl Backend for CanopyBackend {
         self.services.list().await
     }
 
+    /// Registering a service for a team needs the deployer role there (or organisation admin,
+    /// for a team nobody belongs to yet).
     async fn register_service(
         &self,
+        who: &Principal,
         team: TeamName,
         name: ServiceName,
     ) -> Result<ServiceSummary, AppError> {
-        self.services.register(team, name).await
+        if let Err(refused) = who.require(&team, Permission::Deploy) {
+            self.audit
+                .record(
+                    who,
+                    "register_service",
+                    Target::Team(&team),
+                    false,
+                    &refused.to_string(),
+                )
+                .await;
+            return Err(refused);
+        }
+        let outcome = self.services.register(team.clone(), name.clone()).await;
+        let result = match &outcome {
+            Ok(_) => format!("registered {name}"),
+            Err(error) => format!("error: {error}"),
+        };
+        self.audit
+            .record(who, "register_service", Target::Team(&team), true, &result)
+            .await;
+        outcome
     }
 
     async fn list_teams(&self) -> Result<Vec<TeamSummary>, AppError> {
@@ -35,34 +75,40 @@ impl Backend for CanopyBackend {
     }
 }
 
-/// Deploys for the UI's server functions, backed by the deploy service.
+/// Deploys for the UI's server functions.
 pub struct CanopyDeployBackend {
-    pub deploys: crate::deploy::service::DeployService,
+    pub commands: DeployCommands,
     pub sandbox: bool,
 }
 
+fn secret_strings(values: BTreeMap<String, String>) -> BTreeMap<String, SecretString> {
+    values
+        .into_iter()
+        .map(|(k, v)| (k, SecretString::from(v)))
+        .collect()
+}
+
 #[async_trait::async_trait]
-impl app::api::backend::DeployBackend for CanopyDeployBackend {
-    async fn team_quota(
-        &self,
-        team: app::api::TeamName,
-    ) -> Result<app::api::quota::TeamQuotaInfo, AppError> {
-        let (quota, source) = self.deploys.team_quota(&team).await?;
-        Ok(app::api::quota::TeamQuotaInfo {
+impl DeployBackend for CanopyDeployBackend {
+    async fn team_quota(&self, who: &Principal, team: TeamName) -> Result<TeamQuotaInfo, AppError> {
+        let (quota, source) = self.commands.team_quota(who, &team).await?;
+        Ok(TeamQuotaInfo {
             quota: quota.into(),
-            own: source == crate::deploy::quota::QuotaSource::Team,
+            own: source == QuotaSource::Team,
         })
     }
 
     async fn overview(
         &self,
+        who: &Principal,
         service: ServiceRef,
-    ) -> Result<app::api::deploy_fns::ServiceOverview, AppError> {
-        let (live, history) = self.deploys.status(&service).await?;
+    ) -> Result<ServiceOverview, AppError> {
+        let (live, history) = self.commands.status(who, &service).await?;
+        let deploys = self.commands.service();
         // The newest deploy's spec pre-fills the form.
         let current = match history.first() {
             Some(newest) => Some(
-                self.deploys
+                deploys
                     .records()
                     .spec_of_revision(&service, newest.revision)
                     .await?
@@ -71,7 +117,7 @@ impl app::api::backend::DeployBackend for CanopyDeployBackend {
             ),
             None => None,
         };
-        Ok(app::api::deploy_fns::ServiceOverview {
+        Ok(ServiceOverview {
             team: service.team.to_string(),
             service: service.service.to_string(),
             environment: service.environment.as_str().to_owned(),
@@ -79,86 +125,84 @@ impl app::api::backend::DeployBackend for CanopyDeployBackend {
             live,
             history,
             sandbox: self.sandbox,
-            cluster_problem: (!self.deploys.has_cluster()).then(|| {
+            cluster_problem: (!deploys.has_cluster()).then(|| {
                 "Canopy has no Kubernetes cluster to deploy to: set CANOPY_KUBECONFIG (or KUBECONFIG), or start Canopy without one to use its sandbox.".to_owned()
             }),
+            may_deploy: who.may(&service.team, Permission::Deploy),
+            may_delete: who.may(&service.team, Permission::Admin),
         })
     }
 
     async fn preview(
         &self,
-        spec: app::api::spec::ServiceSpec,
+        who: &Principal,
+        spec: ServiceSpec,
         secret_keys: Vec<String>,
-    ) -> Result<app::api::deploy_fns::DeployPreview, AppError> {
-        let (changes, warnings) = self.deploys.preview(&spec, &secret_keys).await?;
-        Ok(app::api::deploy_fns::DeployPreview {
+    ) -> Result<DeployPreview, AppError> {
+        let (changes, warnings) = self.commands.preview(who, &spec, &secret_keys).await?;
+        Ok(DeployPreview {
             objects: changes.into_iter().map(Into::into).collect(),
             warnings,
-            form: app::api::deploy_fns::DeployForm::default(),
+            form: DeployForm::default(),
         })
     }
 
     async fn deploy(
         &self,
-        spec: app::api::spec::ServiceSpec,
-        secret_values: std::collections::BTreeMap<String, String>,
-    ) -> Result<app::api::deploys::DeployRecord, AppError> {
-        Ok(self
-            .deploys
-            .deploy(crate::deploy::service::DeployRequest {
-                spec,
-                secret_values: secret_values
-                    .into_iter()
-                    .map(|(k, v)| (k, secrecy::SecretString::from(v)))
-                    .collect(),
-                requested_by: "web".to_owned(),
-                reason: None,
-            })
-            .await?)
+        who: &Principal,
+        spec: ServiceSpec,
+        secret_values: BTreeMap<String, String>,
+    ) -> Result<DeployRecord, AppError> {
+        self.commands
+            .deploy(who, spec, secret_strings(secret_values), None)
+            .await
     }
 
     async fn rollback(
         &self,
+        who: &Principal,
         service: ServiceRef,
         revision: i64,
-    ) -> Result<app::api::deploys::DeployRecord, AppError> {
-        Ok(self
-            .deploys
-            .rollback(&service, revision, "web".to_owned())
-            .await?)
+    ) -> Result<DeployRecord, AppError> {
+        self.commands.rollback(who, &service, revision).await
     }
 
     async fn restart(
         &self,
+        who: &Principal,
         service: ServiceRef,
-    ) -> Result<app::api::deploys::DeployRecord, AppError> {
-        Ok(self.deploys.restart(&service, "web".to_owned()).await?)
+    ) -> Result<DeployRecord, AppError> {
+        self.commands.restart(who, &service).await
     }
 
     async fn scale(
         &self,
+        who: &Principal,
         service: ServiceRef,
         replicas: u16,
-    ) -> Result<app::api::deploys::DeployRecord, AppError> {
-        Ok(self
-            .deploys
-            .scale(&service, replicas, "web".to_owned())
-            .await?)
+    ) -> Result<DeployRecord, AppError> {
+        self.commands.scale(who, &service, replicas).await
     }
 
-    async fn delete(&self, service: ServiceRef, confirm: String) -> Result<Vec<String>, AppError> {
-        Ok(self.deploys.delete(&service, &confirm).await?)
+    async fn delete(
+        &self,
+        who: &Principal,
+        service: ServiceRef,
+        confirm: String,
+    ) -> Result<Vec<String>, AppError> {
+        self.commands.delete(who, &service, &confirm).await
     }
 
-    async fn pods(&self, service: ServiceRef) -> Result<app::api::pods::ServicePods, AppError> {
-        Ok(self.deploys.pods(&service).await?)
+    async fn pods(&self, who: &Principal, service: ServiceRef) -> Result<ServicePods, AppError> {
+        self.commands.pods(who, &service).await
     }
 
     async fn pod_log(
         &self,
+        who: &Principal,
         service: ServiceRef,
-        request: app::api::pods::LogRequest,
-    ) -> Result<app::api::pods::PodLog, AppError> {
-        Ok(self.deploys.pod_log(&service, &request).await?)
+        request: LogRequest,
+    ) -> Result<PodLog, AppError> {
+        self.commands.pod_log(who, &service, &request).await
     }
 }

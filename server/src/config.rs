@@ -428,3 +428,81 @@ mod tests {
         assert!(err.to_string().contains("CANOPY_ENERGY_GRID_ZONE"), "{err}");
     }
 }
+
+/// Sign-in settings (docs/SECURITY.md), read apart from [`Settings`] like [`EnergySettings`].
+#[derive(Debug, Clone)]
+pub struct IdentitySettings {
+    /// Where the first admin's password is written (`<dir>/initial-admin-password`).
+    pub data_dir: PathBuf,
+    /// `CANOPY_PUBLIC_URL`: how people reach Canopy. `https://` makes session cookies `Secure`;
+    /// its origin is the one state-changing requests must come from, and invite links use it.
+    pub public_url: Option<url::Url>,
+}
+
+impl IdentitySettings {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|key| std::env::var(key).ok())
+    }
+
+    /// `CANOPY_DATA_DIR` (default `.canopy`) and `CANOPY_PUBLIC_URL` (optional).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let public_url = match lookup("CANOPY_PUBLIC_URL").filter(|u| !u.is_empty()) {
+            Some(value) => {
+                let url = url::Url::parse(&value).map_err(|e| ConfigError::Invalid {
+                    var: "CANOPY_PUBLIC_URL",
+                    reason: format!("expected a URL such as https://canopy.example.com ({e})"),
+                    value: value.clone(),
+                })?;
+                if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+                    return Err(ConfigError::Invalid {
+                        var: "CANOPY_PUBLIC_URL",
+                        reason: "expected an http:// or https:// URL with a host".to_owned(),
+                        value,
+                    });
+                }
+                Some(url)
+            }
+            None => None,
+        };
+        Ok(Self {
+            data_dir: lookup("CANOPY_DATA_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from(".canopy")),
+            public_url,
+        })
+    }
+
+    /// Session cookies are `Secure` when Canopy is served over HTTPS.
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url
+            .as_ref()
+            .is_some_and(|url| url.scheme() == "https")
+    }
+}
+
+#[cfg(test)]
+mod identity_tests {
+    use super::*;
+
+    #[test]
+    fn https_public_urls_make_cookies_secure_and_bad_ones_are_named() {
+        let settings = IdentitySettings::from_lookup(|key| {
+            (key == "CANOPY_PUBLIC_URL").then(|| "https://canopy.example.com".to_owned())
+        })
+        .expect("valid");
+        assert!(settings.secure_cookies());
+        let plain = IdentitySettings::from_lookup(|_| None).expect("valid");
+        assert!(!plain.secure_cookies());
+        assert_eq!(plain.data_dir, PathBuf::from(".canopy"));
+        let bad = IdentitySettings::from_lookup(|key| {
+            (key == "CANOPY_PUBLIC_URL").then(|| "canopy.example.com".to_owned())
+        });
+        assert!(matches!(
+            bad,
+            Err(ConfigError::Invalid {
+                var: "CANOPY_PUBLIC_URL",
+                ..
+            })
+        ));
+    }
+}

@@ -6,7 +6,39 @@
 
 use app::api::{AppError, Field};
 
-use crate::{deploy::DeployError, energy::EnergyError};
+use crate::{auth::AuthError, deploy::DeployError, energy::EnergyError};
+
+impl From<AuthError> for AppError {
+    fn from(error: AuthError) -> Self {
+        match error {
+            AuthError::BadCredentials | AuthError::InviteNotValid => AppError::Forbidden {
+                message: error.to_string(),
+            },
+            AuthError::RateLimited { .. } => AppError::TooManyRequests {
+                message: error.to_string(),
+            },
+            AuthError::Invalid { field, message } => AppError::InvalidSpec {
+                errors: vec![app::api::spec::SpecError {
+                    field: field.to_owned(),
+                    message,
+                }],
+            },
+            AuthError::UsernameTaken(_) => AppError::Conflict {
+                field: Field::Name,
+                message: error.to_string(),
+            },
+            AuthError::NotFound(what) => AppError::NotFound { what },
+            AuthError::Database(error) => from_sqlx(error),
+            // The session store is Canopy's PostgreSQL: failing to reach it is the database
+            // being unavailable.
+            AuthError::Session(tower_sessions::session::Error::Store(error)) => {
+                tracing::warn!(%error, "session store unavailable");
+                AppError::Unavailable
+            }
+            other => internal(other),
+        }
+    }
+}
 
 impl From<DeployError> for AppError {
     fn from(error: DeployError) -> Self {

@@ -1,6 +1,7 @@
 //! The Canopy server: configuration, database, HTTP surface and server-side logic.
 //! The `canopy` binary (main.rs) only wires these together.
 
+pub mod auth;
 pub mod backend;
 pub mod config;
 pub mod db;

@@ -66,6 +66,11 @@ impl Application {
         cluster_settings: ClusterSettings,
     ) -> Result<Self, StartupError> {
         let energy_settings = crate::config::EnergySettings::from_env()?;
+        let mut identity_settings = crate::config::IdentitySettings::from_env()?;
+        if let DatabaseSettings::Embedded(embedded) = &settings.database {
+            // One data directory: the embedded cluster's, which CANOPY_DATA_DIR also names.
+            identity_settings.data_dir = embedded.data_dir.clone();
+        }
         let (url, embedded) = match &settings.database {
             DatabaseSettings::External { url } => (url.clone(), None),
             DatabaseSettings::Embedded(embedded_settings) => {
@@ -96,14 +101,40 @@ impl Application {
             .site_pkg_dir(bundle.pkg_dir.clone())
             .site_addr(local_addr)
             .build();
-        let backend = Arc::new(CanopyBackend::new(ServiceRepository::new(pool.clone())));
+        let identity =
+            crate::auth::Identity::new(pool.clone(), identity_settings.public_url.as_ref());
+        match identity
+            .accounts
+            .ensure_initial_admin(&identity_settings.data_dir)
+            .await
+        {
+            Ok(Some(password)) => {
+                use secrecy::ExposeSecret;
+                let file = identity_settings.data_dir.join("initial-admin-password");
+                // Printed once, on the first start only (as Argo CD does); also in the file.
+                tracing::warn!(
+                    user = "admin",
+                    password = password.expose_secret(),
+                    file = %file.display(),
+                    "first start: created the admin account; sign in with this password, then invite people"
+                );
+            }
+            Ok(None) => {}
+            Err(error) => tracing::error!(%error, "could not create the first admin account"),
+        }
+        let backend = Arc::new(CanopyBackend::new(
+            ServiceRepository::new(pool.clone()),
+            identity.audit.clone(),
+        ));
         let (cluster, mut sandbox) = sandbox::connect(&cluster_settings).await;
         let deploys = deploy_service(
             pool.clone(),
             cluster.as_ref().map(|c: &ClusterContext| c.client.clone()),
         );
+        let commands =
+            crate::deploy::commands::DeployCommands::new(deploys.clone(), identity.audit.clone());
         let deploy_backend = Arc::new(CanopyDeployBackend {
-            deploys: deploys.clone(),
+            commands: commands.clone(),
             sandbox: cluster.as_ref().is_some_and(|c| c.sandbox),
         });
         match deploys.resume_unfinished().await {
@@ -128,8 +159,10 @@ impl Application {
             pool: pool.clone(),
             backend,
             deploy_backend,
-            deploys,
+            commands,
             api_token: settings.api_token.clone(),
+            identity,
+            secure_cookies: identity_settings.secure_cookies(),
             energy_backend: Arc::new(crate::energy::backend::CanopyEnergyBackend {
                 query: energy.query.clone(),
             }),
@@ -156,10 +189,14 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), StartupError> {
         tracing::info!(addr = %self.local_addr().map(|a| a.to_string()).unwrap_or_default(), "Canopy is listening");
-        let served = axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown)
-            .await
-            .map_err(StartupError::Serve);
+        let served = axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(StartupError::Serve);
         tracing::info!("HTTP server stopped; closing the database pool");
         self.pool.close().await;
         if let Some(sandbox) = self.sandbox {

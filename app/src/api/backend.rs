@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::collections::BTreeMap;
 
 use super::{
+    auth::Principal,
     deploy_fns::{DeployPreview, ServiceOverview},
     deploys::DeployRecord,
     spec::ServiceSpec,
@@ -19,6 +20,7 @@ pub trait Backend: Send + Sync + 'static {
     async fn list_services(&self) -> Result<Vec<ServiceSummary>, AppError>;
     async fn register_service(
         &self,
+        who: &Principal,
         team: TeamName,
         name: ServiceName,
     ) -> Result<ServiceSummary, AppError>;
@@ -41,29 +43,60 @@ pub fn backend() -> Result<Arc<dyn Backend>, AppError> {
 /// Deploying services: the interface the deploy server functions use.
 #[async_trait::async_trait]
 pub trait DeployBackend: Send + Sync + 'static {
-    async fn overview(&self, service: ServiceRef) -> Result<ServiceOverview, AppError>;
+    async fn overview(
+        &self,
+        who: &Principal,
+        service: ServiceRef,
+    ) -> Result<ServiceOverview, AppError>;
     async fn preview(
         &self,
+        who: &Principal,
         spec: ServiceSpec,
         secret_keys: Vec<String>,
     ) -> Result<DeployPreview, AppError>;
     async fn deploy(
         &self,
+        who: &Principal,
         spec: ServiceSpec,
         secret_values: BTreeMap<String, String>,
     ) -> Result<DeployRecord, AppError>;
-    async fn rollback(&self, service: ServiceRef, revision: i64) -> Result<DeployRecord, AppError>;
-    async fn restart(&self, service: ServiceRef) -> Result<DeployRecord, AppError>;
-    async fn scale(&self, service: ServiceRef, replicas: u16) -> Result<DeployRecord, AppError>;
+    async fn rollback(
+        &self,
+        who: &Principal,
+        service: ServiceRef,
+        revision: i64,
+    ) -> Result<DeployRecord, AppError>;
+    async fn restart(&self, who: &Principal, service: ServiceRef)
+        -> Result<DeployRecord, AppError>;
+    async fn scale(
+        &self,
+        who: &Principal,
+        service: ServiceRef,
+        replicas: u16,
+    ) -> Result<DeployRecord, AppError>;
     /// The team's quota (its own or the default).
-    async fn team_quota(&self, team: TeamName) -> Result<super::quota::TeamQuotaInfo, AppError>;
+    async fn team_quota(
+        &self,
+        who: &Principal,
+        team: TeamName,
+    ) -> Result<super::quota::TeamQuotaInfo, AppError>;
     /// Returns `Kind/name` of every object deleted.
-    async fn delete(&self, service: ServiceRef, confirm: String) -> Result<Vec<String>, AppError>;
+    async fn delete(
+        &self,
+        who: &Principal,
+        service: ServiceRef,
+        confirm: String,
+    ) -> Result<Vec<String>, AppError>;
     /// The service's pods and the events about it, newest first.
-    async fn pods(&self, service: ServiceRef) -> Result<super::pods::ServicePods, AppError>;
+    async fn pods(
+        &self,
+        who: &Principal,
+        service: ServiceRef,
+    ) -> Result<super::pods::ServicePods, AppError>;
     /// The last lines of a container's log; the pod must be one of the service's.
     async fn pod_log(
         &self,
+        who: &Principal,
         service: ServiceRef,
         request: super::pods::LogRequest,
     ) -> Result<super::pods::PodLog, AppError>;

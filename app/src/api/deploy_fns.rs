@@ -28,6 +28,12 @@ pub struct ServiceOverview {
     pub sandbox: bool,
     /// Why deploys are not possible right now, if they are not.
     pub cluster_problem: Option<String>,
+    /// What the signed-in person may do here (the page offers only that; the server checks
+    /// again whatever the page offers).
+    #[serde(default)]
+    pub may_deploy: bool,
+    #[serde(default)]
+    pub may_delete: bool,
 }
 
 /// One object in a deploy preview.
@@ -246,14 +252,20 @@ pub async fn get_service_overview(
     environment: String,
 ) -> Result<ServiceOverview, AppError> {
     let service = ServiceRef::parse(&team, &service, &environment)?;
-    super::backend::deploy_backend()?.overview(service).await
+    super::backend::deploy_backend()?
+        .overview(&super::auth::principal()?, service)
+        .await
 }
 
 #[server(prefix = "/api/fn", endpoint = "preview_deploy")]
 pub async fn preview_deploy(form: DeployForm) -> Result<DeployPreview, AppError> {
     let (spec, secrets) = form.parse().map_err(invalid)?;
     let mut preview = super::backend::deploy_backend()?
-        .preview(spec, secrets.into_keys().collect())
+        .preview(
+            &super::auth::principal()?,
+            spec,
+            secrets.into_keys().collect(),
+        )
         .await?;
     preview.form = form;
     Ok(preview)
@@ -263,7 +275,7 @@ pub async fn preview_deploy(form: DeployForm) -> Result<DeployPreview, AppError>
 pub async fn deploy_service(form: DeployForm) -> Result<DeployRecord, AppError> {
     let (spec, secrets) = form.parse().map_err(invalid)?;
     super::backend::deploy_backend()?
-        .deploy(spec, secrets)
+        .deploy(&super::auth::principal()?, spec, secrets)
         .await
 }
 
@@ -276,7 +288,7 @@ pub async fn rollback_service(
 ) -> Result<DeployRecord, AppError> {
     let service = ServiceRef::parse(&team, &service, &environment)?;
     super::backend::deploy_backend()?
-        .rollback(service, revision)
+        .rollback(&super::auth::principal()?, service, revision)
         .await
 }
 
@@ -287,7 +299,9 @@ pub async fn restart_service(
     environment: String,
 ) -> Result<DeployRecord, AppError> {
     let service = ServiceRef::parse(&team, &service, &environment)?;
-    super::backend::deploy_backend()?.restart(service).await
+    super::backend::deploy_backend()?
+        .restart(&super::auth::principal()?, service)
+        .await
 }
 
 #[server(prefix = "/api/fn", endpoint = "scale_service")]
@@ -305,7 +319,7 @@ pub async fn scale_service(
         }])
     })?;
     super::backend::deploy_backend()?
-        .scale(service, replicas)
+        .scale(&super::auth::principal()?, service, replicas)
         .await
 }
 
@@ -318,7 +332,7 @@ pub async fn delete_service(
 ) -> Result<Vec<String>, AppError> {
     let service = ServiceRef::parse(&team, &service, &environment)?;
     super::backend::deploy_backend()?
-        .delete(service, confirm)
+        .delete(&super::auth::principal()?, service, confirm)
         .await
 }
 

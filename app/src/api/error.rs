@@ -50,6 +50,15 @@ pub enum AppError {
     NoCluster { reason: String },
     #[error("{what} was not found")]
     NotFound { what: String },
+    /// Nobody is signed in (or the session expired): sign in and try again.
+    #[error("You are not signed in (or your session expired). Sign in and try again; what you submitted was not saved.")]
+    Unauthorized,
+    /// Signed in, but this needs a role the person does not have; nothing was changed.
+    #[error("Not allowed: {message}")]
+    Forbidden { message: String },
+    /// Too many attempts; try again later.
+    #[error("{message}")]
+    TooManyRequests { message: String },
     /// The database (or another dependency) cannot be reached right now.
     #[error("Canopy cannot reach its database right now, so this cannot be shown or saved. Try again in a moment; if it persists, ask the platform team to check Canopy's database.")]
     Unavailable,

@@ -1,5 +1,6 @@
 //! Server functions and the data types they exchange with the browser.
 
+pub mod auth;
 pub mod deploy_fns;
 pub mod deploys;
 pub mod energy;

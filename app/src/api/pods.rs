@@ -133,7 +133,9 @@ pub async fn get_service_pods(
     environment: String,
 ) -> Result<ServicePods, AppError> {
     let service = super::ServiceRef::parse(&team, &service, &environment)?;
-    super::backend::deploy_backend()?.pods(service).await
+    super::backend::deploy_backend()?
+        .pods(&super::auth::principal()?, service)
+        .await
 }
 
 /// What the log viewer shows: the log, or why there is none to show (no pod yet, a container
@@ -161,9 +163,10 @@ pub async fn get_pod_log(
 ) -> Result<LogView, AppError> {
     let tail_lines = parse_tail(tail.as_deref())?;
     let service = super::ServiceRef::parse(&team, &service, &environment)?;
+    let who = super::auth::principal()?;
     let backend = super::backend::deploy_backend()?;
     let pod = if pod.trim().is_empty() {
-        let pods = backend.pods(service.clone()).await?;
+        let pods = backend.pods(&who, service.clone()).await?;
         match pods.pods.into_iter().next() {
             Some(first) => first.name,
             None => {
@@ -184,6 +187,7 @@ pub async fn get_pod_log(
     };
     let read = backend
         .pod_log(
+            &who,
             service,
             LogRequest {
                 pod: pod.clone(),

@@ -26,5 +26,7 @@ pub struct TeamQuotaInfo {
 pub async fn get_team_quota(team: String) -> Result<TeamQuotaInfo, AppError> {
     let team =
         super::TeamName::parse(&team).map_err(|e| AppError::invalid(super::Field::Team, e))?;
-    super::backend::deploy_backend()?.team_quota(team).await
+    super::backend::deploy_backend()?
+        .team_quota(&super::auth::principal()?, team)
+        .await
 }

@@ -37,7 +37,7 @@ pub async fn list_services() -> Result<Vec<ServiceSummary>, AppError> {
 pub async fn register_service(team: String, name: String) -> Result<ServiceSummary, AppError> {
     let (team, name) = parse_registration(&team, &name)?;
     super::backend::backend()?
-        .register_service(team, name)
+        .register_service(&super::auth::principal()?, team, name)
         .await
 }
 

@@ -1,6 +1,7 @@
 //! The deploy engine: service specs rendered into typed Kubernetes objects and applied.
 
 pub mod apply;
+pub mod commands;
 pub mod diagnose;
 pub mod error;
 pub mod follow;

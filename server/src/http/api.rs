@@ -13,28 +13,23 @@ use app::api::{
 use axum::{
     extract::{
         rejection::{JsonRejection, QueryRejection},
-        Path, Query, Request, State,
+        Path, Query, State,
     },
     http::StatusCode,
-    middleware::Next,
     response::{IntoResponse, Response},
     routing::{get, post},
     Json, Router,
 };
-use axum_extra::{
-    headers::{authorization::Bearer, Authorization},
-    TypedHeader,
-};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use subtle::ConstantTimeEq;
 
 use super::{
+    authn::Caller,
     extract::{ServicePath, ServicePodPath},
     logs, AppState,
 };
-use crate::deploy::{manifest, service::DeployRequest, DeployError};
+use crate::deploy::{manifest, DeployError};
 
 pub use super::error::{ApiError, ApiResult};
 
@@ -70,35 +65,6 @@ pub fn routes() -> Router<AppState> {
         )
 }
 
-/// Requires `Authorization: Bearer <CANOPY_API_TOKEN>` (compared in constant time).
-pub async fn require_token(
-    State(state): State<AppState>,
-    bearer: Option<TypedHeader<Authorization<Bearer>>>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let Some(expected) = state.api_token.as_ref() else {
-        return ApiError::Unauthorized(
-            "the API is disabled: set CANOPY_API_TOKEN on the server to enable it",
-        )
-        .into_response();
-    };
-    match bearer {
-        Some(TypedHeader(Authorization(bearer)))
-            if bool::from(
-                bearer
-                    .token()
-                    .as_bytes()
-                    .ct_eq(expected.expose_secret().as_bytes()),
-            ) =>
-        {
-            next.run(request).await
-        }
-        Some(_) => ApiError::Unauthorized("the bearer token is not valid").into_response(),
-        None => ApiError::Unauthorized("send Authorization: Bearer <token>").into_response(),
-    }
-}
-
 /// A deploy request: the spec as JSON, or a whole `canopy.yaml` under `canopy_yaml`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -111,12 +77,17 @@ pub struct DeployBody {
     secrets: BTreeMap<String, String>,
     #[serde(default)]
     reason: Option<String>,
-    #[serde(default)]
-    requested_by: Option<String>,
+}
+
+/// A deploy body parsed at the boundary; who asks comes from the request, not the body.
+struct ParsedDeploy {
+    spec: app::api::spec::ServiceSpec,
+    secret_values: BTreeMap<String, SecretString>,
+    reason: Option<String>,
 }
 
 impl DeployBody {
-    fn into_request(self) -> ApiResult<DeployRequest> {
+    fn into_request(self) -> ApiResult<ParsedDeploy> {
         let spec =
             match (self.spec, self.canopy_yaml) {
                 (Some(raw), None) => raw.validate().map_err(ApiError::Spec)?,
@@ -126,14 +97,13 @@ impl DeployBody {
                     "give exactly one of `spec` (JSON) or `canopy_yaml` (a canopy.yaml document)",
                 ))),
             };
-        Ok(DeployRequest {
+        Ok(ParsedDeploy {
             spec,
             secret_values: self
                 .secrets
                 .into_iter()
                 .map(|(k, v)| (k, SecretString::from(v)))
                 .collect(),
-            requested_by: self.requested_by.unwrap_or_else(|| "api".to_owned()),
             reason: self.reason,
         })
     }
@@ -141,10 +111,15 @@ impl DeployBody {
 
 async fn create_deploy(
     State(state): State<AppState>,
+    Caller(who): Caller,
     body: Result<Json<DeployBody>, JsonRejection>,
 ) -> ApiResult<(StatusCode, Json<DeployRecord>)> {
     let Json(body) = body?;
-    let record = state.deploys.deploy(body.into_request()?).await?;
+    let request = body.into_request()?;
+    let record = state
+        .commands
+        .deploy(&who, request.spec, request.secret_values, request.reason)
+        .await?;
     Ok((StatusCode::ACCEPTED, Json(record)))
 }
 
@@ -156,12 +131,13 @@ struct PreviewResponse {
 
 async fn preview_deploy(
     State(state): State<AppState>,
+    Caller(who): Caller,
     body: Result<Json<DeployBody>, JsonRejection>,
 ) -> ApiResult<Json<PreviewResponse>> {
     let Json(body) = body?;
     let request = body.into_request()?;
     let keys: Vec<String> = request.secret_values.keys().cloned().collect();
-    let (changes, warnings) = state.deploys.preview(&request.spec, &keys).await?;
+    let (changes, warnings) = state.commands.preview(&who, &request.spec, &keys).await?;
     Ok(Json(PreviewResponse {
         changes: changes.into_iter().map(Into::into).collect(),
         warnings,
@@ -170,9 +146,10 @@ async fn preview_deploy(
 
 async fn get_deploy(
     State(state): State<AppState>,
+    Caller(who): Caller,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<DeployRecord>> {
-    Ok(Json(state.deploys.records().get(id).await?))
+    Ok(Json(state.commands.get_deploy(&who, id).await?))
 }
 
 #[derive(Serialize)]
@@ -183,9 +160,10 @@ struct ServiceStatus {
 
 async fn service_status(
     State(state): State<AppState>,
+    Caller(who): Caller,
     ServicePath(service): ServicePath,
 ) -> ApiResult<Json<ServiceStatus>> {
-    let (live, history) = state.deploys.status(&service).await?;
+    let (live, history) = state.commands.status(&who, &service).await?;
     Ok(Json(ServiceStatus { live, history }))
 }
 
@@ -193,32 +171,28 @@ async fn service_status(
 #[serde(deny_unknown_fields)]
 struct RollbackBody {
     revision: i64,
-    #[serde(default)]
-    requested_by: Option<String>,
 }
 
 async fn rollback(
     State(state): State<AppState>,
+    Caller(who): Caller,
     ServicePath(service): ServicePath,
     body: Result<Json<RollbackBody>, JsonRejection>,
 ) -> ApiResult<(StatusCode, Json<DeployRecord>)> {
     let Json(body) = body?;
     let record = state
-        .deploys
-        .rollback(
-            &service,
-            body.revision,
-            body.requested_by.unwrap_or_else(|| "api".to_owned()),
-        )
+        .commands
+        .rollback(&who, &service, body.revision)
         .await?;
     Ok((StatusCode::ACCEPTED, Json(record)))
 }
 
 async fn restart(
     State(state): State<AppState>,
+    Caller(who): Caller,
     ServicePath(service): ServicePath,
 ) -> ApiResult<(StatusCode, Json<DeployRecord>)> {
-    let record = state.deploys.restart(&service, "api".to_owned()).await?;
+    let record = state.commands.restart(&who, &service).await?;
     Ok((StatusCode::ACCEPTED, Json(record)))
 }
 
@@ -230,14 +204,12 @@ struct ScaleBody {
 
 async fn scale(
     State(state): State<AppState>,
+    Caller(who): Caller,
     ServicePath(service): ServicePath,
     body: Result<Json<ScaleBody>, JsonRejection>,
 ) -> ApiResult<(StatusCode, Json<DeployRecord>)> {
     let Json(body) = body?;
-    let record = state
-        .deploys
-        .scale(&service, body.replicas, "api".to_owned())
-        .await?;
+    let record = state.commands.scale(&who, &service, body.replicas).await?;
     Ok((StatusCode::ACCEPTED, Json(record)))
 }
 
@@ -251,10 +223,14 @@ struct DeleteQuery {
 
 async fn delete_service(
     State(state): State<AppState>,
+    Caller(who): Caller,
     ServicePath(service): ServicePath,
     axum::extract::Query(query): axum::extract::Query<DeleteQuery>,
 ) -> ApiResult<Json<serde_json::Value>> {
-    let deleted = state.deploys.delete(&service, &query.confirm).await?;
+    let deleted = state
+        .commands
+        .delete(&who, &service, &query.confirm)
+        .await?;
     Ok(Json(json!({ "deleted": deleted })))
 }
 
@@ -266,9 +242,10 @@ struct PodsResponse {
 /// `GET /services/{team}/{service}/{env}/pods`: the pods, newest version first.
 async fn pods(
     State(state): State<AppState>,
+    Caller(who): Caller,
     ServicePath(service): ServicePath,
 ) -> ApiResult<Json<PodsResponse>> {
-    let found = state.deploys.pods(&service).await?;
+    let found = state.commands.pods(&who, &service).await?;
     Ok(Json(PodsResponse { pods: found.pods }))
 }
 
@@ -281,9 +258,10 @@ struct EventsResponse {
 /// and pods, newest first.
 async fn events(
     State(state): State<AppState>,
+    Caller(who): Caller,
     ServicePath(service): ServicePath,
 ) -> ApiResult<Json<EventsResponse>> {
-    let found = state.deploys.pods(&service).await?;
+    let found = state.commands.pods(&who, &service).await?;
     Ok(Json(EventsResponse {
         events: found.events,
     }))
@@ -307,6 +285,7 @@ struct LogsQuery {
 /// `follow=true` the last lines and then each new one as streamed plain text.
 async fn pod_logs(
     State(state): State<AppState>,
+    Caller(who): Caller,
     ServicePodPath { service, pod }: ServicePodPath,
     query: Result<Query<LogsQuery>, QueryRejection>,
 ) -> ApiResult<Response> {
@@ -324,15 +303,18 @@ async fn pod_logs(
             .into());
         }
         let source = state
-            .deploys
-            .log_source(&service, &pod, container.as_deref())
+            .commands
+            .log_source(&who, &service, &pod, container.as_deref())
             .await?;
-        let lines = source.follow(state.deploys.client()?, tail_lines).await?;
+        let lines = source
+            .follow(state.commands.client().await?, tail_lines)
+            .await?;
         return Ok(logs::text_stream(lines));
     }
     let log = state
-        .deploys
+        .commands
         .pod_log(
+            &who,
             &service,
             &app::api::pods::LogRequest {
                 pod,

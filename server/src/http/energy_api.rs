@@ -17,14 +17,15 @@ use serde_json::json;
 use time::{format_description::well_known::Rfc3339, Duration, OffsetDateTime};
 
 use super::error::{ApiError, ApiResult};
-use super::{api, AppState};
+use super::{authn::Caller, AppState};
 use crate::energy::{ingest::buckets, query::Selection, EnergyError};
 
 /// Largest accepted ingest body (a full batch of 10,000 samples with pods fits).
 pub const MAX_INGEST_BODY_BYTES: usize = 64 * 1024 * 1024;
 
 /// The energy routes, to be merged into the main router.
-pub fn routes(state: AppState) -> Router<AppState> {
+pub fn routes() -> Router<AppState> {
+    // Node tokens, ingest counters and request counts: organisation admins only.
     let admin = Router::new()
         .route(
             "/api/v1/energy/node-tokens",
@@ -32,16 +33,30 @@ pub fn routes(state: AppState) -> Router<AppState> {
         )
         .route("/api/v1/energy/node-tokens/{id}", delete(revoke_token))
         .route("/api/v1/energy/ingest-stats", get(ingest_stats))
+        .route("/api/v1/energy/request-counts", post(record_request_count))
+        .route_layer(middleware::from_fn(require_org_admin));
+    // Figures: every signed-in person or token (reading is org-wide).
+    let read = Router::new()
         .route("/api/v1/energy/series", get(series))
         .route("/api/v1/energy/overview", get(overview))
         .route("/api/v1/energy/pods", get(pods))
-        .route("/api/v1/energy/request-counts", post(record_request_count))
-        .route("/api/v1/energy/sci", get(service_sci))
-        .route_layer(middleware::from_fn_with_state(state, api::require_token));
+        .route("/api/v1/energy/sci", get(service_sci));
     Router::new()
         .route(canopy_protocol::INGEST_PATH, post(ingest))
         .layer(DefaultBodyLimit::max(MAX_INGEST_BODY_BYTES))
         .merge(admin)
+        .merge(read)
+}
+
+async fn require_org_admin(
+    Caller(who): Caller,
+    request: axum::extract::Request,
+    next: middleware::Next,
+) -> Response {
+    match crate::auth::require_org_admin(&who) {
+        Ok(()) => next.run(request).await,
+        Err(refused) => ApiError::App(refused).into_response(),
+    }
 }
 
 fn unauthorized(message: &'static str) -> Response {

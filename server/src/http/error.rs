@@ -23,6 +23,9 @@ pub fn status_of(error: &AppError) -> StatusCode {
         AppError::NoCluster { .. } | AppError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         AppError::Conflict { .. } => StatusCode::CONFLICT,
         AppError::NotFound { .. } => StatusCode::NOT_FOUND,
+        AppError::Unauthorized => StatusCode::UNAUTHORIZED,
+        AppError::Forbidden { .. } => StatusCode::FORBIDDEN,
+        AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
         AppError::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         AppError::Transport(_) => StatusCode::BAD_REQUEST,
     }

@@ -23,7 +23,7 @@ pub async fn rollout_events(
         Ok(key) => key,
         Err(error) => return super::error::plain(error),
     };
-    let receiver = state.deploys.live().subscribe(&key);
+    let receiver = state.commands.service().live().subscribe(&key);
     Sse::new(events(receiver))
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
         .into_response()

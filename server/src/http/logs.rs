@@ -4,7 +4,7 @@
 
 use std::{convert::Infallible, time::Duration};
 
-use app::api::{pods::parse_tail, AppError, ServiceRef};
+use app::api::{auth::Principal, pods::parse_tail, AppError, ServiceRef};
 use axum::{
     body::{Body, Bytes},
     extract::{Path, Query, State},
@@ -17,7 +17,7 @@ use axum::{
 use futures::{Stream, StreamExt};
 use serde::Deserialize;
 
-use super::{error, AppState};
+use super::{authn::Caller, error, AppState};
 use crate::deploy::logs::LogSource;
 
 /// The query of the follow and download routes.
@@ -47,27 +47,29 @@ pub fn parse_flag(name: &str, raw: Option<&str>) -> Result<bool, AppError> {
 
 async fn source(
     state: &AppState,
+    who: &Principal,
     (team, service, environment, pod): &(String, String, String, String),
     container: Option<&str>,
 ) -> Result<LogSource, AppError> {
     let service = ServiceRef::parse(team, service, environment)?;
-    Ok(state
-        .deploys
-        .log_source(&service, pod, container.filter(|c| !c.is_empty()))
-        .await?)
+    state
+        .commands
+        .log_source(who, &service, pod, container.filter(|c| !c.is_empty()))
+        .await
 }
 
 /// `GET /ui/logs/{team}/{service}/{env}/{pod}/follow?container=&tail=`: the last lines, then
 /// each new one, one event per line (JSON string). Ends when the container instance does.
 pub async fn follow_events(
     State(state): State<AppState>,
+    Caller(who): Caller,
     Path(path): Path<(String, String, String, String)>,
     Query(query): Query<LogQuery>,
 ) -> Response {
     let stream = async {
         let tail = parse_tail(query.tail.as_deref())?;
-        let source = source(&state, &path, query.container.as_deref()).await?;
-        Ok::<_, AppError>(source.follow(state.deploys.client()?, tail).await?)
+        let source = source(&state, &who, &path, query.container.as_deref()).await?;
+        Ok::<_, AppError>(source.follow(state.commands.client().await?, tail).await?)
     };
     match stream.await {
         Ok(lines) => Sse::new(line_events(lines))
@@ -99,13 +101,16 @@ fn line_events(
 /// as a `.log` attachment.
 pub async fn download(
     State(state): State<AppState>,
+    Caller(who): Caller,
     Path(path): Path<(String, String, String, String)>,
     Query(query): Query<LogQuery>,
 ) -> Response {
     let text = async {
         let previous = parse_flag("previous", query.previous.as_deref())?;
-        let source = source(&state, &path, query.container.as_deref()).await?;
-        let text = source.whole(state.deploys.client()?, previous).await?;
+        let source = source(&state, &who, &path, query.container.as_deref()).await?;
+        let text = source
+            .whole(state.commands.client().await?, previous)
+            .await?;
         Ok::<_, AppError>((source, previous, text))
     };
     match text.await {

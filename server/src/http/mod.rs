@@ -2,6 +2,7 @@
 
 pub mod api;
 mod assets;
+mod authn;
 pub mod energy_api;
 pub mod error;
 mod extract;
@@ -12,6 +13,7 @@ mod metrics;
 mod quota_api;
 mod router;
 mod security;
+mod signin;
 
 pub use assets::SiteBundle;
 pub use router::{router, AppState};

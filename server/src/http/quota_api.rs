@@ -9,7 +9,7 @@ use axum::{
 };
 use serde::Serialize;
 
-use super::{api::ApiError, AppState};
+use super::{api::ApiError, authn::Caller, AppState};
 use crate::deploy::{
     quota::{QuotaChange, QuotaSource, QuotaView},
     service::QuotaUpdate,
@@ -35,10 +35,11 @@ struct QuotaAnswer {
 
 async fn get_quota(
     State(state): State<AppState>,
+    Caller(who): Caller,
     Path(team): Path<String>,
 ) -> Result<Json<QuotaAnswer>, ApiError> {
     let team = team_name(&team)?;
-    let (quota, source) = state.deploys.team_quota(&team).await?;
+    let (quota, source) = state.commands.team_quota(&who, &team).await?;
     Ok(Json(QuotaAnswer {
         team: team.to_string(),
         quota: quota.into(),
@@ -48,20 +49,22 @@ async fn get_quota(
 
 async fn put_quota(
     State(state): State<AppState>,
+    Caller(who): Caller,
     Path(team): Path<String>,
     body: Result<Json<QuotaChange>, JsonRejection>,
 ) -> Result<Json<QuotaUpdate>, ApiError> {
     let team = team_name(&team)?;
     let Json(change) = body?;
     Ok(Json(
-        state.deploys.set_team_quota(&team, &change, "api").await?,
+        state.commands.set_team_quota(&who, &team, &change).await?,
     ))
 }
 
 async fn reset_quota(
     State(state): State<AppState>,
+    Caller(who): Caller,
     Path(team): Path<String>,
 ) -> Result<Json<QuotaUpdate>, ApiError> {
     let team = team_name(&team)?;
-    Ok(Json(state.deploys.reset_team_quota(&team).await?))
+    Ok(Json(state.commands.reset_team_quota(&who, &team).await?))
 }

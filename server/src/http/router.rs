@@ -19,9 +19,10 @@ use tower_http::{
 };
 
 use super::{
-    api, assets, energy_api, health, live, logs, metrics, quota_api, security, SiteBundle,
+    api, assets, authn, energy_api, health, live, logs, metrics, quota_api, security, signin,
+    SiteBundle,
 };
-use crate::deploy::service::DeployService;
+use crate::deploy::commands::DeployCommands;
 use secrecy::SecretString;
 
 #[derive(Clone)]
@@ -30,9 +31,14 @@ pub struct AppState {
     pub pool: PgPool,
     pub backend: Arc<dyn Backend>,
     pub deploy_backend: Arc<dyn DeployBackend>,
-    pub deploys: DeployService,
-    /// The REST API's bearer token; the API is disabled without one.
+    /// The one entry to the deploy engine (checks roles, writes the audit log).
+    pub commands: DeployCommands,
+    /// The bootstrap admin token (`CANOPY_API_TOKEN`), besides people's and teams' tokens.
     pub api_token: Option<SecretString>,
+    /// Accounts, sessions, API tokens and the audit log.
+    pub identity: crate::auth::Identity,
+    /// `Secure` session cookies (Canopy is served over HTTPS).
+    pub secure_cookies: bool,
     /// Energy ingest, tokens and figures (`http/energy_api.rs`).
     pub energy: crate::energy::EnergyState,
     pub energy_backend: Arc<dyn app::api::backend::EnergyBackend>,
@@ -77,46 +83,45 @@ pub fn router(state: AppState, bundle: &SiteBundle) -> Router {
         state.energy_backend.clone(),
     );
     let options = state.leptos_options.clone();
+    let sessions = crate::auth::session::layer(state.pool.clone(), state.secure_cookies);
+    let authenticate = middleware::from_fn_with_state(state.clone(), authn::authenticate);
 
     let pkg = ServeDir::new(bundle.site_root.join("pkg"))
         .precompressed_br()
         .precompressed_gzip();
 
-    let mut router =
-        Router::new()
-            .route("/healthz", get(health::healthz))
-            .route("/readyz", get(health::readyz))
-            .route("/metrics", get(metrics::metrics))
-            .route(
-                "/ui/live/{team}/{service}/{environment}",
-                get(live::rollout_events),
-            )
-            .route(
-                "/ui/logs/{team}/{service}/{environment}/{pod}/follow",
-                get(logs::follow_events),
-            )
-            .route(
-                "/ui/logs/{team}/{service}/{environment}/{pod}/download",
-                get(logs::download),
-            )
-            .nest(
-                "/api/v1",
-                api::routes().merge(quota_api::routes()).route_layer(
-                    middleware::from_fn_with_state(state.clone(), api::require_token),
-                ),
-            )
-            .merge(energy_api::routes(state.clone()))
-            .leptos_routes_with_context(&state, routes, context.clone(), {
-                let options = options.clone();
-                move || app::shell(options.clone())
-            })
-            .nest_service("/pkg", pkg)
-            .fallback(leptos_axum::file_and_error_handler_with_context::<
-                AppState,
-                _,
-            >(context, app::shell))
-            .with_state(state);
+    let mut router = Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(metrics::metrics))
+        .route(
+            "/ui/live/{team}/{service}/{environment}",
+            get(live::rollout_events),
+        )
+        .route(
+            "/ui/logs/{team}/{service}/{environment}/{pod}/follow",
+            get(logs::follow_events),
+        )
+        .route(
+            "/ui/logs/{team}/{service}/{environment}/{pod}/download",
+            get(logs::download),
+        )
+        .nest("/api/v1", api::routes().merge(quota_api::routes()))
+        .merge(energy_api::routes())
+        .merge(signin::routes())
+        .leptos_routes_with_context(&state, routes, context.clone(), {
+            let options = options.clone();
+            move || app::shell(options.clone())
+        })
+        .nest_service("/pkg", pkg)
+        .fallback(leptos_axum::file_and_error_handler_with_context::<
+            AppState,
+            _,
+        >(context, app::shell))
+        .with_state(state);
 
+    // Who is asking (inside the session layer, which loads the session it reads).
+    router = router.layer(authenticate).layer(sessions);
     // Per route (Router::layer wraps each route), so the matched route pattern is known.
     router = router.layer(middleware::from_fn(metrics::time_requests));
     for layer in security::layers() {

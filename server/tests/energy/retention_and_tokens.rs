@@ -107,15 +107,25 @@ async fn missing_bad_revoked_and_foreign_tokens_are_refused() {
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{answer}");
     assert!(answer["message"].as_str().unwrap().contains("revoked"));
 
-    // Admin endpoints need the API token.
+    // Admin endpoints need an organisation admin: anonymous is 401, a team member 403.
     let response = app
-        .client
+        .anonymous()
         .post(app.url("/api/v1/energy/node-tokens"))
         .json(&json!({ "node": "node-c" }))
         .send()
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    let member = app
+        .person("ana", &[("payments", app::api::auth::Role::Admin)])
+        .await;
+    let response = member
+        .post(app.url("/api/v1/energy/node-tokens"))
+        .json(&json!({ "node": "node-c" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
     assert_eq!(app.count("energy_batches").await, 0);
     app.stop().await;
 }

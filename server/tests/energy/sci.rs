@@ -205,9 +205,9 @@ async fn bad_request_counts_name_the_field_and_nothing_is_stored() {
     );
     assert_eq!(app.count("energy_request_counts").await, 1);
 
-    // The admin token is required.
+    // Signing in is required.
     let response = app
-        .client
+        .anonymous()
         .post(app.url("/api/v1/energy/request-counts"))
         .json(&count(hour, one_hour, json!(1), "checkout"))
         .send()

@@ -18,7 +18,7 @@ fn spec() -> serde_json::Value {
 async fn the_api_needs_the_bearer_token() {
     let app = TestApp::spawn().await;
     let missing = app
-        .client
+        .anonymous()
         .post(app.url("/api/v1/deploys"))
         .json(&json!({ "spec": spec() }))
         .send()
@@ -27,7 +27,7 @@ async fn the_api_needs_the_bearer_token() {
     assert_eq!(missing.status(), 401);
     assert_eq!(missing.headers()["www-authenticate"], "Bearer");
     let wrong = app
-        .client
+        .anonymous()
         .post(app.url("/api/v1/deploys"))
         .bearer_auth("not-the-token-at-all")
         .json(&json!({ "spec": spec() }))
@@ -36,7 +36,10 @@ async fn the_api_needs_the_bearer_token() {
         .expect("POST");
     assert_eq!(wrong.status(), 401);
     let body: serde_json::Value = wrong.json().await.expect("json");
-    assert_eq!(body["message"], "the bearer token is not valid");
+    assert_eq!(
+        body["message"],
+        "the bearer token is not valid (unknown, revoked or expired)"
+    );
     app.stop().await;
 }
 

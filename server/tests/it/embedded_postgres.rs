@@ -48,6 +48,24 @@ async fn starts_its_own_postgres_and_stops_it_on_shutdown() {
         "the cluster runs from the data directory"
     );
 
+    // First start: an admin account whose password is only in the log and a private file.
+    let password_file = data_dir.join("initial-admin-password");
+    let password = std::fs::read_to_string(&password_file).expect("initial admin password");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&password_file)
+            .expect("meta")
+            .permissions()
+            .mode();
+        assert_eq!(
+            mode & 0o777,
+            0o600,
+            "only its owner may read the password file"
+        );
+    }
+    let client = crate::support::signed_in_client(&base, "admin", password.trim()).await;
+
     // Registering works end to end on the embedded database.
     let form = client
         .post(format!("{base}/api/fn/register_service"))

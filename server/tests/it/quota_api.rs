@@ -110,7 +110,7 @@ async fn a_team_quota_is_validated_stored_and_reset() {
         .expect("GET");
     assert_eq!(response.status(), 422);
     let response = app
-        .client
+        .anonymous()
         .get(app.url("/api/v1/teams/payments/quota"))
         .send()
         .await

@@ -7,7 +7,9 @@
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
+use app::api::{auth::Role, TeamName};
 use canopy_server::{
+    auth::{Accounts, Username},
     config::{DatabaseSettings, Settings},
     db,
     startup::Application,
@@ -17,6 +19,10 @@ use sqlx::{postgres::PgConnectOptions, Connection, Executor, PgConnection, PgPoo
 use tokio::sync::oneshot;
 
 pub const TEST_API_TOKEN: &str = "test-token-0123456789abcdef";
+/// The organisation admin every harness signs in as (created before Canopy starts, so no
+/// first-start admin is made).
+pub const TEST_ADMIN: &str = "tester";
+pub const TEST_PASSWORD: &str = "correct horse battery staple";
 const TEMPLATE_LOCK: i64 = 0x0000_6361_6e6f_7079;
 
 pub struct TestApp {
@@ -114,6 +120,19 @@ impl TestApp {
     pub async fn spawn_with_site(site_root: PathBuf) -> Self {
         init_logs();
         let (db_name, options) = fresh_database().await;
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(2)
+            .connect_with(options.clone())
+            .await
+            .expect("test pool");
+        Accounts::new(pool.clone())
+            .create_user(
+                &Username::parse(TEST_ADMIN).expect("valid"),
+                &SecretString::from(TEST_PASSWORD.to_owned()),
+                true,
+            )
+            .await
+            .expect("test admin");
         let settings = Settings {
             listen_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             database: DatabaseSettings::External {
@@ -133,19 +152,11 @@ impl TestApp {
                 })
                 .await;
         });
-        let pool = sqlx::postgres::PgPoolOptions::new()
-            .max_connections(2)
-            .connect_with(options)
-            .await
-            .expect("test pool");
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(Duration::from_secs(20))
-            .build()
-            .expect("client");
+        let base = format!("http://{addr}");
+        let client = signed_in_client(&base, TEST_ADMIN, TEST_PASSWORD).await;
         Self {
             addr,
-            base: format!("http://{addr}"),
+            base,
             db_name,
             pool,
             client,
@@ -153,6 +164,28 @@ impl TestApp {
             shutdown: Some(tx),
             server: Some(server),
         }
+    }
+
+    /// A person with `roles` (not an organisation admin), signed in.
+    pub async fn person(&self, username: &str, roles: &[(&str, Role)]) -> reqwest::Client {
+        let accounts = Accounts::new(self.pool.clone());
+        let password = SecretString::from(TEST_PASSWORD.to_owned());
+        let id = accounts
+            .create_user(&Username::parse(username).expect("valid"), &password, false)
+            .await
+            .expect("user");
+        for (team, role) in roles {
+            accounts
+                .set_role(id, &TeamName::parse(team).expect("team"), Some(*role))
+                .await
+                .expect("role");
+        }
+        signed_in_client(&self.base, username, TEST_PASSWORD).await
+    }
+
+    /// A browser-like client with no session.
+    pub fn anonymous(&self) -> reqwest::Client {
+        browser_client(&self.base)
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -213,4 +246,41 @@ impl TestApp {
             let _ = tokio::time::timeout(Duration::from_secs(10), server).await;
         }
     }
+}
+
+/// A client that keeps cookies and says it comes from Canopy's own pages (as a browser does).
+pub fn browser_client(base: &str) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::ORIGIN,
+        reqwest::header::HeaderValue::from_str(base).expect("origin"),
+    );
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .cookie_store(true)
+        .default_headers(headers)
+        .timeout(Duration::from_secs(20))
+        .build()
+        .expect("client")
+}
+
+/// Signs in through the sign-in form; panics unless Canopy accepts it.
+pub async fn signed_in_client(base: &str, username: &str, password: &str) -> reqwest::Client {
+    let client = browser_client(base);
+    let response = client
+        .post(format!("{base}/signin"))
+        .form(&[
+            ("username", username),
+            ("password", password),
+            ("next", "/"),
+        ])
+        .send()
+        .await
+        .expect("sign in");
+    assert_eq!(
+        response.status(),
+        reqwest::StatusCode::SEE_OTHER,
+        "sign-in as {username} was refused"
+    );
+    client
 }

@@ -1,0 +1,347 @@
+//! Who is asking, for every request: a session cookie, an API token, or nobody. Anonymous
+//! visitors reach only the public paths (sign-in, invites, health, metrics, the bundle, the
+//! agents' ingest with node tokens); pages redirect them to sign-in (remembering where they were
+//! going), everything else answers 401. State-changing requests not made with a bearer token must
+//! come from Canopy's own origin (Origin, else Referer): a forged cross-site POST gets a 403.
+
+use std::net::SocketAddr;
+
+use app::api::{auth::Principal, AppError};
+use axum::{
+    extract::{ConnectInfo, FromRequestParts, Request, State},
+    http::{header, request::Parts, HeaderMap, Method, StatusCode},
+    middleware::Next,
+    response::{IntoResponse, Redirect, Response},
+};
+use axum_extra::{
+    headers::{authorization::Bearer, Authorization},
+    TypedHeader,
+};
+use secrecy::ExposeSecret;
+use subtle::ConstantTimeEq;
+use tower_sessions::Session;
+
+use super::{error::ApiError, AppState};
+use crate::auth;
+
+/// Paths anyone may reach (prefixes end with '/').
+const PUBLIC: [&str; 9] = [
+    "/signin",
+    "/invite/",
+    "/auth/github/",
+    "/healthz",
+    "/readyz",
+    "/metrics",
+    "/pkg/",
+    "/favicon.ico",
+    canopy_protocol::INGEST_PATH,
+];
+
+pub fn is_public(path: &str) -> bool {
+    PUBLIC.iter().any(|public| {
+        if public.ends_with('/') {
+            path.starts_with(public)
+        } else {
+            path == *public
+        }
+    })
+}
+
+/// Paths that never need to know who asks (probes, metrics scrapes, the static bundle, the
+/// agents' ingest with its own node tokens): no session is read, so they work with the database
+/// down.
+fn needs_no_identity(path: &str) -> bool {
+    ["/healthz", "/readyz", "/metrics", "/favicon.ico", canopy_protocol::INGEST_PATH]
+        .contains(&path)
+        || path.starts_with("/pkg/")
+}
+
+/// Requests answered as an API (401, JSON or text) rather than by redirecting to sign-in.
+fn is_api(path: &str) -> bool {
+    path.starts_with("/api/") || path.starts_with("/ui/")
+}
+
+/// Where to return after signing in: a same-origin path only (never `//host` or a URL).
+pub fn safe_return_path(raw: &str) -> String {
+    let ok = raw.starts_with('/')
+        && !raw.starts_with("//")
+        && !raw.starts_with("/\\")
+        && !raw.contains(['\r', '\n'])
+        && !raw.starts_with("/signin");
+    if ok {
+        raw.to_owned()
+    } else {
+        "/".to_owned()
+    }
+}
+
+/// The origin (`scheme://host[:port]`, or `host[:port]` when only the host is known) this
+/// request's page must have come from.
+fn host_of_origin(origin: &str) -> Option<String> {
+    let url = url::Url::parse(origin).ok()?;
+    let host = url.host_str()?;
+    Some(match url.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_owned(),
+    })
+}
+
+/// `Ok` when an unsafe request comes from Canopy's own pages.
+fn check_same_origin(headers: &HeaderMap, public_host: Option<&str>) -> Result<(), String> {
+    let expected = match public_host {
+        Some(host) => host.to_owned(),
+        None => headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .map(str::to_owned)
+            .ok_or_else(|| "the request has no Host header".to_owned())?,
+    };
+    let claimed = headers
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| *v != "null")
+        .or_else(|| headers.get(header::REFERER).and_then(|v| v.to_str().ok()));
+    match claimed {
+        None => Err(
+            "the request says neither where it came from (Origin) nor which page sent it (Referer)"
+                .to_owned(),
+        ),
+        Some(claimed) => match host_of_origin(claimed) {
+            Some(host) if host.eq_ignore_ascii_case(&expected) => Ok(()),
+            _ => Err(format!(
+                "it came from {claimed}, not from Canopy's own pages"
+            )),
+        },
+    }
+}
+
+fn is_unsafe(method: &Method) -> bool {
+    !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+fn refuse(path: &str, status: StatusCode, error: AppError) -> Response {
+    if path.starts_with("/api/") {
+        (status, ApiError::App(error)).into_response()
+    } else {
+        (status, error.to_string()).into_response()
+    }
+}
+
+/// The middleware (see the module docs).
+pub async fn authenticate(
+    State(state): State<AppState>,
+    session: Session,
+    bearer: Option<TypedHeader<Authorization<Bearer>>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let path = request.uri().path().to_owned();
+    if needs_no_identity(&path) {
+        return next.run(request).await;
+    }
+    let address = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|info| info.0.ip().to_string());
+    let identity = &state.identity;
+
+    let principal = if let Some(TypedHeader(Authorization(bearer))) = bearer {
+        match token_principal(&state, bearer.token()).await {
+            Ok(Some(principal)) => Some(principal),
+            Ok(None) => {
+                return ApiError::Unauthorized(
+                    "the bearer token is not valid (unknown, revoked or expired)",
+                )
+                .into_response()
+            }
+            Err(error) => return refuse(&path, StatusCode::SERVICE_UNAVAILABLE, error),
+        }
+    } else {
+        if is_unsafe(request.method()) {
+            if let Err(why) = check_same_origin(request.headers(), identity.public_host.as_deref())
+            {
+                tracing::warn!(%path, %why, "cross-site request refused");
+                return refuse(
+                    &path,
+                    StatusCode::FORBIDDEN,
+                    AppError::Forbidden {
+                        message: format!("Canopy did not act on this request because {why}. Nothing was changed; use Canopy's own page."),
+                    },
+                );
+            }
+        }
+        match auth::session::principal(&session, &identity.accounts).await {
+            Ok(principal) => principal,
+            // The sign-in page still shows (and says what is wrong when it is submitted).
+            Err(_) if is_public(&path) => None,
+            Err(error) => {
+                return refuse(
+                    &path,
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    AppError::from(error),
+                )
+            }
+        }
+    };
+
+    match principal {
+        Some(mut principal) => {
+            principal.address = address;
+            request.extensions_mut().insert(principal);
+            next.run(request).await
+        }
+        None if is_public(&path) => next.run(request).await,
+        None if path.starts_with("/api/fn/") && accepts_html(request.headers()) => {
+            // A form posted without JavaScript after the session ended: say it was not saved.
+            let back = request
+                .headers()
+                .get(header::REFERER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|r| url::Url::parse(r).ok())
+                .map(|u| match u.query() {
+                    Some(q) => format!("{}?{q}", u.path()),
+                    None => u.path().to_owned(),
+                })
+                .unwrap_or_else(|| "/".to_owned());
+            signin_redirect(&back, true)
+        }
+        None if path.starts_with("/api/v1/") => ApiError::Unauthorized(
+            "sign in, or send Authorization: Bearer <token> (an API token)",
+        )
+        .into_response(),
+        None if is_api(&path) => refuse(&path, StatusCode::UNAUTHORIZED, AppError::Unauthorized),
+        None if request.method() == Method::GET || request.method() == Method::HEAD => {
+            let target = request
+                .uri()
+                .path_and_query()
+                .map_or("/", |pq| pq.as_str())
+                .to_owned();
+            signin_redirect(&target, false)
+        }
+        None => refuse(&path, StatusCode::UNAUTHORIZED, AppError::Unauthorized),
+    }
+}
+
+fn accepts_html(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/html"))
+}
+
+fn signin_redirect(next: &str, expired: bool) -> Response {
+    let mut target = url::form_urlencoded::Serializer::new(String::new());
+    target.append_pair("next", &safe_return_path(next));
+    if expired {
+        target.append_pair("expired", "1");
+    }
+    Redirect::to(&format!("/signin?{}", target.finish())).into_response()
+}
+
+async fn token_principal(state: &AppState, token: &str) -> Result<Option<Principal>, AppError> {
+    if let Some(bootstrap) = &state.api_token {
+        if bool::from(token.as_bytes().ct_eq(bootstrap.expose_secret().as_bytes())) {
+            return Ok(Some(auth::bootstrap_principal()));
+        }
+    }
+    Ok(state.identity.tokens.authenticate(token).await?)
+}
+
+/// The caller of a handler behind [`authenticate`]: always signed in (else it answered 401).
+pub struct Caller(pub Principal);
+
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<Principal>()
+            .cloned()
+            .map(Caller)
+            .ok_or(ApiError::App(AppError::Unauthorized))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    #[test]
+    fn only_same_origin_paths_are_followed_after_sign_in() {
+        assert_eq!(
+            safe_return_path("/services/pay/web?env=dev"),
+            "/services/pay/web?env=dev"
+        );
+        for open_redirect in [
+            "//evil.example/x",
+            "https://evil.example",
+            "/\\evil.example",
+            "evil",
+            "/signin?next=//x",
+        ] {
+            assert_eq!(safe_return_path(open_redirect), "/", "{open_redirect}");
+        }
+    }
+
+    fn headers(pairs: &[(header::HeaderName, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.insert(name.clone(), HeaderValue::from_str(value).expect("valid"));
+        }
+        map
+    }
+
+    #[test]
+    fn cross_site_requests_are_told_apart_from_canopy_s_own() {
+        let own = headers(&[
+            (header::HOST, "canopy.local:3000"),
+            (header::ORIGIN, "http://canopy.local:3000"),
+        ]);
+        assert!(check_same_origin(&own, None).is_ok());
+        let referer_only = headers(&[
+            (header::HOST, "canopy.local:3000"),
+            (header::REFERER, "http://canopy.local:3000/services"),
+        ]);
+        assert!(check_same_origin(&referer_only, None).is_ok());
+        let forged = headers(&[
+            (header::HOST, "canopy.local:3000"),
+            (header::ORIGIN, "https://evil.example"),
+        ]);
+        assert!(check_same_origin(&forged, None)
+            .unwrap_err()
+            .contains("evil.example"));
+        let silent = headers(&[(header::HOST, "canopy.local:3000")]);
+        assert!(check_same_origin(&silent, None).is_err());
+        let behind_proxy = headers(&[
+            (header::HOST, "10.0.0.5:3000"),
+            (header::ORIGIN, "https://canopy.example.com"),
+        ]);
+        assert!(check_same_origin(&behind_proxy, Some("canopy.example.com")).is_ok());
+    }
+
+    #[test]
+    fn anonymous_visitors_reach_only_public_paths() {
+        for public in [
+            "/signin",
+            "/healthz",
+            "/pkg/abc/canopy.js",
+            "/invite/tok",
+            "/api/v1/ingest",
+        ] {
+            assert!(is_public(public), "{public}");
+        }
+        for private in [
+            "/",
+            "/services",
+            "/api/fn/deploy_service",
+            "/api/v1/deploys",
+            "/ui/live/a/b/dev",
+            "/signinx",
+            "/metricsx",
+        ] {
+            assert!(!is_public(private), "{private}");
+        }
+    }
+}

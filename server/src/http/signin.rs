@@ -1,0 +1,626 @@
+//! Sign-in, sign-out, invite links and the people admin pages: server-rendered HTML (askama)
+//! with plain forms, so they work without JavaScript and before the wasm bundle loads.
+
+use app::api::{
+    auth::{Principal, Role},
+    AppError, TeamName,
+};
+use askama::Template;
+use axum::{
+    extract::{Path, Query, State},
+    http::StatusCode,
+    response::{Html, IntoResponse, Redirect, Response},
+    routing::{get, post},
+    Form, Router,
+};
+use secrecy::SecretString;
+use serde::Deserialize;
+use tower_sessions::Session;
+
+use super::{
+    authn::{safe_return_path, Caller},
+    AppState,
+};
+use crate::auth::{
+    self,
+    accounts::{random_secret, InviteGrant},
+    audit::Target,
+    AuthError, Username,
+};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/signin", get(signin_page).post(signin))
+        .route("/signout", post(signout))
+        .route("/signout/everywhere", post(signout_everywhere))
+        .route("/invite/{token}", get(invite_page).post(accept_invite))
+        .route("/admin/users", get(users_page))
+        .route("/admin/invites", post(create_invite))
+        .route("/admin/roles", post(set_role))
+        .route("/audit", get(audit_page))
+}
+
+fn pkg_dir(state: &AppState) -> String {
+    state.leptos_options.site_pkg_dir.to_string()
+}
+
+fn render(status: StatusCode, page: impl Template) -> Response {
+    match page.render() {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(error) => {
+            tracing::error!(%error, "page template failed");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the page could not be rendered",
+            )
+                .into_response()
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "signin.html")]
+struct SigninPage {
+    pkg_dir: String,
+    next: String,
+    username: String,
+    error: Option<String>,
+    expired: bool,
+    github: bool,
+}
+
+#[derive(Deserialize, Default)]
+struct SigninQuery {
+    #[serde(default)]
+    next: Option<String>,
+    #[serde(default)]
+    expired: Option<String>,
+}
+
+async fn signin_page(
+    State(state): State<AppState>,
+    principal: Option<axum::Extension<Principal>>,
+    Query(query): Query<SigninQuery>,
+) -> Response {
+    let next = safe_return_path(query.next.as_deref().unwrap_or("/"));
+    if principal.is_some() {
+        return Redirect::to(&next).into_response();
+    }
+    render(
+        StatusCode::OK,
+        SigninPage {
+            pkg_dir: pkg_dir(&state),
+            next,
+            username: String::new(),
+            error: None,
+            expired: query.expired.is_some(),
+            github: false,
+        },
+    )
+}
+
+#[derive(Deserialize)]
+struct SigninForm {
+    username: String,
+    password: String,
+    #[serde(default)]
+    next: String,
+}
+
+async fn signin(
+    State(state): State<AppState>,
+    session: Session,
+    connect: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
+    Form(form): Form<SigninForm>,
+) -> Response {
+    let address = connect.map_or_else(|| "unknown".to_owned(), |c| c.0 .0.ip().to_string());
+    let accounts = &state.identity.accounts;
+    let password = SecretString::from(form.password);
+    let next = safe_return_path(&form.next);
+    let outcome = async {
+        let user_id = accounts.verify(&form.username, &password, &address).await?;
+        auth::session::sign_in(&session, accounts, user_id).await?;
+        Ok::<_, AuthError>(user_id)
+    }
+    .await;
+    let who = Principal {
+        user_id: 0,
+        username: form.username.trim().to_lowercase(),
+        org_admin: false,
+        teams: Default::default(),
+        token_scope: None,
+        address: Some(address),
+    };
+    match outcome {
+        Ok(_) => {
+            state
+                .identity
+                .audit
+                .record(&who, "sign_in", Target::Org, true, "signed in")
+                .await;
+            Redirect::to(&next).into_response()
+        }
+        Err(error) => {
+            let status = match &error {
+                AuthError::BadCredentials => StatusCode::UNAUTHORIZED,
+                AuthError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+                _ => StatusCode::SERVICE_UNAVAILABLE,
+            };
+            let message = match &error {
+                AuthError::BadCredentials | AuthError::RateLimited { .. } => error.to_string(),
+                _ => AppError::from(error).to_string(),
+            };
+            state
+                .identity
+                .audit
+                .record(&who, "sign_in", Target::Org, false, &message)
+                .await;
+            render(
+                status,
+                SigninPage {
+                    pkg_dir: pkg_dir(&state),
+                    next,
+                    username: who.username,
+                    error: Some(message),
+                    expired: false,
+                    github: false,
+                },
+            )
+        }
+    }
+}
+
+async fn signout(session: Session) -> Response {
+    if let Err(error) = auth::session::sign_out(&session).await {
+        tracing::warn!(%error, "sign-out could not end the session");
+    }
+    Redirect::to("/signin").into_response()
+}
+
+async fn signout_everywhere(
+    State(state): State<AppState>,
+    session: Session,
+    Caller(who): Caller,
+) -> Response {
+    if let Err(error) = state
+        .identity
+        .accounts
+        .sign_out_everywhere(who.user_id)
+        .await
+    {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            AppError::from(error).to_string(),
+        )
+            .into_response();
+    }
+    state
+        .identity
+        .audit
+        .record(
+            &who,
+            "sign_out_everywhere",
+            Target::Org,
+            true,
+            "every session ended",
+        )
+        .await;
+    let _ = auth::session::sign_out(&session).await;
+    Redirect::to("/signin").into_response()
+}
+
+#[derive(Template)]
+#[template(path = "invite.html")]
+struct InvitePage {
+    pkg_dir: String,
+    token: String,
+    open: bool,
+    grant: Option<String>,
+    username: String,
+    error: Option<String>,
+}
+
+async fn invite_page(State(state): State<AppState>, Path(token): Path<String>) -> Response {
+    let open = state
+        .identity
+        .accounts
+        .invite_is_open(&token)
+        .await
+        .unwrap_or(false);
+    render(
+        if open {
+            StatusCode::OK
+        } else {
+            StatusCode::GONE
+        },
+        InvitePage {
+            pkg_dir: pkg_dir(&state),
+            token,
+            open,
+            grant: None,
+            username: String::new(),
+            error: None,
+        },
+    )
+}
+
+#[derive(Deserialize)]
+struct AcceptForm {
+    username: String,
+    password: String,
+}
+
+async fn accept_invite(
+    State(state): State<AppState>,
+    session: Session,
+    Path(token): Path<String>,
+    Form(form): Form<AcceptForm>,
+) -> Response {
+    let accounts = &state.identity.accounts;
+    let outcome = async {
+        let username = Username::parse(&form.username)?;
+        let password = SecretString::from(form.password);
+        let user_id = accounts.accept_invite(&token, &username, &password).await?;
+        auth::session::sign_in(&session, accounts, user_id).await?;
+        Ok::<_, AuthError>(username)
+    }
+    .await;
+    match outcome {
+        Ok(username) => {
+            let who = Principal {
+                user_id: 0,
+                username: username.as_str().to_owned(),
+                org_admin: false,
+                teams: Default::default(),
+                token_scope: None,
+                address: None,
+            };
+            state
+                .identity
+                .audit
+                .record(&who, "accept_invite", Target::Org, true, "account created")
+                .await;
+            Redirect::to("/").into_response()
+        }
+        Err(error) => {
+            let (status, open) = match &error {
+                AuthError::InviteNotValid => (StatusCode::GONE, false),
+                AuthError::Invalid { .. } | AuthError::UsernameTaken(_) => {
+                    (StatusCode::UNPROCESSABLE_ENTITY, true)
+                }
+                _ => (StatusCode::SERVICE_UNAVAILABLE, true),
+            };
+            render(
+                status,
+                InvitePage {
+                    pkg_dir: pkg_dir(&state),
+                    token,
+                    open,
+                    grant: None,
+                    username: form.username,
+                    error: Some(AppError::from(error).to_string()),
+                },
+            )
+        }
+    }
+}
+
+const CSRF_KEY: &str = "csrf";
+
+/// The session's token for the admin pages' plain forms (created on first use).
+async fn csrf_token(session: &Session) -> Result<String, AuthError> {
+    if let Some(token) = session.get::<String>(CSRF_KEY).await? {
+        return Ok(token);
+    }
+    let token = random_secret(24);
+    session.insert(CSRF_KEY, token.clone()).await?;
+    Ok(token)
+}
+
+async fn check_csrf(session: &Session, given: &str) -> Result<(), AppError> {
+    let expected = session
+        .get::<String>(CSRF_KEY)
+        .await
+        .map_err(AuthError::from)?;
+    match expected {
+        Some(expected)
+            if bool::from(subtle::ConstantTimeEq::ct_eq(
+                expected.as_bytes(),
+                given.as_bytes(),
+            )) =>
+        {
+            Ok(())
+        }
+        _ => Err(AppError::Forbidden {
+            message: "the form's security token is missing or stale; reload the page and submit again (nothing was changed)".to_owned(),
+        }),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "admin_users.html")]
+struct UsersPage {
+    pkg_dir: String,
+    csrf: String,
+    users: Vec<auth::accounts::UserInfo>,
+    invite_link: Option<String>,
+    error: Option<String>,
+}
+
+async fn users_view(
+    state: &AppState,
+    session: &Session,
+    who: &Principal,
+    status: StatusCode,
+    invite_link: Option<String>,
+    error: Option<String>,
+) -> Response {
+    if let Err(refused) = auth::require_org_admin(who) {
+        return (StatusCode::FORBIDDEN, refused.to_string()).into_response();
+    }
+    let page = async {
+        Ok::<_, AuthError>(UsersPage {
+            pkg_dir: pkg_dir(state),
+            csrf: csrf_token(session).await?,
+            users: state.identity.accounts.list().await?,
+            invite_link,
+            error,
+        })
+    };
+    match page.await {
+        Ok(page) => render(status, page),
+        Err(error) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            AppError::from(error).to_string(),
+        )
+            .into_response(),
+    }
+}
+
+async fn users_page(
+    State(state): State<AppState>,
+    session: Session,
+    Caller(who): Caller,
+) -> Response {
+    users_view(&state, &session, &who, StatusCode::OK, None, None).await
+}
+
+#[derive(Deserialize)]
+struct InviteForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    team: String,
+    #[serde(default)]
+    role: String,
+    #[serde(default)]
+    org_admin: Option<String>,
+}
+
+async fn create_invite(
+    State(state): State<AppState>,
+    session: Session,
+    headers: axum::http::HeaderMap,
+    Caller(who): Caller,
+    Form(form): Form<InviteForm>,
+) -> Response {
+    let outcome = async {
+        auth::require_org_admin(&who)?;
+        check_csrf(&session, &form.csrf).await?;
+        let team = match form.team.trim() {
+            "" => None,
+            team => Some((
+                TeamName::parse(team).map_err(|e| AppError::invalid(app::api::Field::Team, e))?,
+                Role::parse(&form.role).ok_or_else(|| {
+                    AppError::invalid(app::api::Field::Name, "role: use viewer, deployer or admin")
+                })?,
+            )),
+        };
+        let grant = InviteGrant {
+            team,
+            org_admin: form.org_admin.is_some(),
+        };
+        let token = state
+            .identity
+            .accounts
+            .create_invite(who.user_id, &grant)
+            .await?;
+        Ok::<_, AppError>((token, grant))
+    }
+    .await;
+    match outcome {
+        Ok((token, grant)) => {
+            let base = state.identity.public_url.clone().unwrap_or_else(|| {
+                let host = headers
+                    .get(axum::http::header::HOST)
+                    .and_then(|h| h.to_str().ok())
+                    .unwrap_or("localhost");
+                format!("http://{host}")
+            });
+            let what = match &grant.team {
+                Some((team, role)) => format!("invite as {} of {team}", role.as_str()),
+                None => "invite".to_owned(),
+            };
+            let what = if grant.org_admin {
+                format!("{what} (organisation admin)")
+            } else {
+                what
+            };
+            let target = grant
+                .team
+                .as_ref()
+                .map_or(Target::Org, |(t, _)| Target::Team(t));
+            state
+                .identity
+                .audit
+                .record(&who, "create_invite", target, true, &what)
+                .await;
+            users_view(
+                &state,
+                &session,
+                &who,
+                StatusCode::CREATED,
+                Some(format!("{base}/invite/{token}")),
+                None,
+            )
+            .await
+        }
+        Err(error) => {
+            state
+                .identity
+                .audit
+                .record(
+                    &who,
+                    "create_invite",
+                    Target::Org,
+                    false,
+                    &error.to_string(),
+                )
+                .await;
+            let status = super::error::status_of(&error);
+            users_view(
+                &state,
+                &session,
+                &who,
+                status,
+                None,
+                Some(error.to_string()),
+            )
+            .await
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct RoleForm {
+    #[serde(default)]
+    csrf: String,
+    username: String,
+    team: String,
+    role: String,
+}
+
+async fn set_role(
+    State(state): State<AppState>,
+    session: Session,
+    Caller(who): Caller,
+    Form(form): Form<RoleForm>,
+) -> Response {
+    let outcome = async {
+        let team = TeamName::parse(form.team.trim())
+            .map_err(|e| AppError::invalid(app::api::Field::Team, e))?;
+        who.require(&team, app::api::auth::Permission::Admin)?;
+        check_csrf(&session, &form.csrf).await?;
+        let role = match form.role.as_str() {
+            "none" => None,
+            other => Some(Role::parse(other).ok_or_else(|| {
+                AppError::invalid(
+                    app::api::Field::Name,
+                    "role: use viewer, deployer, admin or none",
+                )
+            })?),
+        };
+        let accounts = &state.identity.accounts;
+        let user_id = accounts.user_id(form.username.trim()).await?;
+        accounts.set_role(user_id, &team, role).await?;
+        Ok::<_, AppError>((team, role))
+    }
+    .await;
+    match outcome {
+        Ok((team, role)) => {
+            let result = format!(
+                "{} is now {} of {team}",
+                form.username.trim(),
+                role.map_or("no member", Role::as_str)
+            );
+            state
+                .identity
+                .audit
+                .record(&who, "set_role", Target::Team(&team), true, &result)
+                .await;
+            users_view(&state, &session, &who, StatusCode::OK, None, None).await
+        }
+        Err(error) => {
+            state
+                .identity
+                .audit
+                .record(&who, "set_role", Target::Org, false, &error.to_string())
+                .await;
+            let status = super::error::status_of(&error);
+            if who.may_administer_org() {
+                users_view(
+                    &state,
+                    &session,
+                    &who,
+                    status,
+                    None,
+                    Some(error.to_string()),
+                )
+                .await
+            } else {
+                (status, error.to_string()).into_response()
+            }
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "audit.html")]
+struct AuditPage {
+    pkg_dir: String,
+    team: Option<String>,
+    entries: Vec<auth::AuditEntry>,
+}
+
+#[derive(Deserialize)]
+struct AuditQuery {
+    #[serde(default)]
+    team: Option<String>,
+    #[serde(default)]
+    service: Option<String>,
+}
+
+/// `/audit?team=&service=`: a team's (members) or the whole organisation's (org admins).
+async fn audit_page(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Query(query): Query<AuditQuery>,
+) -> Response {
+    let outcome = async {
+        let team = match query.team.as_deref().filter(|t| !t.is_empty()) {
+            Some(team) => {
+                let team = TeamName::parse(team)
+                    .map_err(|e| AppError::invalid(app::api::Field::Team, e))?;
+                if who.role_in(&team).is_none() {
+                    return Err(AppError::Forbidden {
+                        message: format!("{} is not a member of team {team}", who.username),
+                    });
+                }
+                Some(team)
+            }
+            None => {
+                auth::require_org_admin(&who)?;
+                None
+            }
+        };
+        let entries = state
+            .identity
+            .audit
+            .list(
+                team.as_ref(),
+                query.service.as_deref().filter(|s| !s.is_empty()),
+                200,
+            )
+            .await
+            .map_err(crate::error::from_sqlx)?;
+        Ok::<_, AppError>(AuditPage {
+            pkg_dir: pkg_dir(&state),
+            team: team.map(|t| t.to_string()),
+            entries,
+        })
+    };
+    match outcome.await {
+        Ok(page) => render(StatusCode::OK, page),
+        Err(error) => (super::error::status_of(&error), error.to_string()).into_response(),
+    }
+}
