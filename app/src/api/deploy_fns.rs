@@ -8,8 +8,10 @@ use serde::{Deserialize, Serialize};
 use super::{
     deploys::{DeployRecord, LiveRollout},
     spec::{RawAutoscaling, RawRoute, RawServiceSpec, ServiceSpec, SpecError},
-    AppError, ServiceRef,
+    AppError,
 };
+#[cfg(feature = "ssr")]
+use super::ServiceRef;
 
 /// Secret values by key, as typed in the form; they go to a Kubernetes Secret only.
 pub type SecretValues = BTreeMap<String, String>;

@@ -196,15 +196,30 @@ fn Overview(
             <div class="error-banner" role="alert">{problem}</div>
         })}
         <LiveStatus initial=overview.live.clone() url=live_url finished />
-        <DeployFormView form preview deploy />
-        {has_deploys.then(|| view! {
+        {if overview.may_deploy {
+            view! { <DeployFormView form preview deploy /> }.into_any()
+        } else {
+            view! {
+                <p class="notice" role="note" data-testid="read-only">
+                    {format!("You can see this service. Deploying, restarting, scaling and reading its logs need the deployer role in team {}: ask one of its admins.", overview.team)}
+                </p>
+            }.into_any()
+        }}
+        {(has_deploys && overview.may_deploy).then(|| view! {
             <OperationsView operations team=overview.team.clone() service=overview.service.clone()
-                environment=overview.environment.clone() replicas=replicas_now />
-            <PodsSection team=overview.team.clone() service=overview.service.clone()
-                environment=overview.environment.clone() />
+                environment=overview.environment.clone() replicas=replicas_now may_delete=overview.may_delete />
         })}
-        <History history=overview.history.clone() latest_revision rollback
+        {has_deploys.then(|| view! {
+            <PodsSection team=overview.team.clone() service=overview.service.clone()
+                environment=overview.environment.clone() may_read_logs=overview.may_deploy />
+        })}
+        <History history=overview.history.clone() latest_revision rollback may_deploy=overview.may_deploy
             team=overview.team.clone() service=overview.service.clone() environment=overview.environment.clone() />
+        <p class="small">
+            <a href=format!("/audit?team={}&service={}", overview.team, overview.service) data-testid="audit-link">
+                "Audit log of this service"
+            </a>
+        </p>
     }
 }
 
@@ -386,6 +401,7 @@ fn History(
     history: Vec<DeployRecord>,
     latest_revision: Option<i64>,
     rollback: ServerAction<RollbackService>,
+    may_deploy: bool,
     team: String,
     service: String,
     environment: String,
@@ -412,7 +428,7 @@ fn History(
             </thead>
             <tbody>
                 {history.into_iter().map(|record| {
-                    let can_roll_back = record.status == DeployStatus::Succeeded && Some(record.revision) != latest_revision;
+                    let can_roll_back = may_deploy && record.status == DeployStatus::Succeeded && Some(record.revision) != latest_revision;
                     let (team, service, environment) = (team.clone(), service.clone(), environment.clone());
                     let revision = record.revision;
                     let notes = record.failure_reason.clone().or(record.reason.clone()).unwrap_or_default();

@@ -51,8 +51,14 @@ pub fn is_public(path: &str) -> bool {
 /// agents' ingest with its own node tokens): no session is read, so they work with the database
 /// down.
 fn needs_no_identity(path: &str) -> bool {
-    ["/healthz", "/readyz", "/metrics", "/favicon.ico", canopy_protocol::INGEST_PATH]
-        .contains(&path)
+    [
+        "/healthz",
+        "/readyz",
+        "/metrics",
+        "/favicon.ico",
+        canopy_protocol::INGEST_PATH,
+    ]
+    .contains(&path)
         || path.starts_with("/pkg/")
 }
 
@@ -205,10 +211,10 @@ pub async fn authenticate(
                 .unwrap_or_else(|| "/".to_owned());
             signin_redirect(&back, true)
         }
-        None if path.starts_with("/api/v1/") => ApiError::Unauthorized(
-            "sign in, or send Authorization: Bearer <token> (an API token)",
-        )
-        .into_response(),
+        None if path.starts_with("/api/v1/") => {
+            ApiError::Unauthorized("sign in, or send Authorization: Bearer <token> (an API token)")
+                .into_response()
+        }
         None if is_api(&path) => refuse(&path, StatusCode::UNAUTHORIZED, AppError::Unauthorized),
         None if request.method() == Method::GET || request.method() == Method::HEAD => {
             let target = request

@@ -7,6 +7,7 @@ pub mod energy_api;
 pub mod error;
 mod extract;
 mod health;
+mod identity_api;
 mod live;
 mod logs;
 mod metrics;

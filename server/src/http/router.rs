@@ -19,8 +19,8 @@ use tower_http::{
 };
 
 use super::{
-    api, assets, authn, energy_api, health, live, logs, metrics, quota_api, security, signin,
-    SiteBundle,
+    api, assets, authn, energy_api, health, identity_api, live, logs, metrics, quota_api, security,
+    signin, SiteBundle,
 };
 use crate::deploy::commands::DeployCommands;
 use secrecy::SecretString;
@@ -106,7 +106,12 @@ pub fn router(state: AppState, bundle: &SiteBundle) -> Router {
             "/ui/logs/{team}/{service}/{environment}/{pod}/download",
             get(logs::download),
         )
-        .nest("/api/v1", api::routes().merge(quota_api::routes()))
+        .nest(
+            "/api/v1",
+            api::routes()
+                .merge(quota_api::routes())
+                .merge(identity_api::routes()),
+        )
         .merge(energy_api::routes())
         .merge(signin::routes())
         .leptos_routes_with_context(&state, routes, context.clone(), {

@@ -28,6 +28,8 @@ pub(super) fn OperationsView(
     service: String,
     environment: String,
     replicas: String,
+    /// Deleting needs the team's admin role; others do not see the form.
+    may_delete: bool,
 ) -> impl IntoView {
     let Operations {
         restart,
@@ -63,14 +65,16 @@ pub(super) fn OperationsView(
                     <button type="submit" class="secondary">"Scale"</button>
                 </ActionForm>
             </div>
-            <ActionForm action=delete attr:class="danger-zone">
-                {for_delete.inputs()}
-                <div class="field">
-                    <label for="confirm-delete">"Delete from this environment (type the service name to confirm)"</label>
-                    <input id="confirm-delete" name="confirm" autocomplete="off" />
-                </div>
-                <button type="submit" class="danger">"Delete"</button>
-            </ActionForm>
+            {may_delete.then(|| view! {
+                <ActionForm action=delete attr:class="danger-zone">
+                    {for_delete.inputs()}
+                    <div class="field">
+                        <label for="confirm-delete">"Delete from this environment (type the service name to confirm)"</label>
+                        <input id="confirm-delete" name="confirm" autocomplete="off" />
+                    </div>
+                    <button type="submit" class="danger">"Delete"</button>
+                </ActionForm>
+            })}
             {move || error().map(|error| view! { <ErrorBanner error /> })}
             {move || deleted().map(|objects| view! {
                 <p class="success" role="status">{format!("Deleted {} object(s): {}", objects.len(), objects.join(", "))}</p>

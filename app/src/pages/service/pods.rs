@@ -47,7 +47,13 @@ impl Target {
 }
 
 #[component]
-pub(super) fn PodsSection(team: String, service: String, environment: String) -> impl IntoView {
+pub(super) fn PodsSection(
+    team: String,
+    service: String,
+    environment: String,
+    /// Logs are for the team's deployers; others see pods and events only.
+    may_read_logs: bool,
+) -> impl IntoView {
     let target = Target {
         team,
         service,
@@ -76,7 +82,16 @@ pub(super) fn PodsSection(team: String, service: String, environment: String) ->
                     previous(),
                 )
             },
-            |(t, pod, container, previous)| {
+            move |(t, pod, container, previous)| async move {
+                if !may_read_logs {
+                    // Not asked for at all: the server would refuse it.
+                    return Ok(LogView {
+                        pod,
+                        previous,
+                        log: None,
+                        unavailable: None,
+                    });
+                }
                 get_pod_log(
                     t.team,
                     t.service,
@@ -86,6 +101,7 @@ pub(super) fn PodsSection(team: String, service: String, environment: String) ->
                     previous,
                     None,
                 )
+                .await
             },
         )
     };
@@ -117,7 +133,10 @@ pub(super) fn PodsSection(team: String, service: String, environment: String) ->
                 })
             }}
         </Suspense>
-        <section class="card logs" id="logs" aria-label="Logs" data-testid="logs">
+        {(!may_read_logs).then(|| view! {
+            <p class="muted" data-testid="logs-hidden">"Logs are shown to the team's deployers."</p>
+        })}
+        <section class="card logs" id="logs" aria-label="Logs" data-testid="logs" hidden=!may_read_logs>
             <Suspense fallback=|| view! { <p class="muted">"Loading the log…"</p> }>
                 {move || {
                     let target = target.clone();
