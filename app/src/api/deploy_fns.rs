@@ -5,13 +5,13 @@ use std::collections::BTreeMap;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
+#[cfg(feature = "ssr")]
+use super::ServiceRef;
 use super::{
     deploys::{DeployRecord, LiveRollout},
     spec::{RawAutoscaling, RawRoute, RawServiceSpec, ServiceSpec, SpecError},
     AppError,
 };
-#[cfg(feature = "ssr")]
-use super::ServiceRef;
 
 /// Secret values by key, as typed in the form; they go to a Kubernetes Secret only.
 pub type SecretValues = BTreeMap<String, String>;

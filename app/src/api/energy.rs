@@ -246,6 +246,8 @@ impl ServicePods {
 
 #[server(prefix = "/api/fn", endpoint = "load_service_pods")]
 pub async fn load_service_pods(team: String, service: String) -> Result<ServicePods, AppError> {
+    // Energy figures are org-wide: any signed-in person or token.
+    super::auth::principal()?;
     super::backend::energy_backend()?
         .service_pods(team, service)
         .await
@@ -264,6 +266,8 @@ pub async fn load_energy_overview(
     #[server(default)] from: String,
     #[server(default)] to: String,
 ) -> Result<EnergyOverview, AppError> {
+    // Energy figures are org-wide: any signed-in person or token.
+    super::auth::principal()?;
     let selection = selection(&period, &from, &to)?;
     super::backend::energy_backend()?
         .overview_for(selection)
@@ -279,6 +283,8 @@ pub async fn load_service_energy_for(
     #[server(default)] from: String,
     #[server(default)] to: String,
 ) -> Result<EnergySeries, AppError> {
+    // Energy figures are org-wide: any signed-in person or token.
+    super::auth::principal()?;
     let selection = selection(&period, &from, &to)?;
     super::backend::energy_backend()?
         .service_series_for(team, service, selection)
@@ -293,6 +299,8 @@ pub async fn load_team_energy(
     #[server(default)] from: String,
     #[server(default)] to: String,
 ) -> Result<TeamEnergy, AppError> {
+    // Energy figures are org-wide: any signed-in person or token.
+    super::auth::principal()?;
     // The team is part of the address: a name that cannot exist is "not found".
     let team = super::TeamName::parse(team.trim()).map_err(|_| AppError::NotFound {
         what: format!("Team {team:?}"),

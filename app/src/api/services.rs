@@ -30,6 +30,8 @@ pub fn parse_registration(team: &str, name: &str) -> Result<(TeamName, ServiceNa
 
 #[server(prefix = "/api/fn", endpoint = "list_services")]
 pub async fn list_services() -> Result<Vec<ServiceSummary>, AppError> {
+    // The catalogue is org-wide: any signed-in person or token.
+    super::auth::principal()?;
     super::backend::backend()?.list_services().await
 }
 
@@ -43,6 +45,7 @@ pub async fn register_service(team: String, name: String) -> Result<ServiceSumma
 
 #[server(prefix = "/api/fn", endpoint = "list_teams")]
 pub async fn list_teams() -> Result<Vec<TeamSummary>, AppError> {
+    super::auth::principal()?;
     super::backend::backend()?.list_teams().await
 }
 

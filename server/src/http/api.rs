@@ -17,8 +17,7 @@ use axum::{
     },
     http::StatusCode,
     response::{IntoResponse, Response},
-    routing::{get, post},
-    Json, Router,
+    Json,
 };
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
@@ -27,42 +26,28 @@ use serde_json::json;
 use super::{
     authn::Caller,
     extract::{ServicePath, ServicePodPath},
-    logs, AppState,
+    logs,
+    routes::RouteTable,
+    AppState,
 };
 use crate::deploy::{manifest, DeployError};
 
 pub use super::error::{ApiError, ApiResult};
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/deploys", post(create_deploy))
-        .route("/deploys/preview", post(preview_deploy))
-        .route("/deploys/{id}", get(get_deploy))
-        .route(
-            "/services/{team}/{service}/{environment}",
-            get(service_status).delete(delete_service),
-        )
-        .route(
-            "/services/{team}/{service}/{environment}/rollback",
-            post(rollback),
-        )
-        .route(
-            "/services/{team}/{service}/{environment}/restart",
-            post(restart),
-        )
-        .route(
-            "/services/{team}/{service}/{environment}/scale",
-            post(scale),
-        )
-        .route("/services/{team}/{service}/{environment}/pods", get(pods))
-        .route(
-            "/services/{team}/{service}/{environment}/events",
-            get(events),
-        )
-        .route(
-            "/services/{team}/{service}/{environment}/pods/{pod}/logs",
-            get(pod_logs),
-        )
+pub fn routes() -> RouteTable<AppState> {
+    const SERVICE: &str = "/services/{team}/{service}/{environment}";
+    RouteTable::new()
+        .post("/deploys", create_deploy)
+        .post("/deploys/preview", preview_deploy)
+        .get("/deploys/{id}", get_deploy)
+        .get(SERVICE, service_status)
+        .delete(SERVICE, delete_service)
+        .post(&format!("{SERVICE}/rollback"), rollback)
+        .post(&format!("{SERVICE}/restart"), restart)
+        .post(&format!("{SERVICE}/scale"), scale)
+        .get(&format!("{SERVICE}/pods"), pods)
+        .get(&format!("{SERVICE}/events"), events)
+        .get(&format!("{SERVICE}/pods/{{pod}}/logs"), pod_logs)
 }
 
 /// A deploy request: the spec as JSON, or a whole `canopy.yaml` under `canopy_yaml`.

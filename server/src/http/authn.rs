@@ -25,8 +25,10 @@ use super::{error::ApiError, AppState};
 use crate::auth;
 
 /// Paths anyone may reach (prefixes end with '/').
-const PUBLIC: [&str; 9] = [
+const PUBLIC: [&str; 10] = [
     "/signin",
+    // Ending a session one may not have any more is harmless, and must always work.
+    "/signout",
     "/invite/",
     "/auth/github/",
     "/healthz",
@@ -331,6 +333,7 @@ mod tests {
     fn anonymous_visitors_reach_only_public_paths() {
         for public in [
             "/signin",
+            "/signout",
             "/healthz",
             "/pkg/abc/canopy.js",
             "/invite/tok",
@@ -339,6 +342,7 @@ mod tests {
             assert!(is_public(public), "{public}");
         }
         for private in [
+            "/signout/everywhere",
             "/",
             "/services",
             "/api/fn/deploy_service",

@@ -9,41 +9,40 @@ use axum::{
     http::{header, HeaderMap, StatusCode},
     middleware,
     response::{IntoResponse, Response},
-    routing::{delete, get, post},
-    Json, Router,
+    Json,
 };
 use serde::Deserialize;
 use serde_json::json;
 use time::{format_description::well_known::Rfc3339, Duration, OffsetDateTime};
 
 use super::error::{ApiError, ApiResult};
-use super::{authn::Caller, AppState};
+use super::{authn::Caller, routes::RouteTable, AppState};
 use crate::energy::{ingest::buckets, query::Selection, EnergyError};
 
 /// Largest accepted ingest body (a full batch of 10,000 samples with pods fits).
 pub const MAX_INGEST_BODY_BYTES: usize = 64 * 1024 * 1024;
 
 /// The energy routes, to be merged into the main router.
-pub fn routes() -> Router<AppState> {
+pub fn routes() -> RouteTable<AppState> {
+    const ENERGY: &str = "/api/v1/energy";
     // Node tokens, ingest counters and request counts: organisation admins only.
-    let admin = Router::new()
-        .route(
-            "/api/v1/energy/node-tokens",
-            post(create_token).get(list_tokens),
-        )
-        .route("/api/v1/energy/node-tokens/{id}", delete(revoke_token))
-        .route("/api/v1/energy/ingest-stats", get(ingest_stats))
-        .route("/api/v1/energy/request-counts", post(record_request_count))
-        .route_layer(middleware::from_fn(require_org_admin));
+    let admin = RouteTable::new()
+        .post(&format!("{ENERGY}/node-tokens"), create_token)
+        .get(&format!("{ENERGY}/node-tokens"), list_tokens)
+        .delete(&format!("{ENERGY}/node-tokens/{{id}}"), revoke_token)
+        .get(&format!("{ENERGY}/ingest-stats"), ingest_stats)
+        .post(&format!("{ENERGY}/request-counts"), record_request_count)
+        .map_router(|router| router.route_layer(middleware::from_fn(require_org_admin)));
     // Figures: every signed-in person or token (reading is org-wide).
-    let read = Router::new()
-        .route("/api/v1/energy/series", get(series))
-        .route("/api/v1/energy/overview", get(overview))
-        .route("/api/v1/energy/pods", get(pods))
-        .route("/api/v1/energy/sci", get(service_sci));
-    Router::new()
-        .route(canopy_protocol::INGEST_PATH, post(ingest))
-        .layer(DefaultBodyLimit::max(MAX_INGEST_BODY_BYTES))
+    let read = RouteTable::new()
+        .get(&format!("{ENERGY}/series"), series)
+        .get(&format!("{ENERGY}/overview"), overview)
+        .get(&format!("{ENERGY}/pods"), pods)
+        .get(&format!("{ENERGY}/sci"), service_sci);
+    // The agents' ingest: node tokens, checked by the handler itself.
+    RouteTable::new()
+        .post(canopy_protocol::INGEST_PATH, ingest)
+        .map_router(|router| router.layer(DefaultBodyLimit::max(MAX_INGEST_BODY_BYTES)))
         .merge(admin)
         .merge(read)
 }

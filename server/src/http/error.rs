@@ -155,6 +155,38 @@ fn energy_response(error: EnergyError) -> Response {
 
 pub type ApiResult<T> = Result<T, ApiError>;
 
+/// Largest server-function error body read to find its status (they are a few hundred bytes).
+const SERVER_FN_ERROR_LIMIT: usize = 64 * 1024;
+
+/// Server functions answer every `Err` with 500; this gives each its status from the same
+/// table as the REST API (`403` for `Forbidden`, `404` for `NotFound`, ...). The body (the
+/// serialized `AppError` scripts and the hydrated page read) is unchanged.
+pub async fn server_fn_status(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let is_server_fn = request.uri().path().starts_with("/api/fn/");
+    let response = next.run(request).await;
+    if !is_server_fn || response.status() != StatusCode::INTERNAL_SERVER_ERROR {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let bytes = match axum::body::to_bytes(body, SERVER_FN_ERROR_LIMIT).await {
+        Ok(bytes) => bytes,
+        Err(_) => {
+            return (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the error could not be read",
+            )
+                .into_response()
+        }
+    };
+    if let Ok(error) = serde_json::from_slice::<AppError>(&bytes) {
+        parts.status = status_of(&error);
+    }
+    Response::from_parts(parts, axum::body::Body::from(bytes))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,8 +10,7 @@ use app::api::{
 use axum::{
     extract::{rejection::JsonRejection, Path, Query, State},
     http::{header, HeaderMap, StatusCode},
-    routing::{delete, get, post, put},
-    Json, Router,
+    Json,
 };
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -19,6 +18,7 @@ use serde_json::{json, Value};
 use super::{
     authn::Caller,
     error::{ApiError, ApiResult},
+    routes::RouteTable,
     AppState,
 };
 use crate::auth::{
@@ -28,16 +28,16 @@ use crate::auth::{
     tokens::{TokenInfo, TokenOwner},
 };
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/invites", post(create_invite))
-        .route(
-            "/teams/{team}/members/{username}",
-            put(set_member).delete(remove_member),
-        )
-        .route("/tokens", post(create_token).get(list_tokens))
-        .route("/tokens/{id}", delete(revoke_token))
-        .route("/audit", get(audit))
+pub fn routes() -> RouteTable<AppState> {
+    const MEMBER: &str = "/teams/{team}/members/{username}";
+    RouteTable::new()
+        .post("/invites", create_invite)
+        .put(MEMBER, set_member)
+        .delete(MEMBER, remove_member)
+        .post("/tokens", create_token)
+        .get("/tokens", list_tokens)
+        .delete("/tokens/{id}", revoke_token)
+        .get("/audit", audit)
 }
 
 fn team(raw: &str) -> Result<TeamName, ApiError> {

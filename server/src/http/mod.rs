@@ -13,8 +13,9 @@ mod logs;
 mod metrics;
 mod quota_api;
 mod router;
+pub mod routes;
 mod security;
 mod signin;
 
 pub use assets::SiteBundle;
-pub use router::{router, AppState};
+pub use router::{handler_routes, router, AppState};

@@ -4,22 +4,22 @@
 use app::api::{AppError, Field, TeamName};
 use axum::{
     extract::{rejection::JsonRejection, Path, State},
-    routing::get,
-    Json, Router,
+    Json,
 };
 use serde::Serialize;
 
-use super::{api::ApiError, authn::Caller, AppState};
+use super::{api::ApiError, authn::Caller, routes::RouteTable, AppState};
 use crate::deploy::{
     quota::{QuotaChange, QuotaSource, QuotaView},
     service::QuotaUpdate,
 };
 
-pub fn routes() -> Router<AppState> {
-    Router::new().route(
-        "/teams/{team}/quota",
-        get(get_quota).put(put_quota).delete(reset_quota),
-    )
+pub fn routes() -> RouteTable<AppState> {
+    const QUOTA: &str = "/teams/{team}/quota";
+    RouteTable::new()
+        .get(QUOTA, get_quota)
+        .put(QUOTA, put_quota)
+        .delete(QUOTA, reset_quota)
 }
 
 fn team_name(raw: &str) -> Result<TeamName, ApiError> {

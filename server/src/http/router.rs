@@ -6,9 +6,7 @@ use app::api::backend::{Backend, BackendHandle, DeployBackend, DeployBackendHand
 use axum::{
     extract::FromRef,
     http::{header, HeaderValue},
-    middleware,
-    routing::get,
-    Router,
+    middleware, Router,
 };
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes, ResponseOptions};
@@ -19,8 +17,9 @@ use tower_http::{
 };
 
 use super::{
-    api, assets, authn, energy_api, health, identity_api, live, logs, metrics, quota_api, security,
-    signin, SiteBundle,
+    api, assets, authn, energy_api, health, identity_api, live, logs, metrics, quota_api,
+    routes::{RouteEntry, RouteTable},
+    security, signin, SiteBundle,
 };
 use crate::deploy::commands::DeployCommands;
 use secrecy::SecretString;
@@ -75,6 +74,35 @@ fn request_context(
     }
 }
 
+/// Every route served by Canopy's own handlers (pages and server functions are Leptos's:
+/// `leptos_axum::generate_route_list(app::App)` and `server_fn::axum::server_fn_paths()`).
+fn route_table() -> RouteTable<AppState> {
+    const UI_LOGS: &str = "/ui/logs/{team}/{service}/{environment}/{pod}";
+    RouteTable::new()
+        .get("/healthz", health::healthz)
+        .get("/readyz", health::readyz)
+        .get("/metrics", metrics::metrics)
+        .get(
+            "/ui/live/{team}/{service}/{environment}",
+            live::rollout_events,
+        )
+        .get(&format!("{UI_LOGS}/follow"), logs::follow_events)
+        .get(&format!("{UI_LOGS}/download"), logs::download)
+        .nest(
+            "/api/v1",
+            api::routes()
+                .merge(quota_api::routes())
+                .merge(identity_api::routes()),
+        )
+        .merge(energy_api::routes())
+        .merge(signin::routes())
+}
+
+/// The method and path pattern of every route [`route_table`] serves.
+pub fn handler_routes() -> Vec<RouteEntry> {
+    route_table().into_parts().1
+}
+
 pub fn router(state: AppState, bundle: &SiteBundle) -> Router {
     let routes = generate_route_list(app::App);
     let context = request_context(
@@ -90,30 +118,8 @@ pub fn router(state: AppState, bundle: &SiteBundle) -> Router {
         .precompressed_br()
         .precompressed_gzip();
 
-    let mut router = Router::new()
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .route("/metrics", get(metrics::metrics))
-        .route(
-            "/ui/live/{team}/{service}/{environment}",
-            get(live::rollout_events),
-        )
-        .route(
-            "/ui/logs/{team}/{service}/{environment}/{pod}/follow",
-            get(logs::follow_events),
-        )
-        .route(
-            "/ui/logs/{team}/{service}/{environment}/{pod}/download",
-            get(logs::download),
-        )
-        .nest(
-            "/api/v1",
-            api::routes()
-                .merge(quota_api::routes())
-                .merge(identity_api::routes()),
-        )
-        .merge(energy_api::routes())
-        .merge(signin::routes())
+    let (handlers, _) = route_table().into_parts();
+    let mut router = handlers
         .leptos_routes_with_context(&state, routes, context.clone(), {
             let options = options.clone();
             move || app::shell(options.clone())
@@ -125,6 +131,8 @@ pub fn router(state: AppState, bundle: &SiteBundle) -> Router {
         >(context, app::shell))
         .with_state(state);
 
+    // Server functions' errors get their statuses from the one table (http/error.rs).
+    router = router.layer(middleware::from_fn(super::error::server_fn_status));
     // Who is asking (inside the session layer, which loads the session it reads).
     router = router.layer(authenticate).layer(sessions);
     // Per route (Router::layer wraps each route), so the matched route pattern is known.

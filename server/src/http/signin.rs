@@ -10,8 +10,7 @@ use axum::{
     extract::{Path, Query, State},
     http::StatusCode,
     response::{Html, IntoResponse, Redirect, Response},
-    routing::{get, post},
-    Form, Router,
+    Form,
 };
 use secrecy::SecretString;
 use serde::Deserialize;
@@ -19,6 +18,7 @@ use tower_sessions::Session;
 
 use super::{
     authn::{safe_return_path, Caller},
+    routes::RouteTable,
     AppState,
 };
 use crate::auth::{
@@ -28,16 +28,18 @@ use crate::auth::{
     AuthError, Username,
 };
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/signin", get(signin_page).post(signin))
-        .route("/signout", post(signout))
-        .route("/signout/everywhere", post(signout_everywhere))
-        .route("/invite/{token}", get(invite_page).post(accept_invite))
-        .route("/admin/users", get(users_page))
-        .route("/admin/invites", post(create_invite))
-        .route("/admin/roles", post(set_role))
-        .route("/audit", get(audit_page))
+pub fn routes() -> RouteTable<AppState> {
+    RouteTable::new()
+        .get("/signin", signin_page)
+        .post("/signin", signin)
+        .post("/signout", signout)
+        .post("/signout/everywhere", signout_everywhere)
+        .get("/invite/{token}", invite_page)
+        .post("/invite/{token}", accept_invite)
+        .get("/admin/users", users_page)
+        .post("/admin/invites", create_invite)
+        .post("/admin/roles", set_role)
+        .get("/audit", audit_page)
 }
 
 fn pkg_dir(state: &AppState) -> String {
@@ -182,6 +184,13 @@ async fn signout_everywhere(
     session: Session,
     Caller(who): Caller,
 ) -> Response {
+    if who.token_scope.is_some() {
+        return (
+            StatusCode::FORBIDDEN,
+            "Not allowed: an API token has no sessions to end; revoke the token instead.",
+        )
+            .into_response();
+    }
     if let Err(error) = state
         .identity
         .accounts
@@ -507,9 +516,11 @@ async fn set_role(
     Form(form): Form<RoleForm>,
 ) -> Response {
     let outcome = async {
+        // The people page is for organisation admins; team admins use the REST API
+        // (`PUT /api/v1/teams/{team}/members/{username}`).
+        auth::require_org_admin(&who)?;
         let team = TeamName::parse(form.team.trim())
             .map_err(|e| AppError::invalid(app::api::Field::Team, e))?;
-        who.require(&team, app::api::auth::Permission::Admin)?;
         check_csrf(&session, &form.csrf).await?;
         let role = match form.role.as_str() {
             "none" => None,

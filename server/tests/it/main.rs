@@ -3,6 +3,7 @@
 
 mod api;
 mod assets_and_headers;
+mod authorization;
 mod embedded_postgres;
 mod health;
 mod quota_api;
