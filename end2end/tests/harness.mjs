@@ -85,11 +85,31 @@ export async function startCanopy({ kube = false } = {}) {
       "--disable-sync",
     ],
   });
-  return {
+  const canopy = {
     base,
     apiToken,
     browser,
     logs,
+    /// Creates a person through an invite link (made with the bootstrap API token) and
+    /// returns their credentials: `{ username, password }`.
+    async createUser({ username = uniqueName("user"), team, role, orgAdmin = false } = {}) {
+      const password = "e2e password that is long enough";
+      const invite = await fetch(`${base}/api/v1/invites`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${apiToken}`, "content-type": "application/json" },
+        body: JSON.stringify({ ...(team ? { team, role } : {}), org_admin: orgAdmin }),
+      });
+      if (invite.status !== 201) throw new Error(`invite: ${invite.status} ${await invite.text()}`);
+      const { token } = await invite.json();
+      const accepted = await fetch(`${base}/invite/${token}`, {
+        method: "POST",
+        redirect: "manual",
+        headers: { origin: base, "content-type": "application/x-www-form-urlencoded" },
+        body: new URLSearchParams({ username, password }).toString(),
+      });
+      if (accepted.status !== 303) throw new Error(`accept invite: ${accepted.status} ${await accepted.text()}`);
+      return { username, password };
+    },
     async stop() {
       await browser.close();
       simulator?.kill("SIGTERM");
@@ -100,11 +120,31 @@ export async function startCanopy({ kube = false } = {}) {
       });
     },
   };
+  // Pages opened on this browser sign in as an organisation admin unless told otherwise.
+  signInFor.set(browser, { base, admin: await canopy.createUser({ username: uniqueName("admin"), orgAdmin: true }) });
+  return canopy;
+}
+
+const signInFor = new WeakMap();
+
+/// Signs `context` in as `user` through the sign-in form's endpoint (the context's cookies).
+export async function signIn(context, base, user) {
+  const response = await context.request.post(`${base}/signin`, {
+    form: { username: user.username, password: user.password, next: "/" },
+    headers: { origin: base },
+    maxRedirects: 0,
+  });
+  if (response.status() !== 303) throw new Error(`sign in as ${user.username}: ${response.status()}`);
 }
 
 /// A page that records console errors and CSP violations, so a test can assert there were none.
+/// Signed in as the browser's admin; `{ user }` signs in as someone else, `{ user: null }` not at all.
 export async function newPage(browser, options = {}) {
-  const context = await browser.newContext(options);
+  const { user: as, ...contextOptions } = options;
+  const context = await browser.newContext(contextOptions);
+  const canopy = signInFor.get(browser);
+  const user = as === undefined ? canopy?.admin : as;
+  if (user && canopy) await signIn(context, canopy.base, user);
   const page = await context.newPage();
   const problems = [];
   page.on("console", (msg) => {
