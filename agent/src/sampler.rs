@@ -57,6 +57,11 @@ impl SamplerError {
             Self::Sensor(e) => e.kind(),
         }
     }
+
+    /// Whether this reading's energy is not lost but carried into the next report.
+    pub fn carried_over(&self) -> bool {
+        matches!(self, Self::Sensor(e) if e.baseline_kept())
+    }
 }
 
 enum Backend {
@@ -64,13 +69,28 @@ enum Backend {
     Simulated(Provider),
 }
 
+/// One reading: procfs at an instant, and when it was taken.
+struct Reading {
+    procs: ProcSnapshot,
+    wall: OffsetDateTime,
+    at: Instant,
+}
+
 /// Produces one report per call after the first (which only takes the baseline).
+///
+/// The baseline is the last reading that gave (or started) a figure. When the energy sensor
+/// keeps its own baseline across a failed read ([`SensorError::baseline_kept`]), the sampler
+/// keeps its reading too, so the next report covers the whole span, CPU time and energy alike.
 pub struct Sampler {
     node: String,
     procfs: ProcfsReader,
     backend: Backend,
     directory: PodDirectory,
-    prev: Option<(ProcSnapshot, OffsetDateTime, Instant)>,
+    baseline: Option<Reading>,
+    /// Readings taken since `baseline` (the report's `spans_intervals`).
+    readings_since_baseline: u32,
+    /// When the energy sensor was last called (it needs the time since its previous call).
+    last_call: Option<Instant>,
 }
 
 impl Sampler {
@@ -105,7 +125,9 @@ impl Sampler {
             procfs: ProcfsReader::new(&config.procfs_root),
             backend,
             directory,
-            prev: None,
+            baseline: None,
+            readings_since_baseline: 0,
+            last_call: None,
         };
         Ok((sampler, notice))
     }
@@ -119,58 +141,121 @@ impl Sampler {
 
     /// Takes a reading; returns the interval since the previous one (`None` the first time).
     pub fn sample(&mut self) -> Result<Option<IntervalReport>, SamplerError> {
-        let snapshot = self.procfs.snapshot()?;
-        let now = OffsetDateTime::now_utc();
-        let instant = Instant::now();
-        let interval_secs = self
-            .prev
-            .as_ref()
-            .map_or(0.0, |(_, _, at)| instant.duration_since(*at).as_secs_f64());
+        self.sample_at(Instant::now())
+    }
+
+    /// [`Sampler::sample`] with the reading's monotonic time given: tests use it to stand for
+    /// time passing between readings (wall-clock times follow from the first reading).
+    pub fn sample_at(&mut self, at: Instant) -> Result<Option<IntervalReport>, SamplerError> {
+        let procs = self.procfs.snapshot()?;
+        let wall = self.wall_time_of(at);
+        let since_last_call_secs = self
+            .last_call
+            .replace(at)
+            .map_or(0.0, |last| at.saturating_duration_since(last).as_secs_f64());
+        self.readings_since_baseline = self.readings_since_baseline.saturating_add(1);
+        let reading = Reading { procs, wall, at };
         let energy = match &mut self.backend {
-            Backend::Sensor(sensor) => Some(sensor.sample(&snapshot, interval_secs)),
-            Backend::Simulated(_) => None,
+            Backend::Sensor(sensor) => sensor.sample(&reading.procs, since_last_call_secs),
+            Backend::Simulated(provider) => {
+                let provider = *provider;
+                return Ok(self.simulated(reading, provider));
+            }
         };
-        let Some((prev, start, _)) = self.prev.replace((snapshot, now, instant)) else {
-            return match energy {
-                Some(Err(e)) => Err(e.into()),
-                _ => Ok(None),
-            };
+        let energy = match energy {
+            Ok(energy) => energy,
+            Err(e) => {
+                if !(e.baseline_kept() && self.baseline.is_some()) {
+                    self.rebase(reading);
+                }
+                return Err(e.into());
+            }
         };
-        let Some((cur, _, _)) = self.prev.as_ref() else {
+        let spans_intervals = self.readings_since_baseline;
+        let Some(prev) = self.rebase(reading) else {
             return Ok(None);
         };
-        let end = start + time::Duration::seconds_f64(interval_secs);
-        match (energy, &self.backend) {
-            (Some(energy), _) => {
-                let Some(energy) = energy? else {
-                    return Ok(None);
-                };
-                let deltas = process_deltas(&prev, cur);
-                let attribution = attribute(
-                    energy.host_energy_joules,
-                    cur.node.total_ticks.saturating_sub(prev.node.total_ticks),
-                    cur.node.active_ticks.saturating_sub(prev.node.active_ticks),
-                    &deltas,
-                );
-                Ok(Some(IntervalReport::from_attribution(
-                    &self.node,
-                    (start, end),
-                    &energy,
-                    attribution,
-                    &self.directory,
-                )))
+        let Some(energy) = energy else {
+            return Ok(None);
+        };
+        let Some(cur) = self.baseline.as_ref() else {
+            return Ok(None);
+        };
+        let deltas = process_deltas(&prev.procs, &cur.procs);
+        let attribution = attribute(
+            energy.host_energy_joules,
+            cur.procs
+                .node
+                .total_ticks
+                .saturating_sub(prev.procs.node.total_ticks),
+            cur.procs
+                .node
+                .active_ticks
+                .saturating_sub(prev.procs.node.active_ticks),
+            &deltas,
+        );
+        Ok(Some(IntervalReport::from_attribution(
+            &self.node,
+            (prev.wall, end_of(&prev, cur)),
+            spans_intervals,
+            &energy,
+            attribution,
+            &self.directory,
+        )))
+    }
+
+    /// The wall-clock time of a reading: the baseline's plus the monotonic time since, so
+    /// consecutive reports meet exactly, unless the wall clock has been stepped by a second or
+    /// more since (then the clock's own time: the reports after a step start afresh).
+    fn wall_time_of(&self, at: Instant) -> OffsetDateTime {
+        let clock = wall_time_of(at);
+        match &self.baseline {
+            Some(b) => {
+                let chained = b.wall + at.saturating_duration_since(b.at);
+                if (clock - chained).abs() < time::Duration::SECOND {
+                    chained
+                } else {
+                    clock
+                }
             }
-            (None, Backend::Simulated(provider)) => {
-                let pods = self.directory.simulated_pods();
-                let sim = simulate(&pods, cur.node.cpu_count, *provider, end, interval_secs);
-                Ok(Some(IntervalReport::from_simulation(
-                    &self.node,
-                    (start, end),
-                    &pods,
-                    &sim,
-                )))
-            }
-            (None, Backend::Sensor(_)) => Ok(None),
+            None => clock,
         }
     }
+
+    /// Makes `reading` the baseline; returns the previous one.
+    fn rebase(&mut self, reading: Reading) -> Option<Reading> {
+        self.readings_since_baseline = 0;
+        self.baseline.replace(reading)
+    }
+
+    fn simulated(&mut self, reading: Reading, provider: Provider) -> Option<IntervalReport> {
+        let cpu_count = reading.procs.node.cpu_count;
+        let prev = self.rebase(reading)?;
+        let end = end_of(&prev, self.baseline.as_ref()?);
+        let interval_secs = (end - prev.wall).as_seconds_f64();
+        let pods = self.directory.simulated_pods();
+        let sim = simulate(&pods, cpu_count, provider, end, interval_secs);
+        Some(IntervalReport::from_simulation(
+            &self.node,
+            (prev.wall, end),
+            &pods,
+            &sim,
+        ))
+    }
+}
+
+/// The wall-clock time of a monotonic instant (which may lie ahead of now in tests).
+fn wall_time_of(at: Instant) -> OffsetDateTime {
+    let (now, wall) = (Instant::now(), OffsetDateTime::now_utc());
+    if at >= now {
+        wall + (at - now)
+    } else {
+        wall - (now - at)
+    }
+}
+
+/// End of the interval from `prev` to `cur`: `prev`'s wall time plus the monotonic time
+/// between them, so the interval's length is exact even if the wall clock is adjusted.
+fn end_of(prev: &Reading, cur: &Reading) -> OffsetDateTime {
+    prev.wall + cur.at.saturating_duration_since(prev.at)
 }

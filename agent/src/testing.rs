@@ -71,6 +71,38 @@ impl SysfsFixture {
         Ok(self)
     }
 
+    /// Makes `energy_uj` readable again (after [`SysfsFixture::make_unreadable`]) with a value.
+    pub fn make_readable(&self, id: &str, energy_uj: u64) -> io::Result<&Self> {
+        let path = self.zone_dir(id).join("energy_uj");
+        if path.is_dir() {
+            std::fs::remove_dir(&path)?;
+        }
+        self.set_energy(id, energy_uj)
+    }
+
+    /// Declares the zone's limits as the kernel does: `constraint_0_max_power_uw` (long term)
+    /// and `constraint_1_power_limit_uw` (short term).
+    pub fn limits(
+        &self,
+        id: &str,
+        long_term_max_power_uw: u64,
+        short_term_power_limit_uw: u64,
+    ) -> io::Result<&Self> {
+        let dir = self.zone_dir(id);
+        std::fs::write(dir.join("constraint_0_name"), "long_term\n")?;
+        std::fs::write(
+            dir.join("constraint_0_max_power_uw"),
+            format!("{long_term_max_power_uw}\n"),
+        )?;
+        std::fs::write(dir.join("constraint_0_power_limit_uw"), "0\n")?;
+        std::fs::write(dir.join("constraint_1_name"), "short_term\n")?;
+        std::fs::write(
+            dir.join("constraint_1_power_limit_uw"),
+            format!("{short_term_power_limit_uw}\n"),
+        )?;
+        Ok(self)
+    }
+
     /// Removes a zone entirely (as when a device goes away).
     pub fn remove_zone(&self, id: &str) -> io::Result<&Self> {
         std::fs::remove_dir_all(self.zone_dir(id))?;
