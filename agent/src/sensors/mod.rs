@@ -1,6 +1,7 @@
 //! Sensors: where the agent's numbers come from (powercap, procfs, cgroups, estimate, simulation).
 
 pub mod cgroup;
+pub mod cgroup_cpu;
 pub mod estimate;
 pub mod powercap;
 pub mod procfs;
