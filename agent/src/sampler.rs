@@ -7,9 +7,11 @@ use std::time::Instant;
 use canopy_protocol::EnergySource;
 use time::OffsetDateTime;
 
-use crate::attribution::{attribute, process_deltas};
+use crate::attribution::{attribute_interval, process_deltas, CpuInterval};
 use crate::directory::PodDirectory;
 use crate::report::IntervalReport;
+use crate::sensors::cgroup::Owner;
+use crate::sensors::cgroup_cpu::{pod_cpu_deltas, CgroupCpuReader, CgroupCpuSnapshot};
 use crate::sensors::estimate::{EstimateSensor, Provider};
 use crate::sensors::powercap::{PowercapError, PowercapSensor};
 use crate::sensors::procfs::{ProcSnapshot, ProcfsError, ProcfsReader};
@@ -69,9 +71,10 @@ enum Backend {
     Simulated(Provider),
 }
 
-/// One reading: procfs at an instant, and when it was taken.
+/// One reading: procfs and the pods' cgroups at an instant, and when it was taken.
 struct Reading {
     procs: ProcSnapshot,
+    cgroups: CgroupCpuSnapshot,
     wall: OffsetDateTime,
     at: Instant,
 }
@@ -84,6 +87,10 @@ struct Reading {
 pub struct Sampler {
     node: String,
     procfs: ProcfsReader,
+    /// Pods' CPU time by cgroup, under `<sysfs>/fs/cgroup`.
+    cgroups: CgroupCpuReader,
+    /// Whether the absence of cgroup figures for pods has been logged.
+    told_no_cgroups: bool,
     backend: Backend,
     directory: PodDirectory,
     baseline: Option<Reading>,
@@ -123,6 +130,8 @@ impl Sampler {
         let sampler = Self {
             node: config.node.clone(),
             procfs: ProcfsReader::new(&config.procfs_root),
+            cgroups: CgroupCpuReader::new(config.sysfs_root.join("fs/cgroup")),
+            told_no_cgroups: false,
             backend,
             directory,
             baseline: None,
@@ -148,13 +157,22 @@ impl Sampler {
     /// time passing between readings (wall-clock times follow from the first reading).
     pub fn sample_at(&mut self, at: Instant) -> Result<Option<IntervalReport>, SamplerError> {
         let procs = self.procfs.snapshot()?;
+        let cgroups = match self.backend {
+            Backend::Sensor(_) => self.read_cgroups(&procs),
+            Backend::Simulated(_) => CgroupCpuSnapshot::default(),
+        };
         let wall = self.wall_time_of(at);
         let since_last_call_secs = self
             .last_call
             .replace(at)
             .map_or(0.0, |last| at.saturating_duration_since(last).as_secs_f64());
         self.readings_since_baseline = self.readings_since_baseline.saturating_add(1);
-        let reading = Reading { procs, wall, at };
+        let reading = Reading {
+            procs,
+            cgroups,
+            wall,
+            at,
+        };
         let energy = match &mut self.backend {
             Backend::Sensor(sensor) => sensor.sample(&reading.procs, since_last_call_secs),
             Backend::Simulated(provider) => {
@@ -182,17 +200,16 @@ impl Sampler {
             return Ok(None);
         };
         let deltas = process_deltas(&prev.procs, &cur.procs);
-        let attribution = attribute(
+        let pod_cgroups = pod_cpu_deltas(&prev.cgroups, &cur.cgroups);
+        let (prev_cpu, cur_cpu) = (prev.procs.node, cur.procs.node);
+        let attribution = attribute_interval(
             energy.host_energy_joules,
-            cur.procs
-                .node
-                .total_ticks
-                .saturating_sub(prev.procs.node.total_ticks),
-            cur.procs
-                .node
-                .active_ticks
-                .saturating_sub(prev.procs.node.active_ticks),
-            &deltas,
+            &CpuInterval {
+                node_total_ticks: cur_cpu.total_ticks.saturating_sub(prev_cpu.total_ticks),
+                node_active_ticks: cur_cpu.active_ticks.saturating_sub(prev_cpu.active_ticks),
+                processes: &deltas,
+                pod_cgroups: &pod_cgroups,
+            },
         );
         Ok(Some(IntervalReport::from_attribution(
             &self.node,
@@ -202,6 +219,27 @@ impl Sampler {
             attribution,
             &self.directory,
         )))
+    }
+
+    /// Reads the pods' cgroups, saying once if there are pods but no cgroup figures for them.
+    fn read_cgroups(&mut self, procs: &ProcSnapshot) -> CgroupCpuSnapshot {
+        let snapshot = self.cgroups.snapshot();
+        if !snapshot.complete && !self.told_no_cgroups {
+            let has_pods = procs
+                .processes
+                .iter()
+                .any(|p| matches!(p.owner.as_ref(), Owner::Container(_)));
+            if has_pods {
+                self.told_no_cgroups = true;
+                tracing::warn!(
+                    mount = %self.cgroups.mount().display(),
+                    "no readable kubepods cgroups: pods' CPU time comes from their live \
+                     processes only, so the work of processes that exit within an interval \
+                     goes to system"
+                );
+            }
+        }
+        snapshot
     }
 
     /// The wall-clock time of a reading: the baseline's plus the monotonic time since, so
