@@ -124,11 +124,11 @@ fn portion(e: f64, part: u64, whole: u64) -> f64 {
     }
 }
 
-/// The live processes of one pod, by container (`None`: the pod's own cgroup).
+/// The live processes of one pod, by container id (`None`: the pod's own cgroup).
 #[derive(Default)]
-struct PodProcesses {
+struct PodProcesses<'a> {
     /// Indices into the interval's processes.
-    by_container: BTreeMap<Option<String>, Vec<usize>>,
+    by_container: BTreeMap<Option<&'a str>, Vec<usize>>,
     usage_usec: u64,
 }
 
@@ -163,7 +163,7 @@ pub fn attribute_interval(host_energy_joules: f64, cpu: &CpuInterval<'_>) -> Att
             Owner::Container(c) => {
                 let pod = pods.entry(c.pod_uid.as_str()).or_default();
                 pod.by_container
-                    .entry(c.container_id.clone())
+                    .entry(c.container_id.as_deref())
                     .or_default()
                     .push(i);
                 pod.usage_usec = pod.usage_usec.saturating_add(usec(p));
@@ -197,9 +197,9 @@ pub fn attribute_interval(host_energy_joules: f64, cpu: &CpuInterval<'_>) -> Att
         }
     };
     for (uid, pod) in &pods {
-        let key = |container_id: Option<String>| ContainerKey {
+        let key = |container_id: Option<&str>| ContainerKey {
             pod_uid: (*uid).to_string(),
-            container_id,
+            container_id: container_id.map(str::to_string),
         };
         let Some(cgroup) = cpu.pod_cgroups.get(*uid) else {
             for (container_id, indices) in &pod.by_container {
@@ -209,7 +209,7 @@ pub fn attribute_interval(host_energy_joules: f64, cpu: &CpuInterval<'_>) -> Att
                     .fold(0, u64::saturating_add);
                 let energy = portion(active, usage, denominator);
                 split_among(energy, usage, indices);
-                containers.insert(key(container_id.clone()), energy);
+                containers.insert(key(*container_id), energy);
             }
             continue;
         };
@@ -226,15 +226,13 @@ pub fn attribute_interval(host_energy_joules: f64, cpu: &CpuInterval<'_>) -> Att
             rest -= energy;
             let indices = pod
                 .by_container
-                .get(&Some(container_id.clone()))
+                .get(&Some(container_id.as_str()))
                 .map_or(&[][..], Vec::as_slice);
             split_among(energy, *usage, indices);
-            containers.insert(key(Some(container_id.clone())), energy);
+            containers.insert(key(Some(container_id)), energy);
         }
         for (container_id, indices) in &pod.by_container {
-            let measured = container_id
-                .as_ref()
-                .is_some_and(|id| cgroup.containers.contains_key(id));
+            let measured = container_id.is_some_and(|id| cgroup.containers.contains_key(id));
             if !measured {
                 rest_processes.extend_from_slice(indices);
             }

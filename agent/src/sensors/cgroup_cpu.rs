@@ -3,12 +3,13 @@
 //! processes that exited, so the work of a pod's short-lived processes is counted.
 
 use std::collections::BTreeMap;
-use std::io::{self, Read};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
 use super::cgroup::{container_of, pod_uid_of};
+use super::procfs::read_into;
 
 /// v1 hierarchies that hold `cpuacct.usage`, in the order tried (distributions name the
 /// co-mounted cpu and cpuacct controllers either way).
@@ -107,7 +108,7 @@ pub struct CgroupCpuReader {
     mount: PathBuf,
     hierarchy: Option<Hierarchy>,
     readings_until_discovery: u32,
-    buf: Vec<u8>,
+    buf: String,
 }
 
 impl CgroupCpuReader {
@@ -116,7 +117,7 @@ impl CgroupCpuReader {
             mount: mount.into(),
             hierarchy: None,
             readings_until_discovery: 0,
-            buf: Vec::with_capacity(1024),
+            buf: String::with_capacity(1024),
         }
     }
 
@@ -234,12 +235,10 @@ impl CgroupCpuReader {
             CgroupVersion::V1 => "cpuacct.usage",
         };
         let path = dir.join(file);
-        self.buf.clear();
-        std::fs::File::open(&path)?.read_to_end(&mut self.buf)?;
-        let text = String::from_utf8_lossy(&self.buf);
+        read_into(&path, &mut self.buf)?;
         let parsed = match version {
-            CgroupVersion::V2 => parse_cpu_stat_usage_usec(&text),
-            CgroupVersion::V1 => text.trim().parse::<u64>().ok().map(|ns| ns / 1_000),
+            CgroupVersion::V2 => parse_cpu_stat_usage_usec(&self.buf),
+            CgroupVersion::V1 => self.buf.trim().parse::<u64>().ok().map(|ns| ns / 1_000),
         };
         parsed.ok_or_else(|| {
             io::Error::new(

@@ -237,7 +237,7 @@ impl ProcfsReader {
 /// Reads a small file into `buf`, reusing its allocation. Unlike `read_to_string` it does not
 /// `fstat` first (procfs sizes are 0 anyway), and it stops at the first short read, which for
 /// regular files and procfs means end of file: one `read` per file in the common case.
-fn read_into(path: &Path, buf: &mut String) -> io::Result<()> {
+pub(crate) fn read_into(path: &Path, buf: &mut String) -> io::Result<()> {
     let mut bytes = std::mem::take(buf).into_bytes();
     bytes.clear();
     let result = read_bytes(path, &mut bytes);
