@@ -1,14 +1,17 @@
-//! Sampling-cycle cost with 1,000 processes: CPU time per cycle (getrusage), peak RSS, and
-//! the overhead at a 1 s interval as a fraction of one core. Prints figures; asserts nothing.
+//! Sampling-cycle cost with 1,000 processes in 100 pods' cgroups: CPU time per cycle
+//! (getrusage), peak RSS, and the overhead at a 1 s interval as a fraction of one core.
+//! Prints figures; asserts nothing.
 
 use std::time::{Duration, Instant};
 
 use canopy_agent::directory::PodDirectory;
 use canopy_agent::metrics::Metrics;
 use canopy_agent::sampler::{Sampler, SamplerConfig, SourceChoice};
+use canopy_agent::sensors::cgroup_cpu::{CgroupCpuReader, CgroupVersion};
 use canopy_agent::sensors::estimate::Provider;
 use canopy_agent::testing::{
-    cgroup_v2_systemd_containerd, CpuCounters, ProcfsFixture, SysfsFixture, MAX_ENERGY_RANGE_UJ,
+    cgroup_path_of, cgroup_v2_systemd_containerd, parent_cgroup, CgroupFixture, CpuCounters,
+    ProcfsFixture, SysfsFixture, MAX_ENERGY_RANGE_UJ,
 };
 use canopy_protocol::IngestBatch;
 use nix::sys::resource::{getrusage, UsageWho};
@@ -115,6 +118,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         )?;
     }
     let procfs = ProcfsFixture::new(&dir.path().join("proc"), 16)?;
+    // The pods' cgroups (v2, systemd driver): 100 pods of 2 containers, plus system services.
+    let cgroups = CgroupFixture::new(sysfs.root(), CgroupVersion::V2)?;
+    for service in 0..50 {
+        cgroups.usage(&format!("/system.slice/service-{service}.service"), 1)?;
+    }
+    let mut container_cgroups = Vec::new();
     procfs.node_cpu(CpuCounters {
         user: 1_000,
         system: 500,
@@ -128,8 +137,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         } else {
             let pod = pid % 100;
             let uid = format!("{pod:08x}-0000-4000-8000-{pod:012x}");
-            let container = format!("{:064x}", pod * 2 + pid % 2);
-            cgroup_v2_systemd_containerd("burstable", &uid, &container)
+            // Two containers per pod (by hundreds, so both parities of `pod` get both).
+            let container = format!("{:064x}", pod * 2 + (pid / 100) % 2);
+            let file = cgroup_v2_systemd_containerd("burstable", &uid, &container);
+            container_cgroups.push(cgroup_path_of(&file).to_string());
+            file
         };
         procfs.process(
             pid,
@@ -139,6 +151,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             &cgroup,
         )?;
     }
+    container_cgroups.sort();
+    container_cgroups.dedup();
+    let write_cgroups = |tick: u64| -> std::io::Result<()> {
+        let mut pods: std::collections::BTreeMap<&str, u64> = std::collections::BTreeMap::new();
+        for (i, path) in (0u64..).zip(&container_cgroups) {
+            let usage_usec = 1_000 * (i + tick);
+            cgroups.usage(path, usage_usec)?;
+            *pods.entry(parent_cgroup(path)).or_default() += usage_usec;
+        }
+        for (pod, usage_usec) in pods {
+            cgroups.usage(pod, usage_usec + 500)?;
+        }
+        Ok(())
+    };
+    write_cgroups(0)?;
     let config = SamplerConfig {
         node: "bench".into(),
         sysfs_root: sysfs.root().to_path_buf(),
@@ -170,6 +197,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         for pid in 1..=PROCESSES {
             rewrite_ticks(&procfs, pid, u64::from(pid) + tick)?;
         }
+        write_cgroups(tick)?;
         let (cpu_before, wall_before) = (cpu_time()?, Instant::now());
         // The cycle the daemon runs: sample, attribute, record metrics, serialize the batch.
         let report = sampler.sample()?;
@@ -186,7 +214,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let per_cycle = cpu / CYCLES;
     let overhead_at_1s = per_cycle.as_secs_f64() / 1.0;
-    println!("canopy-agent sampling benchmark ({PROCESSES} processes, {CYCLES} cycles, fixture procfs on {})", dir.path().display());
+    println!("canopy-agent sampling benchmark ({PROCESSES} processes, {} container cgroups, {CYCLES} cycles, fixtures on {})", container_cgroups.len(), dir.path().display());
     println!(
         "  first cycle (reads every cgroup file): {:.2} ms CPU",
         cold.as_secs_f64() * 1e3
@@ -197,7 +225,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         wall.as_secs_f64() * 1e3 / f64::from(CYCLES)
     );
     println!(
-        "    of which sample() (procfs, RAPL, attribution, report): {:.3} ms, metrics: {:.3} ms",
+        "    of which sample() (procfs, cgroups, RAPL, attribution, report): {:.3} ms, metrics: {:.3} ms",
         sample_cpu.as_secs_f64() * 1e3 / f64::from(CYCLES),
         record_cpu.as_secs_f64() * 1e3 / f64::from(CYCLES)
     );
@@ -211,6 +239,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!(
         "  getrusage ru_maxrss: {:.1} MiB (includes the launching process)",
         peak_rss_kib()? as f64 / 1024.0
+    );
+    // The cgroup part of the cycle on its own (the tree as the last cycle left it).
+    let mut reader = CgroupCpuReader::new(sysfs.root().join("fs/cgroup"));
+    let before = cpu_time()?;
+    for _ in 0..CYCLES {
+        std::hint::black_box(reader.snapshot());
+    }
+    let cgroups_per_cycle = (cpu_time()? - before) / CYCLES;
+    println!(
+        "    of which reading the pods' cgroups ({} pods, {} containers): {:.3} ms",
+        reader.snapshot().pods.len(),
+        container_cgroups.len(),
+        cgroups_per_cycle.as_secs_f64() * 1e3
     );
     let real = real_proc_cycle()?;
     println!(

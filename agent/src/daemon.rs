@@ -178,12 +178,23 @@ pub async fn run(settings: RunSettings) -> Result<(), DaemonError> {
         let started = Instant::now();
         match sampler.sample() {
             Ok(Some(report)) => {
+                if report.spans_intervals > 1 {
+                    tracing::info!(
+                        spans_intervals = report.spans_intervals,
+                        interval_secs = report.interval_secs,
+                        "interval reported together with the previous one(s), whose reading failed"
+                    );
+                }
                 metrics.record(&report);
                 if let Some(outbox) = outbox.as_mut() {
                     outbox.enqueue(&config.node, &report, &metrics);
                 }
             }
             Ok(None) => {}
+            Err(e) if e.carried_over() => {
+                metrics.error(e.kind());
+                tracing::warn!(error = %e, "reading failed; this interval is reported with the next");
+            }
             Err(e) => {
                 metrics.error(e.kind());
                 tracing::warn!(error = %e, "sampling failed; interval skipped");

@@ -14,6 +14,7 @@ fn report(pods: Vec<PodEnergy>) -> IntervalReport {
         start: datetime!(2026-01-01 00:00:00 UTC),
         end: datetime!(2026-01-01 00:00:10 UTC),
         interval_secs: 10.0,
+        spans_intervals: 1,
         host_energy_joules: 100.0,
         host_power_watts: 10.0,
         zones: vec![ZoneReport {
@@ -21,6 +22,7 @@ fn report(pods: Vec<PodEnergy>) -> IntervalReport {
             energy_joules: 100.0,
             power_watts: 10.0,
             counts_toward_host: true,
+            span_secs: 10.0,
         }],
         unavailable_zones: vec![],
         idle_energy_joules: 60.0,

@@ -17,8 +17,12 @@ use crate::sensors::{HostEnergy, ZoneProblem};
 pub struct ZoneReport {
     pub zone: String,
     pub energy_joules: f64,
+    /// Average over `span_secs`.
     pub power_watts: f64,
     pub counts_toward_host: bool,
+    /// Seconds the zone's figure covers: the report's interval, or longer for a zone that
+    /// could not be read at the previous reading (its energy since its last good reading).
+    pub span_secs: f64,
 }
 
 /// One interval on one node.
@@ -31,6 +35,10 @@ pub struct IntervalReport {
     #[serde(with = "time::serde::rfc3339")]
     pub end: OffsetDateTime,
     pub interval_secs: f64,
+    /// Readings this report spans: 1, or more when the host's energy counter could not be
+    /// read at the readings in between (nothing is lost: the counters are cumulative, so this
+    /// report covers the whole span from `start` to `end`).
+    pub spans_intervals: u32,
     pub host_energy_joules: f64,
     pub host_power_watts: f64,
     pub zones: Vec<ZoneReport>,
@@ -82,11 +90,12 @@ fn watts(energy_joules: f64, interval_secs: f64) -> f64 {
 }
 
 impl IntervalReport {
-    /// Builds the report for a measured or estimated interval, naming containers through
-    /// `directory` where it knows them.
+    /// Builds the report for a measured or estimated interval spanning `spans_intervals`
+    /// readings, naming containers through `directory` where it knows them.
     pub fn from_attribution(
         node: &str,
         (start, end): (OffsetDateTime, OffsetDateTime),
+        spans_intervals: u32,
         energy: &HostEnergy,
         attribution: Attribution,
         directory: &PodDirectory,
@@ -119,6 +128,7 @@ impl IntervalReport {
             start,
             end,
             interval_secs,
+            spans_intervals,
             host_energy_joules: attribution.host_energy_joules,
             host_power_watts: watts(attribution.host_energy_joules, interval_secs),
             zones: energy
@@ -127,8 +137,9 @@ impl IntervalReport {
                 .map(|z| ZoneReport {
                     zone: z.zone.clone(),
                     energy_joules: z.energy_joules,
-                    power_watts: watts(z.energy_joules, interval_secs),
+                    power_watts: watts(z.energy_joules, z.span_secs),
                     counts_toward_host: z.counts_toward_host,
+                    span_secs: z.span_secs,
                 })
                 .collect(),
             unavailable_zones: energy.unavailable_zones.clone(),
@@ -169,6 +180,7 @@ impl IntervalReport {
             start,
             end,
             interval_secs,
+            spans_intervals: 1,
             host_energy_joules,
             host_power_watts: watts(host_energy_joules, interval_secs),
             zones: vec![ZoneReport {
@@ -176,6 +188,7 @@ impl IntervalReport {
                 energy_joules: host_energy_joules,
                 power_watts: watts(host_energy_joules, interval_secs),
                 counts_toward_host: true,
+                span_secs: interval_secs,
             }],
             unavailable_zones: Vec::new(),
             idle_energy_joules: sim.idle_energy_joules,

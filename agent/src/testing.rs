@@ -4,6 +4,8 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
+use crate::sensors::cgroup_cpu::CgroupVersion;
+
 /// A typical `max_energy_range_uj` (about 262 kJ).
 pub const MAX_ENERGY_RANGE_UJ: u64 = 262_143_328_850;
 
@@ -68,6 +70,38 @@ impl SysfsFixture {
         let path = self.zone_dir(id).join("energy_uj");
         std::fs::remove_file(&path)?;
         std::fs::create_dir(&path)?;
+        Ok(self)
+    }
+
+    /// Makes `energy_uj` readable again (after [`SysfsFixture::make_unreadable`]) with a value.
+    pub fn make_readable(&self, id: &str, energy_uj: u64) -> io::Result<&Self> {
+        let path = self.zone_dir(id).join("energy_uj");
+        if path.is_dir() {
+            std::fs::remove_dir(&path)?;
+        }
+        self.set_energy(id, energy_uj)
+    }
+
+    /// Declares the zone's limits as the kernel does: `constraint_0_max_power_uw` (long term)
+    /// and `constraint_1_power_limit_uw` (short term).
+    pub fn limits(
+        &self,
+        id: &str,
+        long_term_max_power_uw: u64,
+        short_term_power_limit_uw: u64,
+    ) -> io::Result<&Self> {
+        let dir = self.zone_dir(id);
+        std::fs::write(dir.join("constraint_0_name"), "long_term\n")?;
+        std::fs::write(
+            dir.join("constraint_0_max_power_uw"),
+            format!("{long_term_max_power_uw}\n"),
+        )?;
+        std::fs::write(dir.join("constraint_0_power_limit_uw"), "0\n")?;
+        std::fs::write(dir.join("constraint_1_name"), "short_term\n")?;
+        std::fs::write(
+            dir.join("constraint_1_power_limit_uw"),
+            format!("{short_term_power_limit_uw}\n"),
+        )?;
         Ok(self)
     }
 
@@ -164,6 +198,80 @@ impl ProcfsFixture {
         std::fs::remove_dir_all(self.root.join(pid.to_string()))?;
         Ok(self)
     }
+}
+
+/// A fake cgroup mount, `<sysfs>/fs/cgroup`, with CPU usage per cgroup: v2 `cpu.stat`
+/// (`usage_usec`) or v1 `cpu,cpuacct/.../cpuacct.usage` (nanoseconds).
+#[derive(Debug, Clone)]
+pub struct CgroupFixture {
+    hierarchy: PathBuf,
+    version: CgroupVersion,
+}
+
+impl CgroupFixture {
+    /// The cgroup mount under `sysfs_root` in the given layout, with no cgroups yet.
+    pub fn new(sysfs_root: &Path, version: CgroupVersion) -> io::Result<Self> {
+        let mount = sysfs_root.join("fs/cgroup");
+        let hierarchy = match version {
+            CgroupVersion::V2 => {
+                std::fs::create_dir_all(&mount)?;
+                std::fs::write(
+                    mount.join("cgroup.controllers"),
+                    "cpuset cpu io memory pids\n",
+                )?;
+                mount
+            }
+            CgroupVersion::V1 => {
+                std::fs::create_dir_all(mount.join("memory"))?;
+                mount.join("cpu,cpuacct")
+            }
+        };
+        std::fs::create_dir_all(&hierarchy)?;
+        Ok(Self { hierarchy, version })
+    }
+
+    fn dir(&self, path: &str) -> PathBuf {
+        self.hierarchy.join(path.trim_start_matches('/'))
+    }
+
+    /// Sets the CPU usage of the cgroup at `path` (as `/proc/PID/cgroup` spells it, e.g.
+    /// `/kubepods.slice/.../cri-containerd-<id>.scope`), creating it.
+    pub fn usage(&self, path: &str, usage_usec: u64) -> io::Result<&Self> {
+        let dir = self.dir(path);
+        std::fs::create_dir_all(&dir)?;
+        match self.version {
+            CgroupVersion::V2 => std::fs::write(
+                dir.join("cpu.stat"),
+                format!(
+                    "usage_usec {usage_usec}\nuser_usec {}\nsystem_usec {}\nnr_periods 0\nnr_throttled 0\nthrottled_usec 0\n",
+                    usage_usec / 4 * 3,
+                    usage_usec - usage_usec / 4 * 3
+                ),
+            ),
+            CgroupVersion::V1 => std::fs::write(
+                dir.join("cpuacct.usage"),
+                format!("{}\n", usage_usec * 1_000),
+            ),
+        }?;
+        Ok(self)
+    }
+
+    /// Removes the cgroup at `path` (as when its last process exits and the runtime deletes it).
+    pub fn remove(&self, path: &str) -> io::Result<&Self> {
+        std::fs::remove_dir_all(self.dir(path))?;
+        Ok(self)
+    }
+}
+
+/// The cgroup path in the first line of a `/proc/PID/cgroup` file (after `N:controllers:`).
+pub fn cgroup_path_of(cgroup_file: &str) -> &str {
+    let line = cgroup_file.lines().next().unwrap_or_default();
+    line.splitn(3, ':').nth(2).unwrap_or_default()
+}
+
+/// The parent of a cgroup path (a container's pod).
+pub fn parent_cgroup(path: &str) -> &str {
+    path.rsplit_once('/').map_or("", |(parent, _)| parent)
 }
 
 /// A cgroup v2 file for a containerd container under the systemd driver.

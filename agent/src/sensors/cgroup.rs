@@ -81,7 +81,7 @@ pub fn parse_cgroup_path(path: &str) -> Option<ContainerRef> {
 }
 
 /// `pod<uid>` (cgroupfs) or `kubepods[-qos]-pod<uid_with_underscores>.slice` (systemd).
-fn pod_uid_of(segment: &str) -> Option<String> {
+pub(crate) fn pod_uid_of(segment: &str) -> Option<String> {
     let segment = segment.strip_suffix(".slice").unwrap_or(segment);
     let at = segment.rfind("pod")?;
     let uid = &segment[at + 3..];
@@ -110,7 +110,7 @@ fn qos_of(segment: &str) -> Option<QosClass> {
 }
 
 /// `cri-containerd-<id>.scope`, `crio-<id>.scope`, `docker-<id>.scope`, or a bare `<id>`.
-fn container_of(segment: &str) -> Option<(String, Runtime)> {
+pub(crate) fn container_of(segment: &str) -> Option<(String, Runtime)> {
     let name = segment.strip_suffix(".scope").unwrap_or(segment);
     let (runtime, id) = if let Some(id) = name.strip_prefix("cri-containerd-") {
         (Runtime::Containerd, id)

@@ -105,11 +105,13 @@ impl EnergySensor for EstimateSensor {
                 zone: "cpu".into(),
                 energy_joules: cpu_watts * secs,
                 counts_toward_host: true,
+                span_secs: secs,
             },
             ZoneEnergyDelta {
                 zone: "memory".into(),
                 energy_joules: memory_watts * secs,
                 counts_toward_host: true,
+                span_secs: secs,
             },
         ];
         Ok(Some(HostEnergy {

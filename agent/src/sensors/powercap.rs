@@ -39,6 +39,9 @@ pub struct Zone {
     pub energy_path: PathBuf,
     /// Value at which `energy_uj` wraps to zero; `None` if the file was unreadable.
     pub max_energy_range_uj: Option<u64>,
+    /// The largest power the zone declares (`constraint_*_max_power_uw` and
+    /// `constraint_*_power_limit_uw`, the short-term limit included); `None` if none above zero.
+    pub max_power_uw: Option<u64>,
     /// Whether this zone is added into host energy.
     pub counts_toward_host: bool,
 }
@@ -102,12 +105,14 @@ pub fn discover_zones(sysfs_root: &Path) -> Result<Vec<Zone>, PowercapError> {
             }
         }
         let max_energy_range_uj = read_u64(&zone_dir.join("max_energy_range_uj")).ok();
+        let max_power_uw = declared_max_power_uw(&zone_dir);
         zones.push(Zone {
             id,
             label,
             role,
             energy_path,
             max_energy_range_uj,
+            max_power_uw,
             counts_toward_host: false,
         });
     }
@@ -143,11 +148,115 @@ pub fn counter_delta_uj(
     Some(max - prev_uj + cur_uj)
 }
 
+/// Power assumed for a zone that declares no limit (no `constraint_*_max_power_uw` or
+/// `constraint_*_power_limit_uw` above zero), for the wraparound bound only: more than any
+/// socket, DIMM set or whole platform this agent runs on draws, so the bound errs towards
+/// refusing a long gap rather than missing a second wrap.
+pub const DEFAULT_MAX_ZONE_POWER_UW: u64 = 1_000_000_000; // 1 kW
+
+impl Zone {
+    /// The power used for the wraparound bound: the zone's declared maximum, else
+    /// [`DEFAULT_MAX_ZONE_POWER_UW`].
+    pub fn assumed_max_power_uw(&self) -> u64 {
+        self.max_power_uw
+            .filter(|uw| *uw > 0)
+            .unwrap_or(DEFAULT_MAX_ZONE_POWER_UW)
+    }
+
+    /// Longest time between two readings over which the counter cannot wrap more than once:
+    /// `max_energy_range_uj / max power`. `None` when the range is unknown.
+    pub fn wrap_bound_secs(&self) -> Option<f64> {
+        let range_uj = self.max_energy_range_uj?;
+        Some(range_uj as f64 / self.assumed_max_power_uw() as f64)
+    }
+
+    /// Energy since `baseline`, or why it cannot be known: a span the counter may have wrapped
+    /// twice in, or a counter that went backwards without a known range.
+    fn delta_since(&self, baseline: &Baseline, cur_uj: u64) -> Result<u64, String> {
+        let prev_uj = baseline.energy_uj;
+        match self.wrap_bound_secs() {
+            Some(bound_secs) if baseline.age_secs >= bound_secs => {
+                return Err(format!(
+                    "{:.1} s since the last good reading is more than the counter can span \
+                     without possibly wrapping twice (max_energy_range_uj {} at up to {} W: \
+                     {bound_secs:.1} s); the energy of that gap is unknown, new baseline taken",
+                    baseline.age_secs,
+                    self.max_energy_range_uj.unwrap_or_default(),
+                    self.assumed_max_power_uw() as f64 / 1e6,
+                ))
+            }
+            None if baseline.age_intervals > 1 => {
+                return Err(format!(
+                    "the reading spans {} intervals since the last good one and \
+                     max_energy_range_uj is unknown, so a wraparound cannot be ruled out; new \
+                     baseline taken",
+                    baseline.age_intervals
+                ))
+            }
+            _ => {}
+        }
+        counter_delta_uj(prev_uj, cur_uj, self.max_energy_range_uj).ok_or_else(|| {
+            match self.max_energy_range_uj {
+                Some(range_uj) => format!(
+                    "counter went from {prev_uj} to {cur_uj} uJ, above its max_energy_range_uj \
+                 {range_uj}; new baseline taken"
+                ),
+                None => format!(
+                    "counter went from {prev_uj} to {cur_uj} uJ and max_energy_range_uj is unknown"
+                ),
+            }
+        })
+    }
+}
+
+/// A zone's last good reading and the time since.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Baseline {
+    energy_uj: u64,
+    /// Seconds since the reading.
+    age_secs: f64,
+    /// Sampling calls since the reading.
+    age_intervals: u32,
+}
+
+impl Baseline {
+    fn new(energy_uj: u64) -> Self {
+        Self {
+            energy_uj,
+            age_secs: 0.0,
+            age_intervals: 0,
+        }
+    }
+}
+
+/// What one zone gave at one call.
+enum Reading {
+    Delta {
+        cur_uj: u64,
+        delta_uj: u64,
+    },
+    /// Read, but with no usable baseline (none, or refused with the reason).
+    Restart {
+        cur_uj: u64,
+        reason: String,
+    },
+    /// `energy_uj` is gone: the zone is dropped until it comes back.
+    Vanished,
+    /// Transient read failure.
+    Unreadable(String),
+}
+
 /// Reads RAPL zones; host energy per interval from the counting zones.
+///
+/// Each zone keeps its last good reading as the baseline. A failed read keeps it (the counter
+/// is cumulative), so the next good reading reports the energy of the whole span, as long as
+/// the span is short enough that the counter cannot have wrapped twice
+/// ([`Zone::wrap_bound_secs`]). A zone that vanished starts over when it returns.
 #[derive(Debug)]
 pub struct PowercapSensor {
     zones: Vec<Zone>,
-    prev_uj: HashMap<String, u64>,
+    /// Same order as `zones`.
+    baselines: Vec<Option<Baseline>>,
     baseline_taken: bool,
 }
 
@@ -158,14 +267,37 @@ impl PowercapSensor {
 
     pub fn new(zones: Vec<Zone>) -> Self {
         Self {
+            baselines: vec![None; zones.len()],
             zones,
-            prev_uj: HashMap::new(),
             baseline_taken: false,
         }
     }
 
     pub fn zones(&self) -> &[Zone] {
         &self.zones
+    }
+
+    fn read(&self, zone: &Zone, baseline: Option<&Baseline>, first: bool) -> Reading {
+        let cur_uj = match read_u64(&zone.energy_path) {
+            Ok(v) => v,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Reading::Vanished,
+            Err(e) => return Reading::Unreadable(e.to_string()),
+        };
+        match baseline {
+            None if first => Reading::Restart {
+                cur_uj,
+                reason: String::new(),
+            },
+            None => Reading::Restart {
+                cur_uj,
+                reason: "no previous reading (was unreadable or vanished); new baseline taken"
+                    .into(),
+            },
+            Some(b) => match zone.delta_since(b, cur_uj) {
+                Ok(delta_uj) => Reading::Delta { cur_uj, delta_uj },
+                Err(reason) => Reading::Restart { cur_uj, reason },
+            },
+        }
     }
 }
 
@@ -177,62 +309,112 @@ impl EnergySensor for PowercapSensor {
     fn sample(
         &mut self,
         _procs: &ProcSnapshot,
-        _interval_secs: f64,
+        interval_secs: f64,
     ) -> Result<Option<HostEnergy>, SensorError> {
         let first = !std::mem::replace(&mut self.baseline_taken, true);
-        let mut zones = Vec::new();
-        let mut problems = Vec::new();
-        for zone in &self.zones {
-            let reading = read_u64(&zone.energy_path);
-            let cur_uj = match reading {
-                Ok(v) => v,
-                Err(e) => {
-                    self.prev_uj.remove(&zone.id);
-                    let reason = if e.kind() == io::ErrorKind::NotFound {
-                        "vanished".to_string()
-                    } else {
-                        format!("unreadable: {e}")
-                    };
-                    problems.push(ZoneProblem {
-                        zone: zone.label.clone(),
-                        counts_toward_host: zone.counts_toward_host,
-                        reason,
-                    });
-                    continue;
-                }
-            };
-            let prev = self.prev_uj.insert(zone.id.clone(), cur_uj);
-            if first {
+        let secs = if interval_secs.is_finite() {
+            interval_secs.max(0.0)
+        } else {
+            0.0
+        };
+        for baseline in self.baselines.iter_mut().flatten() {
+            baseline.age_secs += secs;
+            baseline.age_intervals = baseline.age_intervals.saturating_add(1);
+        }
+        let readings: Vec<Reading> = self
+            .zones
+            .iter()
+            .zip(&self.baselines)
+            .map(|(zone, baseline)| self.read(zone, baseline.as_ref(), first))
+            .collect();
+
+        // A host zone whose energy since the baseline is lost makes every zone start over
+        // here; one that merely failed to read keeps every baseline for the next call.
+        let mut lost = None;
+        let mut unreadable = None;
+        for ((zone, baseline), reading) in self.zones.iter().zip(&self.baselines).zip(&readings) {
+            if !zone.counts_toward_host {
                 continue;
             }
-            let Some(prev_uj) = prev else {
-                problems.push(ZoneProblem {
-                    zone: zone.label.clone(),
-                    counts_toward_host: zone.counts_toward_host,
-                    reason: "no previous reading (was unreadable)".into(),
-                });
-                continue;
-            };
-            match counter_delta_uj(prev_uj, cur_uj, zone.max_energy_range_uj) {
-                Some(delta_uj) => zones.push(ZoneEnergyDelta {
-                    zone: zone.label.clone(),
-                    energy_joules: delta_uj as f64 / 1e6,
-                    counts_toward_host: zone.counts_toward_host,
-                }),
-                None => problems.push(ZoneProblem {
-                    zone: zone.label.clone(),
-                    counts_toward_host: zone.counts_toward_host,
-                    reason: format!(
-                        "counter went from {prev_uj} to {cur_uj} uJ and max_energy_range_uj is unknown"
-                    ),
-                }),
+            match reading {
+                Reading::Delta { .. } => {}
+                Reading::Restart { reason, .. } if first && reason.is_empty() => {}
+                Reading::Restart { reason, .. } => {
+                    lost.get_or_insert((zone.label.clone(), reason.clone()));
+                }
+                Reading::Vanished => {
+                    lost.get_or_insert((zone.label.clone(), "vanished".into()));
+                }
+                Reading::Unreadable(e) if baseline.is_none() => {
+                    lost.get_or_insert((zone.label.clone(), format!("unreadable: {e}")));
+                }
+                Reading::Unreadable(e) => {
+                    unreadable.get_or_insert((zone.label.clone(), format!("unreadable: {e}")));
+                }
             }
         }
-        if let Some(p) = problems.iter().find(|p| p.counts_toward_host) {
-            return Err(SensorError::HostZoneUnavailable {
-                zone: p.zone.clone(),
-                reason: p.reason.clone(),
-            });
+        if let Some((zone, reason)) = lost {
+            for (baseline, reading) in self.baselines.iter_mut().zip(&readings) {
+                *baseline = match reading {
+                    Reading::Delta { cur_uj, .. } | Reading::Restart { cur_uj, .. } => {
+                        Some(Baseline::new(*cur_uj))
+                    }
+                    Reading::Vanished | Reading::Unreadable(_) => None,
+                };
+            }
+            return Err(SensorError::HostZoneUnavailable { zone, reason });
+        }
+        if let Some((zone, reason)) = unreadable {
+            for (baseline, reading) in self.baselines.iter_mut().zip(&readings) {
+                if matches!(reading, Reading::Vanished) {
+                    *baseline = None;
+                }
+            }
+            return Err(SensorError::HostZoneUnreadable { zone, reason });
+        }
+
+        let mut zones = Vec::new();
+        let mut problems = Vec::new();
+        for ((zone, baseline), reading) in self
+            .zones
+            .iter()
+            .zip(self.baselines.iter_mut())
+            .zip(readings)
+        {
+            let problem = |reason: String| ZoneProblem {
+                zone: zone.label.clone(),
+                counts_toward_host: zone.counts_toward_host,
+                reason,
+            };
+            match reading {
+                Reading::Delta { cur_uj, delta_uj } => {
+                    zones.push(ZoneEnergyDelta {
+                        zone: zone.label.clone(),
+                        energy_joules: delta_uj as f64 / 1e6,
+                        counts_toward_host: zone.counts_toward_host,
+                        span_secs: baseline.map_or(secs, |b| b.age_secs),
+                    });
+                    *baseline = Some(Baseline::new(cur_uj));
+                }
+                Reading::Restart { cur_uj, reason } => {
+                    if !reason.is_empty() {
+                        problems.push(problem(reason));
+                    }
+                    *baseline = Some(Baseline::new(cur_uj));
+                }
+                Reading::Vanished => {
+                    problems.push(problem("vanished".into()));
+                    *baseline = None;
+                }
+                Reading::Unreadable(e) => {
+                    let kept = if baseline.is_some() {
+                        "; last good reading kept, its energy is reported with the next good one"
+                    } else {
+                        ""
+                    };
+                    problems.push(problem(format!("unreadable: {e}{kept}")));
+                }
+            }
         }
         if first {
             return Ok(None);
@@ -256,6 +438,23 @@ fn read_u64(path: &Path) -> io::Result<u64> {
     text.trim()
         .parse()
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("{e}")))
+}
+
+/// The largest `constraint_N_max_power_uw` or `constraint_N_power_limit_uw` of a zone (the
+/// short-term limit is usually the higher one), ignoring zeros and unreadable files.
+fn declared_max_power_uw(zone_dir: &Path) -> Option<u64> {
+    let entries = std::fs::read_dir(zone_dir).ok()?;
+    entries
+        .filter_map(Result::ok)
+        .filter(|e| {
+            e.file_name().to_str().is_some_and(|name| {
+                name.starts_with("constraint_")
+                    && (name.ends_with("_max_power_uw") || name.ends_with("_power_limit_uw"))
+            })
+        })
+        .filter_map(|e| read_u64(&e.path()).ok())
+        .filter(|uw| *uw > 0)
+        .max()
 }
 
 fn parent_id(id: &str) -> Option<String> {

@@ -137,6 +137,8 @@ fn wraparound_mid_interval_uses_max_energy_range() {
     let max = 1_000_000_000;
     f.zone("intel-rapl:0", "package-0", max - 3_000_000, max)
         .unwrap();
+    // A 1 kJ range wraps within 1 s at the 1 kW assumed without limits: declare 100 W.
+    f.limits("intel-rapl:0", 80_000_000, 100_000_000).unwrap();
     let mut sensor = PowercapSensor::discover(f.root()).unwrap();
     sample(&mut sensor).unwrap();
     f.set_energy("intel-rapl:0", 2_000_000).unwrap();
@@ -234,4 +236,176 @@ fn permission_denied_message_says_how_to_grant_access() {
     assert!(message.contains("root"), "{message}");
     assert!(message.contains("chmod g+r"), "{message}");
     assert!(message.contains("--source estimated"), "{message}");
+}
+
+#[test]
+fn declared_limits_set_the_wrap_bound_and_default_otherwise() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = SysfsFixture::new(dir.path()).unwrap();
+    f.zone("intel-rapl:0", "package-0", 0, MAX).unwrap();
+    // Long-term 125 W, short-term 150 W: the higher one bounds the average power.
+    f.limits("intel-rapl:0", 125_000_000, 150_000_000).unwrap();
+    f.zone("intel-rapl:0:1", "dram", 0, MAX).unwrap();
+    let sensor = PowercapSensor::discover(f.root()).unwrap();
+    let package = &sensor.zones()[0];
+    assert_eq!(package.max_power_uw, Some(150_000_000));
+    let bound = package.wrap_bound_secs().unwrap();
+    assert!((bound - MAX as f64 / 150e6).abs() < 1e-6, "{bound}");
+    let dram = &sensor.zones()[1];
+    assert_eq!(dram.max_power_uw, None);
+    assert_eq!(dram.assumed_max_power_uw(), DEFAULT_MAX_ZONE_POWER_UW);
+}
+
+#[test]
+fn one_failed_read_of_a_host_zone_keeps_the_baseline_and_loses_no_energy() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = two_socket_intel(dir.path());
+    let mut sensor = PowercapSensor::discover(f.root()).unwrap();
+    assert!(sample(&mut sensor).unwrap().is_none());
+    // 10 J on package-1 in the first interval, unreadable at its end.
+    f.set_energy("intel-rapl:1", 2_000_000 + 10_000_000)
+        .unwrap();
+    f.set_energy("intel-rapl:0", 1_000_000 + 4_000_000).unwrap();
+    f.make_unreadable("intel-rapl:1").unwrap();
+    let err = sample(&mut sensor).unwrap_err();
+    assert!(err.baseline_kept(), "{err}");
+    assert_eq!(err.kind(), "zone_unavailable");
+    let message = err.to_string();
+    assert!(
+        message.contains("package-1") && message.contains("last good reading is kept"),
+        "{message}"
+    );
+    // 7 J more by the next reading: the figure covers both intervals, every zone alike.
+    f.make_readable("intel-rapl:1", 2_000_000 + 17_000_000)
+        .unwrap();
+    f.set_energy("intel-rapl:0", 1_000_000 + 9_000_000).unwrap();
+    let energy = sample(&mut sensor).unwrap().unwrap();
+    assert!((zone_joules(&energy, "package-1") - 17.0).abs() < 1e-9);
+    assert!((zone_joules(&energy, "package-0") - 9.0).abs() < 1e-9);
+    assert!(
+        (energy.host_energy_joules - 26.0).abs() < 1e-9,
+        "{}",
+        energy.host_energy_joules
+    );
+    assert!(energy
+        .zones
+        .iter()
+        .all(|z| (z.span_secs - 2.0).abs() < 1e-9));
+    assert!(energy.unavailable_zones.is_empty());
+}
+
+#[test]
+fn a_wrap_inside_a_carried_span_is_counted_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = SysfsFixture::new(dir.path()).unwrap();
+    let max = 1_000_000_000; // 1 kJ
+    f.zone("intel-rapl:0", "package-0", max - 3_000_000, max)
+        .unwrap();
+    f.limits("intel-rapl:0", 50_000_000, 100_000_000).unwrap(); // wraps in 10 s at most
+    let mut sensor = PowercapSensor::discover(f.root()).unwrap();
+    sample(&mut sensor).unwrap();
+    f.make_unreadable("intel-rapl:0").unwrap();
+    assert!(sample(&mut sensor).unwrap_err().baseline_kept());
+    f.make_readable("intel-rapl:0", 2_000_000).unwrap();
+    let energy = sample(&mut sensor).unwrap().unwrap();
+    assert!(
+        (energy.host_energy_joules - 5.0).abs() < 1e-9,
+        "{}",
+        energy.host_energy_joules
+    );
+}
+
+#[test]
+fn a_gap_longer_than_the_wrap_bound_is_refused_with_the_reason_then_recovers() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = SysfsFixture::new(dir.path()).unwrap();
+    // 1 kJ range at up to 10 W: the counter cannot wrap twice within 100 s.
+    f.zone("intel-rapl:0", "package-0", 0, 1_000_000_000)
+        .unwrap();
+    f.limits("intel-rapl:0", 8_000_000, 10_000_000).unwrap();
+    let mut sensor = PowercapSensor::discover(f.root()).unwrap();
+    assert!(sensor
+        .sample(&ProcSnapshot::default(), 0.0)
+        .unwrap()
+        .is_none());
+    f.make_unreadable("intel-rapl:0").unwrap();
+    let err = sensor.sample(&ProcSnapshot::default(), 60.0).unwrap_err();
+    assert!(err.baseline_kept(), "{err}");
+    // Readable again 120 s after the last good reading: more than 100 s, so refused.
+    f.make_readable("intel-rapl:0", 300_000_000).unwrap();
+    let err = sensor.sample(&ProcSnapshot::default(), 60.0).unwrap_err();
+    assert!(!err.baseline_kept(), "the energy of the gap is lost: {err}");
+    assert_eq!(err.kind(), "zone_unavailable");
+    let message = err.to_string();
+    for part in [
+        "package-0",
+        "120.0 s since the last good reading",
+        "wrapping twice",
+        "max_energy_range_uj 1000000000 at up to 10 W: 100.0 s",
+        "new baseline taken",
+    ] {
+        assert!(message.contains(part), "{part:?} not in {message}");
+    }
+    // The refused reading is the new baseline: the next interval is measured.
+    f.set_energy("intel-rapl:0", 300_000_000 + 50_000_000)
+        .unwrap();
+    let energy = sensor
+        .sample(&ProcSnapshot::default(), 10.0)
+        .unwrap()
+        .unwrap();
+    assert!((energy.host_energy_joules - 50.0).abs() < 1e-9);
+}
+
+#[test]
+fn a_span_of_several_intervals_needs_a_known_range() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = SysfsFixture::new(dir.path()).unwrap();
+    f.zone("intel-rapl:0", "package-0", 0, MAX).unwrap();
+    std::fs::remove_file(
+        f.root()
+            .join("class/powercap/intel-rapl:0/max_energy_range_uj"),
+    )
+    .unwrap();
+    let mut sensor = PowercapSensor::discover(f.root()).unwrap();
+    sample(&mut sensor).unwrap();
+    // One interval without a range: a forward delta is still taken (as before).
+    f.set_energy("intel-rapl:0", 1_000_000).unwrap();
+    assert!((sample(&mut sensor).unwrap().unwrap().host_energy_joules - 1.0).abs() < 1e-9);
+    f.make_unreadable("intel-rapl:0").unwrap();
+    assert!(sample(&mut sensor).unwrap_err().baseline_kept());
+    f.make_readable("intel-rapl:0", 3_000_000).unwrap();
+    let err = sample(&mut sensor).unwrap_err();
+    assert!(
+        err.to_string().contains("max_energy_range_uj is unknown"),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_unreadable_sub_zone_keeps_its_baseline_and_reports_its_span() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = two_socket_intel(dir.path());
+    let mut sensor = PowercapSensor::discover(f.root()).unwrap();
+    sample(&mut sensor).unwrap();
+    f.set_energy("intel-rapl:1:0", 600_000 + 3_000_000).unwrap();
+    f.make_unreadable("intel-rapl:1:0").unwrap();
+    let energy = sample(&mut sensor).unwrap().unwrap();
+    let problem = &energy.unavailable_zones[0];
+    assert!(
+        problem.reason.contains("last good reading kept"),
+        "{}",
+        problem.reason
+    );
+    f.make_readable("intel-rapl:1:0", 600_000 + 5_000_000)
+        .unwrap();
+    let energy = sample(&mut sensor).unwrap().unwrap();
+    let core = energy
+        .zones
+        .iter()
+        .find(|z| z.zone == "package-1/core")
+        .unwrap();
+    assert!((core.energy_joules - 5.0).abs() < 1e-9);
+    assert!((core.span_secs - 2.0).abs() < 1e-9, "{}", core.span_secs);
+    let package = energy.zones.iter().find(|z| z.zone == "package-1").unwrap();
+    assert!((package.span_secs - 1.0).abs() < 1e-9);
 }

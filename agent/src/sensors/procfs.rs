@@ -8,6 +8,14 @@ use std::sync::Arc;
 
 use super::cgroup::{parse_cgroup_file, Owner};
 
+/// Ticks per second of `/proc/stat` and `/proc/PID/stat` (`USER_HZ`, what
+/// `sysconf(_SC_CLK_TCK)` returns): the kernel fixes it at 100 for userspace on every
+/// architecture Kubernetes nodes run (x86-64, arm64, ppc64le, s390x, riscv64), whatever
+/// its internal `HZ`.
+pub const USER_HZ: u64 = 100;
+/// Microseconds per `USER_HZ` tick, to compare ticks with cgroup `usage_usec`.
+pub const USEC_PER_TICK: u64 = 1_000_000 / USER_HZ;
+
 /// Node-wide CPU times in USER_HZ ticks, from the first line of `/proc/stat`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct NodeCpuTimes {
@@ -229,7 +237,7 @@ impl ProcfsReader {
 /// Reads a small file into `buf`, reusing its allocation. Unlike `read_to_string` it does not
 /// `fstat` first (procfs sizes are 0 anyway), and it stops at the first short read, which for
 /// regular files and procfs means end of file: one `read` per file in the common case.
-fn read_into(path: &Path, buf: &mut String) -> io::Result<()> {
+pub(crate) fn read_into(path: &Path, buf: &mut String) -> io::Result<()> {
     let mut bytes = std::mem::take(buf).into_bytes();
     bytes.clear();
     let result = read_bytes(path, &mut bytes);
