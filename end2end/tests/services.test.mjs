@@ -48,7 +48,7 @@ test("registering with JavaScript lists the service at once and after a reload",
   const name = uniqueName("js");
   await page.fill("#team", "payments");
   await page.fill("#name", name);
-  await page.click('button[type="submit"]');
+  await page.click('form.register-form button[type="submit"]');
   await page.getByRole("status").filter({ hasText: `Registered ${name} for team payments.` }).waitFor();
   // The list reloads on its own once the registration is done (no page reload).
   await page
@@ -67,7 +67,7 @@ test("a bad name gets an inline error with JavaScript and nothing is registered"
   await waitForHydration(page);
   await page.fill("#team", "payments");
   await page.fill("#name", "Not_A_Label");
-  await page.click('button[type="submit"]');
+  await page.click('form.register-form button[type="submit"]');
   const error = page.locator("#name-error");
   await error.waitFor();
   assert.match(await error.textContent(), /Service name: may contain only lowercase letters.*found 'N'/);
@@ -82,7 +82,7 @@ test("registering works with JavaScript disabled, and so do inline errors", asyn
   const name = uniqueName("nojs");
   await page.fill("#team", "search");
   await page.fill("#name", name);
-  await Promise.all([page.waitForURL(`${canopy.base}/services`), page.click('button[type="submit"]')]);
+  await Promise.all([page.waitForURL(`${canopy.base}/services`), page.click('form.register-form button[type="submit"]')]);
   assert.ok((await serviceNames(page)).includes(name), "listed after the form post");
   await page.reload();
   assert.ok((await serviceNames(page)).includes(name), "still listed after a reload");
@@ -90,13 +90,13 @@ test("registering works with JavaScript disabled, and so do inline errors", asyn
   // The same name again in the same team: the page says it exists.
   await page.fill("#team", "search");
   await page.fill("#name", name);
-  await Promise.all([page.waitForURL(/__err=/), page.click('button[type="submit"]')]);
+  await Promise.all([page.waitForURL(/__err=/), page.click('form.register-form button[type="submit"]')]);
   assert.match(await page.locator("#name-error").textContent(), /already exists in team “search”/);
 
   // A bad name: inline error, nothing written.
   await page.fill("#team", "search");
   await page.fill("#name", "-bad-");
-  await Promise.all([page.waitForURL(/__err=/), page.click('button[type="submit"]')]);
+  await Promise.all([page.waitForURL(/__err=/), page.click('form.register-form button[type="submit"]')]);
   assert.match(
     await page.locator("#name-error").textContent(),
     /Service name: must start and end with a lowercase letter or digit/,

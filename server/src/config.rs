@@ -437,6 +437,69 @@ pub struct IdentitySettings {
     /// `CANOPY_PUBLIC_URL`: how people reach Canopy. `https://` makes session cookies `Secure`;
     /// its origin is the one state-changing requests must come from, and invite links use it.
     pub public_url: Option<url::Url>,
+    /// Sign-in with GitHub (`CANOPY_GITHUB_CLIENT_ID`, `CANOPY_GITHUB_CLIENT_SECRET` or
+    /// `CANOPY_GITHUB_CLIENT_SECRET_FILE`, `CANOPY_GITHUB_ORG`, `CANOPY_GITHUB_URL`,
+    /// `CANOPY_GITHUB_API_URL`).
+    pub github: Option<crate::auth::github::GithubSettings>,
+}
+
+fn url_setting(
+    lookup: &impl Fn(&str) -> Option<String>,
+    var: &'static str,
+    default: &str,
+) -> Result<url::Url, ConfigError> {
+    let value = lookup(var)
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| default.to_owned());
+    url::Url::parse(&value).map_err(|e| ConfigError::Invalid {
+        var,
+        reason: format!("expected a URL ({e})"),
+        value,
+    })
+}
+
+fn github_settings(
+    lookup: &impl Fn(&str) -> Option<String>,
+) -> Result<Option<crate::auth::github::GithubSettings>, ConfigError> {
+    let Some(client_id) = lookup("CANOPY_GITHUB_CLIENT_ID").filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    let secret =
+        match (
+            lookup("CANOPY_GITHUB_CLIENT_SECRET").filter(|v| !v.is_empty()),
+            lookup("CANOPY_GITHUB_CLIENT_SECRET_FILE").filter(|v| !v.is_empty()),
+        ) {
+            (Some(secret), _) => secret,
+            (None, Some(path)) => std::fs::read_to_string(&path)
+                .map(|s| s.trim().to_owned())
+                .map_err(|e| ConfigError::Invalid {
+                    var: "CANOPY_GITHUB_CLIENT_SECRET_FILE",
+                    reason: format!("cannot be read ({e})"),
+                    value: path,
+                })?,
+            (None, None) => return Err(ConfigError::Invalid {
+                var: "CANOPY_GITHUB_CLIENT_SECRET",
+                value: String::new(),
+                reason:
+                    "is needed with CANOPY_GITHUB_CLIENT_ID (or CANOPY_GITHUB_CLIENT_SECRET_FILE)"
+                        .to_owned(),
+            }),
+        };
+    let org = lookup("CANOPY_GITHUB_ORG")
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| ConfigError::Invalid {
+            var: "CANOPY_GITHUB_ORG",
+            value: String::new(),
+            reason: "is needed with CANOPY_GITHUB_CLIENT_ID: only its members may sign in"
+                .to_owned(),
+        })?;
+    Ok(Some(crate::auth::github::GithubSettings {
+        client_id,
+        client_secret: SecretString::from(secret),
+        org,
+        web_url: url_setting(lookup, "CANOPY_GITHUB_URL", "https://github.com")?,
+        api_url: url_setting(lookup, "CANOPY_GITHUB_API_URL", "https://api.github.com")?,
+    }))
 }
 
 impl IdentitySettings {
@@ -469,6 +532,7 @@ impl IdentitySettings {
                 .map(PathBuf::from)
                 .unwrap_or_else(|| PathBuf::from(".canopy")),
             public_url,
+            github: github_settings(&lookup)?,
         })
     }
 

@@ -65,8 +65,18 @@ impl Application {
         settings: Settings,
         cluster_settings: ClusterSettings,
     ) -> Result<Self, StartupError> {
+        let identity_settings = crate::config::IdentitySettings::from_env()?;
+        Self::build_with_identity(settings, cluster_settings, identity_settings).await
+    }
+
+    /// As [`Application::build_with_cluster`], with sign-in settings given rather than read
+    /// from the environment (tests that sign in through a local GitHub double).
+    pub async fn build_with_identity(
+        settings: Settings,
+        cluster_settings: ClusterSettings,
+        mut identity_settings: crate::config::IdentitySettings,
+    ) -> Result<Self, StartupError> {
         let energy_settings = crate::config::EnergySettings::from_env()?;
-        let mut identity_settings = crate::config::IdentitySettings::from_env()?;
         if let DatabaseSettings::Embedded(embedded) = &settings.database {
             // One data directory: the embedded cluster's, which CANOPY_DATA_DIR also names.
             identity_settings.data_dir = embedded.data_dir.clone();
@@ -101,8 +111,7 @@ impl Application {
             .site_pkg_dir(bundle.pkg_dir.clone())
             .site_addr(local_addr)
             .build();
-        let identity =
-            crate::auth::Identity::new(pool.clone(), identity_settings.public_url.as_ref());
+        let identity = crate::auth::Identity::new(pool.clone(), &identity_settings);
         match identity
             .accounts
             .ensure_initial_admin(&identity_settings.data_dir)

@@ -409,6 +409,74 @@ impl Accounts {
         Ok(user_id)
     }
 
+    /// The Canopy account of a person GitHub vouched for: created at their first sign-in (user
+    /// name = GitHub login), and at every sign-in their e-mail, organisation-admin flag and the
+    /// team roles that come from GitHub are replaced by GitHub's answer (roles given in Canopy
+    /// stay). A local account that already uses the name is never taken over.
+    pub async fn upsert_github_user(
+        &self,
+        identity: &super::github::GithubIdentity,
+    ) -> Result<i64, AuthError> {
+        let username = Username::parse(&identity.login.to_lowercase())?;
+        let mut tx = self.pool.begin().await?;
+        let existing =
+            sqlx::query_scalar!("SELECT id FROM users WHERE github_id = $1", identity.id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let user_id = match existing {
+            Some(id) => {
+                sqlx::query!(
+                    "UPDATE users SET email = $2, org_admin = $3, github_login = $4 WHERE id = $1",
+                    id,
+                    identity.email,
+                    identity.org_admin,
+                    identity.login
+                )
+                .execute(&mut *tx)
+                .await?;
+                id
+            }
+            None => sqlx::query_scalar!(
+                "INSERT INTO users (username, email, org_admin, github_id, github_login)
+                 VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (username) DO NOTHING RETURNING id",
+                username.as_str(),
+                identity.email,
+                identity.org_admin,
+                identity.id,
+                identity.login
+            )
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| AuthError::Invalid {
+                field: "username",
+                message: format!(
+                    "a Canopy account named {} already exists and is not linked to GitHub; ask an admin",
+                    username.as_str()
+                ),
+            })?,
+        };
+        sqlx::query!(
+            "DELETE FROM team_members WHERE user_id = $1 AND source = 'github'",
+            user_id
+        )
+        .execute(&mut *tx)
+        .await?;
+        for (team, role) in &identity.teams {
+            sqlx::query!(
+                "INSERT INTO team_members (user_id, team, role, source) VALUES ($1, $2, $3, 'github')
+                 ON CONFLICT (user_id, team) DO NOTHING",
+                user_id,
+                team.as_str(),
+                role.as_str()
+            )
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(user_id)
+    }
+
     /// Every user with their memberships, by name.
     pub async fn list(&self) -> Result<Vec<UserInfo>, AuthError> {
         let users =

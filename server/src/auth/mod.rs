@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod github;
 pub mod session;
 pub mod tokens;
 
@@ -57,10 +58,13 @@ pub struct Identity {
     pub public_host: Option<String>,
     /// Where `/invite/...` links point (`CANOPY_PUBLIC_URL`, else the request's Host).
     pub public_url: Option<String>,
+    /// Sign-in with GitHub, when `CANOPY_GITHUB_CLIENT_ID` and its secret are set.
+    pub github: Option<github::GithubSignIn>,
 }
 
 impl Identity {
-    pub fn new(pool: sqlx::PgPool, public_url: Option<&url::Url>) -> Self {
+    pub fn new(pool: sqlx::PgPool, settings: &crate::config::IdentitySettings) -> Self {
+        let public_url = settings.public_url.as_ref();
         Self {
             accounts: Accounts::new(pool.clone()),
             tokens: ApiTokens::new(pool.clone()),
@@ -73,6 +77,7 @@ impl Identity {
                 })
             }),
             public_url: public_url.map(|u| u.as_str().trim_end_matches('/').to_owned()),
+            github: settings.github.clone().map(github::GithubSignIn::new),
         }
     }
 }

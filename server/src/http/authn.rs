@@ -104,6 +104,16 @@ fn check_same_origin(headers: &HeaderMap, public_host: Option<&str>) -> Result<(
             .map(str::to_owned)
             .ok_or_else(|| "the request has no Host header".to_owned())?,
     };
+    // Fetch Metadata: browsers say outright when a request comes from another site.
+    if headers
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|site| site == "cross-site")
+    {
+        return Err(
+            "the browser marked it as sent by another site (Sec-Fetch-Site: cross-site)".to_owned(),
+        );
+    }
     let claimed = headers
         .get(header::ORIGIN)
         .and_then(|v| v.to_str().ok())
@@ -320,6 +330,15 @@ mod tests {
         assert!(check_same_origin(&forged, None)
             .unwrap_err()
             .contains("evil.example"));
+        let marked = headers(&[
+            (header::HOST, "canopy.local:3000"),
+            (header::ORIGIN, "http://canopy.local:3000"),
+            (
+                header::HeaderName::from_static("sec-fetch-site"),
+                "cross-site",
+            ),
+        ]);
+        assert!(check_same_origin(&marked, None).is_err());
         let silent = headers(&[(header::HOST, "canopy.local:3000")]);
         assert!(check_same_origin(&silent, None).is_err());
         let behind_proxy = headers(&[

@@ -106,6 +106,9 @@ fn handler_case(
             ]),
         ),
         ("POST", "/signout") => (Needs::Public, path, Body::Empty),
+        // Not configured in this harness (404); the flow is tested in github_signin.rs.
+        ("POST", "/auth/github/start") => (Needs::Public, path, form(&[("next", "/")])),
+        ("GET", "/auth/github/callback") => (Needs::Public, path, Body::Empty),
         ("GET", "/invite/{token}") => (Needs::Public, path, Body::Empty),
         ("POST", "/invite/{token}") => (
             Needs::Public,

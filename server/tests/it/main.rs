@@ -5,6 +5,7 @@ mod api;
 mod assets_and_headers;
 mod authorization;
 mod embedded_postgres;
+mod github_signin;
 mod health;
 mod quota_api;
 mod services;

@@ -118,6 +118,16 @@ impl TestApp {
     }
 
     pub async fn spawn_with_site(site_root: PathBuf) -> Self {
+        let identity = canopy_server::config::IdentitySettings::from_lookup(|_| None)
+            .expect("default identity settings");
+        Self::spawn_with(site_root, identity).await
+    }
+
+    /// Starts Canopy with these sign-in settings (e.g. GitHub sign-in against a local double).
+    pub async fn spawn_with(
+        site_root: PathBuf,
+        identity: canopy_server::config::IdentitySettings,
+    ) -> Self {
         init_logs();
         let (db_name, options) = fresh_database().await;
         let pool = sqlx::postgres::PgPoolOptions::new()
@@ -142,7 +152,13 @@ impl TestApp {
             db_max_connections: 5,
             api_token: Some(SecretString::from(TEST_API_TOKEN.to_owned())),
         };
-        let application = Application::build(settings).await.expect("build app");
+        let application = Application::build_with_identity(
+            settings,
+            canopy_server::config::ClusterSettings::None,
+            identity,
+        )
+        .await
+        .expect("build app");
         let addr = application.local_addr().expect("local addr");
         let (tx, rx) = oneshot::channel::<()>();
         let server = tokio::spawn(async move {
