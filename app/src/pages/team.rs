@@ -41,6 +41,11 @@ pub fn TeamPage() -> impl IntoView {
         <section class="page">
             <p class="muted small"><a href="/teams">"Teams"</a> " / " {team}</p>
             <h1>{team}</h1>
+            <p class="small">
+                <a href=move || format!("/audit?team={}", team()) data-testid="team-audit-link">
+                    "Audit log of this team"
+                </a>
+            </p>
             <Suspense fallback=|| ()>
                 <PeriodPicker base raw error=period_error />
             </Suspense>

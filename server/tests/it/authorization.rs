@@ -688,6 +688,44 @@ async fn wrong_passwords_and_unknown_users_read_the_same_and_are_rate_limited() 
 }
 
 #[tokio::test]
+async fn a_form_posted_after_the_session_ended_says_it_was_not_saved() {
+    let app = TestApp::spawn().await;
+    // A browser without JavaScript whose session has gone posts the registration form.
+    let response = app
+        .anonymous()
+        .post(app.url("/api/fn/register_service"))
+        .header("accept", "text/html,application/xhtml+xml")
+        .header("referer", app.url("/services?team=alpha"))
+        .form(&[("team", "alpha"), ("name", "web")])
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let location = response.headers()["location"]
+        .to_str()
+        .expect("location")
+        .to_owned();
+    assert_eq!(
+        location,
+        "/signin?next=%2Fservices%3Fteam%3Dalpha&expired=1"
+    );
+    let page = app
+        .anonymous()
+        .get(app.url(&location))
+        .send()
+        .await
+        .expect("GET");
+    let html = page.text().await.expect("page");
+    assert!(html.contains("what you submitted was not saved"), "{html}");
+    assert!(
+        html.contains("value=\"/services?team=alpha\""),
+        "returns to the form: {html}"
+    );
+    assert_eq!(app.service_count().await, 0);
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn the_return_path_after_sign_in_stays_on_canopy() {
     let app = TestApp::spawn().await;
     for (next, expected) in [
