@@ -82,6 +82,20 @@ impl Identity {
     }
 }
 
+impl Identity {
+    /// How people reach Canopy, for links (invites, GitHub's callback): `CANOPY_PUBLIC_URL`,
+    /// else the request's own host over plain http (the local default).
+    pub fn base_url(&self, headers: &axum::http::HeaderMap) -> String {
+        self.public_url.clone().unwrap_or_else(|| {
+            let host = headers
+                .get(axum::http::header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .unwrap_or("localhost");
+            format!("http://{host}")
+        })
+    }
+}
+
 /// The principal of the bootstrap token (`CANOPY_API_TOKEN`): an organisation admin, for
 /// scripts that set Canopy up before anyone has signed in.
 pub fn bootstrap_principal() -> Principal {

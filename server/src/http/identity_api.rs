@@ -9,7 +9,7 @@ use app::api::{
 };
 use axum::{
     extract::{rejection::JsonRejection, Path, Query, State},
-    http::{header, HeaderMap, StatusCode},
+    http::{HeaderMap, StatusCode},
     Json,
 };
 use serde::Deserialize;
@@ -110,13 +110,7 @@ async fn create_invite(
         .create_invite(who.user_id, &grant)
         .await
         .map_err(AppError::from)?;
-    let base = state.identity.public_url.clone().unwrap_or_else(|| {
-        let host = headers
-            .get(header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .unwrap_or("localhost");
-        format!("http://{host}")
-    });
+    let base = state.identity.base_url(&headers);
     let target = grant
         .team
         .as_ref()

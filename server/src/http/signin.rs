@@ -388,6 +388,23 @@ async fn users_view(
     }
 }
 
+/// A refused or failed people-page form: recorded in the audit log, shown on the page.
+async fn users_error(
+    state: &AppState,
+    session: &Session,
+    who: &Principal,
+    action: &str,
+    error: AppError,
+) -> Response {
+    state
+        .identity
+        .audit
+        .record(who, action, Target::Org, false, &error.to_string())
+        .await;
+    let status = super::error::status_of(&error);
+    users_view(state, session, who, status, None, Some(error.to_string())).await
+}
+
 async fn users_page(
     State(state): State<AppState>,
     session: Session,
@@ -441,13 +458,7 @@ async fn create_invite(
     .await;
     match outcome {
         Ok((token, grant)) => {
-            let base = state.identity.public_url.clone().unwrap_or_else(|| {
-                let host = headers
-                    .get(axum::http::header::HOST)
-                    .and_then(|h| h.to_str().ok())
-                    .unwrap_or("localhost");
-                format!("http://{host}")
-            });
+            let base = state.identity.base_url(&headers);
             let what = match &grant.team {
                 Some((team, role)) => format!("invite as {} of {team}", role.as_str()),
                 None => "invite".to_owned(),
@@ -476,29 +487,7 @@ async fn create_invite(
             )
             .await
         }
-        Err(error) => {
-            state
-                .identity
-                .audit
-                .record(
-                    &who,
-                    "create_invite",
-                    Target::Org,
-                    false,
-                    &error.to_string(),
-                )
-                .await;
-            let status = super::error::status_of(&error);
-            users_view(
-                &state,
-                &session,
-                &who,
-                status,
-                None,
-                Some(error.to_string()),
-            )
-            .await
-        }
+        Err(error) => users_error(&state, &session, &who, "create_invite", error).await,
     }
 }
 
@@ -553,27 +542,7 @@ async fn set_role(
                 .await;
             users_view(&state, &session, &who, StatusCode::OK, None, None).await
         }
-        Err(error) => {
-            state
-                .identity
-                .audit
-                .record(&who, "set_role", Target::Org, false, &error.to_string())
-                .await;
-            let status = super::error::status_of(&error);
-            if who.may_administer_org() {
-                users_view(
-                    &state,
-                    &session,
-                    &who,
-                    status,
-                    None,
-                    Some(error.to_string()),
-                )
-                .await
-            } else {
-                (status, error.to_string()).into_response()
-            }
-        }
+        Err(error) => users_error(&state, &session, &who, "set_role", error).await,
     }
 }
 
@@ -642,14 +611,7 @@ const GITHUB_PENDING: &str = "github_pending";
 
 /// Where GitHub sends people back: `CANOPY_PUBLIC_URL`, else the request's own host.
 fn github_callback_url(state: &AppState, headers: &axum::http::HeaderMap) -> String {
-    let base = state.identity.public_url.clone().unwrap_or_else(|| {
-        let host = headers
-            .get(axum::http::header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .unwrap_or("localhost");
-        format!("http://{host}")
-    });
-    format!("{base}/auth/github/callback")
+    format!("{}/auth/github/callback", state.identity.base_url(headers))
 }
 
 #[derive(Deserialize)]

@@ -149,6 +149,20 @@ async fn start(
     location.query_pairs().into_owned().collect()
 }
 
+/// GitHub sending the person back with `code` and `state`.
+async fn callback(
+    app: &TestApp,
+    client: &reqwest::Client,
+    code: &str,
+    state: &str,
+) -> reqwest::Response {
+    client
+        .get(app.url(&format!("/auth/github/callback?code={code}&state={state}")))
+        .send()
+        .await
+        .expect("callback")
+}
+
 #[tokio::test]
 async fn a_member_signs_in_with_github_and_gets_roles_from_the_org_s_teams() {
     let github = github_double("Ana-Lopez", true).await;
@@ -159,14 +173,7 @@ async fn a_member_signs_in_with_github_and_gets_roles_from_the_org_s_teams() {
     assert_eq!(query["code_challenge_method"], "S256");
     assert_eq!(query["redirect_uri"], app.url("/auth/github/callback"));
 
-    let back = client
-        .get(app.url(&format!(
-            "/auth/github/callback?code=the-code&state={}",
-            query["state"]
-        )))
-        .send()
-        .await
-        .expect("callback");
+    let back = callback(&app, &client, "the-code", &query["state"]).await;
     assert_eq!(
         back.status(),
         StatusCode::SEE_OTHER,
@@ -217,14 +224,7 @@ async fn a_member_signs_in_with_github_and_gets_roles_from_the_org_s_teams() {
     // A second sign-in replaces GitHub's roles, and keeps the one account.
     let client2 = browser_client(&app.base);
     let query = start(&app, &client2, "/").await;
-    let again = client2
-        .get(app.url(&format!(
-            "/auth/github/callback?code=the-code&state={}",
-            query["state"]
-        )))
-        .send()
-        .await
-        .expect("callback");
+    let again = callback(&app, &client2, "the-code", &query["state"]).await;
     assert_eq!(again.status(), StatusCode::SEE_OTHER);
     let accounts: i64 = sqlx::query_scalar("SELECT count(*) FROM users WHERE github_id = 583231")
         .fetch_one(&app.pool)
@@ -271,14 +271,7 @@ async fn a_denied_consent_a_forged_state_and_a_bad_code_sign_nobody_in() {
         .contains("did not start here"));
 
     let query2 = start(&app, &client, "/").await;
-    let bad_code = client
-        .get(app.url(&format!(
-            "/auth/github/callback?code=expired-code&state={}",
-            query2["state"]
-        )))
-        .send()
-        .await
-        .expect("callback");
+    let bad_code = callback(&app, &client, "expired-code", &query2["state"]).await;
     assert_eq!(bad_code.status(), StatusCode::FORBIDDEN);
     assert!(bad_code
         .text()
@@ -301,14 +294,7 @@ async fn someone_outside_the_organisation_is_told_so_and_not_created() {
     let app = canopy_with(&github).await;
     let client = browser_client(&app.base);
     let query = start(&app, &client, "/").await;
-    let back = client
-        .get(app.url(&format!(
-            "/auth/github/callback?code=the-code&state={}",
-            query["state"]
-        )))
-        .send()
-        .await
-        .expect("callback");
+    let back = callback(&app, &client, "the-code", &query["state"]).await;
     assert_eq!(back.status(), StatusCode::FORBIDDEN);
     let page = back.text().await.expect("page");
     assert!(
