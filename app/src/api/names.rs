@@ -14,6 +14,9 @@ pub enum NameError {
     InvalidCharacter { found: char },
     #[error("must start and end with a lowercase letter or digit")]
     BadEdge,
+    /// Kubernetes Service names are DNS-1035 labels: a leading digit is refused by the API server.
+    #[error("must start with a lowercase letter (a-z); found {found:?}")]
+    MustStartWithLetter { found: char },
 }
 
 fn check_dns_label(raw: &str, max: usize) -> Result<(), NameError> {
@@ -38,6 +41,9 @@ fn check_dns_label(raw: &str, max: usize) -> Result<(), NameError> {
 
 macro_rules! dns_label_newtype {
     ($(#[$doc:meta])* $name:ident, $max:expr) => {
+        dns_label_newtype!($(#[$doc])* $name, $max, |_raw: &str| Ok(()));
+    };
+    ($(#[$doc:meta])* $name:ident, $max:expr, $extra:expr) => {
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
         #[serde(try_from = "String", into = "String")]
@@ -50,6 +56,8 @@ macro_rules! dns_label_newtype {
             /// Accepts `raw` only if it is a DNS-1123 label of at most `MAX_LEN` characters.
             pub fn parse(raw: &str) -> Result<Self, NameError> {
                 check_dns_label(raw, Self::MAX_LEN)?;
+                let extra: fn(&str) -> Result<(), NameError> = $extra;
+                extra(raw)?;
                 Ok(Self(raw.to_owned()))
             }
 
@@ -86,9 +94,16 @@ macro_rules! dns_label_newtype {
 }
 
 dns_label_newtype!(
-    /// A service's name: a DNS-1123 label (it becomes Kubernetes object names).
+    /// A service's name: a DNS-1035 label (it becomes Kubernetes object names, the Service's
+    /// among them, so it starts with a letter).
     ServiceName,
-    63
+    63,
+    |raw: &str| match raw.chars().next() {
+        Some(first) if !first.is_ascii_lowercase() => {
+            Err(NameError::MustStartWithLetter { found: first })
+        }
+        _ => Ok(()),
+    }
 );
 
 dns_label_newtype!(
@@ -104,7 +119,7 @@ mod tests {
 
     #[test]
     fn accepts_dns_labels() {
-        for ok in ["a", "web", "api-2", "9lives", &"a".repeat(63)] {
+        for ok in ["a", "web", "api-2", "lives9", &"a".repeat(63)] {
             assert_eq!(
                 ServiceName::parse(ok).map(|n| n.to_string()).as_deref(),
                 Ok(ok)
@@ -128,6 +143,15 @@ mod tests {
             Err(NameError::InvalidCharacter { found: '.' })
         );
         assert_eq!(ServiceName::parse("-web"), Err(NameError::BadEdge));
+        assert_eq!(
+            ServiceName::parse("9lives"),
+            Err(NameError::MustStartWithLetter { found: '9' }),
+            "a Kubernetes Service may not be named 9lives"
+        );
+        assert!(
+            TeamName::parse("9lives").is_ok(),
+            "namespaces (<team>-<env>) may start with a digit"
+        );
         assert_eq!(ServiceName::parse("web-"), Err(NameError::BadEdge));
         assert_eq!(
             ServiceName::parse("café"),

@@ -429,3 +429,72 @@ async fn leftovers(team: &TestTeam, selector: &str) -> Vec<String> {
     collect!(k8s_openapi::api::networking::v1::Ingress);
     left
 }
+
+/// Property: every spec that validation accepts renders objects the real API server accepts
+/// (server-side dry-run), and every spec it refuses names the field. Names and image tags are
+/// drawn from what users can type, edges included (leading digits, 63-character names, tags
+/// ending in '-', '.' or '_').
+#[tokio::test]
+async fn every_spec_validation_accepts_renders_objects_the_api_server_accepts() {
+    use proptest::{
+        strategy::{Strategy, ValueTree},
+        test_runner::{Config, TestRunner},
+    };
+    with_team("dep-prop", |team| async move {
+        // The namespace exists, so every object is dry-run by the API server (a preview into
+        // a namespace still to be created can only say "new").
+        Api::<Namespace>::all(team.client.clone())
+            .create(
+                &kube::api::PostParams::default(),
+                &Namespace {
+                    metadata: kube::api::ObjectMeta {
+                        name: Some(team.namespace()),
+                        ..Default::default()
+                    },
+                    ..Default::default()
+                },
+            )
+            .await
+            .expect("namespace");
+        let mut runner = TestRunner::new(Config::default());
+        let names = proptest::prop_oneof![
+            "[a-z0-9][a-z0-9-]{0,12}[a-z0-9]",
+            "[a-z][a-z0-9-]{55,61}[a-z0-9]",
+            "[0-9][a-z0-9]{0,8}",
+        ];
+        let tags = "[A-Za-z0-9_][A-Za-z0-9_.-]{0,70}";
+        let (mut accepted, mut refused) = (0, 0);
+        for _ in 0..24 {
+            let name = names.new_tree(&mut runner).expect("name").current();
+            let tag = tags.new_tree(&mut runner).expect("tag").current();
+            let raw = app::api::spec::RawServiceSpec {
+                team: team.team.clone(),
+                name: name.clone(),
+                environment: "dev".to_owned(),
+                image: format!("ghcr.io/acme/web:{tag}"),
+                port: 8080,
+                size: "S".to_owned(),
+                replicas: Some(1),
+                ..app::api::spec::RawServiceSpec::default()
+            };
+            match raw.validate() {
+                Ok(spec) => {
+                    accepted += 1;
+                    let rendered = team.render(&spec, 1).await;
+                    if let Err(error) = team.applier.preview(&rendered).await {
+                        panic!("accepted name {name:?} and tag {tag:?}, but the API server refused: {error}");
+                    }
+                }
+                Err(errors) => {
+                    refused += 1;
+                    assert!(
+                        errors.0.iter().all(|e| !e.field.is_empty() && !e.message.is_empty()),
+                        "{name:?} / {tag:?}: {errors}"
+                    );
+                }
+            }
+        }
+        assert!(accepted > 0 && refused > 0, "both kinds drawn: {accepted} accepted, {refused} refused");
+    })
+    .await;
+}

@@ -9,6 +9,8 @@ mod workload;
 
 use std::collections::BTreeMap;
 
+use sha2::Digest;
+
 use app::api::spec::{Scaling, ServiceSpec};
 use k8s_openapi::{
     api::{
@@ -161,8 +163,8 @@ pub fn labels(spec: &ServiceSpec) -> BTreeMap<String, String> {
         "app.kubernetes.io/managed-by".to_owned(),
         MANAGED_BY.to_owned(),
     );
-    if let Some(tag) = spec.image.tag().filter(|t| t.len() <= 63) {
-        labels.insert("app.kubernetes.io/version".to_owned(), tag.to_owned());
+    if let Some(version) = spec.image.tag().and_then(label_value) {
+        labels.insert("app.kubernetes.io/version".to_owned(), version);
     }
     labels.insert(LABEL_TEAM.to_owned(), spec.team.to_string());
     labels.insert(LABEL_SERVICE.to_owned(), spec.name.to_string());
@@ -179,9 +181,44 @@ pub fn selector_labels(spec: &ServiceSpec) -> BTreeMap<String, String> {
         ("app.kubernetes.io/name".to_owned(), spec.name.to_string()),
         (
             "app.kubernetes.io/instance".to_owned(),
-            format!("{}-{}", spec.name, spec.environment.as_str()),
+            instance_label(spec.name.as_str(), spec.environment.as_str()),
         ),
     ])
+}
+
+/// The longest label value Kubernetes accepts.
+const MAX_LABEL_VALUE: usize = 63;
+
+/// `<service>-<environment>`, or for names too long for a label value, the name shortened
+/// with a hash of the whole so two long names never share it (short names keep the value they
+/// always had: it is part of the Deployment's immutable selector).
+pub fn instance_label(service: &str, environment: &str) -> String {
+    let full = format!("{service}-{environment}");
+    if full.len() <= MAX_LABEL_VALUE {
+        return full;
+    }
+    let hash: String = sha2::Sha256::digest(full.as_bytes())
+        .iter()
+        .take(4)
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let room = MAX_LABEL_VALUE - environment.len() - hash.len() - 2;
+    let prefix = service[..room.min(service.len())].trim_end_matches('-');
+    format!("{prefix}-{hash}-{environment}")
+}
+
+/// A label value made from free text (an image tag): what Kubernetes accepts, at most 63
+/// characters of `[A-Za-z0-9_.-]` starting and ending with a letter or digit; `None` when
+/// nothing is left.
+pub fn label_value(raw: &str) -> Option<String> {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
+    if !raw.chars().all(allowed) {
+        return None;
+    }
+    let trimmed = raw.trim_matches(|c: char| !c.is_ascii_alphanumeric());
+    let cut = &trimmed[..trimmed.len().min(MAX_LABEL_VALUE)];
+    let value = cut.trim_end_matches(|c: char| !c.is_ascii_alphanumeric());
+    (!value.is_empty()).then(|| value.to_owned())
 }
 
 /// The label selector that finds every object Canopy made for a service.

@@ -276,3 +276,59 @@ fn rendering_is_deterministic() {
         serde_json::to_value(b.deployment).ok()
     );
 }
+
+/// Label values the API server accepts: at most 63 of `[A-Za-z0-9_.-]`, alphanumeric at both ends.
+fn is_valid_label_value(value: &str) -> bool {
+    value.len() <= 63
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && value
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric())
+        && value
+            .chars()
+            .last()
+            .is_some_and(|c| c.is_ascii_alphanumeric())
+}
+
+#[test]
+fn the_instance_label_fits_for_the_longest_names_and_stays_as_it_was_for_short_ones() {
+    assert_eq!(super::instance_label("web", "staging"), "web-staging");
+    let longest = "a".repeat(63);
+    for environment in ["dev", "staging", "prod"] {
+        let value = super::instance_label(&longest, environment);
+        assert!(
+            is_valid_label_value(&value),
+            "{value} ({} chars)",
+            value.len()
+        );
+        assert!(value.ends_with(&format!("-{environment}")), "{value}");
+    }
+    // Two long names that share their first 50 characters still get different values.
+    let (one, two) = (
+        format!("{}-one", "b".repeat(56)),
+        format!("{}-two", "b".repeat(56)),
+    );
+    assert_ne!(
+        super::instance_label(&one, "prod"),
+        super::instance_label(&two, "prod")
+    );
+}
+
+#[test]
+fn image_tags_become_valid_version_labels_or_none() {
+    assert_eq!(super::label_value("1.4.2").as_deref(), Some("1.4.2"));
+    assert_eq!(super::label_value("1.0-").as_deref(), Some("1.0"));
+    assert_eq!(super::label_value("_build.").as_deref(), Some("build"));
+    assert_eq!(super::label_value("---").as_deref(), None);
+    let long = format!("v{}-", "1".repeat(70));
+    let value = super::label_value(&long).expect("a value");
+    assert!(is_valid_label_value(&value), "{value}");
+    for tag in ["1.0-", "v2_", "_x.", "a.b-c_d"] {
+        if let Some(value) = super::label_value(tag) {
+            assert!(is_valid_label_value(&value), "{tag} -> {value}");
+        }
+    }
+}
