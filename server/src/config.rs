@@ -499,6 +499,21 @@ fn github_settings(
         org,
         web_url: url_setting(lookup, "CANOPY_GITHUB_URL", "https://github.com")?,
         api_url: url_setting(lookup, "CANOPY_GITHUB_API_URL", "https://api.github.com")?,
+        refresh_every: match lookup("CANOPY_GITHUB_REFRESH_MINUTES").filter(|v| !v.is_empty()) {
+            Some(value) => time::Duration::minutes(
+                value
+                    .parse::<u16>()
+                    .ok()
+                    .filter(|m| *m > 0)
+                    .map(i64::from)
+                    .ok_or_else(|| ConfigError::Invalid {
+                        var: "CANOPY_GITHUB_REFRESH_MINUTES",
+                        reason: "expected a whole number of minutes above 0".to_owned(),
+                        value: value.clone(),
+                    })?,
+            ),
+            None => time::Duration::hours(1),
+        },
     }))
 }
 

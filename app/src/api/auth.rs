@@ -171,6 +171,11 @@ impl Principal {
     }
 }
 
+/// The session's token for forms that post without JavaScript (server only: the sign-in
+/// middleware puts it in the request; `components::CsrfField` renders it into each form).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CsrfToken(pub String);
+
 /// The principal of the request being handled (server only): put there by the server's
 /// sign-in middleware; none means the request is anonymous.
 #[cfg(feature = "ssr")]

@@ -1,5 +1,6 @@
 //! Components shared by several pages.
 
+pub mod csrf;
 pub mod energy_chart;
 pub mod energy_figures;
 pub mod error_banner;

@@ -6,6 +6,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::api::energy::{load_service_energy_for, load_service_pods};
+use crate::components::csrf::CsrfField;
 use crate::{
     api::{
         deploy_fns::{
@@ -271,6 +272,7 @@ fn DeployFormView(
     let auto = form.scaling == "auto";
     view! {
         <ActionForm action=preview attr:class="card deploy-form" attr:aria-label="Deploy">
+            <CsrfField />
             <h2>"Deploy"</h2>
             <input type="hidden" name="form[team]" value=form.team.clone() />
             <input type="hidden" name="form[name]" value=form.name.clone() />

@@ -5,7 +5,7 @@ use leptos_meta::Title;
 
 use crate::{
     api::{list_services, AppError, Field, RegisterService, ServiceName, ServiceSummary},
-    components::error_banner::ErrorBanner,
+    components::{csrf::CsrfField, error_banner::ErrorBanner},
 };
 
 #[component]
@@ -70,6 +70,7 @@ fn RegisterForm(register: ServerAction<RegisterService>) -> impl IntoView {
 
     view! {
         <ActionForm action=register attr:class="card register-form" attr:aria-label="Register a service">
+            <CsrfField />
             <h2>"Register a service"</h2>
             <div class="field">
                 <label for="team">"Team"</label>

@@ -23,6 +23,9 @@ pub struct GithubSettings {
     pub web_url: url::Url,
     /// `https://api.github.com` (or `https://HOST/api/v3` on GitHub Enterprise Server).
     pub api_url: url::Url,
+    /// How often a signed-in person's organisation membership and team roles are read again
+    /// from GitHub (with their own token, kept in their server-side session).
+    pub refresh_every: time::Duration,
 }
 
 /// How a GitHub sign-in fails; every message says what to do.
@@ -155,7 +158,7 @@ impl GithubSignIn {
         state: &str,
         code: &str,
         redirect_uri: &str,
-    ) -> Result<GithubIdentity, GithubError> {
+    ) -> Result<(GithubIdentity, SecretString), GithubError> {
         if !bool::from(subtle::ConstantTimeEq::ct_eq(
             pending.state.as_bytes(),
             state.as_bytes(),
@@ -163,7 +166,11 @@ impl GithubSignIn {
             return Err(GithubError::StateMismatch);
         }
         let token = self.exchange(code, &pending.verifier, redirect_uri).await?;
-        self.identity(token).await
+        Ok((self.identity(&token).await?, token))
+    }
+
+    pub fn refresh_every(&self) -> time::Duration {
+        self.settings.refresh_every
     }
 
     async fn exchange(
@@ -209,7 +216,8 @@ impl GithubSignIn {
         }
     }
 
-    async fn identity(&self, token: SecretString) -> Result<GithubIdentity, GithubError> {
+    /// Who the token's owner is at GitHub: account, membership, verified e-mail, teams.
+    pub async fn identity(&self, token: &SecretString) -> Result<GithubIdentity, GithubError> {
         let github = octocrab::Octocrab::builder()
             .base_uri(self.settings.api_url.as_str())?
             .personal_token(token.expose_secret().to_owned())
@@ -300,6 +308,7 @@ mod tests {
             org: "acme".into(),
             web_url: url::Url::parse("https://github.example").expect("url"),
             api_url: url::Url::parse("https://api.github.example").expect("url"),
+            refresh_every: time::Duration::hours(1),
         });
         let (url, pending) =
             sign_in.start("https://canopy.example/auth/github/callback", "/".into());

@@ -25,6 +25,16 @@ struct SignedIn {
     /// The user's session epoch at sign-in; "sign out everywhere" bumps it.
     epoch: i32,
     signed_in_at: OffsetDateTime,
+    /// Set for GitHub sign-ins: the person's token (server-side only, in the session store)
+    /// and when their membership was last read from GitHub.
+    #[serde(default)]
+    github: Option<GithubSession>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct GithubSession {
+    token: String,
+    refreshed_at: OffsetDateTime,
 }
 
 /// The session layer: `Secure` cookies when Canopy is served over HTTPS.
@@ -54,6 +64,30 @@ pub async fn sign_in(
     accounts: &Accounts,
     user_id: i64,
 ) -> Result<(), AuthError> {
+    start(session, accounts, user_id, None).await
+}
+
+/// As [`sign_in`], keeping the person's GitHub token for the periodic membership refresh.
+pub async fn sign_in_github(
+    session: &Session,
+    accounts: &Accounts,
+    user_id: i64,
+    token: &secrecy::SecretString,
+) -> Result<(), AuthError> {
+    use secrecy::ExposeSecret;
+    let github = GithubSession {
+        token: token.expose_secret().to_owned(),
+        refreshed_at: OffsetDateTime::now_utc(),
+    };
+    start(session, accounts, user_id, Some(github)).await
+}
+
+async fn start(
+    session: &Session,
+    accounts: &Accounts,
+    user_id: i64,
+    github: Option<GithubSession>,
+) -> Result<(), AuthError> {
     let epoch = accounts
         .principal(user_id)
         .await?
@@ -66,6 +100,7 @@ pub async fn sign_in(
                 user_id,
                 epoch,
                 signed_in_at: OffsetDateTime::now_utc(),
+                github,
             },
         )
         .await?;
@@ -82,10 +117,36 @@ pub async fn sign_out(session: &Session) -> Result<(), AuthError> {
 pub async fn principal(
     session: &Session,
     accounts: &Accounts,
+    github: Option<&super::github::GithubSignIn>,
 ) -> Result<Option<Principal>, AuthError> {
-    let Some(signed_in) = session.get::<SignedIn>(KEY).await? else {
+    let Some(mut signed_in) = session.get::<SignedIn>(KEY).await? else {
         return Ok(None);
     };
+    if let (Some(github), Some(linked)) = (github, signed_in.github.clone()) {
+        if OffsetDateTime::now_utc() - linked.refreshed_at >= github.refresh_every() {
+            let token = secrecy::SecretString::from(linked.token.clone());
+            match github.identity(&token).await {
+                Ok(identity) => {
+                    accounts.upsert_github_user(&identity).await?;
+                    signed_in.github = Some(GithubSession {
+                        refreshed_at: OffsetDateTime::now_utc(),
+                        ..linked
+                    });
+                    session.insert(KEY, signed_in.clone()).await?;
+                }
+                Err(error @ super::github::GithubError::NotInOrg { .. }) => {
+                    tracing::info!(%error, "signed out: no longer in the GitHub organisation");
+                    session.flush().await?;
+                    return Ok(None);
+                }
+                // GitHub down or the token revoked: the roles read last time stay until it
+                // answers (a revoked token is found at the next sign-in).
+                Err(error) => {
+                    tracing::warn!(%error, "GitHub membership refresh failed; keeping the last roles")
+                }
+            }
+        }
+    }
     let valid = if OffsetDateTime::now_utc() - signed_in.signed_in_at > ABSOLUTE_EXPIRY {
         None
     } else {
@@ -99,4 +160,29 @@ pub async fn principal(
         session.flush().await?;
     }
     Ok(valid)
+}
+
+const CSRF_KEY: &str = "csrf";
+
+/// The session's anti-forgery token for forms that post without JavaScript (made on first use).
+pub async fn csrf_token(session: &Session) -> Result<String, AuthError> {
+    if let Some(token) = session.get::<String>(CSRF_KEY).await? {
+        return Ok(token);
+    }
+    let token = super::accounts::random_secret(24);
+    session.insert(CSRF_KEY, token.clone()).await?;
+    Ok(token)
+}
+
+/// Whether `given` is this session's token (compared in constant time).
+pub async fn csrf_matches(session: &Session, given: &str) -> Result<bool, AuthError> {
+    Ok(session
+        .get::<String>(CSRF_KEY)
+        .await?
+        .is_some_and(|expected| {
+            bool::from(subtle::ConstantTimeEq::ct_eq(
+                expected.as_bytes(),
+                given.as_bytes(),
+            ))
+        }))
 }

@@ -6,7 +6,10 @@
 
 use std::net::SocketAddr;
 
-use app::api::{auth::Principal, AppError};
+use app::api::{
+    auth::{CsrfToken, Principal},
+    AppError,
+};
 use axum::{
     extract::{ConnectInfo, FromRequestParts, Request, State},
     http::{header, request::Parts, HeaderMap, Method, StatusCode},
@@ -188,7 +191,8 @@ pub async fn authenticate(
                 );
             }
         }
-        match auth::session::principal(&session, &identity.accounts).await {
+        match auth::session::principal(&session, &identity.accounts, identity.github.as_ref()).await
+        {
             Ok(principal) => principal,
             // The sign-in page still shows (and says what is wrong when it is submitted).
             Err(_) if is_public(&path) => None,
@@ -205,7 +209,25 @@ pub async fn authenticate(
     match principal {
         Some(mut principal) => {
             principal.address = address;
+            let from_session = principal.token_scope.is_none();
             request.extensions_mut().insert(principal);
+            if from_session {
+                // The token the page's forms carry when they post without JavaScript.
+                match auth::session::csrf_token(&session).await {
+                    Ok(token) => {
+                        request.extensions_mut().insert(CsrfToken(token));
+                    }
+                    Err(error) => {
+                        return refuse(&path, StatusCode::SERVICE_UNAVAILABLE, error.into())
+                    }
+                }
+                if is_native_form_post(&request) {
+                    request = match check_form_token(&session, request).await {
+                        Ok(request) => request,
+                        Err(response) => return response,
+                    };
+                }
+            }
             next.run(request).await
         }
         None if is_public(&path) => next.run(request).await,
@@ -237,6 +259,47 @@ pub async fn authenticate(
             signin_redirect(&target, false)
         }
         None => refuse(&path, StatusCode::UNAUTHORIZED, AppError::Unauthorized),
+    }
+}
+
+/// A server function called by a form posted without JavaScript (the browser wants a page
+/// back); with JavaScript the call is a fetch, checked by its Origin alone.
+fn is_native_form_post(request: &Request) -> bool {
+    request.method() == Method::POST
+        && request.uri().path().starts_with("/api/fn/")
+        && accepts_html(request.headers())
+}
+
+/// Largest form body read to find its token.
+const FORM_LIMIT: usize = 1024 * 1024;
+
+/// Checks the form's `csrf` field against the session's token, and hands the request on with
+/// its body intact.
+async fn check_form_token(session: &Session, request: Request) -> Result<Request, Response> {
+    let refused = |message: &str| {
+        (
+            StatusCode::FORBIDDEN,
+            AppError::Forbidden {
+                message: message.to_owned(),
+            }
+            .to_string(),
+        )
+            .into_response()
+    };
+    let (parts, body) = request.into_parts();
+    let bytes = axum::body::to_bytes(body, FORM_LIMIT)
+        .await
+        .map_err(|_| refused("the form is too large (at most 1 MiB)"))?;
+    let given = url::form_urlencoded::parse(&bytes)
+        .find(|(key, _)| key == "csrf")
+        .map(|(_, value)| value.into_owned())
+        .unwrap_or_default();
+    match auth::session::csrf_matches(session, &given).await {
+        Ok(true) => Ok(Request::from_parts(parts, axum::body::Body::from(bytes))),
+        Ok(false) => Err(refused(
+            "Canopy did not act on this form: its security token is missing or stale. Reload the page and submit it again (nothing was changed).",
+        )),
+        Err(error) => Err((StatusCode::SERVICE_UNAVAILABLE, AppError::from(error).to_string()).into_response()),
     }
 }
 

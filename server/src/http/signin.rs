@@ -21,12 +21,7 @@ use super::{
     routes::RouteTable,
     AppState,
 };
-use crate::auth::{
-    self,
-    accounts::{random_secret, InviteGrant},
-    audit::Target,
-    AuthError, Username,
-};
+use crate::auth::{self, accounts::InviteGrant, audit::Target, AuthError, Username};
 
 pub fn routes() -> RouteTable<AppState> {
     RouteTable::new()
@@ -316,35 +311,17 @@ async fn accept_invite(
     }
 }
 
-const CSRF_KEY: &str = "csrf";
-
-/// The session's token for the admin pages' plain forms (created on first use).
 async fn csrf_token(session: &Session) -> Result<String, AuthError> {
-    if let Some(token) = session.get::<String>(CSRF_KEY).await? {
-        return Ok(token);
-    }
-    let token = random_secret(24);
-    session.insert(CSRF_KEY, token.clone()).await?;
-    Ok(token)
+    auth::session::csrf_token(session).await
 }
 
 async fn check_csrf(session: &Session, given: &str) -> Result<(), AppError> {
-    let expected = session
-        .get::<String>(CSRF_KEY)
-        .await
-        .map_err(AuthError::from)?;
-    match expected {
-        Some(expected)
-            if bool::from(subtle::ConstantTimeEq::ct_eq(
-                expected.as_bytes(),
-                given.as_bytes(),
-            )) =>
-        {
-            Ok(())
-        }
-        _ => Err(AppError::Forbidden {
+    if auth::session::csrf_matches(session, given).await? {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden {
             message: "the form's security token is missing or stale; reload the page and submit again (nothing was changed)".to_owned(),
-        }),
+        })
     }
 }
 
@@ -694,7 +671,7 @@ async fn github_callback(
                 auth::github::GithubError::StateMismatch,
             ));
         };
-        let identity = github
+        let (identity, token) = github
             .finish(
                 &pending,
                 &returned,
@@ -707,7 +684,7 @@ async fn github_callback(
             .upsert_github_user(&identity)
             .await
             .map_err(SigninFailure::Auth)?;
-        auth::session::sign_in(&session, accounts, user_id)
+        auth::session::sign_in_github(&session, accounts, user_id, &token)
             .await
             .map_err(SigninFailure::Auth)?;
         Ok((identity, pending.next))

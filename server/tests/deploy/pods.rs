@@ -276,10 +276,24 @@ async fn a_crash_looping_container_shows_its_previous_log() {
                     .ends_with("fatal: cannot start without a database, exiting with status 1")),
             "{previous:#?}"
         );
-        assert!(found
-            .events
+        // The kubelet reports the restart and posts its BackOff event separately (the status
+        // can come first): the event must show up, within the usual wait.
+        let deadline = tokio::time::Instant::now() + WAIT;
+        let mut events = found.events;
+        while !events
             .iter()
-            .any(|e| e.kind == "Warning" && e.reason == "BackOff"));
+            .any(|e| e.kind == "Warning" && e.reason == "BackOff")
+        {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no BackOff warning among the events: {events:#?}"
+            );
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            events = service_pods(&team.client, &team.namespace(), "web")
+                .await
+                .unwrap()
+                .events;
+        }
     })
     .await;
 }

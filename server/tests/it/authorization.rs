@@ -688,6 +688,39 @@ async fn wrong_passwords_and_unknown_users_read_the_same_and_are_rate_limited() 
 }
 
 #[tokio::test]
+async fn a_form_posted_without_javascript_needs_the_page_s_token() {
+    let app = TestApp::spawn().await;
+    let post = |token: &'static str| {
+        app.client
+            .post(app.url("/api/fn/register_service"))
+            .header("accept", "text/html,application/xhtml+xml")
+            .header("referer", app.url("/services"))
+            .form(&[("team", "alpha"), ("name", "web"), ("csrf", token)])
+            .send()
+    };
+    let missing = post("").await.expect("POST");
+    assert_eq!(missing.status(), StatusCode::FORBIDDEN);
+    assert!(missing
+        .text()
+        .await
+        .expect("body")
+        .contains("security token is missing or stale"));
+    let forged = post("guessed-token").await.expect("POST");
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    assert_eq!(app.service_count().await, 0, "nothing was registered");
+    let token = app.form_token("/services").await;
+    assert!(token.len() >= 32, "the page carries the token: {token:?}");
+    let accepted = app.submit_registration_without_js("alpha", "web").await;
+    assert_eq!(
+        accepted.status(),
+        StatusCode::FOUND,
+        "back to the page, registered"
+    );
+    assert_eq!(app.service_count().await, 1);
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn a_form_posted_after_the_session_ended_says_it_was_not_saved() {
     let app = TestApp::spawn().await;
     // A browser without JavaScript whose session has gone posts the registration form.

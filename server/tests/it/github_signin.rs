@@ -33,6 +33,23 @@ fn user_payload(login: &str, id: i64) -> Value {
 /// A GitHub double for one person: `member_of_org` decides the org membership answer.
 async fn github_double(login: &str, member_of_org: bool) -> MockServer {
     let github = MockServer::start().await;
+    mount_github(
+        &github,
+        login,
+        member_of_org,
+        &[("payments", "maintainer"), ("search", "member")],
+    )
+    .await;
+    github
+}
+
+/// What the double answers: the person, their membership, and their teams with their roles.
+async fn mount_github(
+    github: &MockServer,
+    login: &str,
+    member_of_org: bool,
+    teams: &[(&str, &str)],
+) {
     Mock::given(method("POST"))
         .and(path("/login/oauth/access_token"))
         .and(body_string_contains("code=the-code"))
@@ -41,7 +58,7 @@ async fn github_double(login: &str, member_of_org: bool) -> MockServer {
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
             "access_token": TOKEN, "token_type": "bearer", "scope": "read:org,read:user,user:email"
         })))
-        .mount(&github)
+        .mount(github)
         .await;
     Mock::given(method("POST"))
         .and(path("/login/oauth/access_token"))
@@ -50,14 +67,14 @@ async fn github_double(login: &str, member_of_org: bool) -> MockServer {
             "error_description": "The code passed is incorrect or expired.",
             "error_uri": "https://docs.github.com/apps/managing-oauth-apps/troubleshooting-oauth-app-access-token-request-errors/#bad-verification-code"
         })))
-        .mount(&github)
+        .mount(github)
         .await;
     let authorized = header("authorization", format!("Bearer {TOKEN}").as_str());
     Mock::given(method("GET"))
         .and(path("/user"))
         .and(authorized)
         .respond_with(ResponseTemplate::new(200).set_body_json(user_payload(login, 583231)))
-        .mount(&github)
+        .mount(github)
         .await;
     Mock::given(method("GET"))
         .and(path("/user/emails"))
@@ -65,7 +82,7 @@ async fn github_double(login: &str, member_of_org: bool) -> MockServer {
             { "email": "old@example.com", "primary": false, "verified": true, "visibility": null },
             { "email": "ana@acme.example", "primary": true, "verified": true, "visibility": "private" }
         ])))
-        .mount(&github)
+        .mount(github)
         .await;
     let membership = if member_of_org {
         ResponseTemplate::new(200).set_body_json(json!({
@@ -85,21 +102,30 @@ async fn github_double(login: &str, member_of_org: bool) -> MockServer {
     Mock::given(method("GET"))
         .and(path(format!("/user/memberships/orgs/{ORG}")))
         .respond_with(membership)
-        .mount(&github)
+        .mount(github)
         .await;
     Mock::given(method("GET"))
         .and(path("/user/teams"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!([
-            { "id": 1, "node_id": "T1", "name": "Payments", "slug": "payments", "privacy": "closed",
-              "permission": "pull", "organization": { "login": ORG, "id": 1 } },
-            { "id": 2, "node_id": "T2", "name": "Search", "slug": "search", "privacy": "closed",
-              "permission": "pull", "organization": { "login": ORG, "id": 1 } },
-            { "id": 3, "node_id": "T3", "name": "Elsewhere", "slug": "elsewhere", "privacy": "closed",
-              "permission": "pull", "organization": { "login": "another-org", "id": 9 } }
-        ])))
-        .mount(&github)
+        .respond_with(ResponseTemplate::new(200).set_body_json({
+            let mut listed: Vec<Value> = teams
+                .iter()
+                .enumerate()
+                .map(|(i, (slug, _))| {
+                    json!({ "id": i + 1, "node_id": format!("T{i}"), "name": slug,
+                    "slug": slug, "privacy": "closed", "permission": "pull",
+                    "organization": { "login": ORG, "id": 1 } })
+                })
+                .collect();
+            listed.push(
+                json!({ "id": 99, "node_id": "T99", "name": "Elsewhere", "slug": "elsewhere",
+                "privacy": "closed", "permission": "pull",
+                "organization": { "login": "another-org", "id": 9 } }),
+            );
+            Value::Array(listed)
+        }))
+        .mount(github)
         .await;
-    for (team, role) in [("payments", "maintainer"), ("search", "member")] {
+    for (team, role) in teams {
         Mock::given(method("GET"))
             .and(path(format!(
                 "/orgs/{ORG}/teams/{team}/memberships/{login}"
@@ -108,13 +134,16 @@ async fn github_double(login: &str, member_of_org: bool) -> MockServer {
                 "url": format!("https://api.github.com/teams/1/memberships/{login}"),
                 "role": role, "state": "active"
             })))
-            .mount(&github)
+            .mount(github)
             .await;
     }
-    github
 }
 
 async fn canopy_with(github: &MockServer) -> TestApp {
+    canopy_refreshing(github, time::Duration::hours(1)).await
+}
+
+async fn canopy_refreshing(github: &MockServer, refresh_every: time::Duration) -> TestApp {
     let mut identity = IdentitySettings::from_lookup(|_| None).expect("defaults");
     identity.github = Some(GithubSettings {
         client_id: "Iv1.8a61f9b3a7aba766".into(),
@@ -122,6 +151,7 @@ async fn canopy_with(github: &MockServer) -> TestApp {
         org: ORG.into(),
         web_url: url::Url::parse(&github.uri()).expect("url"),
         api_url: url::Url::parse(&github.uri()).expect("url"),
+        refresh_every,
     });
     TestApp::spawn_with(
         std::path::PathBuf::from("/nonexistent-canopy-site"),
@@ -309,5 +339,54 @@ async fn someone_outside_the_organisation_is_told_so_and_not_created() {
     assert_eq!(users, 0);
     let page = client.get(app.url("/services")).send().await.expect("GET");
     assert_eq!(page.status(), StatusCode::SEE_OTHER, "still signed out");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn roles_follow_the_organisation_between_sign_ins_and_leaving_it_signs_out() {
+    let github = github_double("ana-lopez", true).await;
+    // Refresh on every request, so the test need not wait an hour.
+    let app = canopy_refreshing(&github, time::Duration::ZERO).await;
+    let client = browser_client(&app.base);
+    let query = start(&app, &client, "/").await;
+    assert_eq!(
+        callback(&app, &client, "the-code", &query["state"])
+            .await
+            .status(),
+        StatusCode::SEE_OTHER
+    );
+    let teams = |client: reqwest::Client| {
+        let url = app.url("/api/fn/current_user");
+        async move {
+            let me: Value = client
+                .post(url)
+                .send()
+                .await
+                .expect("me")
+                .json()
+                .await
+                .expect("json");
+            me["teams"].clone()
+        }
+    };
+    assert_eq!(
+        teams(client.clone()).await,
+        json!({ "payments": "admin", "search": "deployer" })
+    );
+
+    // At GitHub, Ana leaves the payments team: the next request sees it.
+    github.reset().await;
+    mount_github(&github, "ana-lopez", true, &[("search", "member")]).await;
+    assert_eq!(teams(client.clone()).await, json!({ "search": "deployer" }));
+
+    // Ana leaves the organisation: her session ends.
+    github.reset().await;
+    mount_github(&github, "ana-lopez", false, &[]).await;
+    let page = client.get(app.url("/services")).send().await.expect("GET");
+    assert_eq!(page.status(), StatusCode::SEE_OTHER);
+    assert!(page.headers()["location"]
+        .to_str()
+        .expect("location")
+        .starts_with("/signin?next="));
     app.stop().await;
 }

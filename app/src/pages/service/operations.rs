@@ -4,7 +4,7 @@ use leptos::{form::ActionForm, prelude::*};
 
 use crate::{
     api::deploy_fns::{DeleteService, RestartService, ScaleService},
-    components::error_banner::ErrorBanner,
+    components::{csrf::CsrfField, error_banner::ErrorBanner},
 };
 
 /// Restart, scale and delete: each recorded (restart and scale as new revisions).
@@ -56,10 +56,12 @@ pub(super) fn OperationsView(
             <h2>"Operations"</h2>
             <div class="inline">
                 <ActionForm action=restart>
+                    <CsrfField />
                     {for_restart.inputs()}
                     <button type="submit" class="secondary">"Restart all pods"</button>
                 </ActionForm>
                 <ActionForm action=scale attr:class="inline">
+                    <CsrfField />
                     {for_scale.inputs()}
                     <input name="replicas" value=replicas inputmode="numeric" aria-label="Replicas" />
                     <button type="submit" class="secondary">"Scale"</button>
@@ -67,6 +69,7 @@ pub(super) fn OperationsView(
             </div>
             {may_delete.then(|| view! {
                 <ActionForm action=delete attr:class="danger-zone">
+                    <CsrfField />
                     {for_delete.inputs()}
                     <div class="field">
                         <label for="confirm-delete">"Delete from this environment (type the service name to confirm)"</label>

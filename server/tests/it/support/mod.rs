@@ -182,6 +182,16 @@ impl TestApp {
         }
     }
 
+    /// The anti-forgery token a page's forms carry (as a browser without JavaScript sends it).
+    pub async fn form_token(&self, page: &str) -> String {
+        let (_, html) = self.get_html(page).await;
+        html.split("name=\"csrf\" value=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .unwrap_or_default()
+            .to_owned()
+    }
+
     /// A person with `roles` (not an organisation admin), signed in.
     pub async fn person(&self, username: &str, roles: &[(&str, Role)]) -> reqwest::Client {
         let accounts = Accounts::new(self.pool.clone());
@@ -226,11 +236,12 @@ impl TestApp {
         team: &str,
         name: &str,
     ) -> reqwest::Response {
+        let token = self.form_token("/services").await;
         self.client
             .post(self.url("/api/fn/register_service"))
             .header("accept", "text/html,application/xhtml+xml")
             .header("referer", self.url("/services"))
-            .form(&[("team", team), ("name", name)])
+            .form(&[("team", team), ("name", name), ("csrf", &token)])
             .send()
             .await
             .expect("POST form")
