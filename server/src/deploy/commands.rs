@@ -249,7 +249,7 @@ impl DeployCommands {
         Ok(self.deploys.log_source(of, pod, container).await?)
     }
 
-    pub async fn client(&self) -> Result<&kube::Client, AppError> {
+    pub fn client(&self) -> Result<&kube::Client, AppError> {
         Ok(self.deploys.client()?)
     }
 

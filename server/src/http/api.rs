@@ -291,9 +291,7 @@ async fn pod_logs(
             .commands
             .log_source(&who, &service, &pod, container.as_deref())
             .await?;
-        let lines = source
-            .follow(state.commands.client().await?, tail_lines)
-            .await?;
+        let lines = source.follow(state.commands.client()?, tail_lines).await?;
         return Ok(logs::text_stream(lines));
     }
     let log = state

@@ -69,7 +69,7 @@ pub async fn follow_events(
     let stream = async {
         let tail = parse_tail(query.tail.as_deref())?;
         let source = source(&state, &who, &path, query.container.as_deref()).await?;
-        Ok::<_, AppError>(source.follow(state.commands.client().await?, tail).await?)
+        Ok::<_, AppError>(source.follow(state.commands.client()?, tail).await?)
     };
     match stream.await {
         Ok(lines) => Sse::new(line_events(lines))
@@ -108,9 +108,7 @@ pub async fn download(
     let text = async {
         let previous = parse_flag("previous", query.previous.as_deref())?;
         let source = source(&state, &who, &path, query.container.as_deref()).await?;
-        let text = source
-            .whole(state.commands.client().await?, previous)
-            .await?;
+        let text = source.whole(state.commands.client()?, previous).await?;
         Ok::<_, AppError>((source, previous, text))
     };
     match text.await {

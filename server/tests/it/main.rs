@@ -9,4 +9,5 @@ mod github_signin;
 mod health;
 mod quota_api;
 mod services;
+mod sign_in;
 mod support;
