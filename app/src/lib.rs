@@ -4,7 +4,9 @@
 #![recursion_limit = "512"]
 
 pub mod api;
-mod components;
+/// Shared view pieces; the figure formatting (`energy_chart::format_kwh`, ...) is also used by
+/// the server's e-mails, so a figure reads the same in both.
+pub mod components;
 mod pages;
 
 use leptos::prelude::*;

@@ -585,3 +585,85 @@ mod identity_tests {
         ));
     }
 }
+
+/// The weekly e-mail's settings: `CANOPY_SMTP_URL` (none: `.eml` files in
+/// `<data dir>/outbox/`), `CANOPY_SMTP_USER` with `CANOPY_SMTP_PASSWORD` or
+/// `CANOPY_SMTP_PASSWORD_FILE`, `CANOPY_MAIL_FROM` (`Canopy <canopy@localhost>`),
+/// `CANOPY_WEEKLY_EMAIL` (`on`, or `off`: only the portal's manual sends).
+pub fn mail_settings(
+    lookup: impl Fn(&str) -> Option<String>,
+    data_dir: &std::path::Path,
+) -> Result<crate::reports::MailSettings, ConfigError> {
+    let set = |key: &str| lookup(key).filter(|v| !v.is_empty());
+    let mut settings = crate::reports::MailSettings::with_data_dir(data_dir);
+    if let Some(from) = set("CANOPY_MAIL_FROM") {
+        settings.from = from.parse().map_err(|e| ConfigError::Invalid {
+            var: "CANOPY_MAIL_FROM",
+            reason: format!("expected an address such as Canopy <canopy@example.com> ({e})"),
+            value: from.clone(),
+        })?;
+    }
+    if let Some(url) = set("CANOPY_SMTP_URL") {
+        let password = match (set("CANOPY_SMTP_PASSWORD"), set("CANOPY_SMTP_PASSWORD_FILE")) {
+            (Some(password), _) => Some(password),
+            (None, Some(path)) => Some(
+                std::fs::read_to_string(&path)
+                    .map(|s| s.trim().to_owned())
+                    .map_err(|e| ConfigError::Invalid {
+                        var: "CANOPY_SMTP_PASSWORD_FILE",
+                        reason: format!("cannot be read ({e})"),
+                        value: path,
+                    })?,
+            ),
+            (None, None) => None,
+        };
+        settings.smtp = Some(crate::reports::transport::SmtpSettings {
+            url: SecretString::from(url),
+            user: set("CANOPY_SMTP_USER"),
+            password: password.map(SecretString::from),
+        });
+    }
+    settings.scheduled = match set("CANOPY_WEEKLY_EMAIL").as_deref() {
+        None | Some("on") => true,
+        Some("off") => false,
+        Some(other) => {
+            return Err(ConfigError::Invalid {
+                var: "CANOPY_WEEKLY_EMAIL",
+                value: other.to_owned(),
+                reason: "use on or off".to_owned(),
+            })
+        }
+    };
+    Ok(settings)
+}
+
+#[cfg(test)]
+mod mail_tests {
+    use super::*;
+
+    #[test]
+    fn without_smtp_messages_go_to_the_outbox_folder() {
+        let settings = mail_settings(|_| None, std::path::Path::new("/data")).expect("defaults");
+        assert!(settings.smtp.is_none());
+        assert_eq!(settings.outbox_dir, PathBuf::from("/data/outbox"));
+        assert_eq!(settings.domain(), "localhost");
+        assert!(settings.scheduled);
+    }
+
+    #[test]
+    fn bad_mail_settings_name_the_variable() {
+        for (var, value) in [
+            ("CANOPY_MAIL_FROM", "not an address"),
+            ("CANOPY_WEEKLY_EMAIL", "sometimes"),
+        ] {
+            let result = mail_settings(
+                |key| (key == var).then(|| value.to_owned()),
+                std::path::Path::new("/data"),
+            );
+            match result {
+                Err(ConfigError::Invalid { var: named, .. }) => assert_eq!(named, var),
+                Ok(_) => panic!("{var}={value} was accepted"),
+            }
+        }
+    }
+}

@@ -40,6 +40,25 @@ impl From<AuthError> for AppError {
     }
 }
 
+impl From<crate::reports::ReportError> for AppError {
+    fn from(error: crate::reports::ReportError) -> Self {
+        use crate::reports::ReportError;
+        match error {
+            ReportError::Invalid { field, message } => AppError::InvalidSpec {
+                errors: vec![app::api::spec::SpecError {
+                    field: field.to_owned(),
+                    message,
+                }],
+            },
+            ReportError::Forbidden(message) => AppError::Forbidden { message },
+            ReportError::NotFound(what) => AppError::NotFound { what },
+            ReportError::Energy(error) => error.into(),
+            ReportError::Database(error) => from_sqlx(error),
+            other => internal(other),
+        }
+    }
+}
+
 impl From<DeployError> for AppError {
     fn from(error: DeployError) -> Self {
         match error {

@@ -10,6 +10,7 @@ pub mod energy;
 pub mod error;
 pub mod http;
 pub mod metrics;
+pub mod reports;
 pub mod sandbox;
 pub mod services;
 pub mod startup;

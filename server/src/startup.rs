@@ -39,6 +39,8 @@ pub enum StartupError {
     },
     #[error("the HTTP server failed: {0}")]
     Serve(std::io::Error),
+    #[error("the weekly e-mail could not start: {0}")]
+    Reports(#[from] crate::reports::ReportError),
 }
 
 /// A built application, listening but not yet serving.
@@ -76,9 +78,27 @@ impl Application {
         cluster_settings: ClusterSettings,
         mut identity_settings: crate::config::IdentitySettings,
     ) -> Result<Self, StartupError> {
-        let energy_settings = crate::config::EnergySettings::from_env()?;
         if let DatabaseSettings::Embedded(embedded) = &settings.database {
             // One data directory: the embedded cluster's, which CANOPY_DATA_DIR also names.
+            identity_settings.data_dir = embedded.data_dir.clone();
+        }
+        let mail = crate::config::mail_settings(
+            |key| std::env::var(key).ok(),
+            &identity_settings.data_dir,
+        )?;
+        Self::build_with_mail(settings, cluster_settings, identity_settings, mail).await
+    }
+
+    /// As [`Application::build_with_identity`], with the e-mail settings given (tests that send
+    /// to a local SMTP server).
+    pub async fn build_with_mail(
+        settings: Settings,
+        cluster_settings: ClusterSettings,
+        mut identity_settings: crate::config::IdentitySettings,
+        mail: crate::reports::MailSettings,
+    ) -> Result<Self, StartupError> {
+        let energy_settings = crate::config::EnergySettings::from_env()?;
+        if let DatabaseSettings::Embedded(embedded) = &settings.database {
             identity_settings.data_dir = embedded.data_dir.clone();
         }
         let (url, embedded) = match &settings.database {
@@ -163,7 +183,18 @@ impl Application {
                 .start_energy_feed(cluster.client.clone(), energy.clone())
                 .await;
         }
+        // Links in e-mails need an absolute URL: the public one, else where Canopy listens.
+        let base_url = identity_settings
+            .public_url
+            .as_ref()
+            .map(|url| url.as_str().trim_end_matches('/').to_owned())
+            .unwrap_or_else(|| format!("http://{local_addr}"));
+        let reports =
+            crate::reports::Reports::new(pool.clone(), energy.query.clone(), mail, base_url)
+                .await?;
+        reports.spawn();
         let state = AppState {
+            reports,
             leptos_options,
             pool: pool.clone(),
             backend,

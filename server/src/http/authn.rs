@@ -28,7 +28,9 @@ use super::{error::ApiError, AppState};
 use crate::auth;
 
 /// Paths anyone may reach (prefixes end with '/').
-const PUBLIC: [&str; 10] = [
+const PUBLIC: [&str; 11] = [
+    // Authorised by its signed token (see `needs_no_identity`).
+    "/unsubscribe",
     "/signin",
     // Ending a session one may not have any more is harmless, and must always work.
     "/signout",
@@ -62,6 +64,9 @@ fn needs_no_identity(path: &str) -> bool {
         "/metrics",
         "/favicon.ico",
         canopy_protocol::INGEST_PATH,
+        // One-click unsubscribe (RFC 8058): mail clients post it from elsewhere, without
+        // cookies; the signed token in the link is the authority, not a session.
+        "/unsubscribe",
     ]
     .contains(&path)
         || path.starts_with("/pkg/")
@@ -264,6 +269,18 @@ pub async fn authenticate(
 
 /// A server function called by a form posted without JavaScript (the browser wants a page
 /// back); with JavaScript the call is a fetch, checked by its Origin alone.
+/// For server-rendered forms (people, weekly e-mail): the form's `csrf` field must be the
+/// session's token.
+pub(super) async fn check_csrf(session: &Session, given: &str) -> Result<(), AppError> {
+    if auth::session::csrf_matches(session, given).await? {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden {
+            message: "the form's security token is missing or stale; reload the page and submit again (nothing was changed)".to_owned(),
+        })
+    }
+}
+
 fn is_native_form_post(request: &Request) -> bool {
     request.method() == Method::POST
         && request.uri().path().starts_with("/api/fn/")

@@ -14,6 +14,7 @@ mod logs;
 mod metrics;
 mod people;
 mod quota_api;
+mod reports;
 mod router;
 pub mod routes;
 mod security;

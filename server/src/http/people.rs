@@ -16,7 +16,7 @@ use serde::Deserialize;
 use tower_sessions::Session;
 
 use super::{
-    authn::Caller,
+    authn::{check_csrf, Caller},
     routes::RouteTable,
     signin::{pkg_dir, render},
     AppState,
@@ -29,16 +29,6 @@ pub(super) fn routes() -> RouteTable<AppState> {
         .post("/admin/invites", create_invite)
         .post("/admin/roles", set_role)
         .get("/audit", audit_page)
-}
-
-async fn check_csrf(session: &Session, given: &str) -> Result<(), AppError> {
-    if auth::session::csrf_matches(session, given).await? {
-        Ok(())
-    } else {
-        Err(AppError::Forbidden {
-            message: "the form's security token is missing or stale; reload the page and submit again (nothing was changed)".to_owned(),
-        })
-    }
 }
 
 #[derive(Template)]

@@ -17,7 +17,7 @@ use tower_http::{
 };
 
 use super::{
-    api, assets, authn, energy_api, health, identity_api, live, logs, metrics, quota_api,
+    api, assets, authn, energy_api, health, identity_api, live, logs, metrics, quota_api, reports,
     routes::{RouteEntry, RouteTable},
     security, signin, SiteBundle,
 };
@@ -41,6 +41,8 @@ pub struct AppState {
     /// Energy ingest, tokens and figures (`http/energy_api.rs`).
     pub energy: crate::energy::EnergyState,
     pub energy_backend: Arc<dyn app::api::backend::EnergyBackend>,
+    /// The weekly team e-mail (previews, sends, the outbox, unsubscribe links).
+    pub reports: crate::reports::Reports,
     /// The Kubernetes cluster deploys go to (`None`: none configured or reachable at startup).
     pub cluster: Option<crate::sandbox::ClusterContext>,
 }
@@ -96,6 +98,7 @@ fn route_table() -> RouteTable<AppState> {
         )
         .merge(energy_api::routes())
         .merge(signin::routes())
+        .merge(reports::routes())
 }
 
 /// The method and path pattern of every route [`route_table`] serves.

@@ -28,13 +28,7 @@ impl EnergyQuery {
         selection: PeriodSelection,
         now: OffsetDateTime,
     ) -> Result<TeamEnergy, EnergyError> {
-        let registered: Vec<String> = sqlx::query_scalar(
-            "SELECT s.name FROM services s JOIN teams t ON t.id = s.team_id
-             WHERE t.name = $1 ORDER BY s.name",
-        )
-        .bind(team)
-        .fetch_all(&self.pool)
-        .await?;
+        let registered = self.registered_services(team).await?;
         let known = !registered.is_empty()
             || sqlx::query_scalar::<_, bool>(
                 "SELECT EXISTS (SELECT 1 FROM teams WHERE name = $1)
@@ -48,6 +42,41 @@ impl EnergyQuery {
         }
 
         let (from, to, step_secs) = Self::selection_range(selection, now);
+        self.team_between(team, selection, registered, (from, to, step_secs))
+            .await
+    }
+
+    /// The team's services over `[from, to)` (whole UTC hours) with a series of `step_secs`
+    /// each: what the team page shows, and what the weekly e-mail reports for a team's week.
+    /// `selection` is echoed back for the page.
+    pub async fn team_in_range(
+        &self,
+        team: &str,
+        selection: PeriodSelection,
+        (from, to, step_secs): (OffsetDateTime, OffsetDateTime, i64),
+    ) -> Result<TeamEnergy, EnergyError> {
+        let registered = self.registered_services(team).await?;
+        self.team_between(team, selection, registered, (from, to, step_secs))
+            .await
+    }
+
+    async fn registered_services(&self, team: &str) -> Result<Vec<String>, EnergyError> {
+        Ok(sqlx::query_scalar(
+            "SELECT s.name FROM services s JOIN teams t ON t.id = s.team_id
+             WHERE t.name = $1 ORDER BY s.name",
+        )
+        .bind(team)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    async fn team_between(
+        &self,
+        team: &str,
+        selection: PeriodSelection,
+        registered: Vec<String>,
+        (from, to, step_secs): (OffsetDateTime, OffsetDateTime, i64),
+    ) -> Result<TeamEnergy, EnergyError> {
         let resolution = Resolution::for_range(from, to, step_secs)?;
         // Every node's workload and idle energy (for the idle shares), and this team's services.
         let sql = format!(

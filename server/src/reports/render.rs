@@ -1,0 +1,271 @@
+//! The weekly e-mail as a person reads it: askama templates (HTML with inline styles and
+//! tables, plus plain text) over the report's figures formatted as on the pages, assembled by
+//! lettre into `multipart/related` (`multipart/alternative` text + HTML, and the PNG chart).
+
+use app::{
+    api::energy::BySource,
+    components::{
+        energy_chart::{format_grams, format_kwh},
+        energy_figures::{percent, source_mix, trend},
+    },
+};
+use askama::Template;
+use lettre::{
+    message::{
+        header::{ContentType, Header, HeaderName, HeaderValue},
+        Attachment, Mailbox, MultiPart,
+    },
+    Message,
+};
+
+use super::{chart, content::WeeklyReport, ReportError};
+
+/// The chart's `Content-ID` in the message.
+pub const CHART_CID: &str = "week-chart";
+
+/// One figure of one source, as the pages write it: `0.500 kWh · 289 g CO2e`, `measured`.
+pub struct Part {
+    pub text: String,
+    pub source: &'static str,
+    pub colour: &'static str,
+}
+
+fn parts(figures: &BySource) -> Vec<Part> {
+    figures
+        .parts()
+        .into_iter()
+        .map(|(source, f)| Part {
+            text: format!("{} · {}", format_kwh(f.kwh), format_grams(f.grams_co2e)),
+            source,
+            colour: colour_of(source),
+        })
+        .collect()
+}
+
+fn colour_of(source: &str) -> &'static str {
+    app::components::energy_chart::SOURCE_COLOURS
+        .iter()
+        .find(|(name, _)| *name == source)
+        .map(|(_, colour)| *colour)
+        .unwrap_or("#555555")
+}
+
+/// A service's line: its figures per source, the change, and where the page is.
+pub struct Line {
+    pub name: String,
+    pub href: String,
+    pub parts: Vec<Part>,
+    pub kwh: String,
+    pub change: String,
+}
+
+pub struct Day {
+    pub label: String,
+    pub kwh: String,
+    pub parts: Vec<Part>,
+}
+
+/// Everything the templates show, already formatted.
+pub struct EmailView {
+    pub team: String,
+    pub subject: String,
+    pub week_label: String,
+    pub team_url: String,
+    pub has_data: bool,
+    pub total: Vec<Part>,
+    pub total_kwh: String,
+    pub change: String,
+    pub source_mix: String,
+    pub idle_share: String,
+    pub idle: Vec<Part>,
+    pub top: Vec<Line>,
+    pub risers: Vec<Line>,
+    pub fallers: Vec<Line>,
+    pub days: Vec<Day>,
+    pub deploys: String,
+    pub carbon_notes: Vec<String>,
+    /// `cid:week-chart` in a message, the chart's URL in the portal's preview.
+    pub chart_src: String,
+    pub unsubscribe_url: Option<String>,
+    pub settings_url: String,
+    /// Said when the team's days are not UTC days (the pages' custom periods are UTC days).
+    pub zone_note: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "email/weekly.html")]
+struct HtmlEmail<'a> {
+    v: &'a EmailView,
+}
+
+#[derive(Template)]
+#[template(path = "email/weekly.txt")]
+struct TextEmail<'a> {
+    v: &'a EmailView,
+}
+
+fn change_kwh(now: f64, before: f64) -> String {
+    let delta = now - before;
+    let sign = if delta >= 0.0 { "+" } else { "−" };
+    format!("{sign}{} ({})", format_kwh(delta.abs()), trend(now, before))
+}
+
+impl EmailView {
+    /// `base` is the portal's public URL without a trailing slash.
+    pub fn new(
+        report: &WeeklyReport,
+        base: &str,
+        chart_src: String,
+        unsubscribe_url: Option<String>,
+    ) -> Self {
+        let team_url = format!(
+            "{base}/teams/{}?from={}&to={}",
+            report.team, report.week_start, report.week_end
+        );
+        let line = |s: &super::content::ServiceWeek| Line {
+            name: s.service.clone(),
+            href: format!(
+                "{base}/services/{}/{}?from={}&to={}",
+                report.team, s.service, report.week_start, report.week_end
+            ),
+            parts: parts(&s.figures),
+            kwh: format_kwh(s.figures.total().kwh),
+            change: change_kwh(s.figures.total().kwh, s.previous.total().kwh),
+        };
+        let total_kwh = report.total.total().kwh;
+        let deploys = match report.deploys.total {
+            0 => "No deploys this week.".to_owned(),
+            n => format!(
+                "{n} deploy{} this week: {} succeeded, {} failed.",
+                if n == 1 { "" } else { "s" },
+                report.deploys.succeeded,
+                report.deploys.failed
+            ),
+        };
+        Self {
+            team: report.team.clone(),
+            subject: format!(
+                "{}: {} and {} in the week of {}",
+                report.team,
+                format_kwh(total_kwh),
+                format_grams(report.total.total().grams_co2e),
+                report.week_start
+            ),
+            week_label: format!(
+                "Monday {} to Sunday {} ({})",
+                report.week_start, report.week_end, report.time_zone
+            ),
+            team_url,
+            has_data: report.has_data(),
+            total: parts(&report.total),
+            total_kwh: format_kwh(total_kwh),
+            change: change_kwh(total_kwh, report.previous.total().kwh),
+            source_mix: source_mix(&report.total),
+            idle_share: percent(
+                report.idle.total().kwh,
+                total_kwh + report.idle.total().kwh,
+            ),
+            idle: parts(&report.idle),
+            top: report.top_services(5).into_iter().map(line).collect(),
+            risers: report.risers(3).into_iter().map(line).collect(),
+            fallers: report.fallers(3).into_iter().map(line).collect(),
+            days: report
+                .days
+                .iter()
+                .map(|d| Day {
+                    label: format!("{} {}", d.weekday, d.date),
+                    kwh: format_kwh(d.figures.total().kwh),
+                    parts: parts(&d.figures),
+                })
+                .collect(),
+            deploys,
+            carbon_notes: report.carbon_notes.clone(),
+            chart_src,
+            unsubscribe_url,
+            settings_url: format!("{base}/teams/{}/weekly-email", report.team),
+            zone_note: (report.time_zone != "UTC").then(|| {
+                format!(
+                    "This week is counted in {} from {} to {} (UTC hours); the portal's pages \
+                     count custom periods in UTC days.",
+                    report.time_zone, report.from, report.to
+                )
+            }),
+        }
+    }
+
+    pub fn html(&self) -> Result<String, ReportError> {
+        HtmlEmail { v: self }.render().map_err(ReportError::from)
+    }
+
+    pub fn text(&self) -> Result<String, ReportError> {
+        TextEmail { v: self }.render().map_err(ReportError::from)
+    }
+}
+
+/// `List-Unsubscribe: <https://…>` (RFC 2369).
+#[derive(Debug, Clone)]
+struct ListUnsubscribe(String);
+
+impl Header for ListUnsubscribe {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("List-Unsubscribe")
+    }
+    fn parse(s: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(Self(s.trim_matches(['<', '>']).to_owned()))
+    }
+    fn display(&self) -> HeaderValue {
+        HeaderValue::new(Self::name(), format!("<{}>", self.0))
+    }
+}
+
+/// `List-Unsubscribe-Post: List-Unsubscribe=One-Click` (RFC 8058).
+#[derive(Debug, Clone)]
+struct ListUnsubscribePost;
+
+impl Header for ListUnsubscribePost {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("List-Unsubscribe-Post")
+    }
+    fn parse(_: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(Self)
+    }
+    fn display(&self) -> HeaderValue {
+        HeaderValue::new(Self::name(), "List-Unsubscribe=One-Click".to_owned())
+    }
+}
+
+/// Who a message goes to and how it is identified.
+pub struct Addressing<'a> {
+    pub from: &'a Mailbox,
+    pub to: Mailbox,
+    /// `<…@domain>`, the same for every attempt of the same outbox row.
+    pub message_id: &'a str,
+}
+
+/// The whole message: `multipart/related` (`multipart/alternative` text + HTML, chart PNG).
+pub fn message(
+    view: &EmailView,
+    report: &WeeklyReport,
+    addressing: Addressing<'_>,
+    subject_prefix: &str,
+) -> Result<Message, ReportError> {
+    let png = chart::week_png(report)?;
+    let mut builder = Message::builder()
+        .from(addressing.from.clone())
+        .to(addressing.to)
+        .subject(format!("{subject_prefix}{}", view.subject))
+        .message_id(Some(addressing.message_id.to_owned()));
+    if let Some(url) = &view.unsubscribe_url {
+        builder = builder
+            .header(ListUnsubscribe(url.clone()))
+            .header(ListUnsubscribePost);
+    }
+    let body = MultiPart::related()
+        .multipart(MultiPart::alternative_plain_html(view.text()?, view.html()?))
+        .singlepart(
+            Attachment::new_inline(CHART_CID.to_owned()).body(png, ContentType::parse("image/png").map_err(|e| ReportError::Internal(e.to_string()))?),
+        );
+    builder
+        .multipart(body)
+        .map_err(|e| ReportError::Internal(format!("building the message: {e}")))
+}
