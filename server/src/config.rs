@@ -604,7 +604,10 @@ pub fn mail_settings(
         })?;
     }
     if let Some(url) = set("CANOPY_SMTP_URL") {
-        let password = match (set("CANOPY_SMTP_PASSWORD"), set("CANOPY_SMTP_PASSWORD_FILE")) {
+        let password = match (
+            set("CANOPY_SMTP_PASSWORD"),
+            set("CANOPY_SMTP_PASSWORD_FILE"),
+        ) {
             (Some(password), _) => Some(password),
             (None, Some(path)) => Some(
                 std::fs::read_to_string(&path)

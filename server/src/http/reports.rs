@@ -138,11 +138,7 @@ async fn page_view(
                 schedule.hour,
                 schedule.zone.name()
             ),
-            week_label: format!(
-                "the week of Monday {} ({})",
-                week.monday,
-                week.zone.name()
-            ),
+            week_label: format!("the week of Monday {} ({})", week.monday, week.zone.name()),
             delivery: reports.delivery.describe(),
             member,
             subscribed: member
@@ -193,7 +189,10 @@ async fn after_form(
 ) -> Response {
     let (allowed, text) = match &result {
         Ok(done) => (true, done.clone()),
-        Err(error) => (!matches!(error, AppError::Forbidden { .. }), error.to_string()),
+        Err(error) => (
+            !matches!(error, AppError::Forbidden { .. }),
+            error.to_string(),
+        ),
     };
     state
         .identity
@@ -261,7 +260,15 @@ async fn set_schedule(
         ))
     }
     .await;
-    after_form(&state, &session, &who, &team, "set weekly e-mail schedule", result).await
+    after_form(
+        &state,
+        &session,
+        &who,
+        &team,
+        "set weekly e-mail schedule",
+        result,
+    )
+    .await
 }
 
 async fn send_week(
@@ -313,7 +320,15 @@ async fn send_test(
         Ok::<_, AppError>(format!("A test message is on its way to {to}."))
     }
     .await;
-    after_form(&state, &session, &who, &team, "send weekly e-mail test", result).await
+    after_form(
+        &state,
+        &session,
+        &who,
+        &team,
+        "send weekly e-mail test",
+        result,
+    )
+    .await
 }
 
 #[derive(Deserialize)]
@@ -357,7 +372,15 @@ async fn set_subscription(
         }
     }
     .await;
-    after_form(&state, &session, &who, &team, "weekly e-mail subscription", result).await
+    after_form(
+        &state,
+        &session,
+        &who,
+        &team,
+        "weekly e-mail subscription",
+        result,
+    )
+    .await
 }
 
 /// The e-mail's HTML as the message has it, with the chart from the portal. Its inline styles
@@ -438,8 +461,15 @@ const LINK_REFUSED: &str = "This unsubscribe link is not valid (it expired or wa
     Sign in to Canopy and change the e-mail settings on the team's weekly e-mail page.";
 
 /// The link opened in a browser: a confirmation button (GET never changes anything).
-async fn unsubscribe_page(State(state): State<AppState>, Query(query): Query<TokenQuery>) -> Response {
-    let page = match state.reports.signer.verify(&query.t, OffsetDateTime::now_utc()) {
+async fn unsubscribe_page(
+    State(state): State<AppState>,
+    Query(query): Query<TokenQuery>,
+) -> Response {
+    let page = match state
+        .reports
+        .signer
+        .verify(&query.t, OffsetDateTime::now_utc())
+    {
         Ok(unsubscribe) => UnsubscribePage {
             pkg_dir: pkg_dir(&state),
             heading: format!("Unsubscribe from {}'s weekly e-mail?", unsubscribe.team),
@@ -464,7 +494,11 @@ async fn unsubscribe_now(
     State(state): State<AppState>,
     Query(query): Query<TokenQuery>,
 ) -> Response {
-    match state.reports.signer.verify(&query.t, OffsetDateTime::now_utc()) {
+    match state
+        .reports
+        .signer
+        .verify(&query.t, OffsetDateTime::now_utc())
+    {
         Ok(unsubscribe) => {
             match state
                 .reports

@@ -107,9 +107,7 @@ fn draw(report: &WeeklyReport, rgb: &mut [u8], labels: bool) -> Result<(), Repor
                 colour.filled(),
             );
             bar.set_margin(0, 0, 8, 8);
-            chart
-                .draw_series(std::iter::once(bar))
-                .map_err(drawing)?;
+            chart.draw_series(std::iter::once(bar)).map_err(drawing)?;
             base += kwh;
         }
     }

@@ -299,15 +299,27 @@ mod tests {
     #[test]
     fn top_services_leave_out_those_without_energy() {
         let report = report();
-        let top: Vec<&str> = report.top_services(5).iter().map(|s| s.service.as_str()).collect();
+        let top: Vec<&str> = report
+            .top_services(5)
+            .iter()
+            .map(|s| s.service.as_str())
+            .collect();
         assert_eq!(top, ["checkout", "cart"]);
     }
 
     #[test]
     fn risers_and_fallers_are_ordered_by_the_size_of_the_change() {
         let report = report();
-        let up: Vec<&str> = report.risers(3).iter().map(|s| s.service.as_str()).collect();
-        let down: Vec<&str> = report.fallers(3).iter().map(|s| s.service.as_str()).collect();
+        let up: Vec<&str> = report
+            .risers(3)
+            .iter()
+            .map(|s| s.service.as_str())
+            .collect();
+        let down: Vec<&str> = report
+            .fallers(3)
+            .iter()
+            .map(|s| s.service.as_str())
+            .collect();
         assert_eq!(up, ["checkout"]);
         assert_eq!(down, ["cart", "search"]);
     }

@@ -174,12 +174,15 @@ impl Reports {
         user_id: i64,
         now: OffsetDateTime,
     ) -> Result<String, ReportError> {
-        let recipient = self.preferences.email_of(user_id).await?.ok_or_else(|| {
-            ReportError::Invalid {
-                field: "email",
-                message: "your account has no e-mail address; ask an admin to add one".to_owned(),
-            }
-        })?;
+        let recipient =
+            self.preferences
+                .email_of(user_id)
+                .await?
+                .ok_or_else(|| ReportError::Invalid {
+                    field: "email",
+                    message: "your account has no e-mail address; ask an admin to add one"
+                        .to_owned(),
+                })?;
         let week = self.current_week(team, now).await?;
         let monday = date(week.monday)?;
         if self.outbox.frozen(team, monday).await?.is_none() {
@@ -199,7 +202,12 @@ impl Reports {
             let schedule = self.preferences.schedule(&team).await?;
             let week = schedule.due_week(timestamp(now)?)?;
             // Only the first time a week comes due: later members join next week's e-mail.
-            if self.outbox.frozen(&team, date(week.monday)?).await?.is_none() {
+            if self
+                .outbox
+                .frozen(&team, date(week.monday)?)
+                .await?
+                .is_none()
+            {
                 queued += self.send_week(&team, &week).await?.1;
             }
         }
@@ -223,11 +231,7 @@ impl Reports {
 
     /// The schedule (when enabled) and the sender, every `settings.every`.
     pub fn spawn(&self) -> Vec<tokio::task::JoinHandle<()>> {
-        let worker = format!(
-            "{}-{}",
-            std::process::id(),
-            uuid::Uuid::new_v4().simple()
-        );
+        let worker = format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple());
         let mut tasks = vec![self.sender(worker).spawn(self.settings.every)];
         if self.settings.scheduled {
             let reports = self.clone();

@@ -119,9 +119,9 @@ impl Outbox {
     }
 
     pub async fn report(&self, team: &str, week_start: Date) -> Result<WeeklyReport, ReportError> {
-        self.frozen(team, week_start)
-            .await?
-            .ok_or_else(|| ReportError::Internal(format!("no stored report for {team} {week_start}")))
+        self.frozen(team, week_start).await?.ok_or_else(|| {
+            ReportError::Internal(format!("no stored report for {team} {week_start}"))
+        })
     }
 
     /// One row per member of `team` with an e-mail address who has not opted out; rows that
@@ -140,6 +140,7 @@ impl Outbox {
                WHERE m.team = $1 AND u.email IS NOT NULL AND u.email <> ''
                  AND NOT EXISTS (SELECT 1 FROM report_opt_outs o
                                  WHERE o.user_id = u.id AND o.team = $1)
+               ORDER BY u.id
                ON CONFLICT DO NOTHING"#,
             team,
             week_start,
@@ -236,8 +237,11 @@ impl Outbox {
         error: &str,
     ) -> Result<&'static str, ReportError> {
         if claimed.attempts >= MAX_ATTEMPTS {
-            self.mark_failed(claimed.id, &format!("{error} (gave up after {} attempts)", claimed.attempts))
-                .await?;
+            self.mark_failed(
+                claimed.id,
+                &format!("{error} (gave up after {} attempts)", claimed.attempts),
+            )
+            .await?;
             return Ok("failed");
         }
         let delay = retry_delay(claimed.attempts);

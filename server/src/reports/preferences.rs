@@ -95,7 +95,12 @@ impl Preferences {
         .await?)
     }
 
-    pub async fn opt_out(&self, user_id: i64, team: &str, via: OptOutVia) -> Result<(), ReportError> {
+    pub async fn opt_out(
+        &self,
+        user_id: i64,
+        team: &str,
+        via: OptOutVia,
+    ) -> Result<(), ReportError> {
         sqlx::query!(
             "INSERT INTO report_opt_outs (user_id, team, via) VALUES ($1, $2, $3)
              ON CONFLICT DO NOTHING",
@@ -121,10 +126,12 @@ impl Preferences {
 
     /// The person's e-mail address, if they have one.
     pub async fn email_of(&self, user_id: i64) -> Result<Option<String>, ReportError> {
-        Ok(sqlx::query_scalar!("SELECT email FROM users WHERE id = $1", user_id)
-            .fetch_optional(&self.pool)
-            .await?
-            .flatten()
-            .filter(|e| !e.is_empty()))
+        Ok(
+            sqlx::query_scalar!("SELECT email FROM users WHERE id = $1", user_id)
+                .fetch_optional(&self.pool)
+                .await?
+                .flatten()
+                .filter(|e| !e.is_empty()),
+        )
     }
 }

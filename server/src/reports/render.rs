@@ -106,7 +106,7 @@ struct TextEmail<'a> {
 
 fn change_kwh(now: f64, before: f64) -> String {
     let delta = now - before;
-    let sign = if delta >= 0.0 { "+" } else { "−" };
+    let sign = if delta >= 0.0 { "+" } else { "-" };
     format!("{sign}{} ({})", format_kwh(delta.abs()), trend(now, before))
 }
 
@@ -161,10 +161,7 @@ impl EmailView {
             total_kwh: format_kwh(total_kwh),
             change: change_kwh(total_kwh, report.previous.total().kwh),
             source_mix: source_mix(&report.total),
-            idle_share: percent(
-                report.idle.total().kwh,
-                total_kwh + report.idle.total().kwh,
-            ),
+            idle_share: percent(report.idle.total().kwh, total_kwh + report.idle.total().kwh),
             idle: parts(&report.idle),
             top: report.top_services(5).into_iter().map(line).collect(),
             risers: report.risers(3).into_iter().map(line).collect(),
@@ -261,11 +258,167 @@ pub fn message(
             .header(ListUnsubscribePost);
     }
     let body = MultiPart::related()
-        .multipart(MultiPart::alternative_plain_html(view.text()?, view.html()?))
-        .singlepart(
-            Attachment::new_inline(CHART_CID.to_owned()).body(png, ContentType::parse("image/png").map_err(|e| ReportError::Internal(e.to_string()))?),
-        );
+        .multipart(MultiPart::alternative_plain_html(
+            view.text()?,
+            view.html()?,
+        ))
+        .singlepart(Attachment::new_inline(CHART_CID.to_owned()).body(
+            png,
+            ContentType::parse("image/png").map_err(|e| ReportError::Internal(e.to_string()))?,
+        ));
     builder
         .multipart(body)
         .map_err(|e| ReportError::Internal(format!("building the message: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use app::api::energy::{BySource, Figure};
+
+    use super::*;
+    use crate::reports::content::{DayFigures, DeployCounts, ServiceWeek};
+
+    fn figures(measured: f64, estimated: f64) -> BySource {
+        let figure = |kwh: f64| Figure {
+            kwh,
+            grams_co2e: kwh * 577.2,
+        };
+        BySource {
+            measured: figure(measured),
+            estimated: figure(estimated),
+            simulated: Figure::default(),
+        }
+    }
+
+    /// A fixed week: two services, one rising, one falling, a quiet Sunday.
+    fn report() -> WeeklyReport {
+        let days = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+        WeeklyReport {
+            team: "payments".to_owned(),
+            week_start: "2026-11-23".to_owned(),
+            week_end: "2026-11-29".to_owned(),
+            time_zone: "Europe/Paris".to_owned(),
+            from: "2026-11-22T23:00:00Z".to_owned(),
+            to: "2026-11-29T23:00:00Z".to_owned(),
+            total: figures(0.6, 0.1),
+            previous: figures(0.25, 0.0),
+            idle: figures(0.15, 0.0),
+            services: vec![
+                ServiceWeek {
+                    service: "checkout".to_owned(),
+                    figures: figures(0.5, 0.0),
+                    previous: figures(0.25, 0.0),
+                    idle: figures(0.1, 0.0),
+                },
+                ServiceWeek {
+                    service: "cart".to_owned(),
+                    figures: figures(0.1, 0.1),
+                    previous: figures(0.3, 0.0),
+                    idle: figures(0.05, 0.0),
+                },
+            ],
+            days: days
+                .iter()
+                .enumerate()
+                .map(|(i, day)| DayFigures {
+                    date: format!("2026-11-{}", 23 + i),
+                    weekday: (*day).to_owned(),
+                    figures: if i == 6 {
+                        BySource::default()
+                    } else {
+                        figures(0.1, if i == 2 { 0.1 } else { 0.0 })
+                    },
+                })
+                .collect(),
+            deploys: DeployCounts {
+                total: 3,
+                succeeded: 2,
+                failed: 1,
+            },
+            carbon_notes: vec!["other clusters: PUE 1.2 × 481 gCO2e/kWh (test)".to_owned()],
+        }
+    }
+
+    fn view() -> EmailView {
+        EmailView::new(
+            &report(),
+            "https://canopy.example",
+            format!("cid:{CHART_CID}"),
+            Some("https://canopy.example/unsubscribe?t=TOKEN".to_owned()),
+        )
+    }
+
+    #[test]
+    fn the_html_part_is_stable() {
+        insta::assert_snapshot!("weekly_html", view().html().unwrap());
+    }
+
+    #[test]
+    fn the_text_part_is_stable() {
+        insta::assert_snapshot!("weekly_text", view().text().unwrap());
+    }
+
+    #[test]
+    fn the_message_is_related_alternative_with_the_chart_and_unsubscribe_headers() {
+        let from: Mailbox = "Canopy <canopy@example.com>".parse().unwrap();
+        let message = message(
+            &view(),
+            &report(),
+            Addressing {
+                from: &from,
+                to: "alice@example.com".parse().unwrap(),
+                message_id: "<weekly.payments.2026-11-23.7@example.com>",
+            },
+            "",
+        )
+        .unwrap();
+        let raw = String::from_utf8(message.formatted()).unwrap();
+        for expected in [
+            "Message-ID: <weekly.payments.2026-11-23.7@example.com>",
+            "List-Unsubscribe: <https://canopy.example/unsubscribe?t=TOKEN>",
+            "List-Unsubscribe-Post: List-Unsubscribe=One-Click",
+            "Content-Type: multipart/related",
+            "Content-Type: multipart/alternative",
+            "Content-Type: text/plain; charset=utf-8",
+            "Content-Type: text/html; charset=utf-8",
+            "Content-Type: image/png",
+            "Content-ID: <week-chart>",
+        ] {
+            assert!(raw.contains(expected), "{expected} in {raw}");
+        }
+        let plain = raw.find("text/plain").unwrap();
+        let html = raw.find("text/html").unwrap();
+        assert!(plain < html, "text/plain comes first");
+    }
+
+    #[test]
+    fn every_figure_is_labelled_with_its_source_and_links_to_its_page() {
+        let text = view().text().unwrap();
+        assert!(
+            text.contains("checkout: 0.500 kWh · 289 g CO2e measured"),
+            "{text}"
+        );
+        assert!(
+            text.contains("cart: 0.100 kWh · 58 g CO2e measured; 0.100 kWh · 58 g CO2e estimated"),
+            "{text}"
+        );
+        assert!(
+            text.contains("Up: checkout +0.250 kWh (+100.0 % vs the previous period)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("Down: cart -0.100 kWh (-33.3 % vs the previous period)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("3 deploys this week: 2 succeeded, 1 failed."),
+            "{text}"
+        );
+        assert!(text.contains("Europe/Paris"), "{text}");
+        let html = view().html().unwrap();
+        assert!(
+            html.contains("href=\"https://canopy.example/services/payments/checkout?from=2026-11-23&#38;to=2026-11-29\""),
+            "{html}"
+        );
+    }
 }

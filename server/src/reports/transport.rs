@@ -105,7 +105,9 @@ impl Delivery {
                     response.code(),
                     response.message().collect::<Vec<_>>().join(" ")
                 )),
-                Err(error) if error.is_permanent() => Err(SendFailure::Permanent(error.to_string())),
+                Err(error) if error.is_permanent() => {
+                    Err(SendFailure::Permanent(error.to_string()))
+                }
                 Err(error) => Err(SendFailure::Transient(error.to_string())),
             },
             Self::Directory(dir) => {

@@ -125,9 +125,15 @@ mod tests {
         let now = OffsetDateTime::UNIX_EPOCH;
         let token = signer.token(42, "payments", now + VALID_FOR);
         let other_team = token.replace("payments", "search");
-        assert_eq!(signer.verify(&other_team, now), Err(TokenRefused::BadSignature));
+        assert_eq!(
+            signer.verify(&other_team, now),
+            Err(TokenRefused::BadSignature)
+        );
         let other_key = UnsubscribeSigner::with_key(b"another".to_vec());
-        assert_eq!(other_key.verify(&token, now), Err(TokenRefused::BadSignature));
+        assert_eq!(
+            other_key.verify(&token, now),
+            Err(TokenRefused::BadSignature)
+        );
         assert_eq!(signer.verify("garbage", now), Err(TokenRefused::Malformed));
         assert_eq!(signer.verify("", now), Err(TokenRefused::Malformed));
     }

@@ -91,7 +91,10 @@ impl ReportWeek {
         if monday.weekday() != civil::Weekday::Monday {
             return Err(ReportError::Invalid {
                 field: "week",
-                message: format!("{monday} is a {:?}; weeks start on Monday", monday.weekday()),
+                message: format!(
+                    "{monday} is a {:?}; weeks start on Monday",
+                    monday.weekday()
+                ),
             });
         }
         Ok(Self { monday, zone })
@@ -251,8 +254,9 @@ mod tests {
     #[test]
     fn a_week_with_a_dst_change_has_a_25_hour_day() {
         // Europe/Paris leaves summer time on Sunday 2026-10-25.
-        let week = ReportWeek::starting(date("2026-10-19"), TeamZone::parse("Europe/Paris").unwrap())
-            .unwrap();
+        let week =
+            ReportWeek::starting(date("2026-10-19"), TeamZone::parse("Europe/Paris").unwrap())
+                .unwrap();
         let (from, to) = week.day_bounds(6).unwrap();
         assert_eq!((to - from).whole_hours(), 25);
         let (from, to) = week.bounds().unwrap();
@@ -261,8 +265,9 @@ mod tests {
 
     #[test]
     fn half_hour_zones_start_at_the_utc_hour_before_midnight() {
-        let week = ReportWeek::starting(date("2026-11-23"), TeamZone::parse("Asia/Kolkata").unwrap())
-            .unwrap();
+        let week =
+            ReportWeek::starting(date("2026-11-23"), TeamZone::parse("Asia/Kolkata").unwrap())
+                .unwrap();
         let (from, _) = week.bounds().unwrap();
         // Midnight in Kolkata is 18:30 UTC the day before; the rollups start at 18:00.
         assert_eq!(from.to_string(), "2026-11-22 18:00:00.0 +00:00:00");
@@ -271,7 +276,10 @@ mod tests {
     #[test]
     fn weeks_start_on_mondays_only() {
         let error = ReportWeek::starting(date("2026-11-24"), TeamZone::utc()).unwrap_err();
-        assert!(error.to_string().contains("weeks start on Monday"), "{error}");
+        assert!(
+            error.to_string().contains("weeks start on Monday"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -9,6 +9,7 @@ mod pods;
 mod retention_and_tokens;
 mod rollup;
 mod sci;
+mod weekly_email;
 // The same harness as the main integration tests (real server, a database per test).
 #[path = "../it/support/mod.rs"]
 mod support;

@@ -28,6 +28,11 @@ enum Needs {
     TeamAdmin,
     /// An organisation admin.
     OrgAdmin,
+    /// A member of alpha (any role), signed in as a person: its e-mail's own settings.
+    MemberPerson,
+    /// The admin role in alpha (or an organisation admin), signed in as a person: the e-mail
+    /// page's forms, which carry the session's anti-forgery token.
+    TeamAdminPerson,
 }
 
 const CALLERS: [&str; 9] = [
@@ -53,6 +58,8 @@ fn allowed(needs: Needs) -> [bool; 9] {
         Needs::Deploy => [F, F, T, T, F, T, F, T, T],
         Needs::TeamAdmin => [F, F, F, T, F, T, F, F, T],
         Needs::OrgAdmin => [F, F, F, F, F, T, F, F, F],
+        Needs::MemberPerson => [F, T, T, T, F, F, F, F, F],
+        Needs::TeamAdminPerson => [F, F, F, T, F, T, F, F, F],
     }
 }
 
@@ -82,6 +89,7 @@ fn handler_case(
     method: &Method,
     pattern: &str,
     victim_token: i64,
+    unsubscribe_token: &str,
 ) -> Option<(Needs, String, Body)> {
     let service = "/api/v1/services/alpha/web/dev";
     let path = pattern
@@ -189,6 +197,29 @@ fn handler_case(
             Body::Json(json!({ "node": "node-x" })),
         ),
         ("GET", "/api/v1/energy/ingest-stats") => (Needs::OrgAdmin, path, Body::Empty),
+        ("GET", "/teams/{team}/weekly-email")
+        | ("GET", "/teams/{team}/weekly-email/preview")
+        | ("GET", "/teams/{team}/weekly-email/chart.png") => (Needs::SignedIn, path, Body::Empty),
+        ("POST", "/teams/{team}/weekly-email/schedule") => (
+            Needs::TeamAdminPerson,
+            path,
+            form(&[
+                ("weekday", "2"),
+                ("hour", "9"),
+                ("time_zone", "Europe/Paris"),
+            ]),
+        ),
+        ("POST", "/teams/{team}/weekly-email/send") => (Needs::TeamAdminPerson, path, form(&[])),
+        ("POST", "/teams/{team}/weekly-email/test") => (Needs::MemberPerson, path, form(&[])),
+        ("POST", "/teams/{team}/weekly-email/subscription") => {
+            (Needs::MemberPerson, path, form(&[("subscribed", "false")]))
+        }
+        ("GET" | "POST", "/unsubscribe") => (
+            Needs::Public,
+            format!("{path}?t={unsubscribe_token}"),
+            form(&[("List-Unsubscribe", "One-Click")]),
+        ),
+        ("GET", "/admin/outbox") => (Needs::OrgAdmin, path, Body::Empty),
         ("POST", "/api/v1/energy/request-counts") => (Needs::OrgAdmin, path, Body::Json(json!({}))),
         ("GET", p) if p.starts_with("/api/v1/energy/") => (
             Needs::SignedIn,
@@ -307,21 +338,28 @@ async fn with_csrf(app: &TestApp, caller: &Caller, body: &Body) -> Body {
     let Body::Form(pairs) = body else {
         return body.clone();
     };
-    let page = caller
-        .client
-        .get(app.url("/admin/users"))
-        .send()
-        .await
-        .expect("admin page")
-        .text()
-        .await
-        .unwrap_or_default();
-    let token = page
-        .split("name=\"csrf\" value=\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .unwrap_or_default()
-        .to_owned();
+    // The people page has forms for organisation admins, the team's e-mail page for members.
+    let mut token = String::new();
+    for page in ["/admin/users", "/teams/alpha/weekly-email"] {
+        let html = caller
+            .client
+            .get(app.url(page))
+            .send()
+            .await
+            .expect("page")
+            .text()
+            .await
+            .unwrap_or_default();
+        token = html
+            .split("name=\"csrf\" value=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .unwrap_or_default()
+            .to_owned();
+        if !token.is_empty() {
+            break;
+        }
+    }
     let mut pairs = pairs.clone();
     pairs.push(("csrf".to_owned(), token));
     Body::Form(pairs)
@@ -356,6 +394,19 @@ async fn every_route_and_server_function_allows_exactly_who_its_entry_says() {
         ));
     }
     let victim_token = tokens[3].1;
+    // A valid one-click unsubscribe link (bystander from alpha's e-mail).
+    let bystander: i64 = sqlx::query_scalar("SELECT id FROM users WHERE username = 'bystander'")
+        .fetch_one(&app.pool)
+        .await
+        .expect("bystander");
+    let unsubscribe_token = canopy_server::reports::unsubscribe::UnsubscribeSigner::load(&app.pool)
+        .await
+        .expect("signer")
+        .token(
+            bystander,
+            "alpha",
+            time::OffsetDateTime::now_utc() + time::Duration::days(1),
+        );
     let bearer = |i: usize, name| Caller {
         name,
         client: reqwest::Client::new(),
@@ -401,7 +452,7 @@ async fn every_route_and_server_function_allows_exactly_who_its_entry_says() {
     let mut cases: Vec<(Method, String, Needs, String, Body)> = Vec::new();
     let mut missing = Vec::new();
     for entry in canopy_server::http::handler_routes() {
-        match handler_case(&entry.method, &entry.path, victim_token) {
+        match handler_case(&entry.method, &entry.path, victim_token, &unsubscribe_token) {
             Some((needs, path, body)) => cases.push((entry.method, entry.path, needs, path, body)),
             None => missing.push(format!("{} {}", entry.method, entry.path)),
         }
@@ -464,7 +515,7 @@ async fn every_route_and_server_function_allows_exactly_who_its_entry_says() {
             continue;
         }
         for (i, caller) in callers.iter().enumerate() {
-            let body = if path.starts_with("/admin/")
+            let body = if (path.starts_with("/admin/") || path.starts_with("/teams/"))
                 && *method == Method::POST
                 && caller.bearer.is_none()
             {

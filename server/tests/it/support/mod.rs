@@ -12,11 +12,14 @@ use canopy_server::{
     auth::{Accounts, Username},
     config::{DatabaseSettings, Settings},
     db,
+    reports::MailSettings,
     startup::Application,
 };
 use secrecy::SecretString;
 use sqlx::{postgres::PgConnectOptions, Connection, Executor, PgConnection, PgPool};
 use tokio::sync::oneshot;
+
+pub mod smtp;
 
 pub const TEST_API_TOKEN: &str = "test-token-0123456789abcdef";
 /// The organisation admin every harness signs in as (created before Canopy starts, so no
@@ -105,6 +108,16 @@ fn url_of(options: &PgConnectOptions, db_name: &str) -> SecretString {
     SecretString::from(parsed.to_string())
 }
 
+/// E-mail for tests that do not test it: `.eml` files in a fresh folder, no schedule, and the
+/// sender's first round only (at start, with nothing queued).
+pub fn test_mail_settings() -> MailSettings {
+    let dir = std::env::temp_dir().join(format!("canopy-test-mail-{}", uuid::Uuid::new_v4()));
+    let mut mail = MailSettings::with_data_dir(&dir);
+    mail.scheduled = false;
+    mail.every = Duration::from_secs(3_600);
+    mail
+}
+
 pub fn init_logs() {
     if std::env::var_os("TEST_LOG").is_some() {
         canopy_server::telemetry::init();
@@ -127,6 +140,15 @@ impl TestApp {
     pub async fn spawn_with(
         site_root: PathBuf,
         identity: canopy_server::config::IdentitySettings,
+    ) -> Self {
+        Self::spawn_with_mail(site_root, identity, test_mail_settings()).await
+    }
+
+    /// Starts Canopy with these e-mail settings (e.g. a local SMTP server).
+    pub async fn spawn_with_mail(
+        site_root: PathBuf,
+        identity: canopy_server::config::IdentitySettings,
+        mail: MailSettings,
     ) -> Self {
         init_logs();
         let (db_name, options) = fresh_database().await;
@@ -152,10 +174,11 @@ impl TestApp {
             db_max_connections: 5,
             api_token: Some(SecretString::from(TEST_API_TOKEN.to_owned())),
         };
-        let application = Application::build_with_identity(
+        let application = Application::build_with_mail(
             settings,
             canopy_server::config::ClusterSettings::None,
             identity,
+            mail,
         )
         .await
         .expect("build app");
