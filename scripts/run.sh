@@ -6,7 +6,7 @@
 # CANOPY_DATA_DIR/sandbox; CANOPY_SANDBOX=off for no cluster).
 source "$(dirname "$0")/common.sh"
 
-apt_install postgresql
+apt_install postgresql fonts-dejavu-core
 if [ "${CANOPY_PROFILE:-debug}" = release ]; then
     "$REPO_ROOT/scripts/build.sh" --release
     bin="$CARGO_TARGET_DIR/release/canopy"

@@ -8,7 +8,9 @@ started=$SECONDS
 timed() { info "done in $((SECONDS - t0)) s"; }
 
 step "Setting up (idempotent; cached under $CANOPY_CACHE_DIR)"
-apt_install postgresql chromium
+# python3-aiosmtpd: the real SMTP server of the e-mail tests (scripts/smtp-sink.py);
+# fonts-dejavu-core: the labels of the e-mail's PNG chart.
+apt_install postgresql chromium python3-aiosmtpd fonts-dejavu-core
 command -v cargo-nextest >/dev/null || cargo install cargo-nextest --locked
 
 work="$(mktemp -d /tmp/canopy-test-XXXXXX)"

@@ -6,6 +6,9 @@
 //   CANOPY_E2E_DATABASE_URL  a fresh database for this run
 //   CHROMIUM            the browser (default /usr/bin/chromium)
 import { spawn } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import net from "node:net";
 import { chromium } from "playwright-core";
 
@@ -48,6 +51,8 @@ export async function startCanopy({ kube = false } = {}) {
   const base = `http://127.0.0.1:${port}`;
   const logs = [];
   const apiToken = `e2e-${Math.random().toString(36).slice(2)}-token-0123456789`;
+  // Canopy's data directory: the e-mail outbox (.eml files) is written there.
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "canopy-e2e-"));
   const server = spawn(required("CANOPY_BIN"), [], {
     env: {
       ...process.env,
@@ -55,6 +60,7 @@ export async function startCanopy({ kube = false } = {}) {
       CANOPY_SITE_ROOT: required("CANOPY_SITE_ROOT"),
       CANOPY_LISTEN_ADDR: `127.0.0.1:${port}`,
       CANOPY_API_TOKEN: apiToken,
+      CANOPY_DATA_DIR: dataDir,
       RUST_LOG: process.env.RUST_LOG ?? "warn",
       ...(kube ? { CANOPY_KUBECONFIG: required("CANOPY_TEST_KUBECONFIG") } : { CANOPY_KUBECONFIG: "", CANOPY_SANDBOX: "off" }),
     },
@@ -90,6 +96,7 @@ export async function startCanopy({ kube = false } = {}) {
     apiToken,
     browser,
     logs,
+    dataDir,
     /// Creates a person through an invite link (made with the bootstrap API token) and
     /// returns their credentials: `{ username, password }`.
     async createUser({ username = uniqueName("user"), team, role, orgAdmin = false } = {}) {
@@ -105,7 +112,7 @@ export async function startCanopy({ kube = false } = {}) {
         method: "POST",
         redirect: "manual",
         headers: { origin: base, "content-type": "application/x-www-form-urlencoded" },
-        body: new URLSearchParams({ username, password }).toString(),
+        body: new URLSearchParams({ username, password, email: `${username}@example.test` }).toString(),
       });
       if (accepted.status !== 303) throw new Error(`accept invite: ${accepted.status} ${await accepted.text()}`);
       return { username, password };

@@ -45,6 +45,13 @@ pub fn TeamPage() -> impl IntoView {
                 <a href=move || format!("/audit?team={}", team()) data-testid="team-audit-link">
                     "Audit log of this team"
                 </a>
+                " · "
+                <a
+                    href=move || format!("/teams/{}/weekly-email", team())
+                    data-testid="team-weekly-email-link"
+                >
+                    "Weekly e-mail: preview, test, schedule"
+                </a>
             </p>
             <Suspense fallback=|| ()>
                 <PeriodPicker base raw error=period_error />

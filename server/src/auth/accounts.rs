@@ -51,6 +51,26 @@ impl Username {
     }
 }
 
+/// An e-mail address (where the team e-mails go), checked with lettre's address grammar.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmailAddress(String);
+
+impl EmailAddress {
+    pub fn parse(raw: &str) -> Result<Self, AuthError> {
+        let raw = raw.trim();
+        raw.parse::<lettre::Address>()
+            .map(|address| Self(address.to_string()))
+            .map_err(|_| AuthError::Invalid {
+                field: "email",
+                message: format!("{raw:?} is not an e-mail address; use name@example.com"),
+            })
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// A new password: at least [`MIN_PASSWORD_CHARS`] characters, at most 1024.
 fn check_new_password(password: &SecretString) -> Result<(), AuthError> {
     let len = password.expose_secret().chars().count();
@@ -366,6 +386,7 @@ impl Accounts {
         token: &str,
         username: &Username,
         password: &SecretString,
+        email: Option<&EmailAddress>,
     ) -> Result<i64, AuthError> {
         check_new_password(password)?;
         let hash = hash_password(password).await?;
@@ -379,11 +400,12 @@ impl Accounts {
         .await?
         .ok_or(AuthError::InviteNotValid)?;
         let user_id = sqlx::query_scalar!(
-            "INSERT INTO users (username, password_hash, org_admin) VALUES ($1, $2, $3)
+            "INSERT INTO users (username, password_hash, org_admin, email) VALUES ($1, $2, $3, $4)
              ON CONFLICT (username) DO NOTHING RETURNING id",
             username.as_str(),
             hash,
-            invite.org_admin
+            invite.org_admin,
+            email.map(EmailAddress::as_str)
         )
         .fetch_optional(&mut *tx)
         .await?

@@ -217,6 +217,7 @@ struct InvitePage {
     open: bool,
     grant: Option<String>,
     username: String,
+    email: String,
     error: Option<String>,
 }
 
@@ -239,6 +240,7 @@ async fn invite_page(State(state): State<AppState>, Path(token): Path<String>) -
             open,
             grant: None,
             username: String::new(),
+            email: String::new(),
             error: None,
         },
     )
@@ -248,6 +250,9 @@ async fn invite_page(State(state): State<AppState>, Path(token): Path<String>) -
 struct AcceptForm {
     username: String,
     password: String,
+    /// Optional: where the team e-mails go.
+    #[serde(default)]
+    email: String,
 }
 
 async fn accept_invite(
@@ -260,7 +265,13 @@ async fn accept_invite(
     let outcome = async {
         let username = Username::parse(&form.username)?;
         let password = SecretString::from(form.password);
-        let user_id = accounts.accept_invite(&token, &username, &password).await?;
+        let email = match form.email.trim() {
+            "" => None,
+            raw => Some(crate::auth::accounts::EmailAddress::parse(raw)?),
+        };
+        let user_id = accounts
+            .accept_invite(&token, &username, &password, email.as_ref())
+            .await?;
         auth::session::sign_in(&session, accounts, user_id).await?;
         Ok::<_, AuthError>(username)
     }
@@ -298,6 +309,7 @@ async fn accept_invite(
                     open,
                     grant: None,
                     username: form.username,
+                    email: form.email,
                     error: Some(AppError::from(error).to_string()),
                 },
             )

@@ -104,6 +104,9 @@ pub struct Reports {
     pub settings: Arc<MailSettings>,
     /// The portal's public URL, no trailing slash (links in e-mails).
     pub base_url: String,
+    /// Wakes this replica's sender when the portal queued messages (others find them within
+    /// `settings.every`).
+    pub wake: Arc<tokio::sync::Notify>,
 }
 
 impl Reports {
@@ -125,6 +128,7 @@ impl Reports {
             delivery: Arc::new(delivery),
             settings: Arc::new(settings),
             base_url: base_url.trim_end_matches('/').to_owned(),
+            wake: Arc::new(tokio::sync::Notify::new()),
         })
     }
 
@@ -164,6 +168,9 @@ impl Reports {
             .outbox
             .enqueue_week(team, monday, &self.settings.domain())
             .await?;
+        if queued > 0 {
+            self.wake.notify_one();
+        }
         Ok((monday, queued))
     }
 
@@ -192,6 +199,7 @@ impl Reports {
         self.outbox
             .enqueue_test(team, monday, user_id, &recipient, &self.settings.domain())
             .await?;
+        self.wake.notify_one();
         Ok(recipient)
     }
 
@@ -232,7 +240,9 @@ impl Reports {
     /// The schedule (when enabled) and the sender, every `settings.every`.
     pub fn spawn(&self) -> Vec<tokio::task::JoinHandle<()>> {
         let worker = format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple());
-        let mut tasks = vec![self.sender(worker).spawn(self.settings.every)];
+        let mut tasks = vec![self
+            .sender(worker)
+            .spawn(self.settings.every, self.wake.clone())];
         if self.settings.scheduled {
             let reports = self.clone();
             tasks.push(tokio::spawn(async move {

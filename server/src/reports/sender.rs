@@ -144,13 +144,21 @@ impl Sender {
         Ok(reply)
     }
 
-    /// Sends due messages every `every` until the task is dropped.
-    pub fn spawn(self, every: Duration) -> tokio::task::JoinHandle<()> {
+    /// Sends due messages every `every`, and at once when `wake` is notified, until the task
+    /// is dropped.
+    pub fn spawn(
+        self,
+        every: Duration,
+        wake: Arc<tokio::sync::Notify>,
+    ) -> tokio::task::JoinHandle<()> {
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(every);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
-                tick.tick().await;
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    () = wake.notified() => {}
+                }
                 match self.send_due().await {
                     Ok(round) => {
                         if round != Round::default() {
