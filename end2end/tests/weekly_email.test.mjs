@@ -38,8 +38,10 @@ test("a team admin previews the week's e-mail, sends it, and finds one .eml per 
   // The preview: the e-mail's own HTML; no figures yet, and it says so.
   await Promise.all([page.waitForURL(/\/weekly-email\/preview$/), page.getByTestId("preview-link").click()]);
   assert.match(await page.textContent("body"), /No energy was reported for this team's services this week/);
-  const chartWidth = await page.locator("img").evaluate((img) => img.complete && img.naturalWidth);
-  assert.equal(chartWidth, 560, "the chart PNG loads");
+  assert.equal(await page.locator("img").count(), 0, "no chart of figures that do not exist");
+  const chart = await context.request.get(`${canopy.base}/teams/${team}/weekly-email/chart.png`);
+  assert.equal(chart.headers()["content-type"], "image/png");
+  assert.deepEqual([...(await chart.body()).subarray(1, 4)], [0x50, 0x4e, 0x47], "a PNG");
   await page.goBack();
 
   await page.click('[data-testid="send-week"]');

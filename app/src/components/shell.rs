@@ -42,7 +42,7 @@ pub fn AppShell(children: Children) -> impl IntoView {
                 {move || user.get().and_then(Result::ok).map(|me| view! {
                     <div class="account" data-testid="account">
                         <span class="muted" data-testid="signed-in-as">{me.username.clone()}</span>
-                        {me.org_admin.then(|| view! { <a href="/admin/users">"People"</a> " " <a href="/audit">"Audit log"</a> })}
+                        {me.org_admin.then(|| view! { <a href="/admin/users" rel="external">"People"</a> " " <a href="/audit" rel="external">"Audit log"</a> })}
                         // A plain form: works without JavaScript; the server checks its origin.
                         <form method="post" action="/signout" class="inline-form">
                             <button type="submit" class="secondary" data-testid="sign-out">"Sign out"</button>

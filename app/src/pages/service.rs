@@ -217,7 +217,11 @@ fn Overview(
         <History history=overview.history.clone() latest_revision rollback may_deploy=overview.may_deploy
             team=overview.team.clone() service=overview.service.clone() environment=overview.environment.clone() />
         <p class="small">
-            <a href=format!("/audit?team={}&service={}", overview.team, overview.service) data-testid="audit-link">
+            <a
+                href=format!("/audit?team={}&service={}", overview.team, overview.service)
+                rel="external"
+                data-testid="audit-link"
+            >
                 "Audit log of this service"
             </a>
         </p>

@@ -42,12 +42,18 @@ pub fn TeamPage() -> impl IntoView {
             <p class="muted small"><a href="/teams">"Teams"</a> " / " {team}</p>
             <h1>{team}</h1>
             <p class="small">
-                <a href=move || format!("/audit?team={}", team()) data-testid="team-audit-link">
+                // Server-rendered pages: `rel="external"` keeps the client router from taking the click.
+                <a
+                    href=move || format!("/audit?team={}", team())
+                    rel="external"
+                    data-testid="team-audit-link"
+                >
                     "Audit log of this team"
                 </a>
                 " · "
                 <a
                     href=move || format!("/teams/{}/weekly-email", team())
+                    rel="external"
                     data-testid="team-weekly-email-link"
                 >
                     "Weekly e-mail: preview, test, schedule"

@@ -10,7 +10,7 @@ use axum::{
     body::Body,
     http::{header, HeaderValue, Request},
     middleware::Next,
-    response::Response,
+    response::{IntoResponse, Response},
 };
 use serde::Deserialize;
 
@@ -60,6 +60,18 @@ impl SiteBundle {
 }
 
 /// Sets Cache-Control by what a response is: hashed assets forever, everything else revalidated.
+/// `/favicon.ico`, which browsers ask for on pages that name no icon (the e-mail preview, JSON):
+/// the bundle's icon.
+pub async fn favicon(
+    axum::extract::State(state): axum::extract::State<super::AppState>,
+) -> Response {
+    axum::response::Redirect::permanent(&format!(
+        "/{}/favicon.svg",
+        state.leptos_options.site_pkg_dir
+    ))
+    .into_response()
+}
+
 pub async fn cache_control(request: Request<Body>, next: Next) -> Response {
     let hashed = is_hashed_asset(request.uri().path());
     let mut response = next.run(request).await;

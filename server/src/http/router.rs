@@ -84,6 +84,7 @@ fn route_table() -> RouteTable<AppState> {
         .get("/healthz", health::healthz)
         .get("/readyz", health::readyz)
         .get("/metrics", metrics::metrics)
+        .get("/favicon.ico", assets::favicon)
         .get(
             "/ui/live/{team}/{service}/{environment}",
             live::rollout_events,

@@ -101,7 +101,7 @@ fn handler_case(
         .replace("{token}", "no-such-invite");
     let m = method.as_str();
     let case = match (m, pattern) {
-        ("GET", "/healthz" | "/readyz" | "/metrics" | "/signin") => {
+        ("GET", "/healthz" | "/readyz" | "/metrics" | "/signin" | "/favicon.ico") => {
             (Needs::Public, path, Body::Empty)
         }
         ("POST", "/signin") => (
