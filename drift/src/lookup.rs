@@ -132,7 +132,7 @@ impl<'a, S: Scheme> Judge<'a, S> {
 
         let current = match self.current(&parsed, current_override) {
             Ok(current) => current,
-            Err(outcome) => return outcome,
+            Err(outcome) => return *outcome,
         };
         let current_release = parsed.iter().find(|(v, _)| *v == current).map(|(_, r)| *r);
         let candidates = self.candidates(&parsed, &current);
@@ -197,20 +197,24 @@ impl<'a, S: Scheme> Judge<'a, S> {
         &self,
         parsed: &[(S::Version, &Release)],
         current_override: Option<&str>,
-    ) -> Result<S::Version, Outcome> {
+    ) -> Result<S::Version, Box<Outcome>> {
         let s = &self.scheme;
         let dep = self.dependency;
         if let Some(raw) = current_override.or(dep.locked.as_deref()) {
-            return s.parse(raw).ok_or_else(|| self.not_a_version(raw));
+            return s
+                .parse(raw)
+                .ok_or_else(|| Box::new(self.not_a_version(raw)));
         }
         if let Some(exact) = s.exact(&dep.declared) {
             return Ok(exact);
         }
         if s.is_unbounded(&dep.declared) {
-            return Err(Outcome::Skipped(SkipReason::UnspecifiedVersion.to_string()));
+            return Err(Box::new(Outcome::Skipped(
+                SkipReason::UnspecifiedVersion.to_string(),
+            )));
         }
         let Some(range) = s.range(&dep.declared) else {
-            return Err(self.not_a_version(&dep.declared));
+            return Err(Box::new(self.not_a_version(&dep.declared)));
         };
         let satisfying: Vec<&S::Version> = parsed
             .iter()
@@ -221,7 +225,12 @@ impl<'a, S: Scheme> Judge<'a, S> {
         lowest_stable
             .or_else(|| satisfying.iter().min())
             .map(|v| (*v).clone())
-            .ok_or_else(|| Outcome::Unknown(format!("no release satisfies `{}`", dep.declared)))
+            .ok_or_else(|| {
+                Box::new(Outcome::Unknown(format!(
+                    "no release satisfies `{}`",
+                    dep.declared
+                )))
+            })
     }
 
     /// Releases that may replace `current`: newer, not yanked or deprecated, compatible,

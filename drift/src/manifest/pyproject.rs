@@ -158,10 +158,8 @@ impl Reader<'_> {
                 Some(SkipReason::Git)
             } else if spec.contains_key("url") {
                 Some(SkipReason::Url)
-            } else if let Some(source) = field("source") {
-                Some(SkipReason::CustomRegistry(source.to_owned()))
             } else {
-                None
+                field("source").map(|s| SkipReason::CustomRegistry(s.to_owned()))
             };
             out.push(dep);
         }
