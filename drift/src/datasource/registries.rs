@@ -168,7 +168,7 @@ impl Registries {
     pub async fn lookup_all(&self, dependencies: &[Dependency]) -> Vec<DependencyReport> {
         let mut wanted: Vec<(Ecosystem, String)> = dependencies
             .iter()
-            .filter(|d| d.skip_reason.is_none())
+            .filter(|d| needs_releases(d))
             .map(package_key)
             .collect();
         wanted.sort();
@@ -242,6 +242,12 @@ impl Registries {
         }
         judge(dependency, &dated)
     }
+}
+
+/// Whether judging `dependency` needs its registry: not when it is skipped either way (a
+/// path dependency, a Docker tag that is not a version, ...).
+fn needs_releases(dependency: &Dependency) -> bool {
+    !matches!(judge(dependency, &Releases::default()), Outcome::Skipped(_))
 }
 
 /// The registry's name for a dependency's package.
