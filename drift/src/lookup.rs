@@ -249,22 +249,21 @@ impl<'a, S: Scheme> Judge<'a, S> {
             .as_deref()
             .and_then(|l| s.parse(l))
             .filter(|l| l >= current);
-        let mut seen = Vec::new();
-        let mut out = Vec::new();
-        for entry in parsed {
-            let (version, release) = entry;
-            let allowed = version > current
-                && !release.yanked
-                && release.deprecated.is_none()
-                && s.is_compatible(current, version)
-                && (s.is_stable(version)
-                    || (!current_stable && s.parts(version) == s.parts(current)))
-                && latest.as_ref().is_none_or(|l| version <= l);
-            if allowed && !seen.contains(&version) {
-                seen.push(version);
-                out.push(entry);
-            }
-        }
+        let mut out: Vec<&'r (S::Version, &'r Release)> = parsed
+            .iter()
+            .filter(|(version, release)| {
+                version > current
+                    && !release.yanked
+                    && release.deprecated.is_none()
+                    && s.is_compatible(current, version)
+                    && (s.is_stable(version)
+                        || (!current_stable && s.parts(version) == s.parts(current)))
+                    && latest.as_ref().is_none_or(|l| version <= l)
+            })
+            .collect();
+        // Equal versions written differently (`1.0` and `1.0.0` in PEP 440) count once.
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out.dedup_by(|a, b| a.0 == b.0);
         out
     }
 }

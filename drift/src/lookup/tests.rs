@@ -280,3 +280,11 @@ fn skipped_dependencies_stay_skipped() {
         Outcome::Skipped("local path dependency".into())
     );
 }
+
+#[test]
+fn equal_versions_written_differently_count_once() {
+    let d = dep(Ecosystem::Pypi, "attrs", "==0.9");
+    let r = releases(&["0.9", "1.0", "1.0.0", "1.1"]);
+    let o = judge(&d, &r);
+    assert_eq!(outdated(&o).versions_behind, 2);
+}
