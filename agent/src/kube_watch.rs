@@ -112,13 +112,11 @@ pub fn pod_meta(pod: &Pod) -> Option<(String, PodMeta)> {
     ))
 }
 
-/// Parses a CPU quantity (`250m`, `0.5`, `2`) into millicores; unparseable is 0.
+/// A CPU quantity (`250m`, `0.5`, `2`) in millicores, read by the server's own parser
+/// (`canopy_protocol::quantity`); unreadable is 0 (the pod then weighs nothing in the model).
 pub fn cpu_millis(quantity: &str) -> u32 {
-    let parsed = match quantity.strip_suffix('m') {
-        Some(millis) => millis.parse::<f64>().ok(),
-        None => quantity.parse::<f64>().ok().map(|cores| cores * 1000.0),
-    };
-    parsed.map_or(0, |m| m.clamp(0.0, f64::from(u32::MAX)).round() as u32)
+    canopy_protocol::quantity::cpu_millicores(quantity)
+        .map_or(0, |m| u32::try_from(m).unwrap_or(u32::MAX))
 }
 
 #[cfg(test)]

@@ -7,7 +7,10 @@
 //!
 //! Compatibility: `schema_version` is bumped for any change that an older reader could
 //! misinterpret. Adding an optional field (with `#[serde(default)]`) does not bump it.
+//!
+//! Also shared by both sides: [`quantity`], the one reader of Kubernetes CPU quantities.
 
+pub mod quantity;
 mod validate;
 
 use std::collections::BTreeMap;

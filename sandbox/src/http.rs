@@ -10,7 +10,7 @@ use axum::{
 };
 use serde::Deserialize;
 
-use crate::logs::{ContainerKey, LogStore};
+use crate::logs::{LogKey, LogStore};
 
 /// The router serving `logs`; mount it in any axum app or serve it alone.
 pub fn router(logs: LogStore) -> Router {
@@ -51,7 +51,7 @@ async fn pod_log(
             }
         }
     };
-    let key = ContainerKey::new(&namespace, &pod, &container);
+    let key = LogKey::new(&namespace, &pod, &container);
     match logs.text(&key, query.previous) {
         Some(text) => ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response(),
         None if query.previous => not_found(format!(

@@ -1,128 +1,24 @@
 //! The kubelet stand-in: watches pods bound to the simulated nodes, starts one lifecycle task per
 //! pod (see `lifecycle`), and finishes the deletion of terminating pods as a kubelet would.
 
-use std::{
-    collections::{HashMap, HashSet},
-    hash::{DefaultHasher, Hash, Hasher},
-    pin::pin,
-    sync::{Arc, Mutex, PoisonError},
-};
+use std::{collections::HashSet, pin::pin, sync::Arc};
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Pod;
 use kube::{
     api::{DeleteParams, Preconditions},
     runtime::{
-        events::{Event as KubeEvent, EventType, Recorder, Reporter},
         watcher::{self, watcher, Event},
         WatchStreamExt,
     },
-    Api, Client, Resource, ResourceExt,
+    Api, ResourceExt,
 };
-use tokio::task::AbortHandle;
 use tracing::{debug, info, instrument, warn};
 
-use crate::{config::SimulatorConfig, lifecycle, logs::LogStore, Error, Result};
-
-/// What every pod task shares.
-pub(crate) struct Context {
-    pub client: Client,
-    pub config: SimulatorConfig,
-    pub logs: LogStore,
-    /// Simulated node name → its index.
-    nodes: HashMap<String, u32>,
-    /// One event recorder per node (the reporting instance is the node).
-    recorders: HashMap<String, Recorder>,
-    /// Pod UID → its lifecycle task and where it lives.
-    tracked: Mutex<HashMap<String, Tracked>>,
-}
-
-struct Tracked {
-    task: AbortHandle,
-    namespace: String,
-    name: String,
-}
-
-impl Context {
-    pub(crate) fn new(client: Client, config: SimulatorConfig, logs: LogStore) -> Self {
-        let names = config.node_names();
-        let recorders = names
-            .iter()
-            .map(|node| {
-                let reporter = Reporter {
-                    controller: "canopy-node-simulator".to_owned(),
-                    instance: Some(node.clone()),
-                };
-                (node.clone(), Recorder::new(client.clone(), reporter))
-            })
-            .collect();
-        let nodes = names.into_iter().zip(0..).collect();
-        Self {
-            client,
-            config,
-            logs,
-            nodes,
-            recorders,
-            tracked: Mutex::new(HashMap::new()),
-        }
-    }
-
-    /// The pod's address on this node, derived from its UID so that every simulator computes
-    /// the same one. Loopback (127.x.y.z) on purpose, like the node address: nothing that dials
-    /// a simulated pod can leave the machine.
-    pub(crate) fn pod_ip(node_index: u32, uid: &str) -> String {
-        let mut hasher = DefaultHasher::new();
-        uid.hash(&mut hasher);
-        let n = hasher.finish();
-        format!(
-            "127.{}.{}.{}",
-            20 + node_index % 200,
-            (n >> 8) % 250,
-            n % 250 + 2
-        )
-    }
-
-    /// Publishes a kubelet-like event on a pod. Events are best effort: failures are logged only.
-    pub(crate) async fn event(&self, pod: &Pod, type_: EventType, reason: &str, note: String) {
-        let Some(recorder) = pod
-            .spec
-            .as_ref()
-            .and_then(|spec| spec.node_name.as_ref())
-            .and_then(|node| self.recorders.get(node))
-        else {
-            return;
-        };
-        let event = KubeEvent {
-            type_,
-            reason: reason.to_owned(),
-            note: Some(note),
-            action: reason.to_owned(),
-            secondary: None,
-        };
-        if let Err(err) = recorder.publish(&event, &pod.object_ref(&())).await {
-            debug!(error = %err, reason, "could not publish event");
-        }
-    }
-
-    fn tracked(&self) -> std::sync::MutexGuard<'_, HashMap<String, Tracked>> {
-        self.tracked.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Stops simulating a pod and drops its logs.
-    fn forget(&self, uid: &str) {
-        if let Some(tracked) = self.tracked().remove(uid) {
-            tracked.task.abort();
-            self.logs.remove_pod(&tracked.namespace, &tracked.name);
-        }
-    }
-
-    /// Stops every pod task (the simulator is shutting down).
-    pub(crate) fn abort_all(&self) {
-        for (_, tracked) in self.tracked().drain() {
-            tracked.task.abort();
-        }
-    }
-}
+use crate::{
+    context::{Context, Tracked},
+    lifecycle, Error, Result,
+};
 
 /// Watches bound pods until the task is aborted. Watch errors are logged and retried with
 /// back-off; they never end the loop.

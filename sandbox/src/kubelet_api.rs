@@ -30,7 +30,7 @@ use tokio_rustls::{
 use tracing::{debug, info};
 
 use crate::{
-    logs::{ContainerKey, LogStore},
+    logs::{LogKey, LogStore},
     nodes::NODE_ADDRESS,
     Error, Result,
 };
@@ -113,7 +113,7 @@ async fn container_logs(
     Path((namespace, pod, container)): Path<(String, String, String)>,
     Query(params): Query<LogParams>,
 ) -> Response {
-    let key = ContainerKey::new(&namespace, &pod, &container);
+    let key = LogKey::new(&namespace, &pod, &container);
     let (lines, snapshot) = if params.previous {
         (logs.lines(&key, true), None)
     } else {
@@ -155,7 +155,7 @@ async fn container_logs(
 /// does (the container restarted) or the pod is gone, as a kubelet's follow does.
 fn follow(
     logs: LogStore,
-    key: ContainerKey,
+    key: LogKey,
     instance: u32,
     written: u64,
     first: String,

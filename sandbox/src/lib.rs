@@ -9,6 +9,7 @@
 //! serves the same store shaped like that endpoint, for use without the API server.
 
 pub mod config;
+mod context;
 mod error;
 pub mod http;
 mod kubelet;
@@ -23,6 +24,6 @@ pub mod status;
 
 pub use config::{client_from_kubeconfig, SimulatorConfig};
 pub use error::{Error, Result};
-pub use logs::{ContainerKey, LogStore};
+pub use logs::{LogKey, LogStore};
 pub use simulation::{Outcome, SIMULATE_ANNOTATION};
 pub use simulator::{start, start_detached, SimulatorHandle};

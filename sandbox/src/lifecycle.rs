@@ -17,8 +17,8 @@ use tracing::{debug, info, instrument, warn};
 
 use crate::{
     config::MAX_CRASH_BACKOFF,
-    kubelet::Context,
-    logs::{instance_lines, periodic_line, ContainerKey, ContainerLogs, LogContext},
+    context::Context,
+    logs::{instance_lines, periodic_line, ContainerLogs, LogContext, LogKey},
     messages::{backoff_message, jittered, pull_error, termination},
     simulation::{outcomes_for_pod, Outcome, SIMULATE_ANNOTATION},
     status::{pod_status, ContainerPhase, Placement, SimContainer},
@@ -173,7 +173,7 @@ impl PodSim {
             tokio::time::sleep(ctx.config.log_interval).await;
             for container in &self.containers {
                 if let Some(line) = periodic_line(container.outcome, Timestamp::now()) {
-                    let key = ContainerKey::new(&self.namespace, &self.name, &container.sim.name);
+                    let key = LogKey::new(&self.namespace, &self.name, &container.sim.name);
                     ctx.logs.append(&key, line);
                 }
             }
@@ -190,7 +190,7 @@ impl PodSim {
         let mut events = Vec::new();
         for container in &mut self.containers {
             let image = container.sim.image.clone();
-            let key = ContainerKey::new(&self.namespace, &self.name, &container.sim.name);
+            let key = LogKey::new(&self.namespace, &self.name, &container.sim.name);
             let (restart_count, running_since) = earlier
                 .get(&container.sim.name)
                 .copied()
@@ -333,7 +333,7 @@ impl PodSim {
                         started_at,
                     });
                     ctx.logs.start_instance(
-                        ContainerKey::new(&self.namespace, &self.name, &container.sim.name),
+                        LogKey::new(&self.namespace, &self.name, &container.sim.name),
                         lines,
                     );
                 }
@@ -348,7 +348,7 @@ impl PodSim {
                 .filter(|c| c.outcome.is_restarting())
             {
                 if let ContainerPhase::Running { restart_count, .. } = container.sim.phase {
-                    let key = ContainerKey::new(&self.namespace, &self.name, &container.sim.name);
+                    let key = LogKey::new(&self.namespace, &self.name, &container.sim.name);
                     let lines = ctx.logs.lines(&key, false).unwrap_or_default();
                     ctx.logs.end_instance(&key);
                     let last = termination(container.outcome, &lines, started_at, finished_at);

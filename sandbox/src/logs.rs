@@ -13,13 +13,13 @@ use crate::simulation::Outcome;
 
 /// Which container's log: namespace, pod name and container name.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ContainerKey {
+pub struct LogKey {
     pub namespace: String,
     pub pod: String,
     pub container: String,
 }
 
-impl ContainerKey {
+impl LogKey {
     pub fn new(namespace: &str, pod: &str, container: &str) -> Self {
         Self {
             namespace: namespace.to_owned(),
@@ -57,7 +57,7 @@ pub struct LogSnapshot {
 /// A shared, cheaply cloned store of simulated logs.
 #[derive(Debug, Clone, Default)]
 pub struct LogStore {
-    inner: Arc<RwLock<HashMap<ContainerKey, ContainerLogs>>>,
+    inner: Arc<RwLock<HashMap<LogKey, ContainerLogs>>>,
 }
 
 impl LogStore {
@@ -65,7 +65,7 @@ impl LogStore {
     /// exited while the container waits to restart, else the one before the last restart), or
     /// `None` when the simulator has no such log (unknown pod, container never started, or no
     /// previous instance).
-    pub fn lines(&self, key: &ContainerKey, previous: bool) -> Option<Vec<String>> {
+    pub fn lines(&self, key: &LogKey, previous: bool) -> Option<Vec<String>> {
         let map = self.inner.read().unwrap_or_else(PoisonError::into_inner);
         let logs = map.get(key)?;
         if previous && logs.ended {
@@ -78,7 +78,7 @@ impl LogStore {
     }
 
     /// The current instance's lines with its identity and line count, to follow it.
-    pub fn snapshot(&self, key: &ContainerKey) -> Option<LogSnapshot> {
+    pub fn snapshot(&self, key: &LogKey) -> Option<LogSnapshot> {
         let map = self.inner.read().unwrap_or_else(PoisonError::into_inner);
         let logs = map.get(key)?;
         Some(LogSnapshot {
@@ -89,7 +89,7 @@ impl LogStore {
     }
 
     /// The log as the API would return it: lines joined, each ending with a newline.
-    pub fn text(&self, key: &ContainerKey, previous: bool) -> Option<String> {
+    pub fn text(&self, key: &LogKey, previous: bool) -> Option<String> {
         self.lines(key, previous)
             .map(|lines| lines.iter().map(|line| format!("{line}\n")).collect())
     }
@@ -107,7 +107,7 @@ impl LogStore {
     }
 
     /// Replaces the current log of a container (a new instance started).
-    pub(crate) fn start_instance(&self, key: ContainerKey, lines: Vec<String>) {
+    pub(crate) fn start_instance(&self, key: LogKey, lines: Vec<String>) {
         let mut map = self.inner.write().unwrap_or_else(PoisonError::into_inner);
         let logs = map.entry(key).or_default();
         if !logs.current.is_empty() {
@@ -120,7 +120,7 @@ impl LogStore {
     }
 
     /// Marks the current instance as exited (crashed or killed, in back-off until restarted).
-    pub(crate) fn end_instance(&self, key: &ContainerKey) {
+    pub(crate) fn end_instance(&self, key: &LogKey) {
         let mut map = self.inner.write().unwrap_or_else(PoisonError::into_inner);
         if let Some(logs) = map.get_mut(key) {
             logs.ended = true;
@@ -128,7 +128,7 @@ impl LogStore {
     }
 
     /// Adds a line to the current instance's log, dropping the oldest past the cap.
-    pub(crate) fn append(&self, key: &ContainerKey, line: String) {
+    pub(crate) fn append(&self, key: &LogKey, line: String) {
         let mut map = self.inner.write().unwrap_or_else(PoisonError::into_inner);
         if let Some(logs) = map.get_mut(key) {
             logs.current.push(line);
@@ -139,14 +139,14 @@ impl LogStore {
     }
 
     /// Sets a container's logs as a whole (used when taking over a pod after a restart).
-    pub(crate) fn set(&self, key: ContainerKey, mut logs: ContainerLogs) {
+    pub(crate) fn set(&self, key: LogKey, mut logs: ContainerLogs) {
         logs.written = logs.written.max(logs.current.len() as u64);
         let mut map = self.inner.write().unwrap_or_else(PoisonError::into_inner);
         map.insert(key, logs);
     }
 
     /// Whether the store holds anything for this container.
-    pub(crate) fn contains(&self, key: &ContainerKey) -> bool {
+    pub(crate) fn contains(&self, key: &LogKey) -> bool {
         let map = self.inner.read().unwrap_or_else(PoisonError::into_inner);
         map.contains_key(key)
     }
@@ -297,7 +297,7 @@ mod tests {
     #[test]
     fn appending_keeps_at_most_the_cap() {
         let store = LogStore::default();
-        let key = ContainerKey::new("ns", "pod", "api");
+        let key = LogKey::new("ns", "pod", "api");
         store.start_instance(key.clone(), vec!["start".into()]);
         for i in 0..MAX_LINES_PER_INSTANCE + 5 {
             store.append(&key, format!("line {i}"));
@@ -326,7 +326,7 @@ mod tests {
     #[test]
     fn a_restart_keeps_the_previous_instance() {
         let store = LogStore::default();
-        let key = ContainerKey::new("ns", "pod", "api");
+        let key = LogKey::new("ns", "pod", "api");
         assert_eq!(store.lines(&key, false), None);
         store.start_instance(key.clone(), vec!["first".into()]);
         assert_eq!(store.lines(&key, true), None);
@@ -345,7 +345,7 @@ mod tests {
     #[test]
     fn an_exited_instance_is_the_previous_one_until_the_restart() {
         let store = LogStore::default();
-        let key = ContainerKey::new("ns", "pod", "api");
+        let key = LogKey::new("ns", "pod", "api");
         store.start_instance(key.clone(), vec!["first".into(), "fatal".into()]);
         assert_eq!(store.lines(&key, true), None);
         store.end_instance(&key);

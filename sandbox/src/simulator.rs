@@ -9,8 +9,8 @@ use tracing::{info, warn};
 
 use crate::{
     config::SimulatorConfig,
-    kubelet::{self, Context},
-    kubelet_api,
+    context::Context,
+    kubelet, kubelet_api,
     logs::LogStore,
     nodes::{self, NodeReport},
     Error, Result,

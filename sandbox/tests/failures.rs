@@ -4,7 +4,7 @@
 
 mod common;
 
-use canopy_sandbox::{nodes::NODE_POOL_LABEL, ContainerKey, SimulatorConfig, SIMULATE_ANNOTATION};
+use canopy_sandbox::{nodes::NODE_POOL_LABEL, LogKey, SimulatorConfig, SIMULATE_ANNOTATION};
 use common::{api_logs, in_namespace, simulator_logs, wait_until, TestNamespace};
 use k8s_openapi::api::core::v1::{Container, ContainerStatus, Pod, PodSpec};
 use kube::api::{LogParams, ObjectMeta, PostParams};
@@ -89,7 +89,7 @@ async fn pull_failure(prefix: &str, image: &str, simulate: Option<&str>, reason:
         assert_eq!(condition(&pod, "Ready"), Some("False"));
         // The container never started: no logs.
         assert_eq!(
-            simulator_logs().lines(&ContainerKey::new(&ns.name, "app", "app"), false),
+            simulator_logs().lines(&LogKey::new(&ns.name, "app", "app"), false),
             None
         );
     })
@@ -178,7 +178,7 @@ async fn a_crash_loop_reports_exit_code_message_and_restarts() {
         };
         let last = api_logs(&pods, "app", &params, "exiting with status 1").await;
         assert_eq!(last.lines().count(), 1, "{last}");
-        let key = ContainerKey::new(&ns.name, "app", "app");
+        let key = LogKey::new(&ns.name, "app", "app");
         let previous = simulator_logs()
             .lines(&key, true)
             .expect("logs of the previous instance");

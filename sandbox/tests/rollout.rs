@@ -171,7 +171,7 @@ async fn a_deployment_of_two_replicas_rolls_out_to_available() {
 
         // The simulator wrote logs for each container (the API would return nothing).
         for pod in &pods {
-            let key = canopy_sandbox::ContainerKey::new(&ns.name, &pod.name_any(), "web");
+            let key = canopy_sandbox::LogKey::new(&ns.name, &pod.name_any(), "web");
             let logs = simulator_logs().text(&key, false).expect("simulated logs");
             assert!(logs.contains("listening on 0.0.0.0:8080"), "{logs}");
             // And through the API server, which asks the simulated kubelet.

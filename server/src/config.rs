@@ -128,25 +128,9 @@ impl Settings {
 }
 
 /// Energy settings (docs/ENERGY.md), read apart from [`Settings`] so existing constructors of
-/// `Settings` stay valid: raw retention, and carbon factors per cluster.
-#[derive(Debug, Clone)]
-pub struct EnergySettings {
-    /// Days of raw samples kept (whole day partitions); rollups are kept forever.
-    pub retention_days: u32,
-    pub carbon: crate::energy::carbon::CarbonSettings,
-    /// Live grid intensity, when `CANOPY_ELECTRICITY_MAPS_TOKEN` is set.
-    pub electricity_maps: Option<crate::energy::grid::ElectricityMapsSettings>,
-}
-
-impl Default for EnergySettings {
-    fn default() -> Self {
-        Self {
-            retention_days: 7,
-            carbon: crate::energy::carbon::CarbonSettings::default(),
-            electricity_maps: None,
-        }
-    }
-}
+/// `Settings` stay valid. The type is the energy capability's own (config depends on energy,
+/// never the other way); it is read from the environment here.
+pub use crate::energy::EnergySettings;
 
 impl EnergySettings {
     pub fn from_env() -> Result<Self, ConfigError> {

@@ -131,7 +131,11 @@ impl Application {
             .site_pkg_dir(bundle.pkg_dir.clone())
             .site_addr(local_addr)
             .build();
-        let identity = crate::auth::Identity::new(pool.clone(), &identity_settings);
+        let identity = crate::auth::Identity::new(
+            pool.clone(),
+            identity_settings.public_url.as_ref(),
+            identity_settings.github.clone(),
+        );
         match identity
             .accounts
             .ensure_initial_admin(&identity_settings.data_dir)

@@ -140,7 +140,7 @@ pub trait EnergyBackend: Send + Sync + 'static {
         &self,
         team: String,
         service: String,
-    ) -> Result<super::energy::ServicePods, AppError>;
+    ) -> Result<super::energy::ServicePodPower, AppError>;
 }
 
 #[derive(Clone)]

@@ -223,14 +223,14 @@ pub struct PodPower {
 
 /// A service's pods over the last few minutes, from the raw samples.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ServicePods {
+pub struct ServicePodPower {
     pub team: String,
     pub service: String,
     pub window_secs: i64,
     pub pods: Vec<PodPower>,
 }
 
-impl ServicePods {
+impl ServicePodPower {
     /// Power now per source: `(source, watts)` for the sources present.
     pub fn power_by_source(&self) -> Vec<(String, f64)> {
         let mut sums: Vec<(String, f64)> = Vec::new();
@@ -245,7 +245,7 @@ impl ServicePods {
 }
 
 #[server(prefix = "/api/fn", endpoint = "load_service_pods")]
-pub async fn load_service_pods(team: String, service: String) -> Result<ServicePods, AppError> {
+pub async fn load_service_pods(team: String, service: String) -> Result<ServicePodPower, AppError> {
     // Energy figures are org-wide: any signed-in person or token.
     super::auth::principal()?;
     super::backend::energy_backend()?

@@ -5,7 +5,7 @@
 
 use leptos::prelude::*;
 
-use crate::api::energy::{EnergySeries, Figure, ServicePods};
+use crate::api::energy::{EnergySeries, Figure, ServicePodPower};
 
 const WIDTH: f64 = 640.0;
 const HEIGHT: f64 = 180.0;
@@ -201,7 +201,7 @@ mod pod_power {
     use super::*;
 
     #[component]
-    pub fn PodPowerTable(pods: ServicePods) -> impl IntoView {
+    pub fn PodPowerTable(pods: ServicePodPower) -> impl IntoView {
         if pods.pods.is_empty() {
             return view! {
                 <p class="muted">

@@ -63,8 +63,12 @@ pub struct Identity {
 }
 
 impl Identity {
-    pub fn new(pool: sqlx::PgPool, settings: &crate::config::IdentitySettings) -> Self {
-        let public_url = settings.public_url.as_ref();
+    /// `public_url`: `CANOPY_PUBLIC_URL`; `github`: sign-in with GitHub, when configured.
+    pub fn new(
+        pool: sqlx::PgPool,
+        public_url: Option<&url::Url>,
+        github: Option<github::GithubSettings>,
+    ) -> Self {
         Self {
             accounts: Accounts::new(pool.clone()),
             tokens: ApiTokens::new(pool.clone()),
@@ -77,7 +81,7 @@ impl Identity {
                 })
             }),
             public_url: public_url.map(|u| u.as_str().trim_end_matches('/').to_owned()),
-            github: settings.github.clone().map(github::GithubSignIn::new),
+            github: github.map(github::GithubSignIn::new),
         }
     }
 }

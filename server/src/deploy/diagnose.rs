@@ -1,6 +1,6 @@
 //! What is going wrong with a rollout, in plain language: looks at the Deployment, its newest
 //! ReplicaSet, that ReplicaSet's pods, their events and (for crashing containers) the last
-//! lines of the previous container's log, and turns them into [`Problem`]s with a hint.
+//! lines of the previous container's log, and turns them into [`Diagnosis`]s with a hint.
 //!
 //! [`Evidence`] holds what was read; [`problems`] is the pure translation (unit-tested from
 //! typed fixtures); [`diagnose`] reads and translates in one call.
@@ -23,7 +23,7 @@ use kube::{
 };
 use serde::Serialize;
 
-use super::rollout::REVISION_ANNOTATION;
+use super::kube_words::REVISION_ANNOTATION;
 
 /// How many lines of a crashed container's log a problem shows.
 pub const LOG_LINES: i64 = 10;
@@ -43,7 +43,7 @@ pub enum DiagnoseError {
 
 pub type Result<T, E = DiagnoseError> = std::result::Result<T, E>;
 
-/// What kind of trouble a [`Problem`] is, most fundamental first (the order problems are shown).
+/// What kind of trouble a [`Diagnosis`] is, most fundamental first (the order problems are shown).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ProblemKind {
@@ -59,7 +59,7 @@ pub enum ProblemKind {
 
 /// One thing going wrong, for a developer who does not know Kubernetes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Problem {
+pub struct Diagnosis {
     pub kind: ProblemKind,
     /// A short headline: "The image can't be pulled".
     pub title: String,
@@ -84,7 +84,7 @@ pub struct Evidence {
 }
 
 /// Reads the evidence for Deployment `name` and translates it.
-pub async fn diagnose(client: &Client, namespace: &str, name: &str) -> Result<Vec<Problem>> {
+pub async fn diagnose(client: &Client, namespace: &str, name: &str) -> Result<Vec<Diagnosis>> {
     let mut evidence = Evidence::gather(client, namespace, name).await?;
     evidence.read_previous_logs(client).await;
     Ok(problems(&evidence))
@@ -274,7 +274,7 @@ pub async fn previous_log(
 }
 
 /// Translates the evidence into problems, most fundamental first, one per kind.
-pub fn problems(evidence: &Evidence) -> Vec<Problem> {
+pub fn problems(evidence: &Evidence) -> Vec<Diagnosis> {
     let mut found = pods::pod_problems(evidence);
     found.extend(controllers::replica_problems(evidence));
     found.extend(controllers::deadline_problem(evidence, !found.is_empty()));
@@ -285,7 +285,7 @@ pub fn problems(evidence: &Evidence) -> Vec<Problem> {
 
 /// What is wrong with one pod (any version), most fundamental first: the same translation as
 /// for a rollout, for the pods list.
-pub fn problems_of_pod(evidence: &Evidence, pod: &Pod) -> Vec<Problem> {
+pub fn problems_of_pod(evidence: &Evidence, pod: &Pod) -> Vec<Diagnosis> {
     let mut found = pods::pod_problem(evidence, pod);
     found.sort_by_key(|p| p.kind);
     found.dedup_by_key(|p| p.kind);

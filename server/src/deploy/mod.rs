@@ -5,6 +5,7 @@ pub mod commands;
 pub mod diagnose;
 pub mod error;
 pub mod follow;
+pub mod kube_words;
 pub mod live;
 pub mod logs;
 pub mod manifest;

@@ -16,14 +16,11 @@ use std::time::Duration;
 use k8s_openapi::api::{apps::v1::Deployment, core::v1::Pod};
 use serde::Serialize;
 
-use super::diagnose::Problem;
+use super::diagnose::Diagnosis;
 
 pub use watch::{rollout_snapshots, watch_rollout};
 
-/// The annotation the Deployment controller puts on a Deployment and its ReplicaSets.
-pub const REVISION_ANNOTATION: &str = "deployment.kubernetes.io/revision";
-/// The Progressing condition's reason once the progress deadline has passed.
-pub const PROGRESS_DEADLINE_EXCEEDED: &str = "ProgressDeadlineExceeded";
+pub use super::kube_words::{PROGRESS_DEADLINE_EXCEEDED, REVISION_ANNOTATION};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RolloutError {
@@ -191,7 +188,7 @@ pub struct RolloutSnapshot {
     pub revision: Option<i64>,
     pub pods: Vec<PodSummary>,
     /// What is going wrong, in plain language, most important first.
-    pub problems: Vec<Problem>,
+    pub problems: Vec<Diagnosis>,
 }
 
 /// How a watched rollout ended.

@@ -98,37 +98,14 @@ impl Cpu {
         Self(cores * 1000)
     }
 
-    /// Parses `2`, `0.5` or `500m` (at most millicore precision).
+    /// Parses `2`, `0.5` or `500m` (at most millicore precision), with the agent's parser
+    /// (`canopy_protocol::quantity`).
     pub fn parse(raw: &str) -> Result<Self, AmountError> {
-        let raw = raw.trim();
-        let bad = || AmountError::NotCpu(raw.to_owned());
-        if let Some(millis) = raw.strip_suffix('m') {
-            return millis
-                .parse::<u64>()
-                .ok()
-                .filter(|_| millis.bytes().all(|b| b.is_ascii_digit()))
-                .map(Self)
-                .ok_or_else(bad);
-        }
-        let (whole, fraction) = raw.split_once('.').unwrap_or((raw, ""));
-        let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
-        if whole.is_empty() && fraction.is_empty() || !digits(whole) || !digits(fraction) {
-            return Err(bad());
-        }
-        if fraction.len() > 3 {
-            return Err(AmountError::FinerThanMillicore(raw.to_owned()));
-        }
-        let whole: u64 = if whole.is_empty() {
-            0
-        } else {
-            whole.parse().map_err(|_| bad())?
-        };
-        let fraction: u64 = format!("{fraction:0<3}").parse().map_err(|_| bad())?;
-        whole
-            .checked_mul(1000)
-            .and_then(|m| m.checked_add(fraction))
-            .map(Self)
-            .ok_or_else(bad)
+        use canopy_protocol::quantity::{cpu_millicores, CpuQuantityError};
+        cpu_millicores(raw).map(Self).map_err(|error| match error {
+            CpuQuantityError::NotCpu(raw) => AmountError::NotCpu(raw),
+            CpuQuantityError::FinerThanMillicore(raw) => AmountError::FinerThanMillicore(raw),
+        })
     }
 }
 

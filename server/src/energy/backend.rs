@@ -3,7 +3,7 @@
 
 use app::api::{
     backend::EnergyBackend,
-    energy::{EnergyOverview, EnergySeries, PeriodSelection, ServicePods, TeamEnergy},
+    energy::{EnergyOverview, EnergySeries, PeriodSelection, ServicePodPower, TeamEnergy},
     AppError,
 };
 use time::OffsetDateTime;
@@ -63,7 +63,11 @@ impl EnergyBackend for CanopyEnergyBackend {
         }
     }
 
-    async fn service_pods(&self, team: String, service: String) -> Result<ServicePods, AppError> {
+    async fn service_pods(
+        &self,
+        team: String,
+        service: String,
+    ) -> Result<ServicePodPower, AppError> {
         super::pods::service_pods(
             self.query.pool(),
             &team,

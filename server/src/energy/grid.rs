@@ -15,7 +15,7 @@ use serde::Deserialize;
 use sqlx::PgPool;
 use time::{format_description::well_known::Rfc3339, OffsetDateTime};
 
-use super::{carbon::CarbonSettings, ingest::buckets, EnergyError};
+use super::{buckets::buckets, carbon::CarbonSettings, EnergyError};
 
 /// Default API base URL.
 pub const DEFAULT_URL: &str = "https://api.electricitymap.org";

@@ -15,7 +15,9 @@ use sqlx::PgPool;
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
-use super::{mapping::Owner, partitions::PartitionCache, tokens::NodeIdentity, EnergyError};
+use super::{
+    buckets::buckets, mapping::Owner, partitions::PartitionCache, tokens::NodeIdentity, EnergyError,
+};
 
 mod refusal;
 
@@ -388,14 +390,6 @@ struct Columns {
     pod_energy: Vec<f64>,
     hourly: BTreeMap<RollupKey, (f64, f64)>,
     daily: BTreeMap<RollupKey, (f64, f64)>,
-}
-
-/// Start of the UTC hour and day containing `at`. A sample counts in the bucket where it starts.
-pub fn buckets(at: OffsetDateTime) -> (OffsetDateTime, OffsetDateTime) {
-    let utc = at.to_offset(time::UtcOffset::UTC);
-    let day = utc.date().midnight().assume_utc();
-    let hour = day + Duration::hours(i64::from(utc.hour()));
-    (hour, day)
 }
 
 impl Columns {

@@ -15,6 +15,7 @@
 //! - [`backend`]: the UI's `EnergyBackend`.
 
 pub mod backend;
+pub mod buckets;
 pub mod carbon;
 pub mod grid;
 pub mod ingest;
@@ -32,6 +33,27 @@ use sqlx::PgPool;
 
 pub use ingest::{IngestStats, Ingestor, RefusalKind};
 
+/// What the energy capability is configured with (read from the environment in
+/// `config.rs`): raw retention, carbon factors per cluster, live grid intensity.
+#[derive(Debug, Clone)]
+pub struct EnergySettings {
+    /// Days of raw samples kept (whole day partitions); rollups are kept forever.
+    pub retention_days: u32,
+    pub carbon: carbon::CarbonSettings,
+    /// Live grid intensity, when `CANOPY_ELECTRICITY_MAPS_TOKEN` is set.
+    pub electricity_maps: Option<grid::ElectricityMapsSettings>,
+}
+
+impl Default for EnergySettings {
+    fn default() -> Self {
+        Self {
+            retention_days: 7,
+            carbon: carbon::CarbonSettings::default(),
+            electricity_maps: None,
+        }
+    }
+}
+
 /// Everything the energy capability needs, shared by the HTTP handlers and the UI backend.
 #[derive(Clone)]
 pub struct EnergyState {
@@ -42,7 +64,7 @@ pub struct EnergyState {
 }
 
 impl EnergyState {
-    pub fn new(pool: PgPool, settings: crate::config::EnergySettings) -> Self {
+    pub fn new(pool: PgPool, settings: EnergySettings) -> Self {
         let carbon = Arc::new(settings.carbon);
         let live = settings
             .electricity_maps

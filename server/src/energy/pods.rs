@@ -1,6 +1,6 @@
 //! Power now and the per-pod breakdown of a service, from the raw samples of the last minutes.
 
-use app::api::energy::{PodPower, ServicePods};
+use app::api::energy::{PodPower, ServicePodPower};
 use sqlx::PgPool;
 use time::{Duration, OffsetDateTime};
 
@@ -16,7 +16,7 @@ pub async fn service_pods(
     team: &str,
     service: &str,
     now: OffsetDateTime,
-) -> Result<ServicePods, EnergyError> {
+) -> Result<ServicePodPower, EnergyError> {
     let since = now - Duration::seconds(WINDOW_SECS);
     let rows = sqlx::query!(
         r#"WITH c AS (
@@ -35,7 +35,7 @@ pub async fn service_pods(
     )
     .fetch_all(pool)
     .await?;
-    Ok(ServicePods {
+    Ok(ServicePodPower {
         team: team.to_owned(),
         service: service.to_owned(),
         window_secs: WINDOW_SECS,

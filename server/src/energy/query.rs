@@ -17,8 +17,8 @@ mod overview;
 mod team;
 
 use super::{
+    buckets::buckets,
     carbon::{kwh, CarbonSettings},
-    ingest::buckets,
     EnergyError,
 };
 

@@ -12,7 +12,7 @@
 use sqlx::PgPool;
 use time::{Duration, OffsetDateTime};
 
-use super::{ingest::buckets, EnergyError};
+use super::{buckets::buckets, EnergyError};
 
 /// How often pending hourly increments are folded into the hourly table.
 pub const COMPACT_EVERY: std::time::Duration = std::time::Duration::from_secs(2);

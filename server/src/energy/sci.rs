@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 use time::{Duration, OffsetDateTime};
 
-use super::{ingest::buckets, query::EnergyQuery, EnergyError};
+use super::{buckets::buckets, query::EnergyQuery, EnergyError};
 
 /// Longest interval one request count may cover.
 pub const MAX_REQUEST_INTERVAL: Duration = Duration::days(31);

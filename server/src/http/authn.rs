@@ -102,15 +102,31 @@ fn host_of_origin(origin: &str) -> Option<String> {
     })
 }
 
+/// Why a state-changing request was not taken as coming from Canopy's own pages (the text
+/// completes "Canopy did not act on this request because …").
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum CrossSite {
+    #[error("the request has no Host header")]
+    NoHost,
+    #[error("the browser marked it as sent by another site (Sec-Fetch-Site: cross-site)")]
+    MarkedCrossSite,
+    #[error(
+        "the request says neither where it came from (Origin) nor which page sent it (Referer)"
+    )]
+    NoOrigin,
+    #[error("it came from {0}, not from Canopy's own pages")]
+    OtherOrigin(String),
+}
+
 /// `Ok` when an unsafe request comes from Canopy's own pages.
-fn check_same_origin(headers: &HeaderMap, public_host: Option<&str>) -> Result<(), String> {
+fn check_same_origin(headers: &HeaderMap, public_host: Option<&str>) -> Result<(), CrossSite> {
     let expected = match public_host {
         Some(host) => host.to_owned(),
         None => headers
             .get(header::HOST)
             .and_then(|h| h.to_str().ok())
             .map(str::to_owned)
-            .ok_or_else(|| "the request has no Host header".to_owned())?,
+            .ok_or(CrossSite::NoHost)?,
     };
     // Fetch Metadata: browsers say outright when a request comes from another site.
     if headers
@@ -118,9 +134,7 @@ fn check_same_origin(headers: &HeaderMap, public_host: Option<&str>) -> Result<(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|site| site == "cross-site")
     {
-        return Err(
-            "the browser marked it as sent by another site (Sec-Fetch-Site: cross-site)".to_owned(),
-        );
+        return Err(CrossSite::MarkedCrossSite);
     }
     let claimed = headers
         .get(header::ORIGIN)
@@ -128,15 +142,10 @@ fn check_same_origin(headers: &HeaderMap, public_host: Option<&str>) -> Result<(
         .filter(|v| *v != "null")
         .or_else(|| headers.get(header::REFERER).and_then(|v| v.to_str().ok()));
     match claimed {
-        None => Err(
-            "the request says neither where it came from (Origin) nor which page sent it (Referer)"
-                .to_owned(),
-        ),
+        None => Err(CrossSite::NoOrigin),
         Some(claimed) => match host_of_origin(claimed) {
             Some(host) if host.eq_ignore_ascii_case(&expected) => Ok(()),
-            _ => Err(format!(
-                "it came from {claimed}, not from Canopy's own pages"
-            )),
+            _ => Err(CrossSite::OtherOrigin(claimed.to_owned())),
         },
     }
 }
@@ -407,9 +416,10 @@ mod tests {
             (header::HOST, "canopy.local:3000"),
             (header::ORIGIN, "https://evil.example"),
         ]);
-        assert!(check_same_origin(&forged, None)
-            .unwrap_err()
-            .contains("evil.example"));
+        assert_eq!(
+            check_same_origin(&forged, None),
+            Err(CrossSite::OtherOrigin("https://evil.example".to_owned()))
+        );
         let marked = headers(&[
             (header::HOST, "canopy.local:3000"),
             (header::ORIGIN, "http://canopy.local:3000"),

@@ -17,7 +17,7 @@ use time::{format_description::well_known::Rfc3339, Duration, OffsetDateTime};
 
 use super::error::{ApiError, ApiResult};
 use super::{authn::Caller, routes::RouteTable, AppState};
-use crate::energy::{ingest::buckets, query::Selection, EnergyError};
+use crate::energy::{buckets::buckets, query::Selection, EnergyError};
 
 /// Largest accepted ingest body (a full batch of 10,000 samples with pods fits).
 pub const MAX_INGEST_BODY_BYTES: usize = 64 * 1024 * 1024;

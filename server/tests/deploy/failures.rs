@@ -4,7 +4,7 @@
 use std::pin::pin;
 
 use canopy_server::deploy::{
-    diagnose::{diagnose, Problem, ProblemKind},
+    diagnose::{diagnose, Diagnosis, ProblemKind},
     render::{RenderSettings, RenderedService},
     rollout::{rollout_snapshots, watch_rollout, RolloutEnd, RolloutSnapshot, RolloutStatus},
     size::{Cpu, TeamQuota},
@@ -23,8 +23,8 @@ async fn problem_of(
     team: &TestTeam,
     name: &str,
     kind: ProblemKind,
-    good_enough: impl Fn(&Problem) -> bool,
-) -> (Problem, RolloutSnapshot) {
+    good_enough: impl Fn(&Diagnosis) -> bool,
+) -> (Diagnosis, RolloutSnapshot) {
     let mut snapshots = pin!(rollout_snapshots(
         team.client.clone(),
         &team.namespace(),

@@ -42,82 +42,60 @@ impl EnergyPeriod {
     }
 }
 
-/// A calendar day (UTC), as `<input type="date">` sends it: `YYYY-MM-DD`.
+/// A calendar day (UTC), as `<input type="date">` sends it: `YYYY-MM-DD` (a `time::Date`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct CivilDate {
-    pub year: i32,
-    pub month: u8,
-    pub day: u8,
-}
+pub struct CivilDate(time::Date);
+
+/// `YYYY-MM-DD`.
+const DAY_FORMAT: &[time::format_description::BorrowedFormatItem<'static>] =
+    time::macros::format_description!("[year]-[month]-[day]");
+
+/// 1970-01-01, the day the rollups count from.
+const EPOCH: time::Date = time::macros::date!(1970 - 01 - 01);
 
 impl CivilDate {
     /// `YYYY-MM-DD` with a real month and day (leap years included), years 1970-9999.
     pub fn parse(raw: &str) -> Option<Self> {
-        let mut parts = raw.trim().splitn(3, '-');
-        let (y, m, d) = (parts.next()?, parts.next()?, parts.next()?);
-        if y.len() != 4 || m.len() != 2 || d.len() != 2 {
+        let raw = raw.trim();
+        if raw.len() != 10 {
             return None;
         }
-        let year: i32 = y.parse().ok()?;
-        let month: u8 = m.parse().ok()?;
-        let day: u8 = d.parse().ok()?;
-        let date = Self { year, month, day };
-        ((1970..=9999).contains(&year)
-            && (1..=12).contains(&month)
-            && day >= 1
-            && day <= days_in_month(year, month))
-        .then_some(date)
+        time::Date::parse(raw, DAY_FORMAT)
+            .ok()
+            .filter(|date| (1970..=9999).contains(&date.year()))
+            .map(Self)
     }
 
-    /// Days since 1970-01-01 (Howard Hinnant's `days_from_civil`).
+    /// Days since 1970-01-01.
     pub fn days_since_epoch(self) -> i64 {
-        let (m, d) = (i64::from(self.month), i64::from(self.day));
-        let y = i64::from(self.year) - i64::from(m <= 2);
-        let era = y.div_euclid(400);
-        let yoe = y - era * 400;
-        let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-        era * 146_097 + doe - 719_468
+        (self.0 - EPOCH).whole_days()
     }
 
-    /// The day `days` after 1970-01-01 (`civil_from_days`).
+    /// The day `days` after 1970-01-01 (the last day `time` knows, past its range).
     pub fn from_days_since_epoch(days: i64) -> Self {
-        let z = days + 719_468;
-        let era = z.div_euclid(146_097);
-        let doe = z - era * 146_097;
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        let mp = (5 * doy + 2) / 153;
-        let day = (doy - (153 * mp + 2) / 5 + 1) as u8;
-        let month = if mp < 10 { mp + 3 } else { mp - 9 } as u8;
-        let year = (yoe + era * 400 + i64::from(month <= 2)) as i32;
-        Self { year, month, day }
+        Self(
+            EPOCH
+                .checked_add(time::Duration::days(days))
+                .unwrap_or(time::Date::MAX),
+        )
     }
 
     /// Today in UTC, by the server's clock.
     #[cfg(feature = "ssr")]
     pub fn today_utc() -> Self {
-        let secs = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or(0);
-        Self::from_days_since_epoch(secs.div_euclid(86_400))
-    }
-}
-
-fn days_in_month(year: i32, month: u8) -> u8 {
-    let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-    match month {
-        2 if leap => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
+        Self(time::OffsetDateTime::now_utc().date())
     }
 }
 
 impl std::fmt::Display for CivilDate {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{:04}-{:02}-{:02}", self.year, self.month, self.day)
+        write!(
+            f,
+            "{:04}-{:02}-{:02}",
+            self.0.year(),
+            u8::from(self.0.month()),
+            self.0.day()
+        )
     }
 }
 

@@ -1,11 +1,11 @@
 //! Problems the controllers report: a ReplicaSet that may not create pods (quota, other
 //! refusals) and a Deployment past its progress deadline.
 
-use super::{with_words, Evidence, Problem, ProblemKind};
-use crate::deploy::rollout::PROGRESS_DEADLINE_EXCEEDED;
+use super::{with_words, Diagnosis, Evidence, ProblemKind};
+use crate::deploy::kube_words::PROGRESS_DEADLINE_EXCEEDED;
 
 /// Pods Kubernetes refused to create: the quota is used up, or something else.
-pub(super) fn replica_problems(evidence: &Evidence) -> Vec<Problem> {
+pub(super) fn replica_problems(evidence: &Evidence) -> Vec<Diagnosis> {
     let deployment_failure = evidence
         .deployment
         .status
@@ -42,9 +42,9 @@ pub(super) fn replica_problems(evidence: &Evidence) -> Vec<Problem> {
     vec![quota_or_refusal_problem(&namespace, &message)]
 }
 
-pub(super) fn quota_or_refusal_problem(namespace: &str, message: &str) -> Problem {
+pub(super) fn quota_or_refusal_problem(namespace: &str, message: &str) -> Diagnosis {
     if message.contains("exceeded quota") {
-        Problem {
+        Diagnosis {
             kind: ProblemKind::QuotaExceeded,
             title: "The team's quota is used up".to_owned(),
             detail: with_words(
@@ -60,7 +60,7 @@ pub(super) fn quota_or_refusal_problem(namespace: &str, message: &str) -> Proble
             ),
         }
     } else {
-        Problem {
+        Diagnosis {
             kind: ProblemKind::PodsRefused,
             title: "Kubernetes refuses to create the pods".to_owned(),
             detail: with_words(&format!("Creating pods in {namespace} fails."), message),
@@ -72,7 +72,7 @@ pub(super) fn quota_or_refusal_problem(namespace: &str, message: &str) -> Proble
 }
 
 /// The rollout passed its progress deadline; `explained` when other problems say why.
-pub(super) fn deadline_problem(evidence: &Evidence, explained: bool) -> Option<Problem> {
+pub(super) fn deadline_problem(evidence: &Evidence, explained: bool) -> Option<Diagnosis> {
     let condition = evidence
         .deployment
         .status
@@ -96,7 +96,7 @@ pub(super) fn deadline_problem(evidence: &Evidence, explained: bool) -> Option<P
         "Look at the pods' events and logs for why they do not become ready, then deploy \
          again or roll back. Pods of the previous version, if any, keep serving meanwhile."
     };
-    Some(Problem {
+    Some(Diagnosis {
         kind: ProblemKind::ProgressDeadline,
         title: "The rollout timed out".to_owned(),
         detail: with_words(

@@ -9,7 +9,7 @@ use k8s_openapi::{
     apimachinery::pkg::util::intstr::IntOrString,
 };
 
-use super::{with_words, Evidence, Problem, ProblemKind};
+use super::{with_words, Diagnosis, Evidence, ProblemKind};
 use crate::deploy::size::resources;
 
 const IMAGE_PULL_REASONS: [&str; 5] = [
@@ -21,9 +21,9 @@ const IMAGE_PULL_REASONS: [&str; 5] = [
 ];
 
 /// One problem per kind, from the first pod that shows it, noting how many pods do.
-pub(super) fn pod_problems(evidence: &Evidence) -> Vec<Problem> {
+pub(super) fn pod_problems(evidence: &Evidence) -> Vec<Diagnosis> {
     let pods = evidence.new_pods();
-    let mut first: BTreeMap<ProblemKind, (Problem, usize)> = BTreeMap::new();
+    let mut first: BTreeMap<ProblemKind, (Diagnosis, usize)> = BTreeMap::new();
     for pod in &pods {
         for problem in pod_problem(evidence, pod) {
             first
@@ -47,7 +47,7 @@ pub(super) fn pod_problems(evidence: &Evidence) -> Vec<Problem> {
         .collect()
 }
 
-pub(super) fn pod_problem(evidence: &Evidence, pod: &Pod) -> Vec<Problem> {
+pub(super) fn pod_problem(evidence: &Evidence, pod: &Pod) -> Vec<Diagnosis> {
     let name = pod.metadata.name.clone().unwrap_or_default();
     let status = pod.status.clone().unwrap_or_default();
     let mut found = Vec::new();
@@ -78,7 +78,7 @@ fn container_problem(
     pod: &str,
     status: &ContainerStatus,
     spec: Option<&Container>,
-) -> Option<Problem> {
+) -> Option<Diagnosis> {
     let waiting = status.state.as_ref().and_then(|s| s.waiting.as_ref());
     let waiting_reason = waiting
         .and_then(|w| w.reason.as_deref())
@@ -160,7 +160,7 @@ fn readiness_probe(evidence: &Evidence, name: &str) -> Option<Probe> {
         .clone()
 }
 
-pub(super) fn image_problem(image: &str, message: &str) -> Problem {
+pub(super) fn image_problem(image: &str, message: &str) -> Diagnosis {
     let lower = message.to_ascii_lowercase();
     let (cause, hint) = if [
         "unauthorized",
@@ -222,7 +222,7 @@ pub(super) fn image_problem(image: &str, message: &str) -> Problem {
                 .to_owned(),
         )
     };
-    Problem {
+    Diagnosis {
         kind: ProblemKind::ImagePull,
         title: "The image can't be pulled".to_owned(),
         detail: with_words(
@@ -238,7 +238,7 @@ pub(super) fn oom_problem(
     container: &str,
     restarts: i32,
     spec: Option<&Container>,
-) -> Problem {
+) -> Diagnosis {
     let limit = spec
         .and_then(|c| c.resources.as_ref())
         .and_then(|r| r.limits.as_ref())
@@ -271,7 +271,7 @@ pub(super) fn oom_problem(
         },
         None => "Give the container more memory, or make the app use less.".to_owned(),
     };
-    Problem {
+    Diagnosis {
         kind: ProblemKind::OutOfMemory,
         title: "The container runs out of memory".to_owned(),
         detail: format!(
@@ -288,7 +288,7 @@ pub(super) fn crash_problem(
     exit_code: i32,
     restarts: i32,
     log: Option<&str>,
-) -> Problem {
+) -> Diagnosis {
     let meaning = match exit_code {
         1 => " (the app reported an error)",
         2 => " (often a wrong command-line argument)",
@@ -316,7 +316,7 @@ pub(super) fn crash_problem(
               deploy again; running the image locally with the same variables reproduces it."
             .to_owned(),
     };
-    Problem {
+    Diagnosis {
         kind: ProblemKind::CrashLoop,
         title: "The container keeps crashing".to_owned(),
         detail,
@@ -324,7 +324,7 @@ pub(super) fn crash_problem(
     }
 }
 
-pub(super) fn unschedulable_problem(pod: &str, message: &str) -> Problem {
+pub(super) fn unschedulable_problem(pod: &str, message: &str) -> Diagnosis {
     let lower = message.to_ascii_lowercase();
     let short_of: Vec<&str> = ["cpu", "memory", "pods"]
         .into_iter()
@@ -344,7 +344,7 @@ pub(super) fn unschedulable_problem(pod: &str, message: &str) -> Problem {
             short_of.join(" and ")
         )
     };
-    Problem {
+    Diagnosis {
         kind: ProblemKind::Unschedulable,
         title: "No node has room for this service".to_owned(),
         detail: with_words(
@@ -360,7 +360,7 @@ pub(super) fn readiness_problem(
     probe: Option<&Probe>,
     container: Option<&Container>,
     message: &str,
-) -> Problem {
+) -> Diagnosis {
     let port_of = |port: &IntOrString| match port {
         IntOrString::Int(n) => n.to_string(),
         IntOrString::String(name) => container
@@ -408,7 +408,7 @@ pub(super) fn readiness_problem(
             "Make sure the app starts listening and answers its health check.".to_owned(),
         ),
     };
-    Problem {
+    Diagnosis {
         kind: ProblemKind::ReadinessFailing,
         title: "The health check is failing".to_owned(),
         detail: format!(

@@ -1,6 +1,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use super::{problems, Problem, ProblemKind};
+use super::{problems, Diagnosis, ProblemKind};
 use crate::deploy::rollout::fixtures::{
     deployment, event, evidence, pod, refusing, replica_set, NAMESPACE,
 };
@@ -10,7 +10,7 @@ fn only_problem(
     pod: crate::deploy::rollout::fixtures::PodFixture,
     events: Vec<k8s_openapi::api::core::v1::Event>,
     logs: &[(&str, &str)],
-) -> Problem {
+) -> Diagnosis {
     let d = deployment("web").build();
     let rs = replica_set(&d, 1);
     let mut e = evidence(d, vec![rs.clone()], vec![pod.of(&rs).build()]);

@@ -5,7 +5,7 @@ use std::time::Duration;
 use super::{
     fixtures::deployment, judge, RolloutEnd, RolloutOutcome, RolloutSnapshot, RolloutStatus,
 };
-use crate::deploy::diagnose::{Problem, ProblemKind};
+use crate::deploy::diagnose::{Diagnosis, ProblemKind};
 
 #[test]
 fn a_change_the_controller_has_not_seen_is_pending() {
@@ -115,7 +115,7 @@ fn a_deployment_without_a_status_is_progressing_from_zero() {
     ));
 }
 
-fn snapshot(status: RolloutStatus, problems: Vec<Problem>) -> RolloutSnapshot {
+fn snapshot(status: RolloutStatus, problems: Vec<Diagnosis>) -> RolloutSnapshot {
     RolloutSnapshot {
         status,
         revision: Some(2),
@@ -126,7 +126,7 @@ fn snapshot(status: RolloutStatus, problems: Vec<Problem>) -> RolloutSnapshot {
 
 #[test]
 fn the_failure_reason_is_the_first_problem_or_the_status() {
-    let crash = Problem {
+    let crash = Diagnosis {
         kind: ProblemKind::CrashLoop,
         title: "The container keeps crashing".to_owned(),
         detail: "exit code 1".to_owned(),
