@@ -21,6 +21,8 @@ pub mod nodes;
 pub mod simulation;
 mod simulator;
 pub mod status;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use config::{client_from_kubeconfig, SimulatorConfig};
 pub use error::{Error, Result};

@@ -109,7 +109,7 @@ enum CrossSite {
     #[error("the request has no Host header")]
     NoHost,
     #[error("the browser marked it as sent by another site (Sec-Fetch-Site: cross-site)")]
-    MarkedCrossSite,
+    FetchMetadata,
     #[error(
         "the request says neither where it came from (Origin) nor which page sent it (Referer)"
     )]
@@ -134,7 +134,7 @@ fn check_same_origin(headers: &HeaderMap, public_host: Option<&str>) -> Result<(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|site| site == "cross-site")
     {
-        return Err(CrossSite::MarkedCrossSite);
+        return Err(CrossSite::FetchMetadata);
     }
     let claimed = headers
         .get(header::ORIGIN)
