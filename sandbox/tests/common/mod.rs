@@ -6,7 +6,8 @@
 use std::{future::Future, panic::AssertUnwindSafe, time::Duration};
 
 use canopy_sandbox::testing::{delete_namespace, test_client, unique_name};
-pub use canopy_sandbox::testing::{simulator_logs, wait_until};
+#[allow(unused_imports)] // each test binary uses some of them
+pub use canopy_sandbox::testing::{simulator_logs, wait_until, WAIT};
 use futures::FutureExt;
 use k8s_openapi::api::core::v1::{Namespace, Pod};
 use kube::{
