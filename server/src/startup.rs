@@ -15,6 +15,7 @@ use crate::{
         apply::Applier,
         follow::KubeFollower,
         quota::TeamQuotas,
+        quota_admin::QuotaAdmin,
         records::DeployRecords,
         render::RenderSettings,
         service::{DeployService, RolloutFollower},
@@ -164,8 +165,16 @@ impl Application {
             pool.clone(),
             cluster.as_ref().map(|c: &ClusterContext| c.client.clone()),
         );
-        let commands =
-            crate::deploy::commands::DeployCommands::new(deploys.clone(), identity.audit.clone());
+        let cluster_client = cluster.as_ref().map(|c: &ClusterContext| c.client.clone());
+        let commands = crate::deploy::commands::DeployCommands::new(
+            deploys.clone(),
+            crate::deploy::observe::ServiceObserver::new(
+                DeployRecords::new(pool.clone()),
+                cluster_client.clone(),
+            ),
+            quota_admin(pool.clone(), cluster_client),
+            identity.audit.clone(),
+        );
         let deploy_backend = Arc::new(CanopyDeployBackend {
             commands: commands.clone(),
             sandbox: cluster.as_ref().is_some_and(|c| c.sandbox),
@@ -266,6 +275,14 @@ pub fn deploy_service(pool: PgPool, client: Option<kube::Client>) -> DeployServi
         None => Arc::new(NoCluster),
     };
     DeployService::new(records, quotas, applier, follower, settings)
+}
+
+/// Teams' quotas, applied to `client`'s cluster (stored only, without one).
+pub fn quota_admin(pool: PgPool, client: Option<kube::Client>) -> QuotaAdmin {
+    QuotaAdmin::new(
+        TeamQuotas::new(pool, RenderSettings::default().quota),
+        client.map(Applier::new),
+    )
 }
 
 /// The follower when no cluster is configured (nothing is ever applied then).

@@ -17,8 +17,10 @@ use secrecy::SecretString;
 use super::{
     apply::ObjectChange,
     logs::LogSource,
+    observe::ServiceObserver,
     quota::{QuotaChange, QuotaSource},
-    service::{DeployRequest, DeployService, QuotaUpdate},
+    quota_admin::{QuotaAdmin, QuotaUpdate},
+    service::{DeployRequest, DeployService},
     size::TeamQuota,
     DeployError,
 };
@@ -27,12 +29,24 @@ use crate::auth::{audit::Target, Audit};
 #[derive(Clone)]
 pub struct DeployCommands {
     deploys: DeployService,
+    observer: ServiceObserver,
+    quotas: QuotaAdmin,
     audit: Audit,
 }
 
 impl DeployCommands {
-    pub fn new(deploys: DeployService, audit: Audit) -> Self {
-        Self { deploys, audit }
+    pub fn new(
+        deploys: DeployService,
+        observer: ServiceObserver,
+        quotas: QuotaAdmin,
+        audit: Audit,
+    ) -> Self {
+        Self {
+            deploys,
+            observer,
+            quotas,
+            audit,
+        }
     }
 
     /// The engine itself, for what needs no caller (startup resume, live streams).
@@ -224,7 +238,7 @@ impl DeployCommands {
 
     pub async fn pods(&self, who: &Principal, of: &ServiceRef) -> Result<ServicePods, AppError> {
         who.require(&of.team, Permission::Read)?;
-        Ok(self.deploys.pods(of).await?)
+        Ok(self.observer.pods(of).await?)
     }
 
     /// Logs may hold secrets the service prints: deployers only.
@@ -235,7 +249,7 @@ impl DeployCommands {
         request: &LogRequest,
     ) -> Result<PodLog, AppError> {
         who.require(&of.team, Permission::Deploy)?;
-        Ok(self.deploys.pod_log(of, request).await?)
+        Ok(self.observer.pod_log(of, request).await?)
     }
 
     pub async fn log_source(
@@ -246,11 +260,11 @@ impl DeployCommands {
         container: Option<&str>,
     ) -> Result<LogSource, AppError> {
         who.require(&of.team, Permission::Deploy)?;
-        Ok(self.deploys.log_source(of, pod, container).await?)
+        Ok(self.observer.log_source(of, pod, container).await?)
     }
 
     pub fn client(&self) -> Result<&kube::Client, AppError> {
-        Ok(self.deploys.client()?)
+        Ok(self.observer.client()?)
     }
 
     pub async fn team_quota(
@@ -259,7 +273,7 @@ impl DeployCommands {
         team: &TeamName,
     ) -> Result<(TeamQuota, QuotaSource), AppError> {
         who.require(team, Permission::Read)?;
-        Ok(self.deploys.team_quota(team).await?)
+        Ok(self.quotas.team_quota(team).await?)
     }
 
     pub async fn set_team_quota(
@@ -276,10 +290,7 @@ impl DeployCommands {
             Permission::Admin,
         )
         .await?;
-        let outcome = self
-            .deploys
-            .set_team_quota(team, change, &who.actor())
-            .await;
+        let outcome = self.quotas.set_team_quota(team, change, &who.actor()).await;
         self.finish(who, "set_quota", Target::Team(team), outcome, |update| {
             format!("quota set; applied to {}", update.applied_to.join(", "))
         })
@@ -299,7 +310,7 @@ impl DeployCommands {
             Permission::Admin,
         )
         .await?;
-        let outcome = self.deploys.reset_team_quota(team).await;
+        let outcome = self.quotas.reset_team_quota(team).await;
         self.finish(who, "reset_quota", Target::Team(team), outcome, |_| {
             "back to the default quota".to_owned()
         })

@@ -60,3 +60,17 @@ impl DeployError {
 }
 
 pub type Result<T, E = DeployError> = std::result::Result<T, E>;
+
+/// A service that has never been deployed to this environment.
+pub(crate) fn not_deployed(of: &app::api::ServiceRef) -> DeployError {
+    DeployError::NotFound {
+        what: format!("A deploy of {} in {}", of.service, of.environment.as_str()),
+    }
+}
+
+/// Canopy has no cluster to act on.
+pub(crate) fn no_cluster() -> DeployError {
+    DeployError::NoCluster {
+        reason: "no kubeconfig is configured (set CANOPY_KUBECONFIG or KUBECONFIG)".to_owned(),
+    }
+}

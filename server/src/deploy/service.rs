@@ -1,5 +1,7 @@
-//! The deploy service: validates, records, renders, applies and follows a deploy, and rolls
-//! back. The one entry point the UI's server functions and the REST API use.
+//! The deploy service: validates, records, renders, applies and follows a deploy, rolls back,
+//! restarts, scales and deletes (what changes a service; reading its pods and logs is
+//! [`super::observe`], teams' quotas [`super::quota_admin`]). Reached through
+//! [`super::commands::DeployCommands`], the one entry the UI and REST use.
 
 use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
@@ -12,17 +14,13 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::{
     apply::{Applier, ObjectChange},
+    error::{no_cluster, not_deployed},
     live::LiveRollouts,
     quota::TeamQuotas,
     records::{DeployRecords, NewDeploy, Outcome},
     render::{render, RenderSettings},
     DeployError,
 };
-
-mod observe;
-mod quotas;
-
-pub use quotas::QuotaUpdate;
 
 /// How long Canopy follows a rollout before calling it failed (beyond Kubernetes' own
 /// progress deadline, which normally ends it first).
@@ -68,12 +66,6 @@ enum ApplyFailure {
     Quota(#[source] DeployError),
     #[error("The cluster refused the objects: {0}")]
     Refused(#[source] super::apply::ApplyError),
-}
-
-fn no_cluster() -> DeployError {
-    DeployError::NoCluster {
-        reason: "no kubeconfig is configured (set CANOPY_KUBECONFIG or KUBECONFIG)".to_owned(),
-    }
 }
 
 impl DeployService {
@@ -462,13 +454,6 @@ impl DeployService {
             self.spawn_follow(deploy.id, deploy.spec, record.revision);
         }
         Ok(count)
-    }
-}
-
-/// A service that has never been deployed to this environment.
-pub(crate) fn not_deployed(of: &ServiceRef) -> DeployError {
-    DeployError::NotFound {
-        what: format!("A deploy of {} in {}", of.service, of.environment.as_str()),
     }
 }
 

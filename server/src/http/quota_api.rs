@@ -11,7 +11,7 @@ use serde::Serialize;
 use super::{api::ApiError, authn::Caller, routes::RouteTable, AppState};
 use crate::deploy::{
     quota::{QuotaChange, QuotaSource, QuotaView},
-    service::QuotaUpdate,
+    quota_admin::QuotaUpdate,
 };
 
 pub fn routes() -> RouteTable<AppState> {

@@ -31,6 +31,10 @@ async fn a_teams_own_quota_is_applied_at_once_and_kept_by_later_deploys() {
     with_team("quota", |team| async move {
         let (_db, options) = fresh_database().await;
         let service = canopy(options.clone()).await;
+        let quota_admin = canopy_server::startup::quota_admin(
+            pool_for(options.clone()).await,
+            Some(team.client.clone()),
+        );
         let records = DeployRecords::new(pool_for(options).await);
         let name = TeamName::parse(&team.team).unwrap();
         let quotas: Api<ResourceQuota> = team.api();
@@ -44,12 +48,12 @@ async fn a_teams_own_quota_is_applied_at_once_and_kept_by_later_deploys() {
         let default = quotas.get("canopy-team-quota").await.unwrap();
         assert_eq!(hard(&default, "requests.cpu"), "8");
         assert_eq!(
-            service.team_quota(&name).await.unwrap().1,
+            quota_admin.team_quota(&name).await.unwrap().1,
             QuotaSource::Default
         );
 
         // Changing it reaches the existing namespace without a deploy.
-        let update = service
+        let update = quota_admin
             .set_team_quota(
                 &name,
                 &QuotaChange {
@@ -96,7 +100,7 @@ async fn a_teams_own_quota_is_applied_at_once_and_kept_by_later_deploys() {
             },
         )
         .await;
-        let tight = service
+        let tight = quota_admin
             .set_team_quota(
                 &name,
                 &QuotaChange {
@@ -115,7 +119,7 @@ async fn a_teams_own_quota_is_applied_at_once_and_kept_by_later_deploys() {
         );
 
         // Back to the default.
-        let reset = service.reset_team_quota(&name).await.unwrap();
+        let reset = quota_admin.reset_team_quota(&name).await.unwrap();
         assert_eq!(reset.source, QuotaSource::Default);
         assert_eq!(reset.quota.requests_cpu, "8");
         let restored = quotas.get("canopy-team-quota").await.unwrap();
@@ -131,9 +135,13 @@ async fn a_quota_for_a_team_without_namespaces_is_stored_for_its_first_deploy() 
     with_team("quota-new", |team| async move {
         let (_db, options) = fresh_database().await;
         let service = canopy(options.clone()).await;
+        let quota_admin = canopy_server::startup::quota_admin(
+            pool_for(options.clone()).await,
+            Some(team.client.clone()),
+        );
         let records = DeployRecords::new(pool_for(options).await);
         let name = TeamName::parse(&team.team).unwrap();
-        let update = service
+        let update = quota_admin
             .set_team_quota(
                 &name,
                 &QuotaChange {

@@ -1,15 +1,27 @@
-//! Reading what runs for a deployed service: its pods, the events about it, and its containers'
-//! logs (only for pods of that service).
+//! Observing what runs for a deployed service: its pods, the events about it, and its
+//! containers' logs (only for pods of that service). Reads only; changes go through
+//! [`super::service::DeployService`].
 
 use app::api::{
     pods::{LogRequest, PodLog, ServicePods},
     ServiceRef,
 };
 
-use super::{not_deployed, DeployService};
-use crate::deploy::{logs::LogSource, DeployError};
+use super::{error::not_deployed, logs::LogSource, records::DeployRecords, DeployError};
 
-impl DeployService {
+/// Reads pods, events and logs of deployed services (a cluster client, and the deploy records to
+/// know what was deployed where).
+#[derive(Clone)]
+pub struct ServiceObserver {
+    records: DeployRecords,
+    client: Option<kube::Client>,
+}
+
+impl ServiceObserver {
+    pub fn new(records: DeployRecords, client: Option<kube::Client>) -> Self {
+        Self { records, client }
+    }
+
     /// The Kubernetes namespace of a deployed service, after checking that the service has been
     /// deployed to this environment.
     async fn deployed_namespace(&self, of: &ServiceRef) -> Result<String, DeployError> {
@@ -22,16 +34,16 @@ impl DeployService {
 
     /// The cluster's client, for reading pods, events and logs.
     pub fn client(&self) -> Result<&kube::Client, DeployError> {
-        Ok(self.applier()?.client())
+        self.client.as_ref().ok_or_else(super::error::no_cluster)
     }
 
     /// The pods of a deployed service and the events about it (nothing without a cluster).
     pub async fn pods(&self, of: &ServiceRef) -> Result<ServicePods, DeployError> {
         let namespace = self.deployed_namespace(of).await?;
-        let Some(applier) = &self.applier else {
+        let Some(client) = &self.client else {
             return Ok(ServicePods::default());
         };
-        crate::deploy::pods::service_pods(applier.client(), &namespace, of.service.as_str()).await
+        super::pods::service_pods(client, &namespace, of.service.as_str()).await
     }
 
     /// A container of one of a deployed service's pods, to read its log.
@@ -42,7 +54,7 @@ impl DeployService {
         container: Option<&str>,
     ) -> Result<LogSource, DeployError> {
         let namespace = self.deployed_namespace(of).await?;
-        crate::deploy::logs::source(
+        super::logs::source(
             self.client()?,
             &namespace,
             of.service.as_str(),

@@ -1,16 +1,16 @@
-//! Per-team quotas through the deploy service: read, change and reset a team's quota, applying
-//! it at once to the team's existing namespaces.
+//! Administering per-team quotas: read, change and reset a team's quota (stored by
+//! [`TeamQuotas`]), applying it at once to the team's existing namespaces.
 
 use std::collections::BTreeMap;
 
 use app::api::{spec::Environment, TeamName};
 
-use super::DeployService;
-use crate::deploy::DeployError;
-use crate::deploy::{
-    quota::{QuotaChange, QuotaSource, QuotaView},
+use super::{
+    apply::Applier,
+    quota::{QuotaChange, QuotaSource, QuotaView, TeamQuotas},
     render::{team_namespace, team_quota},
     size::{Amount, TeamQuota},
+    DeployError,
 };
 
 /// A team's quota after a change, and what happened in the cluster.
@@ -25,7 +25,18 @@ pub struct QuotaUpdate {
     pub warnings: Vec<String>,
 }
 
-impl DeployService {
+/// Changes teams' quotas and applies them to the teams' namespaces.
+#[derive(Clone)]
+pub struct QuotaAdmin {
+    quotas: TeamQuotas,
+    applier: Option<Applier>,
+}
+
+impl QuotaAdmin {
+    pub fn new(quotas: TeamQuotas, applier: Option<Applier>) -> Self {
+        Self { quotas, applier }
+    }
+
     /// The team's quota and whether it is the team's own or the default.
     pub async fn team_quota(
         &self,
