@@ -289,6 +289,14 @@ impl Default for CarbonSettings {
 }
 
 impl CarbonSettings {
+    /// `energy_joules` used in `cluster`: kWh and gCO2e with that cluster's factors.
+    pub fn figure(&self, cluster: &str, energy_joules: f64) -> app::api::energy::Figure {
+        app::api::energy::Figure {
+            kwh: kwh(energy_joules),
+            grams_co2e: self.for_cluster(cluster).grams_co2e(energy_joules),
+        }
+    }
+
     pub fn for_cluster(&self, cluster: &str) -> &CarbonFactors {
         self.clusters.get(cluster).unwrap_or(&self.default)
     }

@@ -15,12 +15,9 @@ use time::{format_description::well_known::Rfc3339, Duration, OffsetDateTime};
 
 mod overview;
 mod team;
+pub mod team_fold;
 
-use super::{
-    buckets::buckets,
-    carbon::{kwh, CarbonSettings},
-    EnergyError,
-};
+use super::{buckets::buckets, carbon::CarbonSettings, EnergyError};
 
 /// Most points one series may have.
 pub const MAX_POINTS: i64 = 10_000;
@@ -184,10 +181,7 @@ impl EnergyQuery {
     }
 
     fn figure(&self, cluster: &str, energy_joules: f64) -> Figure {
-        Figure {
-            kwh: kwh(energy_joules),
-            grams_co2e: self.carbon.for_cluster(cluster).grams_co2e(energy_joules),
-        }
+        self.carbon.figure(cluster, energy_joules)
     }
 
     /// Energy per step from `from` (inclusive) to `to` (exclusive), every step present.
@@ -362,7 +356,7 @@ impl EnergyQuery {
 }
 
 /// A total order on finite kWh figures for sorting.
-fn ordered(value: f64) -> i64 {
+pub(crate) fn ordered(value: f64) -> i64 {
     (value * 1e9) as i64
 }
 

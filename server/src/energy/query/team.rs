@@ -1,23 +1,16 @@
-//! A team's energy for the team page: its services side by side (energy by source, the previous
-//! period of equal length, a share of the idle energy of the nodes they ran on, a series each).
-
-use std::collections::{BTreeMap, BTreeSet};
+//! Reading a team's energy for the team page: the rows of every node's workload and idle
+//! energy and of the team's services the period before (folded by [`super::team_fold`]), and a
+//! series per service.
 
 use app::api::energy::{BySource, PeriodSelection, TeamEnergy, TeamServiceEnergy};
 use time::OffsetDateTime;
 
-use super::{ordered, rfc3339, EnergyQuery, Resolution, Selection};
+use super::{
+    rfc3339,
+    team_fold::{fold_team, NodeRow, ServiceRow},
+    EnergyQuery, Resolution, Selection,
+};
 use crate::energy::EnergyError;
-
-/// `(cluster, node)`.
-type NodeKey = (String, String);
-
-/// Joules per node and source, before carbon is applied.
-#[derive(Default)]
-struct NodeJoules {
-    workload: f64,
-    idle_by_source: BTreeMap<String, f64>,
-}
 
 impl EnergyQuery {
     /// The team's services for `selection`. `NotFound` when the team has neither registered
@@ -88,32 +81,24 @@ impl EnergyQuery {
             resolution.table()
         );
         type Row = (String, String, String, String, Option<String>, f64);
-        let rows: Vec<Row> = sqlx::query_as(&sql)
+        let rows: Vec<NodeRow> = sqlx::query_as::<_, Row>(&sql)
             .bind(from)
             .bind(to)
             .bind(team)
             .fetch_all(&self.pool)
-            .await?;
-        let mut nodes: BTreeMap<NodeKey, NodeJoules> = BTreeMap::new();
-        let mut figures: BTreeMap<String, BySource> = BTreeMap::new();
-        let mut on_nodes: BTreeMap<String, BTreeMap<NodeKey, f64>> = BTreeMap::new();
-        for (cluster, node, kind, source, service, joules) in rows {
-            let key = (cluster.clone(), node);
-            let entry = nodes.entry(key.clone()).or_default();
-            if kind == "idle" {
-                *entry.idle_by_source.entry(source).or_default() += joules;
-                continue;
-            }
-            entry.workload += joules;
-            if let Some(service) = service {
-                figures
-                    .entry(service.clone())
-                    .or_default()
-                    .add(&source, self.figure(&cluster, joules));
-                *on_nodes.entry(service).or_default().entry(key).or_default() += joules;
-            }
-        }
-
+            .await?
+            .into_iter()
+            .map(
+                |(cluster, node, kind, source, service, energy_joules)| NodeRow {
+                    cluster,
+                    node,
+                    kind,
+                    source,
+                    service,
+                    energy_joules,
+                },
+            )
+            .collect();
         let previous_sql = format!(
             "SELECT cluster, source, service, sum(energy_joules) FROM {}
              WHERE bucket >= $1 AND bucket < $2 AND team = $3 AND kind = 'workload'
@@ -121,49 +106,41 @@ impl EnergyQuery {
             resolution.table()
         );
         let length = to - from;
-        let previous_rows: Vec<(String, String, String, f64)> = sqlx::query_as(&previous_sql)
-            .bind(from - length)
-            .bind(from)
-            .bind(team)
-            .fetch_all(&self.pool)
-            .await?;
-        let mut previous: BTreeMap<String, BySource> = BTreeMap::new();
-        for (cluster, source, service, joules) in previous_rows {
-            previous
-                .entry(service)
-                .or_default()
-                .add(&source, self.figure(&cluster, joules));
-        }
+        let previous_rows: Vec<ServiceRow> =
+            sqlx::query_as::<_, (String, String, String, f64)>(&previous_sql)
+                .bind(from - length)
+                .bind(from)
+                .bind(team)
+                .fetch_all(&self.pool)
+                .await?
+                .into_iter()
+                .map(|(cluster, source, service, energy_joules)| ServiceRow {
+                    cluster,
+                    source,
+                    service,
+                    energy_joules,
+                })
+                .collect();
 
-        let names: BTreeSet<String> = registered
-            .iter()
-            .cloned()
-            .chain(figures.keys().cloned())
-            .chain(previous.keys().cloned())
-            .collect();
-        let mut services = Vec::with_capacity(names.len());
+        let folded = fold_team(&self.carbon, &rows, &previous_rows, &registered);
+        let mut services = Vec::with_capacity(folded.len());
         let (mut total, mut previous_total) = (BySource::default(), BySource::default());
-        for service in names {
-            let own = figures.get(&service).copied().unwrap_or_default();
-            let before = previous.get(&service).copied().unwrap_or_default();
-            let idle = self.idle_share(on_nodes.get(&service), &nodes);
-            total.add_all(&own);
-            previous_total.add_all(&before);
+        for fold in folded {
+            total.add_all(&fold.figures);
+            previous_total.add_all(&fold.previous);
             let selection = Selection::Service {
                 team: team.to_owned(),
-                service: service.clone(),
+                service: fold.service.clone(),
             };
-            let series = self.series(&selection, from, to, step_secs).await?;
             services.push(TeamServiceEnergy {
-                registered: registered.contains(&service),
-                service,
-                figures: own,
-                previous: before,
-                idle,
-                series,
+                series: self.series(&selection, from, to, step_secs).await?,
+                registered: fold.registered,
+                service: fold.service,
+                figures: fold.figures,
+                previous: fold.previous,
+                idle: fold.idle,
             });
         }
-        services.sort_by_key(|s| std::cmp::Reverse(ordered(s.figures.total().kwh)));
         Ok(TeamEnergy {
             team: team.to_owned(),
             selection,
@@ -175,25 +152,5 @@ impl EnergyQuery {
             services,
             carbon_notes: self.carbon_notes(),
         })
-    }
-
-    /// A service's share of each node's idle energy, in proportion to its share of the node's
-    /// workload energy, per source of the idle energy.
-    fn idle_share(
-        &self,
-        service_on_nodes: Option<&BTreeMap<NodeKey, f64>>,
-        nodes: &BTreeMap<NodeKey, NodeJoules>,
-    ) -> BySource {
-        let mut idle = BySource::default();
-        for (key, joules) in service_on_nodes.into_iter().flatten() {
-            let Some(node) = nodes.get(key).filter(|n| n.workload > 0.0) else {
-                continue;
-            };
-            let share = joules / node.workload;
-            for (source, idle_joules) in &node.idle_by_source {
-                idle.add(source, self.figure(&key.0, idle_joules * share));
-            }
-        }
-        idle
     }
 }
