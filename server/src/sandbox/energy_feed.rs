@@ -1,5 +1,5 @@
-//! Simulated energy for the sandbox: the agent's simulated source and report
-//! (`canopy_agent::sensors::simulated`, `IntervalReport::from_simulation`) run in this process
+//! Simulated energy for the sandbox: the simulated pods' power model the agent's `--simulate`
+//! source also uses (`canopy_energy_model::simulated`) runs in this process
 //! for each simulated node, and each interval's batch goes through the normal ingest path
 //! (`Ingestor::ingest`: validation, raw samples, rollups) with a node token of its own, so the
 //! energy pages show the sandbox's services with figures labelled *simulated*.
@@ -8,15 +8,11 @@
 
 use std::time::Duration;
 
-use canopy_agent::{
-    kube_watch::cpu_millis,
-    report::IntervalReport,
-    sensors::{
-        estimate::Provider,
-        simulated::{simulate, SimulatedPod},
-    },
+use canopy_energy_model::{
+    cloud::Provider,
+    simulated::{sample, simulate, SimulatedPod},
 };
-use canopy_protocol::IngestBatch;
+use canopy_protocol::{quantity::cpu_millicores, IngestBatch};
 use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::{api::ListParams, Api, Client};
 use time::OffsetDateTime;
@@ -135,8 +131,8 @@ async fn run(
     }
 }
 
-/// One interval of one node: the running pods bound to it, the agent's simulation, the
-/// agent's report, ingested like an agent's batch. Returns the number of pods.
+/// One interval of one node: the running pods bound to it, simulated, ingested like an agent's
+/// batch. Returns the number of pods.
 async fn report_node(
     client: &Client,
     energy: &EnergyState,
@@ -151,8 +147,7 @@ async fn report_node(
     let simulated: Vec<SimulatedPod> = listed.items.iter().filter_map(simulated_pod).collect();
     let interval_secs = (end - start).as_seconds_f64();
     let sim = simulate(&simulated, node.vcpus, Provider::Aws, end, interval_secs);
-    let report = IntervalReport::from_simulation(name, (start, end), &simulated, &sim);
-    let batch = IngestBatch::new(name.clone(), vec![report.to_sample()]);
+    let batch = IngestBatch::new(name.clone(), vec![sample((start, end), &simulated, &sim)]);
     energy
         .ingestor
         .ingest(&node.identity, &batch, OffsetDateTime::now_utc())
@@ -160,7 +155,7 @@ async fn report_node(
     Ok(simulated.len())
 }
 
-/// A running pod as the agent's simulation sees it: names, labels (`canopy.dev/team` and
+/// A running pod as the simulation sees it: names, labels (`canopy.dev/team` and
 /// `canopy.dev/service` map it to a service), first container, summed CPU requests.
 fn simulated_pod(pod: &Pod) -> Option<SimulatedPod> {
     let running = pod
@@ -206,6 +201,11 @@ async fn node_vcpus(client: &Client, name: &str) -> usize {
             .unwrap_or(DEFAULT_NODE_VCPUS),
         Ok(None) | Err(_) => DEFAULT_NODE_VCPUS,
     }
+}
+
+/// Millicores of a CPU quantity (unreadable counts as none).
+fn cpu_millis(quantity: &str) -> u32 {
+    cpu_millicores(quantity).map_or(0, |m| u32::try_from(m).unwrap_or(u32::MAX))
 }
 
 #[cfg(test)]
