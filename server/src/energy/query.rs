@@ -14,6 +14,7 @@ use sqlx::PgPool;
 use time::{format_description::well_known::Rfc3339, Duration, OffsetDateTime};
 
 mod overview;
+pub mod overview_fold;
 mod team;
 pub mod team_fold;
 

@@ -1,15 +1,14 @@
-//! The Energy page's overview: totals by source, breakdowns by team, service and namespace, the
-//! trend against the previous period of the same length, idle and system energy, the top
-//! services' series, and which grid intensity the period's hours used.
+//! Reading the Energy page's overview: the period's rollup rows (and live-intensity
+//! corrections), folded by [`super::overview_fold`]; the previous period's total for the trend;
+//! deploy counts, the top services' series, and which grid intensity the period's hours used.
 
-use std::collections::BTreeMap;
-
-use app::api::energy::{
-    BySource, EnergyOverview, EnergyPeriod, EnergyRow, Figure, PeriodSelection,
-};
+use app::api::energy::{BySource, EnergyOverview, EnergyPeriod, Figure, PeriodSelection};
 use time::OffsetDateTime;
 
-use super::{ordered, rfc3339, EnergyQuery, Resolution, Selection, TOP_SERIES};
+use super::{
+    overview_fold::{fold_overview, OverviewFold, OwnedFigure},
+    rfc3339, EnergyQuery, Resolution, Selection, TOP_SERIES,
+};
 use crate::energy::EnergyError;
 
 impl EnergyQuery {
@@ -44,10 +43,6 @@ impl EnergyQuery {
             .bind(to)
             .fetch_all(&self.pool)
             .await?;
-        let (mut total, mut idle, mut system) = Default::default();
-        let mut teams: BTreeMap<String, BySource> = BTreeMap::new();
-        let mut services: BTreeMap<(String, String), BySource> = BTreeMap::new();
-        let mut namespaces: BTreeMap<String, BySource> = BTreeMap::new();
         let live: Vec<(String, crate::energy::grid::LiveRow)> = self
             .live_rows(
                 "concat_ws(chr(31), h.kind, h.namespace, h.team, h.service)",
@@ -64,35 +59,36 @@ impl EnergyQuery {
                 kwh: 0.0,
                 grams_co2e: row.grams_delta(&self.carbon),
             };
-            (kind, row.source, namespace, team, service, figure)
+            OwnedFigure {
+                kind,
+                source: row.source,
+                namespace,
+                team,
+                service,
+                figure,
+            }
         });
         let figures = rows
             .into_iter()
             .map(
-                |(cluster, kind, source, namespace, team, service, joules)| {
-                    let figure = self.figure(&cluster, joules);
-                    (kind, source, namespace, team, service, figure)
+                |(cluster, kind, source, namespace, team, service, joules)| OwnedFigure {
+                    figure: self.figure(&cluster, joules),
+                    kind,
+                    source,
+                    namespace,
+                    team,
+                    service,
                 },
             )
             .chain(corrections);
-        for (kind, source, namespace, team, service, figure) in figures {
-            BySource::add(&mut total, &source, figure);
-            match kind.as_str() {
-                "idle" => BySource::add(&mut idle, &source, figure),
-                "system" => BySource::add(&mut system, &source, figure),
-                _ if team.is_empty() => namespaces
-                    .entry(namespace)
-                    .or_default()
-                    .add(&source, figure),
-                _ => {
-                    teams.entry(team.clone()).or_default().add(&source, figure);
-                    services
-                        .entry((team, service))
-                        .or_default()
-                        .add(&source, figure);
-                }
-            }
-        }
+        let OverviewFold {
+            total,
+            idle,
+            system,
+            teams: team_rows,
+            services: mut service_rows,
+            namespaces: namespace_rows,
+        } = fold_overview(figures);
         let previous_sql = format!(
             "SELECT cluster, source, sum(energy_joules) FROM {}
              WHERE bucket >= $1 AND bucket < $2 GROUP BY 1, 2",
@@ -131,18 +127,6 @@ impl EnergyQuery {
         .await?;
         let has_any_data = self.has_any_data().await?;
 
-        let by_kwh = |figures: &BySource| std::cmp::Reverse(ordered(figures.total().kwh));
-        let mut service_rows: Vec<EnergyRow> = services
-            .into_iter()
-            .map(|((team, service), figures)| EnergyRow {
-                team,
-                service,
-                namespace: String::new(),
-                figures,
-                deploys: 0,
-            })
-            .collect();
-        service_rows.sort_by_key(|r| by_kwh(&r.figures));
         let deploys = crate::energy::sci::deploy_counts(&self.pool, from, to).await?;
         for row in &mut service_rows {
             row.deploys = deploys
@@ -150,29 +134,6 @@ impl EnergyQuery {
                 .copied()
                 .unwrap_or(0);
         }
-        let mut team_rows: Vec<EnergyRow> = teams
-            .into_iter()
-            .map(|(team, figures)| EnergyRow {
-                team,
-                service: String::new(),
-                namespace: String::new(),
-                figures,
-                deploys: 0,
-            })
-            .collect();
-        team_rows.sort_by_key(|r| by_kwh(&r.figures));
-        let mut namespace_rows: Vec<EnergyRow> = namespaces
-            .into_iter()
-            .map(|(namespace, figures)| EnergyRow {
-                team: String::new(),
-                service: String::new(),
-                namespace,
-                figures,
-                deploys: 0,
-            })
-            .collect();
-        namespace_rows.sort_by_key(|r| by_kwh(&r.figures));
-
         let mut top_series = Vec::new();
         for row in service_rows.iter().take(TOP_SERIES) {
             let selection = Selection::Service {
