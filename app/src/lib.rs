@@ -18,9 +18,13 @@ use leptos_router::{
 
 use components::shell::AppShell;
 use pages::{
-    dependencies::DependenciesPage, energy::EnergyPage, not_found::NotFound,
+    dependencies::DependenciesPage,
+    energy::EnergyPage,
+    not_found::NotFound,
     service::{dependencies::ServiceDependenciesPage, ServicePage},
-    services::ServicesPage, team::TeamPage, teams::TeamsPage,
+    services::ServicesPage,
+    team::TeamPage,
+    teams::TeamsPage,
 };
 
 /// The HTML document around the app, rendered on the server.

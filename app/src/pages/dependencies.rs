@@ -146,7 +146,11 @@ fn TrendChart(points: Vec<TrendPoint>) -> impl IntoView {
         0.0
     };
     let xy = |i: usize, p: &TrendPoint| {
-        let x = if points.len() > 1 { i as f64 * step } else { WIDTH / 2.0 };
+        let x = if points.len() > 1 {
+            i as f64 * step
+        } else {
+            WIDTH / 2.0
+        };
         let y = BOTTOM - (p.libyears / max) * (BOTTOM - TOP);
         (x, y)
     };
