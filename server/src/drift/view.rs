@@ -287,7 +287,7 @@ pub fn trend(
             libyears: current.values().sum(),
             services: u32::try_from(current.len()).unwrap_or(u32::MAX),
         });
-        day = day + Duration::days(1);
+        day += Duration::days(1);
     }
     Ok(points)
 }
