@@ -8,7 +8,9 @@
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::{auth::Permission, AppError, Field, ServiceName, TeamName};
+#[cfg(feature = "ssr")]
+use super::{auth::Permission, ServiceName, TeamName};
+use super::{AppError, Field};
 
 /// Where a service's code is read from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -187,6 +189,7 @@ pub fn parse_ecosystem(raw: Option<String>) -> Result<Option<String>, AppError> 
     }
 }
 
+#[cfg(feature = "ssr")]
 fn names(team: &str, service: &str) -> Result<(TeamName, ServiceName), AppError> {
     Ok((
         TeamName::parse(team).map_err(|e| AppError::invalid(Field::Team, e))?,
