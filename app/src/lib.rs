@@ -18,8 +18,13 @@ use leptos_router::{
 
 use components::shell::AppShell;
 use pages::{
-    dependencies::DependenciesPage, energy::EnergyPage, not_found::NotFound, service::ServicePage,
-    services::ServicesPage, team::TeamPage, teams::TeamsPage,
+    dependencies::DependenciesPage,
+    energy::EnergyPage,
+    not_found::NotFound,
+    service::{dependencies::ServiceDependenciesPage, ServicePage},
+    services::ServicesPage,
+    team::TeamPage,
+    teams::TeamsPage,
 };
 
 /// The HTML document around the app, rendered on the server.
@@ -58,6 +63,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/") view=ServicesPage ssr=SsrMode::Async />
                     <Route path=path!("/services") view=ServicesPage ssr=SsrMode::Async />
                     <Route path=path!("/services/:team/:service") view=ServicePage ssr=SsrMode::Async />
+                    <Route path=path!("/services/:team/:service/dependencies") view=ServiceDependenciesPage ssr=SsrMode::Async />
                     <Route path=path!("/energy") view=EnergyPage ssr=SsrMode::Async />
                     <Route path=path!("/dependencies") view=DependenciesPage ssr=SsrMode::Async />
                     <Route path=path!("/teams") view=TeamsPage ssr=SsrMode::Async />

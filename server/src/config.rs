@@ -654,3 +654,156 @@ mod mail_tests {
         }
     }
 }
+
+/// Dependency drift settings (docs/DRIFT.md), read apart from [`Settings`] like
+/// [`EnergySettings`]: registry base URLs, the HTTP cache's TTL, the schedule and limits.
+#[derive(Debug, Clone)]
+pub struct DriftSettings {
+    pub crates_index: url::Url,
+    pub npm: url::Url,
+    pub pypi: url::Url,
+    pub go_proxy: url::Url,
+    pub docker: url::Url,
+    pub github_api: url::Url,
+    /// Registry answers younger than this are used without asking again.
+    pub cache_ttl: std::time::Duration,
+    /// How often every service with a source is scanned (`None`: never on a schedule).
+    pub scan_every: Option<std::time::Duration>,
+    /// Scans that run at once on this replica.
+    pub max_concurrent_scans: usize,
+    /// Retries per registry request (with backoff).
+    pub retries: usize,
+    /// When set, source paths must lie under one of these directories.
+    pub source_roots: Vec<PathBuf>,
+}
+
+impl DriftSettings {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|key| std::env::var(key).ok())
+    }
+
+    /// `CANOPY_DRIFT_REGISTRY_URL` (every registry under one base: `<base>/crates`, `/npm`,
+    /// `/pypi`, `/go`, `/docker`, `/github`, as a local double serves them), else one URL each:
+    /// `CANOPY_DRIFT_CRATES_URL` (default `https://index.crates.io`), `CANOPY_DRIFT_NPM_URL`
+    /// (`https://registry.npmjs.org`), `CANOPY_DRIFT_PYPI_URL` (`https://pypi.org`),
+    /// `CANOPY_DRIFT_GO_URL` (`https://proxy.golang.org`), `CANOPY_DRIFT_DOCKER_URL`
+    /// (`https://registry-1.docker.io`), `CANOPY_DRIFT_GITHUB_URL` (`https://api.github.com`);
+    /// `CANOPY_DRIFT_CACHE_TTL_SECS` (3600), `CANOPY_DRIFT_SCAN_INTERVAL_HOURS` (24; 0 turns
+    /// the schedule off), `CANOPY_DRIFT_MAX_CONCURRENT_SCANS` (2), `CANOPY_DRIFT_RETRIES` (3),
+    /// `CANOPY_DRIFT_SOURCE_ROOTS` (`:`-separated directories source paths must lie under;
+    /// unset: any directory).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let base = lookup("CANOPY_DRIFT_REGISTRY_URL").filter(|v| !v.is_empty());
+        let registry = |var: &'static str, default: &str, under: &str| {
+            let default = match &base {
+                Some(base) => format!("{}/{under}", base.trim_end_matches('/')),
+                None => default.to_owned(),
+            };
+            url_setting(&lookup, var, &default)
+        };
+        let crates_index = registry(
+            "CANOPY_DRIFT_CRATES_URL",
+            "https://index.crates.io",
+            "crates",
+        )?;
+        let npm = registry("CANOPY_DRIFT_NPM_URL", "https://registry.npmjs.org", "npm")?;
+        let pypi = registry("CANOPY_DRIFT_PYPI_URL", "https://pypi.org", "pypi")?;
+        let go_proxy = registry("CANOPY_DRIFT_GO_URL", "https://proxy.golang.org", "go")?;
+        let docker = registry(
+            "CANOPY_DRIFT_DOCKER_URL",
+            "https://registry-1.docker.io",
+            "docker",
+        )?;
+        let github_api = registry(
+            "CANOPY_DRIFT_GITHUB_URL",
+            "https://api.github.com",
+            "github",
+        )?;
+        let whole = |var: &'static str, default: u64, min: u64| -> Result<u64, ConfigError> {
+            match lookup(var).filter(|v| !v.is_empty()) {
+                Some(value) => value
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|n| *n >= min)
+                    .ok_or_else(|| ConfigError::Invalid {
+                        var,
+                        reason: format!("expected a whole number, at least {min}"),
+                        value,
+                    }),
+                None => Ok(default),
+            }
+        };
+        let hours = whole("CANOPY_DRIFT_SCAN_INTERVAL_HOURS", 24, 0)?;
+        Ok(Self {
+            crates_index,
+            npm,
+            pypi,
+            go_proxy,
+            docker,
+            github_api,
+            cache_ttl: std::time::Duration::from_secs(whole(
+                "CANOPY_DRIFT_CACHE_TTL_SECS",
+                3600,
+                0,
+            )?),
+            scan_every: (hours > 0).then(|| std::time::Duration::from_secs(hours * 3600)),
+            max_concurrent_scans: usize::try_from(whole(
+                "CANOPY_DRIFT_MAX_CONCURRENT_SCANS",
+                2,
+                1,
+            )?)
+            .unwrap_or(2),
+            retries: usize::try_from(whole("CANOPY_DRIFT_RETRIES", 3, 0)?).unwrap_or(3),
+            source_roots: lookup("CANOPY_DRIFT_SOURCE_ROOTS")
+                .map(|roots| {
+                    roots
+                        .split(':')
+                        .filter(|r| !r.trim().is_empty())
+                        .map(|r| PathBuf::from(r.trim()))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        })
+    }
+
+    /// Every registry at one base URL (a local double).
+    pub fn all_at(base: &str) -> Result<Self, ConfigError> {
+        let base = base.to_owned();
+        Self::from_lookup(move |key| (key == "CANOPY_DRIFT_REGISTRY_URL").then(|| base.clone()))
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod drift_tests {
+    use super::*;
+
+    #[test]
+    fn drift_defaults_are_the_public_registries_daily() {
+        let settings = DriftSettings::from_lookup(|_| None).unwrap();
+        assert_eq!(settings.npm.as_str(), "https://registry.npmjs.org/");
+        assert_eq!(
+            settings.scan_every,
+            Some(std::time::Duration::from_secs(86_400))
+        );
+        let local = DriftSettings::all_at("http://127.0.0.1:9/").unwrap();
+        assert_eq!(local.pypi.as_str(), "http://127.0.0.1:9/pypi");
+    }
+
+    #[test]
+    fn bad_drift_settings_name_the_variable() {
+        let error = DriftSettings::from_lookup(|key| {
+            (key == "CANOPY_DRIFT_MAX_CONCURRENT_SCANS").then(|| "0".to_owned())
+        })
+        .unwrap_err();
+        assert!(error
+            .to_string()
+            .contains("CANOPY_DRIFT_MAX_CONCURRENT_SCANS"));
+        let error = DriftSettings::from_lookup(|key| {
+            (key == "CANOPY_DRIFT_NPM_URL").then(|| "not a url".to_owned())
+        })
+        .unwrap_err();
+        assert!(error.to_string().contains("CANOPY_DRIFT_NPM_URL"));
+    }
+}

@@ -95,6 +95,31 @@ impl From<EnergyError> for AppError {
     }
 }
 
+impl From<crate::drift::DriftError> for AppError {
+    fn from(error: crate::drift::DriftError) -> Self {
+        use crate::drift::DriftError;
+        match error {
+            DriftError::InvalidInput { field, message } => AppError::InvalidInput {
+                field: match field {
+                    "source_path" => Field::SourcePath,
+                    "ecosystem" => Field::Ecosystem,
+                    "team" => Field::Team,
+                    _ => Field::Name,
+                },
+                message,
+            },
+            DriftError::NotFound(what) => AppError::NotFound { what },
+            DriftError::Forbidden(message) => AppError::Forbidden { message },
+            DriftError::NoSource(message) => AppError::Conflict {
+                field: Field::SourcePath,
+                message,
+            },
+            DriftError::Database(error) => from_sqlx(error),
+            other => internal(other),
+        }
+    }
+}
+
 /// Maps a database failure: connectivity problems become `Unavailable`, the rest `Internal`.
 pub fn from_sqlx(error: sqlx::Error) -> AppError {
     if is_unavailable(&error) {

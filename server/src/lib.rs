@@ -6,6 +6,7 @@ pub mod backend;
 pub mod config;
 pub mod db;
 pub mod deploy;
+pub mod drift;
 pub mod energy;
 pub mod error;
 pub mod http;

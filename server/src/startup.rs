@@ -42,6 +42,8 @@ pub enum StartupError {
     Serve(std::io::Error),
     #[error("the weekly e-mail could not start: {0}")]
     Reports(#[from] crate::reports::ReportError),
+    #[error("dependency drift could not start: {0}")]
+    Drift(#[from] crate::drift::DriftError),
 }
 
 /// A built application, listening but not yet serving.
@@ -95,8 +97,21 @@ impl Application {
     pub async fn build_with_mail(
         settings: Settings,
         cluster_settings: ClusterSettings,
+        identity_settings: crate::config::IdentitySettings,
+        mail: crate::reports::MailSettings,
+    ) -> Result<Self, StartupError> {
+        let drift = crate::config::DriftSettings::from_env()?;
+        Self::build_with_drift(settings, cluster_settings, identity_settings, mail, drift).await
+    }
+
+    /// As [`Application::build_with_mail`], with the dependency drift settings given (tests
+    /// that point the registries at a local double).
+    pub async fn build_with_drift(
+        settings: Settings,
+        cluster_settings: ClusterSettings,
         mut identity_settings: crate::config::IdentitySettings,
         mail: crate::reports::MailSettings,
+        drift_settings: crate::config::DriftSettings,
     ) -> Result<Self, StartupError> {
         let energy_settings = crate::config::EnergySettings::from_env()?;
         if let DatabaseSettings::Embedded(embedded) = &settings.database {
@@ -206,6 +221,8 @@ impl Application {
             crate::reports::Reports::new(pool.clone(), energy.query.clone(), mail, base_url)
                 .await?;
         reports.spawn();
+        let drift = crate::drift::Drift::new(pool.clone(), drift_settings)?;
+        drift.spawn();
         let state = AppState {
             reports,
             leptos_options,
@@ -220,6 +237,10 @@ impl Application {
                 query: energy.query.clone(),
             }),
             energy,
+            drift_backend: Arc::new(crate::drift::backend::CanopyDriftBackend {
+                drift: drift.clone(),
+            }),
+            drift,
             cluster,
         };
         Ok(Self {

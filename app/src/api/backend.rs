@@ -153,3 +153,45 @@ pub fn energy_backend() -> Result<Arc<dyn EnergyBackend>, AppError> {
             reference: "energy-backend-not-provided".to_owned(),
         })
 }
+
+/// Dependency drift: the interface the drift server functions use (implemented in
+/// `server/src/drift/backend.rs`). Who may do what is checked on the server side too.
+#[async_trait::async_trait]
+pub trait DriftBackend: Send + Sync + 'static {
+    async fn org(
+        &self,
+        who: &Principal,
+        ecosystem: Option<String>,
+        team: Option<TeamName>,
+    ) -> Result<super::drift::OrgDrift, AppError>;
+    async fn service(
+        &self,
+        who: &Principal,
+        team: TeamName,
+        service: ServiceName,
+    ) -> Result<super::drift::ServiceDrift, AppError>;
+    async fn set_source(
+        &self,
+        who: &Principal,
+        team: TeamName,
+        service: ServiceName,
+        source_path: String,
+    ) -> Result<super::drift::Source, AppError>;
+    async fn scan_now(
+        &self,
+        who: &Principal,
+        team: TeamName,
+        service: ServiceName,
+    ) -> Result<super::drift::ScanView, AppError>;
+}
+
+#[derive(Clone)]
+pub struct DriftBackendHandle(pub Arc<dyn DriftBackend>);
+
+pub fn drift_backend() -> Result<Arc<dyn DriftBackend>, AppError> {
+    leptos::prelude::use_context::<DriftBackendHandle>()
+        .map(|handle| handle.0)
+        .ok_or_else(|| AppError::Internal {
+            reference: "drift-backend-not-provided".to_owned(),
+        })
+}

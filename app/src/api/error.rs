@@ -19,6 +19,10 @@ pub enum Field {
     From,
     /// The last day of a custom energy period.
     To,
+    /// Where a service's code is read from for dependency drift.
+    SourcePath,
+    /// A dependency ecosystem filter.
+    Ecosystem,
 }
 
 impl Field {
@@ -29,6 +33,8 @@ impl Field {
             Field::Name => "Service name",
             Field::From => "From",
             Field::To => "To",
+            Field::SourcePath => "Source path (source_path)",
+            Field::Ecosystem => "Ecosystem",
         }
     }
 }

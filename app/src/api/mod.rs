@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod deploy_fns;
 pub mod deploys;
+pub mod drift;
 pub mod energy;
 mod error;
 mod names;

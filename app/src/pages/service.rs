@@ -25,6 +25,7 @@ use crate::{
     },
 };
 
+pub mod dependencies;
 mod operations;
 mod pods;
 
@@ -91,6 +92,11 @@ pub fn ServicePage() -> impl IntoView {
         <section class="page">
             <p class="muted small"><a href="/services">"Services"</a> " / " {team}</p>
             <h1>{service}</h1>
+            <p class="small">
+                <a href=move || format!("/services/{}/{}/dependencies", team(), service()) data-testid="dependencies-tab">
+                    "Dependencies (drift)"
+                </a>
+            </p>
             <nav class="tabs" aria-label="Environment">
                 {Environment::ALL
                     .into_iter()

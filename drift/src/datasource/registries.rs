@@ -183,11 +183,13 @@ impl Registries {
                 .collect()
                 .await;
 
-        stream::iter(dependencies)
-            .map(|dependency| {
-                let answer = fetched.get(&package_key(dependency));
-                async move { self.report(dependency, answer).await }
-            })
+        // The futures are built first (not in a `map` closure over `&Dependency`), so the whole
+        // future stays `Send` for callers that spawn it (rustc #102211 otherwise).
+        let reports: Vec<_> = dependencies
+            .iter()
+            .map(|dependency| self.report(dependency, fetched.get(&package_key(dependency))))
+            .collect();
+        stream::iter(reports)
             .buffered(PACKAGES_IN_FLIGHT)
             .collect()
             .await

@@ -3,6 +3,7 @@
 pub mod api;
 mod assets;
 mod authn;
+mod drift_api;
 pub mod energy_api;
 pub mod error;
 mod extract;

@@ -17,7 +17,8 @@ use tower_http::{
 };
 
 use super::{
-    api, assets, authn, energy_api, health, identity_api, live, logs, metrics, quota_api, reports,
+    api, assets, authn, drift_api, energy_api, health, identity_api, live, logs, metrics,
+    quota_api, reports,
     routes::{RouteEntry, RouteTable},
     security, signin, SiteBundle,
 };
@@ -43,6 +44,9 @@ pub struct AppState {
     pub energy_backend: Arc<dyn app::api::backend::EnergyBackend>,
     /// The weekly team e-mail (previews, sends, the outbox, unsubscribe links).
     pub reports: crate::reports::Reports,
+    /// Dependency drift: sources, scans, the org-wide picture (`drift/`).
+    pub drift: crate::drift::Drift,
+    pub drift_backend: Arc<dyn app::api::backend::DriftBackend>,
     /// The Kubernetes cluster deploys go to (`None`: none configured or reachable at startup).
     pub cluster: Option<crate::sandbox::ClusterContext>,
 }
@@ -58,8 +62,10 @@ fn request_context(
     backend: Arc<dyn Backend>,
     deploy_backend: Arc<dyn DeployBackend>,
     energy_backend: Arc<dyn app::api::backend::EnergyBackend>,
+    drift_backend: Arc<dyn app::api::backend::DriftBackend>,
 ) -> impl Fn() + Clone + Send + 'static {
     move || {
+        provide_context(app::api::backend::DriftBackendHandle(drift_backend.clone()));
         provide_context(BackendHandle(backend.clone()));
         provide_context(DeployBackendHandle(deploy_backend.clone()));
         provide_context(app::api::backend::EnergyBackendHandle(
@@ -95,7 +101,8 @@ fn route_table() -> RouteTable<AppState> {
             "/api/v1",
             api::routes()
                 .merge(quota_api::routes())
-                .merge(identity_api::routes()),
+                .merge(identity_api::routes())
+                .merge(drift_api::routes()),
         )
         .merge(energy_api::routes())
         .merge(signin::routes())
@@ -113,6 +120,7 @@ pub fn router(state: AppState, bundle: &SiteBundle) -> Router {
         state.backend.clone(),
         state.deploy_backend.clone(),
         state.energy_backend.clone(),
+        state.drift_backend.clone(),
     );
     let options = state.leptos_options.clone();
     let sessions = crate::auth::session::layer(state.pool.clone(), state.secure_cookies);

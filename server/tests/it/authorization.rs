@@ -133,6 +133,15 @@ fn handler_case(
         ("GET", "/api/v1/deploys/{id}") => {
             (Needs::SignedIn, path.replace("{id}", "1"), Body::Empty)
         }
+        ("GET", "/api/v1/dependencies") => (Needs::SignedIn, path, Body::Empty),
+        ("PUT", "/api/v1/services/{team}/{service}/dependencies/source") => (
+            Needs::Deploy,
+            path,
+            Body::Json(json!({ "source_path": "/tmp" })),
+        ),
+        ("POST", "/api/v1/services/{team}/{service}/dependencies/scan") => {
+            (Needs::Deploy, path, Body::Empty)
+        }
         ("GET", p) if p.starts_with("/api/v1/services/") && !p.ends_with("/logs") => {
             (Needs::SignedIn, path, Body::Empty)
         }
@@ -292,6 +301,23 @@ fn server_fn_case(path: &str) -> Option<(Needs, Body)> {
             with(&[("pod", "web-1"), ("previous", "false")]),
         ),
         "delete_service" => (Needs::TeamAdmin, with(&[("confirm", "web")])),
+        "load_org_drift" => (Needs::SignedIn, form(&[("ecosystem", ""), ("team", "")])),
+        "load_service_drift" => (
+            Needs::SignedIn,
+            form(&[("team", "alpha"), ("service", "web")]),
+        ),
+        "set_drift_source" => (
+            Needs::Deploy,
+            form(&[
+                ("team", "alpha"),
+                ("service", "web"),
+                ("source_path", "/tmp"),
+            ]),
+        ),
+        "scan_dependencies_now" => (
+            Needs::Deploy,
+            form(&[("team", "alpha"), ("service", "web")]),
+        ),
         _ => return None,
     })
 }

@@ -4,6 +4,7 @@
 mod api;
 mod assets_and_headers;
 mod authorization;
+mod drift;
 mod embedded_postgres;
 mod github_signin;
 mod health;

@@ -10,7 +10,7 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 use app::api::{auth::Role, TeamName};
 use canopy_server::{
     auth::{Accounts, Username},
-    config::{DatabaseSettings, Settings},
+    config::{DatabaseSettings, DriftSettings, Settings},
     db,
     reports::MailSettings,
     startup::Application,
@@ -19,6 +19,7 @@ use secrecy::SecretString;
 use sqlx::{postgres::PgConnectOptions, Connection, Executor, PgConnection, PgPool};
 use tokio::sync::oneshot;
 
+pub mod registry;
 pub mod smtp;
 
 pub const TEST_API_TOKEN: &str = "test-token-0123456789abcdef";
@@ -118,6 +119,15 @@ pub fn test_mail_settings() -> MailSettings {
     mail
 }
 
+/// Dependency drift for tests that do not test it: every registry at a closed local port, no
+/// schedule, no retries (nothing reaches the network).
+pub fn test_drift_settings() -> DriftSettings {
+    let mut drift = DriftSettings::all_at("http://127.0.0.1:9/").expect("drift settings");
+    drift.scan_every = None;
+    drift.retries = 0;
+    drift
+}
+
 pub fn init_logs() {
     if std::env::var_os("TEST_LOG").is_some() {
         canopy_server::telemetry::init();
@@ -150,6 +160,28 @@ impl TestApp {
         identity: canopy_server::config::IdentitySettings,
         mail: MailSettings,
     ) -> Self {
+        Self::start(site_root, identity, mail, test_drift_settings()).await
+    }
+
+    /// Starts Canopy with these dependency drift settings (registries at a local double).
+    pub async fn spawn_with_drift(drift: DriftSettings) -> Self {
+        let identity = canopy_server::config::IdentitySettings::from_lookup(|_| None)
+            .expect("default identity settings");
+        Self::start(
+            PathBuf::from("/nonexistent-canopy-site"),
+            identity,
+            test_mail_settings(),
+            drift,
+        )
+        .await
+    }
+
+    async fn start(
+        site_root: PathBuf,
+        identity: canopy_server::config::IdentitySettings,
+        mail: MailSettings,
+        drift: DriftSettings,
+    ) -> Self {
         init_logs();
         let (db_name, options) = fresh_database().await;
         let pool = sqlx::postgres::PgPoolOptions::new()
@@ -174,11 +206,12 @@ impl TestApp {
             db_max_connections: 5,
             api_token: Some(SecretString::from(TEST_API_TOKEN.to_owned())),
         };
-        let application = Application::build_with_mail(
+        let application = Application::build_with_drift(
             settings,
             canopy_server::config::ClusterSettings::None,
             identity,
             mail,
+            drift,
         )
         .await
         .expect("build app");

@@ -1,0 +1,73 @@
+//! Canopy's lookup on one directory, as JSON on stdout (for `scripts/compare-renovate.sh`):
+//! `cargo run -p canopy-drift --example lookup -- <dir> [--only npm,pypi]`.
+//! Asks the public registries (or `CANOPY_DRIFT_REGISTRY_URL`, every registry under one base);
+//! the scan and lookup time goes to stderr.
+
+use std::time::Instant;
+
+use canopy_drift::{scan_directory, Outcome, Registries, RegistrySettings, UpdateType};
+use serde_json::json;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args = std::env::args().skip(1);
+    let dir = args.next().ok_or("usage: lookup <dir> [--only npm,pypi]")?;
+    let only: Option<Vec<String>> = match (args.next().as_deref(), args.next()) {
+        (Some("--only"), Some(list)) => Some(list.split(',').map(str::to_owned).collect()),
+        _ => None,
+    };
+    let settings = match std::env::var("CANOPY_DRIFT_REGISTRY_URL") {
+        Ok(base) if !base.is_empty() => RegistrySettings::all_at(&url::Url::parse(&base)?)?,
+        _ => RegistrySettings::default(),
+    };
+    let started = Instant::now();
+    let registries = Registries::new(settings)?;
+    let mut scan = scan_directory(std::path::Path::new(&dir));
+    if let Some(only) = &only {
+        scan.dependencies
+            .retain(|d| only.iter().any(|o| o == d.ecosystem.as_str()));
+    }
+    let reports = registries.lookup_all(&scan.dependencies).await;
+    let elapsed = started.elapsed();
+    let rows: Vec<_> = reports
+        .iter()
+        .map(|r| {
+            let d = &r.dependency;
+            let (status, current, newest, update) = match &r.outcome {
+                Outcome::UpToDate(up) => ("up_to_date", Some(up.current.clone()), None, None),
+                Outcome::Outdated(o) => (
+                    "outdated",
+                    Some(o.current.clone()),
+                    Some(o.newest_stable.clone()),
+                    Some(match o.update_type {
+                        UpdateType::Major => "major",
+                        UpdateType::Minor => "minor",
+                        UpdateType::Patch => "patch",
+                        UpdateType::Pin => "pin",
+                        UpdateType::Digest => "digest",
+                    }),
+                ),
+                Outcome::Unknown(_) => ("unknown", None, None, None),
+                Outcome::Skipped(_) => ("skipped", None, None, None),
+            };
+            json!({
+                "ecosystem": d.ecosystem.as_str(),
+                "name": d.name,
+                "file": d.file,
+                "line": d.line,
+                "declared": d.declared,
+                "status": status,
+                "current": current,
+                "newest": newest,
+                "update_type": update,
+            })
+        })
+        .collect();
+    println!("{}", serde_json::to_string_pretty(&rows)?);
+    eprintln!(
+        "canopy: {} dependencies scanned and looked up in {:.0} ms",
+        rows.len(),
+        elapsed.as_secs_f64() * 1000.0
+    );
+    Ok(())
+}
