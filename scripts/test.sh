@@ -7,6 +7,10 @@ cd "$REPO_ROOT"
 started=$SECONDS
 timed() { info "done in $((SECONDS - t0)) s"; }
 
+# Incremental compilation helps an editor's rebuilds, not a full test run, and its cache grows
+# by gigabytes per change: off here.
+export CARGO_INCREMENTAL=0
+
 step "Setting up (idempotent; cached under $CANOPY_CACHE_DIR)"
 # python3-aiosmtpd: the real SMTP server of the e-mail tests (scripts/smtp-sink.py);
 # fonts-dejavu-core: the labels of the e-mail's PNG chart.
