@@ -33,6 +33,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .iter()
         .map(|r| {
             let d = &r.dependency;
+            let reason = match &r.outcome {
+                Outcome::Unknown(why) | Outcome::Skipped(why) => Some(why.clone()),
+                _ => None,
+            };
             let (status, current, newest, update) = match &r.outcome {
                 Outcome::UpToDate(up) => ("up_to_date", Some(up.current.clone()), None, None),
                 Outcome::Outdated(o) => (
@@ -60,6 +64,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 "current": current,
                 "newest": newest,
                 "update_type": update,
+                "reason": reason,
             })
         })
         .collect();
