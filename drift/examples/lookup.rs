@@ -98,7 +98,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "canopy-timing cold_ms={:.0} warm_ms={:.1} requests={} warm_requests={}",
         cold.as_secs_f64() * 1000.0,
         warm.as_secs_f64() * 1000.0,
-        if requests.is_empty() { "none" } else { &requests },
+        if requests.is_empty() {
+            "none"
+        } else {
+            &requests
+        },
         total(&warm_counts) - total(&cold_counts),
     );
     Ok(())
