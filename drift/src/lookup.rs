@@ -191,8 +191,8 @@ impl<'a, S: Scheme> Judge<'a, S> {
         })
     }
 
-    /// Locked, else pinned, else the lowest non-yanked release the range allows (stable
-    /// first).
+    /// Locked, else pinned, else the highest non-yanked release the range allows (stable
+    /// first, not deprecated first, not above `latest`).
     fn current(
         &self,
         parsed: &[(S::Version, &Release)],
@@ -216,15 +216,29 @@ impl<'a, S: Scheme> Judge<'a, S> {
         let Some(range) = s.range(&dep.declared) else {
             return Err(Box::new(self.not_a_version(&dep.declared)));
         };
-        let satisfying: Vec<&S::Version> = parsed
-            .iter()
-            .filter(|(v, r)| !r.yanked && s.matches(&range, v))
-            .map(|(v, _)| v)
-            .collect();
-        let lowest_stable = satisfying.iter().filter(|v| s.is_stable(v)).min();
-        lowest_stable
-            .or_else(|| satisfying.iter().min())
-            .map(|v| (*v).clone())
+        // Renovate's `getCurrentVersion` under its default range strategies: the highest
+        // release the range allows (what a fresh install resolves to), not above `latest` when
+        // `latest` is in the range; releases that are neither yanked nor deprecated first.
+        let latest = self.releases.latest.as_deref().and_then(|l| s.parse(l));
+        let highest = |usable: &dyn Fn(&Release) -> bool| {
+            let satisfying: Vec<&S::Version> = parsed
+                .iter()
+                .filter(|(v, r)| usable(r) && s.matches(&range, v))
+                .map(|(v, _)| v)
+                .collect();
+            let cap = latest.as_ref().filter(|l| s.matches(&range, l));
+            let allowed = |v: &&&S::Version| cap.is_none_or(|l| **v <= l);
+            let highest_stable = satisfying
+                .iter()
+                .filter(|v| s.is_stable(v))
+                .filter(allowed)
+                .max();
+            highest_stable
+                .or_else(|| satisfying.iter().filter(allowed).max())
+                .map(|v| (*v).clone())
+        };
+        highest(&|r| !r.yanked && r.deprecated.is_none())
+            .or_else(|| highest(&|r| !r.yanked))
             .ok_or_else(|| {
                 Box::new(Outcome::Unknown(format!(
                     "no release satisfies `{}`",

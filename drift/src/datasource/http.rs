@@ -61,6 +61,22 @@ pub struct HttpLayer {
     down_until: Mutex<HashMap<Ecosystem, (Instant, String)>>,
 }
 
+/// The certificates of the PEM bundle named by `SSL_CERT_FILE` (OpenSSL's convention), trusted
+/// besides the built-in roots: registries reached through a TLS-inspecting proxy or a private
+/// CA. Unset or empty: none. A file that cannot be read or parsed is an error, not a silent
+/// fallback.
+fn extra_roots() -> Result<Vec<reqwest::Certificate>, DatasourceError> {
+    let Some(path) = std::env::var_os("SSL_CERT_FILE").filter(|p| !p.is_empty()) else {
+        return Ok(Vec::new());
+    };
+    let pem = std::fs::read(&path).map_err(|e| {
+        DatasourceError::InvalidResponse(format!("SSL_CERT_FILE {}: {e}", path.to_string_lossy()))
+    })?;
+    reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+        DatasourceError::InvalidResponse(format!("SSL_CERT_FILE {}: {e}", path.to_string_lossy()))
+    })
+}
+
 enum Attempt {
     Transient(String),
     Fatal(String),
@@ -68,10 +84,14 @@ enum Attempt {
 
 impl HttpLayer {
     pub fn new(settings: HttpSettings) -> Result<Self, DatasourceError> {
-        let client = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .user_agent(concat!("canopy-drift/", env!("CARGO_PKG_VERSION")))
             .timeout(settings.timeout)
-            .connect_timeout(settings.timeout.min(Duration::from_secs(10)))
+            .connect_timeout(settings.timeout.min(Duration::from_secs(10)));
+        for certificate in extra_roots()? {
+            builder = builder.add_root_certificate(certificate);
+        }
+        let client = builder
             .build()
             .map_err(|e| DatasourceError::InvalidResponse(format!("HTTP client: {e}")))?;
         let permits = settings.max_concurrent_per_registry.max(1);

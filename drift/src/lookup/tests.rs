@@ -31,17 +31,77 @@ fn outdated(outcome: &Outcome) -> &Outdated {
 }
 
 #[test]
-fn cargo_range_without_lock_uses_lowest_satisfying() {
+fn range_without_lock_uses_highest_satisfying_like_renovate() {
+    // Cargo's `1.0.100` is `^1.0.100`: a fresh build resolves 1.0.210, nothing to propose.
     let d = dep(Ecosystem::Cargo, "serde", "1.0.100");
     let r = releases(&["1.0.99", "1.0.100", "1.0.150", "1.0.210"]);
+    match judge(&d, &r) {
+        Outcome::UpToDate(up) => assert_eq!(up.current, "1.0.210"),
+        other => panic!("{other:?}"),
+    }
+
+    // Only the part above the range is an update; the current version is the range's highest.
+    let d = dep(Ecosystem::Pypi, "flask", ">=1.1,<2.0");
+    let r = releases(&["1.1.0", "1.1.4", "2.0.0", "3.1.0"]);
     let o = judge(&d, &r);
     let o = outdated(&o);
-    assert_eq!(o.current, "1.0.100");
-    assert_eq!(o.newest_in_range.as_deref(), Some("1.0.210"));
-    assert_eq!(o.newest_stable, "1.0.210");
-    assert_eq!(o.update_type, UpdateType::Patch);
+    assert_eq!(o.current, "1.1.4");
+    assert_eq!(o.newest_in_range.as_deref(), Some("1.1.4"));
+    assert_eq!(o.newest_stable, "3.1.0");
+    assert_eq!(o.update_type, UpdateType::Major);
     assert_eq!(o.versions_behind, 2);
-    assert!(!o.lockfile_only);
+
+    // An open range (`>=`) is up to date (Renovate proposes nothing for it).
+    let d = dep(Ecosystem::Pypi, "sqlalchemy", ">=1.4.0");
+    match judge(&d, &releases(&["1.4.0", "1.4.52", "2.0.30"])) {
+        Outcome::UpToDate(up) => assert_eq!(up.current, "2.0.30"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn range_without_lock_skips_prerelease_deprecated_yanked_and_above_latest() {
+    let d = dep(Ecosystem::Npm, "lib", "^2.0.0");
+    let mut r = releases(&[
+        "2.0.0",
+        "2.1.0",
+        "2.2.0",
+        "2.3.0",
+        "2.4.0",
+        "2.5.0-rc.1",
+        "3.0.0",
+    ]);
+    r.versions[3].deprecated = Some("broken".into()); // 2.3.0
+    r.versions[4].yanked = true; // 2.4.0 (as if unpublished)
+    r.latest = Some("2.2.0".into());
+    // Not above `latest`, which also caps the proposals: nothing to propose.
+    match judge(&d, &r) {
+        Outcome::UpToDate(up) => assert_eq!(up.current, "2.2.0"),
+        other => panic!("{other:?}"),
+    }
+    // Without `latest`: the deprecated 2.3.0, the yanked 2.4.0 and the pre-release are passed
+    // over for the current version; the stable 3.0.0 is proposed.
+    r.latest = None;
+    let o = judge(&d, &r);
+    let o = outdated(&o);
+    assert_eq!(o.current, "2.2.0");
+    assert_eq!(
+        (o.newest_stable.as_str(), o.update_type),
+        ("3.0.0", UpdateType::Major)
+    );
+
+    // Every satisfying release deprecated: the highest of them, as Renovate falls back.
+    let d = dep(Ecosystem::Npm, "old", "^1.0.0");
+    let mut r = releases(&["1.0.0", "1.1.0", "2.0.0"]);
+    r.versions[0].deprecated = Some("old".into());
+    r.versions[1].deprecated = Some("old".into());
+    let o = judge(&d, &r);
+    let o = outdated(&o);
+    assert_eq!(o.current, "1.1.0");
+    assert_eq!(
+        (o.newest_stable.as_str(), o.update_type),
+        ("2.0.0", UpdateType::Major)
+    );
 }
 
 #[test]
@@ -138,11 +198,11 @@ fn libyears_from_release_dates() {
 #[test]
 fn pep440_ranges_and_poetry() {
     let d = dep(Ecosystem::Pypi, "requests", ">=2.28,<3");
-    let r = releases(&["2.27.0", "2.28.0", "2.31.0", "2.32.3", "3.0.0b1"]);
+    let r = releases(&["2.27.0", "2.28.0", "2.31.0", "2.32.3", "3.0.0b1", "3.1.0"]);
     let o = judge(&d, &r);
     let o = outdated(&o);
-    assert_eq!(o.current, "2.28.0");
-    assert_eq!(o.newest_stable, "2.32.3");
+    assert_eq!(o.current, "2.32.3");
+    assert_eq!(o.newest_stable, "3.1.0");
     assert_eq!(o.newest_in_range.as_deref(), Some("2.32.3"));
 
     let mut d = dep(Ecosystem::Pypi, "sqlalchemy", "^1.4.0");

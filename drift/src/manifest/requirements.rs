@@ -42,6 +42,17 @@ pub(crate) fn requirement(
     line: u32,
     kind: DependencyKind,
 ) -> Result<Dependency, String> {
+    // pep508_rs 0.9 panics (an internal `expect`) on a name that ends in `.`, `_` or `-`
+    // before other text (`0_\tA`); PEP 508 names start and end with a letter or digit.
+    let name_end = text
+        .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+        .unwrap_or(text.len());
+    if text[..name_end].ends_with(['.', '_', '-']) {
+        return Err(format!(
+            "invalid requirement {text:?}: the name `{}` must end with a letter or digit",
+            &text[..name_end]
+        ));
+    }
     let parsed = Requirement::<pep508_rs::VerbatimUrl>::from_str(text).map_err(|e| {
         format!(
             "invalid requirement {text:?}: {}",
@@ -158,6 +169,12 @@ numpy\n";
 
     #[test]
     fn invalid_requirement_names_the_line() {
+        let err = parse(Path::new("requirements.txt"), "0_\tA\n").unwrap_err();
+        assert_eq!(
+            err.line,
+            Some(1),
+            "a name ending in `_` is an error, not a panic"
+        );
         let err = parse(Path::new("requirements.txt"), "flask==2.0\nrequests>=>2\n").unwrap_err();
         assert_eq!(err.line, Some(2));
     }

@@ -90,14 +90,15 @@ async fn shop_repository_drift_like_renovate() {
         other => panic!("{other:?}"),
     }
 
-    // Python: pins, ranges (lowest satisfying without a lock), Poetry with poetry.lock.
+    // Python: pins, ranges (highest satisfying without a lock, as Renovate), Poetry with
+    // poetry.lock.
     let requests = outdated(&reports, "ml/requirements.txt", "requests");
     assert_eq!(short(requests).3, UpdateType::Minor);
     assert_eq!(requests.newest_stable, "2.32.3");
     let django = outdated(&reports, "ml/requirements.txt", "django");
     assert_eq!(
         short(django),
-        ("4.2", Some("4.2.11"), "5.0.6", UpdateType::Major)
+        ("4.2.11", Some("4.2.11"), "5.0.6", UpdateType::Major)
     );
     let sqlalchemy = outdated(&reports, "ml/pyproject.toml", "sqlalchemy");
     assert_eq!(
