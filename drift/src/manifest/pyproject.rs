@@ -95,7 +95,7 @@ impl Reader<'_> {
                 continue;
             };
             let dep = requirements::requirement(self.file, text, line, kind)
-                .map_err(|m| error(self.file, Some(line), m))?;
+                .map_err(|invalid| error(self.file, Some(line), invalid.to_string()))?;
             out.push(dep);
         }
         Ok(())

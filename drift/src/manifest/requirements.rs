@@ -29,11 +29,16 @@ pub fn parse(file: &Path, text: &str) -> Result<Vec<Dependency>, ManifestError> 
             continue;
         }
         let dep = requirement(file, content, line, kind)
-            .map_err(|message| error(file, Some(line), message))?;
+            .map_err(|invalid| error(file, Some(line), invalid.to_string()))?;
         out.push(dep);
     }
     Ok(out)
 }
+
+/// Why a requirement could not be read (the message of its file's `ManifestError`).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub(crate) struct InvalidRequirement(String);
 
 /// A PEP 508 requirement string as a dependency (shared with `pyproject.toml`).
 pub(crate) fn requirement(
@@ -41,23 +46,23 @@ pub(crate) fn requirement(
     text: &str,
     line: u32,
     kind: DependencyKind,
-) -> Result<Dependency, String> {
+) -> Result<Dependency, InvalidRequirement> {
     // pep508_rs 0.9 panics (an internal `expect`) on a name that ends in `.`, `_` or `-`
     // before other text (`0_\tA`); PEP 508 names start and end with a letter or digit.
     let name_end = text
         .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
         .unwrap_or(text.len());
     if text[..name_end].ends_with(['.', '_', '-']) {
-        return Err(format!(
+        return Err(InvalidRequirement(format!(
             "invalid requirement {text:?}: the name `{}` must end with a letter or digit",
             &text[..name_end]
-        ));
+        )));
     }
     let parsed = Requirement::<pep508_rs::VerbatimUrl>::from_str(text).map_err(|e| {
-        format!(
+        InvalidRequirement(format!(
             "invalid requirement {text:?}: {}",
             first_line(&e.to_string())
-        )
+        ))
     })?;
     let name = parsed.name.to_string();
     let (declared, skip) = match &parsed.version_or_url {
