@@ -77,24 +77,35 @@ pub fn unique_name(prefix: &str) -> String {
     )
 }
 
+/// Why a test namespace could not be cleaned up.
+#[derive(Debug, thiserror::Error)]
+pub enum CleanupError {
+    #[error(transparent)]
+    Api(#[from] kube::Error),
+    #[error("watching it go: {0}")]
+    Watch(#[from] kube::runtime::wait::Error),
+    #[error("still there after {WAIT:?}")]
+    StillThere,
+}
+
 /// Deletes a namespace (if it exists) and waits until it is gone: its pods terminate only while
 /// a simulator runs (it plays the kubelet that confirms their deletion).
-pub async fn delete_namespace(client: &Client, name: &str) -> Result<(), String> {
+pub async fn delete_namespace(client: &Client, name: &str) -> Result<(), CleanupError> {
     let namespaces: Api<Namespace> = Api::all(client.clone());
-    let Some(existing) = namespaces.get_opt(name).await.map_err(|e| e.to_string())? else {
+    let Some(existing) = namespaces.get_opt(name).await? else {
         return Ok(());
     };
     let uid = existing.metadata.uid.unwrap_or_default();
     match namespaces.delete(name, &DeleteParams::default()).await {
         Ok(_) => {}
         Err(kube::Error::Api(status)) if status.code == 404 => return Ok(()),
-        Err(err) => return Err(err.to_string()),
+        Err(err) => return Err(err.into()),
     }
     let gone = await_condition(namespaces, name, conditions::is_deleted(&uid));
     match tokio::time::timeout(WAIT, gone).await {
         Ok(Ok(_)) => Ok(()),
-        Ok(Err(err)) => Err(err.to_string()),
-        Err(_) => Err(format!("still there after {WAIT:?}")),
+        Ok(Err(err)) => Err(err.into()),
+        Err(_) => Err(CleanupError::StillThere),
     }
 }
 
