@@ -57,6 +57,23 @@ fn team_of(raw: &str) -> Result<TeamName, AppError> {
     })
 }
 
+/// `/teams/{team}/...` as a [`TeamName`], or a page-style 404 naming it.
+struct TeamPage(TeamName);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for TeamPage {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let Path(raw) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        team_of(&raw).map(Self).map_err(refused)
+    }
+}
+
 fn refused(error: AppError) -> Response {
     (super::error::status_of(&error), error.to_string()).into_response()
 }
@@ -170,12 +187,9 @@ async fn email_page(
     State(state): State<AppState>,
     session: Session,
     Caller(who): Caller,
-    Path(team): Path<String>,
+    TeamPage(team): TeamPage,
 ) -> Response {
-    match team_of(&team) {
-        Ok(team) => page_view(&state, &session, &who, &team, Outcome::ok()).await,
-        Err(error) => refused(error),
-    }
+    page_view(&state, &session, &who, &team, Outcome::ok()).await
 }
 
 /// After a form: the page again, with what happened (and the audit log told).
@@ -236,13 +250,9 @@ async fn set_schedule(
     State(state): State<AppState>,
     session: Session,
     Caller(who): Caller,
-    Path(team): Path<String>,
+    TeamPage(team): TeamPage,
     Form(form): Form<ScheduleForm>,
 ) -> Response {
-    let team = match team_of(&team) {
-        Ok(team) => team,
-        Err(error) => return refused(error),
-    };
     let result = async {
         who.require(&team, Permission::Admin)?;
         check_csrf(&session, &form.csrf).await?;
@@ -275,13 +285,9 @@ async fn send_week(
     State(state): State<AppState>,
     session: Session,
     Caller(who): Caller,
-    Path(team): Path<String>,
+    TeamPage(team): TeamPage,
     Form(form): Form<CsrfForm>,
 ) -> Response {
-    let team = match team_of(&team) {
-        Ok(team) => team,
-        Err(error) => return refused(error),
-    };
     let result = async {
         who.require(&team, Permission::Admin)?;
         check_csrf(&session, &form.csrf).await?;
@@ -303,13 +309,9 @@ async fn send_test(
     State(state): State<AppState>,
     session: Session,
     Caller(who): Caller,
-    Path(team): Path<String>,
+    TeamPage(team): TeamPage,
     Form(form): Form<CsrfForm>,
 ) -> Response {
-    let team = match team_of(&team) {
-        Ok(team) => team,
-        Err(error) => return refused(error),
-    };
     let result = async {
         require_member(&who, &team)?;
         check_csrf(&session, &form.csrf).await?;
@@ -343,13 +345,9 @@ async fn set_subscription(
     State(state): State<AppState>,
     session: Session,
     Caller(who): Caller,
-    Path(team): Path<String>,
+    TeamPage(team): TeamPage,
     Form(form): Form<SubscriptionForm>,
 ) -> Response {
-    let team = match team_of(&team) {
-        Ok(team) => team,
-        Err(error) => return refused(error),
-    };
     let result = async {
         require_member(&who, &team)?;
         check_csrf(&session, &form.csrf).await?;
@@ -388,10 +386,9 @@ async fn set_subscription(
 async fn preview(
     State(state): State<AppState>,
     Caller(who): Caller,
-    Path(team): Path<String>,
+    TeamPage(team): TeamPage,
 ) -> Response {
     let result = async {
-        let team = team_of(&team)?;
         who.require(&team, Permission::Read)?;
         let report = state
             .reports
@@ -424,10 +421,9 @@ async fn preview(
 async fn chart(
     State(state): State<AppState>,
     Caller(who): Caller,
-    Path(team): Path<String>,
+    TeamPage(team): TeamPage,
 ) -> Response {
     let result = async {
-        let team = team_of(&team)?;
         who.require(&team, Permission::Read)?;
         let report = state
             .reports
