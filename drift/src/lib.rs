@@ -17,6 +17,8 @@ pub mod model;
 pub mod report;
 pub mod scan;
 pub mod summary;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod versioning;
 
 pub use datasource::{

@@ -9,7 +9,7 @@ use canopy_server::services::ServiceRepository;
 use serde_json::{json, Value};
 
 use crate::support::{
-    registry::{fixture_repo, RegistryDouble},
+    registry::{drift_settings, fixture_repo, RegistryDouble},
     TestApp,
 };
 
@@ -87,7 +87,7 @@ fn row<'a>(drift: &'a Value, file: &str, name: &str) -> &'a Value {
 #[tokio::test]
 async fn a_service_pointed_at_a_checkout_is_scanned_with_renovate_update_types_and_history() {
     let registry = RegistryDouble::start().await;
-    let app = TestApp::spawn_with_drift(registry.settings()).await;
+    let app = TestApp::spawn_with_drift(drift_settings(&registry)).await;
     register(&app, "alpha", "shop").await;
     register(&app, "beta", "quiet").await;
 
@@ -205,7 +205,7 @@ async fn a_service_pointed_at_a_checkout_is_scanned_with_renovate_update_types_a
 #[tokio::test]
 async fn a_registry_that_is_down_leaves_its_dependencies_unknown_and_the_scan_completes() {
     let registry = RegistryDouble::start().await;
-    let mut settings = registry.settings();
+    let mut settings = drift_settings(&registry);
     // PyPI at a closed port.
     settings.pypi = url::Url::parse("http://127.0.0.1:9/pypi").unwrap();
     let app = TestApp::spawn_with_drift(settings).await;
