@@ -381,6 +381,19 @@ async fn set_subscription(
     .await
 }
 
+/// The team's current week as the e-mail would show it, for anyone who may read the team.
+async fn current_report(
+    state: &AppState,
+    who: &Principal,
+    team: &TeamName,
+) -> Result<crate::reports::content::WeeklyReport, AppError> {
+    who.require(team, Permission::Read)?;
+    Ok(state
+        .reports
+        .preview(team.as_str(), OffsetDateTime::now_utc())
+        .await?)
+}
+
 /// The e-mail's HTML as the message has it, with the chart from the portal. Its inline styles
 /// need a policy of their own (the pages' forbids them); nothing else is allowed.
 async fn preview(
@@ -389,11 +402,7 @@ async fn preview(
     TeamPage(team): TeamPage,
 ) -> Response {
     let result = async {
-        who.require(&team, Permission::Read)?;
-        let report = state
-            .reports
-            .preview(team.as_str(), OffsetDateTime::now_utc())
-            .await?;
+        let report = current_report(&state, &who, &team).await?;
         let view = EmailView::new(
             &report,
             &state.reports.base_url,
@@ -424,11 +433,7 @@ async fn chart(
     TeamPage(team): TeamPage,
 ) -> Response {
     let result = async {
-        who.require(&team, Permission::Read)?;
-        let report = state
-            .reports
-            .preview(team.as_str(), OffsetDateTime::now_utc())
-            .await?;
+        let report = current_report(&state, &who, &team).await?;
         Ok::<_, AppError>(crate::reports::chart::week_png(&report)?)
     }
     .await;
