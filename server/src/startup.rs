@@ -217,12 +217,13 @@ impl Application {
             .as_ref()
             .map(|url| url.as_str().trim_end_matches('/').to_owned())
             .unwrap_or_else(|| format!("http://{local_addr}"));
-        let reports =
-            crate::reports::Reports::new(pool.clone(), energy.query.clone(), mail, base_url)
-                .await?;
-        reports.spawn();
         let drift = crate::drift::Drift::new(pool.clone(), drift_settings)?;
         drift.spawn();
+        let reports =
+            crate::reports::Reports::new(pool.clone(), energy.query.clone(), mail, base_url)
+                .await?
+                .with_drift(drift.clone());
+        reports.spawn();
         let state = AppState {
             reports,
             leptos_options,

@@ -45,6 +45,18 @@ pub struct DeployCounts {
     pub failed: i64,
 }
 
+/// The team's dependency drift at the time of the e-mail, from the `/dependencies` page's
+/// figures (the latest scan of each of its services).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DriftHeadline {
+    pub services_scanned: usize,
+    pub libyears: f64,
+    pub majors_behind: u32,
+    pub breaking: u32,
+    /// The service furthest behind, and its libyears.
+    pub furthest_behind: Option<(String, f64)>,
+}
+
 /// A team's week, as frozen in `weekly_reports` when the week's send begins.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WeeklyReport {
@@ -66,6 +78,9 @@ pub struct WeeklyReport {
     pub deploys: DeployCounts,
     /// PUE and grid intensity used, one line per cluster.
     pub carbon_notes: Vec<String>,
+    /// None when no service of the team has been scanned (or drift is not available).
+    #[serde(default)]
+    pub drift: Option<DriftHeadline>,
 }
 
 impl WeeklyReport {
@@ -159,6 +174,7 @@ fn civil(date: jiff::civil::Date) -> Result<CivilDate, ReportError> {
 #[derive(Clone)]
 pub struct ReportBuilder {
     pub query: EnergyQuery,
+    pub drift: Option<crate::drift::Drift>,
 }
 
 impl ReportBuilder {
@@ -219,7 +235,32 @@ impl ReportBuilder {
             days: fold_days(&days, &hourly.points),
             deploys: self.deploys(team, from, to).await?,
             carbon_notes: energy.carbon_notes,
+            drift: self.drift_headline(team).await,
         })
+    }
+
+    /// The team's drift from the `/dependencies` page's own query; a failure leaves it out of
+    /// the e-mail (logged) rather than holding the e-mail back.
+    async fn drift_headline(&self, team: &str) -> Option<DriftHeadline> {
+        let drift = self.drift.as_ref()?;
+        let team_name = app::api::TeamName::parse(team).ok()?;
+        match drift.org(None, Some(team_name)).await {
+            Ok(org) if !org.services.is_empty() => Some(DriftHeadline {
+                services_scanned: org.services.len(),
+                libyears: org.totals.libyears,
+                majors_behind: org.totals.majors_behind,
+                breaking: org.totals.breaking,
+                furthest_behind: org
+                    .services
+                    .first()
+                    .map(|s| (s.service.clone(), s.totals.libyears)),
+            }),
+            Ok(_) => None,
+            Err(error) => {
+                tracing::warn!(%team, %error, "weekly e-mail without the drift headline");
+                None
+            }
+        }
     }
 
     async fn deploys(
@@ -293,6 +334,7 @@ mod tests {
             days: vec![],
             deploys: DeployCounts::default(),
             carbon_notes: vec![],
+            drift: None,
         }
     }
 

@@ -121,7 +121,7 @@ impl Reports {
             None => Delivery::Directory(settings.outbox_dir.clone()),
         };
         Ok(Self {
-            builder: ReportBuilder { query },
+            builder: ReportBuilder { query, drift: None },
             outbox: Outbox::new(pool.clone()),
             preferences: Preferences::new(pool.clone()),
             signer: UnsubscribeSigner::load(&pool).await?,
@@ -130,6 +130,12 @@ impl Reports {
             base_url: base_url.trim_end_matches('/').to_owned(),
             wake: Arc::new(tokio::sync::Notify::new()),
         })
+    }
+
+    /// Adds the dependency drift headline (the `/dependencies` page's figures) to the e-mails.
+    pub fn with_drift(mut self, drift: crate::drift::Drift) -> Self {
+        self.builder.drift = Some(drift);
+        self
     }
 
     /// The week an e-mail sent for `team` now reports on (its last full week).

@@ -83,6 +83,8 @@ pub struct EmailView {
     pub fallers: Vec<Line>,
     pub days: Vec<Day>,
     pub deploys: String,
+    /// The drift headline and where its page is (none when nothing was scanned).
+    pub drift: Option<(String, String)>,
     pub carbon_notes: Vec<String>,
     /// `cid:week-chart` in a message, the chart's URL in the portal's preview.
     pub chart_src: String,
@@ -176,6 +178,25 @@ impl EmailView {
                 })
                 .collect(),
             deploys,
+            drift: report.drift.as_ref().map(|d| {
+                let furthest = d
+                    .furthest_behind
+                    .as_ref()
+                    .map(|(service, years)| format!(" Furthest behind: {service} ({years:.1} libyears)."))
+                    .unwrap_or_default();
+                (
+                    format!(
+                        "Dependencies: {:.1} libyears behind across {} scanned service{}, {} major update{} ({} that may break).{furthest}",
+                        d.libyears,
+                        d.services_scanned,
+                        if d.services_scanned == 1 { "" } else { "s" },
+                        d.majors_behind,
+                        if d.majors_behind == 1 { "" } else { "s" },
+                        d.breaking,
+                    ),
+                    format!("{base}/dependencies?team={}", report.team),
+                )
+            }),
             carbon_notes: report.carbon_notes.clone(),
             chart_src,
             unsubscribe_url,
@@ -336,6 +357,13 @@ mod tests {
                 failed: 1,
             },
             carbon_notes: vec!["other clusters: PUE 1.2 × 481 gCO2e/kWh (test)".to_owned()],
+            drift: Some(crate::reports::content::DriftHeadline {
+                services_scanned: 2,
+                libyears: 7.25,
+                majors_behind: 3,
+                breaking: 4,
+                furthest_behind: Some(("checkout".to_owned(), 5.5)),
+            }),
         }
     }
 
@@ -412,6 +440,13 @@ mod tests {
         );
         assert!(
             text.contains("3 deploys this week: 2 succeeded, 1 failed."),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "Dependencies: 7.2 libyears behind across 2 scanned services, 3 major updates \
+                 (4 that may break). Furthest behind: checkout (5.5 libyears)."
+            ) && text.contains("https://canopy.example/dependencies?team=payments"),
             "{text}"
         );
         assert!(text.contains("Europe/Paris"), "{text}");

@@ -295,3 +295,39 @@ async fn bad_source_paths_are_refused_naming_the_field_and_scans_need_a_source()
     assert_eq!(response.status(), reqwest::StatusCode::FORBIDDEN);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_weekly_email_carries_the_teams_drift_as_the_dependencies_page_counts_it() {
+    let registry = RegistryDouble::start().await;
+    let app = TestApp::spawn_with_drift(drift_settings(&registry)).await;
+    register(&app, "alpha", "shop").await;
+    // Before any scan the e-mail has no drift line (nothing to say yet).
+    let (_, before) = app.get_html("/teams/alpha/weekly-email/preview").await;
+    assert!(!before.contains("libyears behind"), "{before}");
+
+    let shop = fixture_repo("shop");
+    set_source(&app, shop.to_str().unwrap()).await;
+    let drift = scan_and_wait(&app).await;
+    assert_eq!(drift["latest"]["state"], "done", "{drift:#}");
+    let org: Value = app
+        .client
+        .get(app.url("/api/v1/dependencies?team=alpha"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let libyears = org["totals"]["libyears"].as_f64().unwrap();
+    let majors = org["totals"]["majors_behind"].as_u64().unwrap();
+    let (status, preview) = app.get_html("/teams/alpha/weekly-email/preview").await;
+    assert_eq!(status, reqwest::StatusCode::OK);
+    let expected = format!(
+        "Dependencies: {libyears:.1} libyears behind across 1 scanned service, {majors} major update"
+    );
+    assert!(preview.contains(&expected), "{expected} in {preview}");
+    assert!(
+        preview.contains("/dependencies?team=alpha") && preview.contains("Furthest behind: shop"),
+        "{preview}"
+    );
+}
