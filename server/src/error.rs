@@ -59,9 +59,28 @@ impl From<crate::reports::ReportError> for AppError {
     }
 }
 
+/// A Kubernetes API server that does not answer at all (connection refused, reset, timed out,
+/// TLS), as opposed to one that answered with a refusal.
+fn unreachable(error: &kube::Error) -> bool {
+    matches!(error, kube::Error::HyperError(_) | kube::Error::Service(_))
+}
+
 impl From<DeployError> for AppError {
     fn from(error: DeployError) -> Self {
+        use crate::deploy::apply::ApplyError;
+        let cluster_down = |error: &dyn std::fmt::Display| AppError::NoCluster {
+            reason: format!(
+                "the Kubernetes API server does not answer ({error}); try again when it is back"
+            ),
+        };
         match error {
+            DeployError::Kube(ref kube) if unreachable(kube) => cluster_down(kube),
+            DeployError::Apply(
+                ApplyError::Discovery(ref kube)
+                | ApplyError::Object {
+                    source: ref kube, ..
+                },
+            ) if unreachable(kube) => cluster_down(kube),
             DeployError::NoCluster { reason } => AppError::NoCluster { reason },
             DeployError::NotFound { what } => AppError::NotFound { what },
             DeployError::InvalidInput { field, message } => {

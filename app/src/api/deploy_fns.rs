@@ -269,7 +269,12 @@ pub async fn preview_deploy(form: DeployForm) -> Result<DeployPreview, AppError>
             secrets.into_keys().collect(),
         )
         .await?;
-    preview.form = form;
+    // The form goes back so that exactly this spec is deployed, but never the secret values:
+    // the browser still has them in its form (the Deploy button reads them from there).
+    preview.form = DeployForm {
+        secrets: String::new(),
+        ..form
+    };
     Ok(preview)
 }
 

@@ -398,13 +398,36 @@ fn PreviewView(
             <button type="button" data-testid="confirm-deploy"
                 disabled=move || deploy.pending().get()
                 on:click=move |_| {
-                    deploy.dispatch(DeployService { form: form.clone() });
+                    // The preview never carries secret values back: read them from the form.
+                    let form = DeployForm {
+                        secrets: secrets_typed(),
+                        ..form.clone()
+                    };
+                    deploy.dispatch(DeployService { form });
                     // This preview is now being deployed; a new change needs a new preview.
                     preview_action.clear();
                 }>
                 {move || if deploy.pending().get() { "Deploying…" } else { "Deploy" }}
             </button>
         </section>
+    }
+}
+
+/// What the secrets field of the deploy form holds now (empty outside the browser).
+fn secrets_typed() -> String {
+    #[cfg(feature = "hydrate")]
+    {
+        use wasm_bindgen::JsCast;
+        web_sys::window()
+            .and_then(|window| window.document())
+            .and_then(|document| document.get_element_by_id("secrets"))
+            .and_then(|element| element.dyn_into::<web_sys::HtmlTextAreaElement>().ok())
+            .map(|field| field.value())
+            .unwrap_or_default()
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        String::new()
     }
 }
 

@@ -248,3 +248,46 @@ async fn pods_events_and_logs_through_the_rest_api() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_preview_never_sends_secret_values_back_to_the_browser() {
+    with_team("preview", |team| async move {
+        let app = ClusterApp::spawn().await;
+        let secret = "s3cret-value-not-to-be-echoed";
+        let secrets = format!("API_KEY={secret}");
+        let form = [
+            ("form[team]", team.team.as_str()),
+            ("form[name]", "web"),
+            ("form[environment]", "dev"),
+            ("form[image]", "ghcr.io/acme/web:1.0.0"),
+            ("form[port]", "8080"),
+            ("form[size]", "S"),
+            ("form[scaling]", "fixed"),
+            ("form[replicas]", "1"),
+            ("form[min]", ""),
+            ("form[max]", ""),
+            ("form[target_cpu_percent]", ""),
+            ("form[env]", ""),
+            ("form[secrets]", secrets.as_str()),
+            ("form[route_host]", ""),
+            ("form[route_path]", ""),
+            ("form[health_check]", ""),
+        ];
+        let response = app
+            .client
+            .post(format!("{}/api/fn/preview_deploy", app.base))
+            .bearer_auth(TEST_API_TOKEN)
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        let body = response.text().await.unwrap();
+        assert_eq!(status, StatusCode::OK, "{body}");
+        // The preview names the Secret object, and never the value.
+        assert!(body.contains("Secret"), "{body}");
+        assert!(!body.contains(secret), "the secret value came back: {body}");
+        app.stop().await;
+    })
+    .await;
+}
