@@ -1,6 +1,10 @@
 //! Building and running the application: database, router, listener and graceful shutdown.
 
-use std::{future::Future, net::SocketAddr, sync::Arc};
+use std::{
+    future::{Future, IntoFuture},
+    net::SocketAddr,
+    sync::Arc,
+};
 
 use leptos::config::LeptosOptions;
 use secrecy::SecretString;
@@ -46,9 +50,14 @@ pub enum StartupError {
     Drift(#[from] crate::drift::DriftError),
 }
 
+/// How long open requests may take to finish once shutdown begins.
+pub const DRAIN_DEADLINE: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// A built application, listening but not yet serving.
 pub struct Application {
     listener: TcpListener,
+    /// Cancelled when shutdown begins (live streams end on it).
+    shutdown: tokio_util::sync::CancellationToken,
     router: axum::Router,
     pool: PgPool,
     embedded: Option<EmbeddedPostgres>,
@@ -224,7 +233,9 @@ impl Application {
                 .await?
                 .with_drift(drift.clone());
         reports.spawn();
+        let shutdown = tokio_util::sync::CancellationToken::new();
         let state = AppState {
+            shutdown: shutdown.clone(),
             reports,
             leptos_options,
             pool: pool.clone(),
@@ -245,6 +256,7 @@ impl Application {
             cluster,
         };
         Ok(Self {
+            shutdown,
             router: router(state, &bundle),
             listener,
             pool,
@@ -264,14 +276,32 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), StartupError> {
         tracing::info!(addr = %self.local_addr().map(|a| a.to_string()).unwrap_or_default(), "Canopy is listening");
-        let served = axum::serve(
+        let token = self.shutdown.clone();
+        let signal = async move {
+            shutdown.await;
+            tracing::info!("shutting down: ending live streams, draining open requests");
+            token.cancel();
+        };
+        let serve = axum::serve(
             self.listener,
             self.router
                 .into_make_service_with_connect_info::<SocketAddr>(),
         )
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(StartupError::Serve);
+        .with_graceful_shutdown(signal)
+        .into_future();
+        // Draining has a deadline, counted from the signal: a client that holds a request open
+        // does not keep the database (or the embedded cluster) from stopping.
+        let deadline = async {
+            self.shutdown.cancelled().await;
+            tokio::time::sleep(DRAIN_DEADLINE).await;
+        };
+        let served = tokio::select! {
+            served = serve => served.map_err(StartupError::Serve),
+            () = deadline => {
+                tracing::warn!(secs = DRAIN_DEADLINE.as_secs(), "requests still open after the drain deadline; stopping anyway");
+                Ok(())
+            }
+        };
         tracing::info!("HTTP server stopped; closing the database pool");
         self.pool.close().await;
         if let Some(sandbox) = self.sandbox {

@@ -10,7 +10,7 @@ use axum::{
         IntoResponse, Response,
     },
 };
-use futures::stream::{self, Stream};
+use futures::stream::{self, Stream, StreamExt};
 use tokio::sync::watch;
 
 use super::AppState;
@@ -24,7 +24,7 @@ pub async fn rollout_events(
         Err(error) => return super::error::plain(error),
     };
     let receiver = state.commands.service().live().subscribe(&key);
-    Sse::new(events(receiver))
+    Sse::new(events(receiver).take_until(state.shutdown.cancelled_owned()))
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
         .into_response()
 }

@@ -72,7 +72,7 @@ pub async fn follow_events(
         Ok::<_, AppError>(source.follow(state.commands.client()?, tail).await?)
     };
     match stream.await {
-        Ok(lines) => Sse::new(line_events(lines))
+        Ok(lines) => Sse::new(line_events(lines).take_until(state.shutdown.cancelled_owned()))
             .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
             .into_response(),
         Err(error) => error::plain(error),

@@ -42,6 +42,9 @@ pub struct AppState {
     /// Energy ingest, tokens and figures (`http/energy_api.rs`).
     pub energy: crate::energy::EnergyState,
     pub energy_backend: Arc<dyn app::api::backend::EnergyBackend>,
+    /// Cancelled when Canopy starts shutting down: live streams (rollout, log follow) end, so
+    /// draining the open requests can finish.
+    pub shutdown: tokio_util::sync::CancellationToken,
     /// The weekly team e-mail (previews, sends, the outbox, unsubscribe links).
     pub reports: crate::reports::Reports,
     /// Dependency drift: sources, scans, the org-wide picture (`drift/`).

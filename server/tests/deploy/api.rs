@@ -80,9 +80,14 @@ impl ClusterApp {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
+    /// Shuts Canopy down and fails the test unless it stops (within the drain deadline).
     async fn stop(self) {
         let _ = self.shutdown.send(());
-        let _ = tokio::time::timeout(Duration::from_secs(10), self.server).await;
+        let limit = canopy_server::startup::DRAIN_DEADLINE + Duration::from_secs(5);
+        tokio::time::timeout(limit, self.server)
+            .await
+            .unwrap_or_else(|_| panic!("Canopy did not shut down within {limit:?}"))
+            .unwrap();
     }
 }
 

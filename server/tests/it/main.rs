@@ -10,5 +10,6 @@ mod github_signin;
 mod health;
 mod quota_api;
 mod services;
+mod shutdown;
 mod sign_in;
 mod support;

@@ -321,12 +321,17 @@ impl TestApp {
             .expect("drop database");
     }
 
+    /// Shuts Canopy down and fails the test unless it stops (within the drain deadline).
     pub async fn stop(mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
         if let Some(server) = self.server.take() {
-            let _ = tokio::time::timeout(Duration::from_secs(10), server).await;
+            let limit = canopy_server::startup::DRAIN_DEADLINE + Duration::from_secs(5);
+            tokio::time::timeout(limit, server)
+                .await
+                .unwrap_or_else(|_| panic!("Canopy did not shut down within {limit:?}"))
+                .expect("the server task");
         }
     }
 }
