@@ -236,6 +236,7 @@ impl Application {
         let shutdown = tokio_util::sync::CancellationToken::new();
         let state = AppState {
             shutdown: shutdown.clone(),
+            streams: crate::http::streams::StreamLimits::default(),
             reports,
             leptos_options,
             pool: pool.clone(),

@@ -1,4 +1,6 @@
 //! The latest rollout state per service and environment, shared with live page subscribers.
+//! Bounded: a channel that has no state and no subscriber any more is dropped, so following a
+//! service that never rolled out (or does not exist) leaves nothing behind.
 
 use std::{
     collections::HashMap,
@@ -16,10 +18,22 @@ pub struct LiveRollouts {
 impl LiveRollouts {
     fn sender(&self, key: &ServiceRef) -> watch::Sender<Option<LiveRollout>> {
         let mut channels = self.channels.lock().unwrap_or_else(PoisonError::into_inner);
+        if !channels.contains_key(key) {
+            // Before adding one, drop the channels nobody follows and nothing was published to.
+            channels.retain(|_, sender| sender.receiver_count() > 0 || sender.borrow().is_some());
+        }
         channels
             .entry(key.clone())
             .or_insert_with(|| watch::channel(None).0)
             .clone()
+    }
+
+    /// How many services have a channel (for tests and metrics).
+    pub fn channels(&self) -> usize {
+        self.channels
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
     }
 
     /// Publishes a new state (subscribers see only the latest).
@@ -32,7 +46,41 @@ impl LiveRollouts {
         self.sender(key).subscribe()
     }
 
+    /// The latest published state, without creating a channel for `key`.
     pub fn latest(&self, key: &ServiceRef) -> Option<LiveRollout> {
-        self.sender(key).borrow().clone()
+        self.channels
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(key)
+            .and_then(|sender| sender.borrow().clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(service: &str) -> ServiceRef {
+        ServiceRef::parse("alpha", service, "dev").unwrap()
+    }
+
+    #[test]
+    fn following_services_that_never_rolled_out_leaves_nothing_behind() {
+        let live = LiveRollouts::default();
+        for i in 0..1_000 {
+            let receiver = live.subscribe(&key(&format!("s{i}")));
+            drop(receiver);
+        }
+        assert!(live.channels() <= 1, "{} channels kept", live.channels());
+        // Reading never creates one.
+        assert_eq!(live.latest(&key("nothing")), None);
+        assert!(live.channels() <= 1);
+        // A followed service keeps its channel while followed.
+        let followed = live.subscribe(&key("web"));
+        let _ = live.subscribe(&key("other"));
+        assert!(live.channels() >= 1);
+        drop(followed);
+        let _ = live.subscribe(&key("third"));
+        assert!(live.channels() <= 1, "{} channels kept", live.channels());
     }
 }

@@ -13,18 +13,28 @@ use axum::{
 use futures::stream::{self, Stream, StreamExt};
 use tokio::sync::watch;
 
-use super::AppState;
+use super::{authn::Caller, AppState};
 
 pub async fn rollout_events(
     State(state): State<AppState>,
+    Caller(who): Caller,
     Path((team, service, environment)): Path<(String, String, String)>,
 ) -> Response {
     let key = match ServiceRef::parse(&team, &service, &environment) {
         Ok(key) => key,
         Err(error) => return super::error::plain(error),
     };
+    let permit = match state.streams.acquire(&who) {
+        Ok(permit) => permit,
+        Err(error) => return super::error::plain(error),
+    };
     let receiver = state.commands.service().live().subscribe(&key);
-    Sse::new(events(receiver).take_until(state.shutdown.cancelled_owned()))
+    // The permit lives as long as the stream.
+    let stream = events(receiver).map(move |event| {
+        let _ = &permit;
+        event
+    });
+    Sse::new(stream.take_until(state.shutdown.cancelled_owned()))
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
         .into_response()
 }

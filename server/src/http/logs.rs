@@ -67,14 +67,22 @@ pub async fn follow_events(
     Query(query): Query<LogQuery>,
 ) -> Response {
     let stream = async {
+        let permit = state.streams.acquire(&who)?;
         let tail = parse_tail(query.tail.as_deref())?;
         let source = source(&state, &who, &path, query.container.as_deref()).await?;
-        Ok::<_, AppError>(source.follow(state.commands.client()?, tail).await?)
+        Ok::<_, AppError>((permit, source.follow(state.commands.client()?, tail).await?))
     };
     match stream.await {
-        Ok(lines) => Sse::new(line_events(lines).take_until(state.shutdown.cancelled_owned()))
-            .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
-            .into_response(),
+        Ok((permit, lines)) => Sse::new(
+            line_events(lines)
+                .map(move |event| {
+                    let _ = &permit;
+                    event
+                })
+                .take_until(state.shutdown.cancelled_owned()),
+        )
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+        .into_response(),
         Err(error) => error::plain(error),
     }
 }

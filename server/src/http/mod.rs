@@ -20,6 +20,7 @@ mod router;
 pub mod routes;
 mod security;
 mod signin;
+pub mod streams;
 
 pub use assets::SiteBundle;
 pub use router::{handler_routes, router, AppState};

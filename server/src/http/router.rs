@@ -45,6 +45,8 @@ pub struct AppState {
     /// Cancelled when Canopy starts shutting down: live streams (rollout, log follow) end, so
     /// draining the open requests can finish.
     pub shutdown: tokio_util::sync::CancellationToken,
+    /// Caps on open live streams (per caller and in all).
+    pub streams: super::streams::StreamLimits,
     /// The weekly team e-mail (previews, sends, the outbox, unsubscribe links).
     pub reports: crate::reports::Reports,
     /// Dependency drift: sources, scans, the org-wide picture (`drift/`).

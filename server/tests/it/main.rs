@@ -12,4 +12,5 @@ mod quota_api;
 mod services;
 mod shutdown;
 mod sign_in;
+mod streams;
 mod support;
