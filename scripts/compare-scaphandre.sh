@@ -380,6 +380,12 @@ m = json.load(open(sys.argv[1])); m["ncpu"] = os.cpu_count(); json.dump(m, open(
 PY
   python3 "$WORK/burner_summary.py" "$dir/spool" "$dir/scaphandre.json" "$dir/monitor.json" \
     "$pod_uid" "$burner" "$loadavg"
+  # A warning here (e.g. no readable kubepods cgroups) means the pod was not measured as intended.
+  if grep -q WARN "$dir/agent.log"; then
+    echo "canopy-agent warnings:"; grep WARN "$dir/agent.log" | sed 's/^/    /'
+  else
+    echo "canopy-agent logged no warning (the pod's cgroup was found and read)"
+  fi
 }
 
 # canopy-agent alone: no burner, no Scaphandre; the pod's cgroup exists (empty), so each cycle
