@@ -145,6 +145,9 @@ async fn report_version(client: &Client) {
     }
 }
 
+/// Starts of the control plane tried before giving up (see [`Sandbox::start`]).
+const START_ATTEMPTS: u32 = 3;
+
 impl Sandbox {
     /// Starts the local control plane in `settings.dir` (reusing one already running there) and
     /// the node simulator in this process; returns a client for the control plane.
@@ -156,7 +159,19 @@ impl Sandbox {
             "no Kubernetes cluster configured: starting Canopy's sandbox (a real local control \
              plane whose pods are simulated; docs/SANDBOX.md)"
         );
-        run_script(&script, "start", &dir).await?;
+        // The control plane's ports are picked free just before it binds them; another process
+        // can take one in between. Such a start fails: clean up and try again with new ports.
+        let mut attempt = 1;
+        while let Err(error) = run_script(&script, "start", &dir).await {
+            if attempt == START_ATTEMPTS {
+                return Err(error);
+            }
+            tracing::warn!(%error, attempt, "the sandbox control plane did not start; trying again");
+            if let Err(stop_error) = run_script(&script, "stop", &dir).await {
+                tracing::warn!(error = %stop_error, "could not clean up the failed start");
+            }
+            attempt += 1;
+        }
         let sandbox = Self {
             dir: dir.clone(),
             script,
