@@ -49,6 +49,10 @@ t0=$SECONDS; step "cargo fmt --check"
 cargo fmt --all -- --check
 timed
 
+t0=$SECONDS; step "Migration lint (squawk: no change that breaks the previous release's replicas)"
+"$REPO_ROOT/scripts/lint-migrations.sh"
+timed
+
 t0=$SECONDS; step "cargo clippy (server, agent and their tests; then the browser crate for wasm32)"
 mapfile -t native_packages < <(cargo metadata --no-deps --format-version 1 \
     | python3 -c 'import json,sys; print("\n".join(p["name"] for p in json.load(sys.stdin)["packages"] if p["name"] not in ("app","canopy-frontend")))')
