@@ -5,7 +5,7 @@
 use app::api::energy::EnergyPeriod;
 use axum::{
     body::Bytes,
-    extract::{rejection::JsonRejection, DefaultBodyLimit, Path, Query, State},
+    extract::{rejection::JsonRejection, DefaultBodyLimit, Path, State},
     http::{header, HeaderMap, StatusCode},
     middleware,
     response::{IntoResponse, Response},
@@ -16,7 +16,7 @@ use serde_json::json;
 use time::{format_description::well_known::Rfc3339, Duration, OffsetDateTime};
 
 use super::error::{ApiError, ApiResult};
-use super::{authn::Caller, routes::RouteTable, AppState};
+use super::{authn::Caller, extract::ApiQuery, routes::RouteTable, AppState};
 use crate::energy::{buckets::buckets, query::Selection, EnergyError};
 
 /// Largest accepted ingest body (a full batch of 10,000 samples with pods fits).
@@ -204,7 +204,7 @@ fn selection(params: &SeriesParams) -> Result<Selection, EnergyError> {
 
 async fn series(
     State(state): State<AppState>,
-    Query(params): Query<SeriesParams>,
+    ApiQuery(params): ApiQuery<SeriesParams>,
 ) -> EnergyResult<impl IntoResponse> {
     let selection = selection(&params)?;
     let (next_hour, _) = buckets(OffsetDateTime::now_utc());
@@ -241,7 +241,7 @@ struct OverviewParams {
 
 async fn overview(
     State(state): State<AppState>,
-    Query(params): Query<OverviewParams>,
+    ApiQuery(params): ApiQuery<OverviewParams>,
 ) -> EnergyResult<impl IntoResponse> {
     let period = match params.period.as_deref() {
         Some(raw) => {
@@ -268,7 +268,7 @@ struct PodsParams {
 /// Power now and the per-pod breakdown of one service (raw samples of the last 5 minutes).
 async fn pods(
     State(state): State<AppState>,
-    Query(params): Query<PodsParams>,
+    ApiQuery(params): ApiQuery<PodsParams>,
 ) -> EnergyResult<impl IntoResponse> {
     let pods = crate::energy::pods::service_pods(
         state.energy.query.pool(),
@@ -319,7 +319,7 @@ struct SciParams {
 /// CO2e over the period, per deploy and per request (docs/ENERGY.md, "SCI").
 async fn service_sci(
     State(state): State<AppState>,
-    Query(params): Query<SciParams>,
+    ApiQuery(params): ApiQuery<SciParams>,
 ) -> EnergyResult<impl IntoResponse> {
     use crate::energy::{query::EnergyQuery, sci};
     let period = match params.period.as_deref() {

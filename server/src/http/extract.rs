@@ -1,11 +1,13 @@
-//! Typed path extractors for the REST API: `/services/{team}/{service}/{environment}[/...]`
-//! arrives as one parsed [`ServiceRef`], or a 404 naming the part that cannot exist.
+//! Typed extractors for the REST API: `/services/{team}/{service}/{environment}[/...]` arrives
+//! as one parsed [`ServiceRef`], or a 404 naming the part that cannot exist; a query string as
+//! [`ApiQuery`], refused in the API's JSON error shape.
 
 use app::api::ServiceRef;
 use axum::{
-    extract::{FromRequestParts, Path},
+    extract::{FromRequestParts, Path, Query},
     http::request::Parts,
 };
+use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
 
@@ -38,5 +40,18 @@ impl<S: Send + Sync> FromRequestParts<S> for ServicePodPath {
             service: ServiceRef::parse(&team, &service, &environment)?,
             pod,
         })
+    }
+}
+
+/// A query string for a REST handler: a string that does not fit is a 400 in the API's JSON
+/// shape (`{"error": "bad_query", ...}`), as every other refusal of the API.
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Query(value) = Query::<T>::from_request_parts(parts, state).await?;
+        Ok(Self(value))
     }
 }

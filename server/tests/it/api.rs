@@ -149,3 +149,33 @@ async fn unknown_deploys_are_404() {
     assert_eq!(response.status(), 404);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_query_string_that_does_not_fit_is_refused_in_json_on_the_energy_api_too() {
+    let app = TestApp::spawn().await;
+    for path in [
+        "/api/v1/energy/series?team=a&team=b",
+        "/api/v1/energy/overview?period=7d&period=24h",
+    ] {
+        let response = app.client.get(app.url(path)).send().await.unwrap();
+        assert_eq!(
+            response.status(),
+            reqwest::StatusCode::UNPROCESSABLE_ENTITY,
+            "{path}"
+        );
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/json",
+            "{path}"
+        );
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(body["error"], "invalid_query", "{path}: {body}");
+        assert!(
+            body["message"]
+                .as_str()
+                .unwrap()
+                .contains("duplicate field"),
+            "{path}: {body}"
+        );
+    }
+}
