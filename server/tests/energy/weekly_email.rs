@@ -783,3 +783,92 @@ async fn three_senders_and_crashes_at_each_step_deliver_once_except_the_measured
     }
     assert_eq!(count("m2@example.test"), 2, "the one documented window");
 }
+
+#[tokio::test]
+async fn the_schedule_queues_each_teams_week_once_at_its_send_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let mail = mail_settings(dir.path(), None, Duration::from_secs(3_600));
+    let app = spawn(mail.clone()).await;
+    let admin = app.person("pat", &[("payments", Role::Admin)]).await;
+    let _ = app.person("alice", &[("payments", Role::Viewer)]).await;
+    give_emails(&app).await;
+    // The team admin sets Wednesday 09:00 in New York on the page.
+    let (status, page) = form_post(
+        &admin,
+        &app,
+        "/teams/payments/weekly-email/schedule",
+        &[
+            ("weekday", "3"),
+            ("hour", "9"),
+            ("time_zone", "America/New_York"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(
+        page.contains("Saved: the e-mail goes out every Wednesday at 09:00 (America/New_York)."),
+        "{page}"
+    );
+    // A bad one names its field and changes nothing.
+    let (status, page) = form_post(
+        &admin,
+        &app,
+        "/teams/payments/weekly-email/schedule",
+        &[
+            ("weekday", "3"),
+            ("hour", "9"),
+            ("time_zone", "Mars/Olympus"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{page}");
+    assert!(page.contains("time_zone"), "{page}");
+
+    let reports = replica(app.pool.clone(), mail).await;
+    let at = |raw: &str| {
+        OffsetDateTime::parse(raw, &time::format_description::well_known::Rfc3339).unwrap()
+    };
+    // Wednesday 2026-12-02 08:59 in New York (13:59 UTC): this week's send time has not come,
+    // so the week due is the one sent last Wednesday (Monday 2026-11-16), for both members.
+    assert_eq!(
+        reports
+            .enqueue_due(at("2026-12-02T13:59:00Z"))
+            .await
+            .unwrap(),
+        2
+    );
+    let weeks: Vec<Date> = sqlx::query_scalar("SELECT week_start FROM weekly_reports")
+        .fetch_all(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(weeks.len(), 1);
+    assert_eq!(weeks[0].to_string(), "2026-11-16");
+    // 09:00: the week of Monday 2026-11-23, once.
+    assert_eq!(
+        reports
+            .enqueue_due(at("2026-12-02T14:00:00Z"))
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        reports
+            .enqueue_due(at("2026-12-02T15:00:00Z"))
+            .await
+            .unwrap(),
+        0
+    );
+    let weeks: Vec<Date> =
+        sqlx::query_scalar("SELECT week_start FROM weekly_reports ORDER BY week_start")
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(weeks.last().unwrap().to_string(), "2026-11-23");
+    let rows: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM report_outbox WHERE week_start = '2026-11-23' AND kind = 'weekly'",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(rows, 2);
+}
