@@ -239,11 +239,14 @@ port_is_free() {
     ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 
-# Prints one free loopback port in 20000-59999, not among the ones already taken ($@).
+# Prints one free loopback port in 20000-32767, not among the ones already taken ($@). The range
+# stays below Linux's ephemeral ports (32768-60999): a port that an outgoing connection uses
+# as its local port looks free here (nothing listens on it) but cannot be bound, which made the
+# API server fail to start now and then.
 free_port() {
     local port tries=0 taken
     while [ $tries -lt 200 ]; do
-        port=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
+        port=$((20000 + (RANDOM * 32768 + RANDOM) % 12768))
         tries=$((tries + 1))
         for taken in "$@"; do [ "$taken" = "$port" ] && continue 2; done
         port_is_free "$port" && { echo "$port"; return 0; }
