@@ -112,12 +112,7 @@ pub fn pod_meta(pod: &Pod) -> Option<(String, PodMeta)> {
     ))
 }
 
-/// A CPU quantity (`250m`, `0.5`, `2`) in millicores, read by the server's own parser
-/// (`canopy_protocol::quantity`); unreadable is 0 (the pod then weighs nothing in the model).
-pub fn cpu_millis(quantity: &str) -> u32 {
-    canopy_protocol::quantity::cpu_millicores(quantity)
-        .map_or(0, |m| u32::try_from(m).unwrap_or(u32::MAX))
-}
+pub use canopy_protocol::quantity::requested_cpu_millis as cpu_millis;
 
 #[cfg(test)]
 mod tests {

@@ -42,6 +42,12 @@ pub fn cpu_millicores(raw: &str) -> Result<u64, CpuQuantityError> {
         .ok_or_else(bad)
 }
 
+/// A pod's CPU request in millicores, for weighing pods in the power model: an unreadable
+/// quantity counts as none (the pod then weighs nothing), a huge one is capped.
+pub fn requested_cpu_millis(quantity: &str) -> u32 {
+    cpu_millicores(quantity).map_or(0, |m| u32::try_from(m).unwrap_or(u32::MAX))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

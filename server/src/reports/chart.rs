@@ -13,10 +13,19 @@ use super::{content::WeeklyReport, ReportError};
 pub const WIDTH: u32 = 560;
 pub const HEIGHT: u32 = 220;
 
-/// The pages' colours (`app::components::energy_chart::SOURCE_COLOURS`).
-pub const MEASURED: RGBColor = RGBColor(0x2e, 0x7d, 0x32);
-pub const ESTIMATED: RGBColor = RGBColor(0xf9, 0xa8, 0x25);
-pub const SIMULATED: RGBColor = RGBColor(0x7e, 0x57, 0xc2);
+/// A source's colour on the pages (`app::components::energy_chart::SOURCE_COLOURS`, `#rrggbb`).
+fn colour(source: &str) -> RGBColor {
+    let hex = app::components::energy_chart::SOURCE_COLOURS
+        .iter()
+        .find(|(name, _)| *name == source)
+        .map_or("#555555", |(_, hex)| *hex);
+    let channel = |i: usize| {
+        hex.get(i..i + 2)
+            .and_then(|h| u8::from_str_radix(h, 16).ok())
+            .unwrap_or(0x55)
+    };
+    RGBColor(channel(1), channel(3), channel(5))
+}
 
 /// Where Debian's `fonts-dejavu-core` puts its sans-serif face (installed by the setup).
 const FONT_FILES: [&str; 2] = [
@@ -92,9 +101,9 @@ fn draw(report: &WeeklyReport, rgb: &mut [u8], labels: bool) -> Result<(), Repor
         let i = i as u32;
         let mut base = 0.0;
         for (kwh, colour) in [
-            (day.figures.measured.kwh, MEASURED),
-            (day.figures.estimated.kwh, ESTIMATED),
-            (day.figures.simulated.kwh, SIMULATED),
+            (day.figures.measured.kwh, colour("measured")),
+            (day.figures.estimated.kwh, colour("estimated")),
+            (day.figures.simulated.kwh, colour("simulated")),
         ] {
             if kwh <= 0.0 {
                 continue;

@@ -41,15 +41,13 @@ pub struct HistoryRow {
     pub sent_at: Option<String>,
 }
 
+/// `2026-11-30 16:05 UTC`, as the history shows times.
 fn stamp(t: OffsetDateTime) -> String {
-    format!(
-        "{:04}-{:02}-{:02} {:02}:{:02} UTC",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute()
-    )
+    const FORMAT: &[time::format_description::BorrowedFormatItem<'static>] =
+        time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
+    t.to_offset(time::UtcOffset::UTC)
+        .format(FORMAT)
+        .unwrap_or_default()
 }
 
 /// When a transiently failed message is tried again: exponential from 30 s, at most 1 h

@@ -18,7 +18,7 @@ use lettre::{
     Message,
 };
 
-use super::{chart, content::WeeklyReport, ReportError};
+use super::{content::WeeklyReport, ReportError};
 
 /// The chart's `Content-ID` in the message.
 pub const CHART_CID: &str = "week-chart";
@@ -261,13 +261,14 @@ pub struct Addressing<'a> {
 }
 
 /// The whole message: `multipart/related` (`multipart/alternative` text + HTML, chart PNG).
+/// `chart` is the report's PNG ([`super::chart::week_png`]).
 pub fn message(
     view: &EmailView,
-    report: &WeeklyReport,
+    chart: Vec<u8>,
     addressing: Addressing<'_>,
     subject_prefix: &str,
 ) -> Result<Message, ReportError> {
-    let png = chart::week_png(report)?;
+    let png = chart;
     let mut builder = Message::builder()
         .from(addressing.from.clone())
         .to(addressing.to)
@@ -391,7 +392,7 @@ mod tests {
         let from: Mailbox = "Canopy <canopy@example.com>".parse().unwrap();
         let message = message(
             &view(),
-            &report(),
+            crate::reports::chart::week_png(&report()).unwrap(),
             Addressing {
                 from: &from,
                 to: "alice@example.com".parse().unwrap(),

@@ -7,19 +7,27 @@
 //! sends it again. The window is one `UPDATE` long; the repeated message carries the same
 //! `Message-ID`, which mail clients use to collapse duplicates.
 
-use std::{sync::Arc, time::Duration};
+use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use futures::future::BoxFuture;
 use lettre::message::Mailbox;
 use time::OffsetDateTime;
 
 use super::{
+    chart,
+    content::WeeklyReport,
     outbox::{Claimed, Outbox},
     render::{self, Addressing, EmailView, CHART_CID},
     transport::{Delivery, SendFailure},
     unsubscribe::{UnsubscribeSigner, VALID_FOR},
     ReportError,
 };
+
+/// A team's frozen week and its chart, shared by the round's messages for that week.
+struct FrozenWeek {
+    report: WeeklyReport,
+    chart: Vec<u8>,
+}
 
 /// Where a sender is in sending one message (for tests that stop it there).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,6 +76,8 @@ impl Sender {
     /// Sends every due message (in batches) until none is left.
     pub async fn send_due(&self) -> Result<Round, ReportError> {
         let mut round = Round::default();
+        // A team's week is frozen: fetch and draw it once per round, not once per recipient.
+        let mut weeks: HashMap<(String, time::Date), Arc<FrozenWeek>> = HashMap::new();
         loop {
             let claimed = self
                 .outbox
@@ -78,7 +88,7 @@ impl Sender {
             }
             for row in claimed {
                 self.step(Step::Claimed, &row).await;
-                match self.send_one(&row).await {
+                match self.send_one(&row, &mut weeks).await {
                     Ok(reply) => {
                         self.outbox.mark_sent(row.id, &reply).await?;
                         round.sent += 1;
@@ -100,13 +110,28 @@ impl Sender {
         }
     }
 
-    async fn send_one(&self, row: &Claimed) -> Result<String, SendFailure> {
+    async fn frozen_week(&self, row: &Claimed) -> Result<FrozenWeek, ReportError> {
+        let report = self.outbox.report(&row.team, row.week_start).await?;
+        let chart = chart::week_png(&report)?;
+        Ok(FrozenWeek { report, chart })
+    }
+
+    async fn send_one(
+        &self,
+        row: &Claimed,
+        weeks: &mut HashMap<(String, time::Date), Arc<FrozenWeek>>,
+    ) -> Result<String, SendFailure> {
         let internal = |e: ReportError| SendFailure::Transient(e.to_string());
-        let report = self
-            .outbox
-            .report(&row.team, row.week_start)
-            .await
-            .map_err(internal)?;
+        let key = (row.team.clone(), row.week_start);
+        let week = match weeks.get(&key) {
+            Some(week) => week.clone(),
+            None => {
+                let week = Arc::new(self.frozen_week(row).await.map_err(internal)?);
+                weeks.insert(key, week.clone());
+                week
+            }
+        };
+        let report = &week.report;
         let unsubscribe_url = row.user_id.map(|user| {
             let token = self
                 .signer
@@ -114,7 +139,7 @@ impl Sender {
             format!("{}/unsubscribe?t={token}", self.base_url)
         });
         let view = EmailView::new(
-            &report,
+            report,
             &self.base_url,
             format!("cid:{CHART_CID}"),
             unsubscribe_url,
@@ -125,7 +150,7 @@ impl Sender {
         let prefix = if row.kind == "test" { "[test] " } else { "" };
         let message = render::message(
             &view,
-            &report,
+            week.chart.clone(),
             Addressing {
                 from: &self.from,
                 to,

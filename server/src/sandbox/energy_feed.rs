@@ -12,7 +12,7 @@ use canopy_energy_model::{
     cloud::Provider,
     simulated::{sample, simulate, SimulatedPod},
 };
-use canopy_protocol::{quantity::cpu_millicores, IngestBatch};
+use canopy_protocol::{quantity::requested_cpu_millis as cpu_millis, IngestBatch};
 use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::{api::ListParams, Api, Client};
 use time::OffsetDateTime;
@@ -201,11 +201,6 @@ async fn node_vcpus(client: &Client, name: &str) -> usize {
             .unwrap_or(DEFAULT_NODE_VCPUS),
         Ok(None) | Err(_) => DEFAULT_NODE_VCPUS,
     }
-}
-
-/// Millicores of a CPU quantity (unreadable counts as none).
-fn cpu_millis(quantity: &str) -> u32 {
-    cpu_millicores(quantity).map_or(0, |m| u32::try_from(m).unwrap_or(u32::MAX))
 }
 
 #[cfg(test)]
