@@ -547,6 +547,23 @@ mod tests {
     use super::*;
 
     #[test]
+    fn email_addresses_are_checked_and_name_their_field() {
+        assert_eq!(
+            EmailAddress::parse(" ana@example.com ").unwrap().as_str(),
+            "ana@example.com"
+        );
+        for bad in ["", "ana", "ana@", "@example.com", "ana lopez@example.com"] {
+            match EmailAddress::parse(bad) {
+                Err(AuthError::Invalid { field, message }) => {
+                    assert_eq!(field, "email");
+                    assert!(message.contains("name@example.com"), "{message}");
+                }
+                other => panic!("{bad:?}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
     fn user_names_say_what_is_allowed() {
         assert!(Username::parse("ana.lopez").is_ok());
         for bad in ["", "Ana", "-ana", "ana lopez", &"a".repeat(64)] {
