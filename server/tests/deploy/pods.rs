@@ -76,13 +76,18 @@ async fn first_pod(team: &TestTeam, name: &str) -> String {
 
 /// Retries a log read that fails because another test process's simulator (playing the same
 /// nodes) just ended (docs/SANDBOX.md, "Limits").
+/// Reads a log through the API server, trying again for a few seconds: with several test
+/// processes simulating the same nodes, a node may for a moment name the log port of another
+/// process, which does not know this pod's instances ("not found"). What persists is returned.
 async fn read_log(team: &TestTeam, request: &LogRequest) -> Result<Vec<String>, DeployError> {
     let mut last = None;
     for _ in 0..5 {
         match logs::pod_log(&team.client, &team.namespace(), "web", request).await {
             Ok(log) if !log.lines.is_empty() => return Ok(log.lines),
             Ok(log) => last = Some(Ok(log.lines)),
-            Err(error @ DeployError::Kube(_)) => last = Some(Err(error)),
+            Err(error @ (DeployError::Kube(_) | DeployError::NotFound { .. })) => {
+                last = Some(Err(error))
+            }
             Err(error) => return Err(error),
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
