@@ -65,6 +65,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/services/:team/:service") view=ServicePage ssr=SsrMode::Async />
                     <Route path=path!("/services/:team/:service/dependencies") view=ServiceDependenciesPage ssr=SsrMode::Async />
                     <Route path=path!("/energy") view=EnergyPage ssr=SsrMode::Async />
+                    <Route path=path!("/deploy") view=pages::deploy_button::DeployButtonPage ssr=SsrMode::Async />
                     <Route path=path!("/dependencies") view=DependenciesPage ssr=SsrMode::Async />
                     <Route path=path!("/teams") view=TeamsPage ssr=SsrMode::Async />
                     <Route path=path!("/teams/:team") view=TeamPage ssr=SsrMode::Async />

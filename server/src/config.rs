@@ -807,3 +807,77 @@ mod drift_tests {
         assert!(error.to_string().contains("CANOPY_DRIFT_NPM_URL"));
     }
 }
+
+/// GitHub-linked delivery (docs/GITHUB.md): `CANOPY_GITHUB_APP_ID`,
+/// `CANOPY_GITHUB_APP_PRIVATE_KEY_FILE`, `CANOPY_GITHUB_WEBHOOK_SECRET` or
+/// `CANOPY_GITHUB_WEBHOOK_SECRET_FILE`, and `CANOPY_GITHUB_API_URL` (shared with sign-in).
+pub fn github_app_settings(
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<crate::github::GithubAppSettings, ConfigError> {
+    let api_url = url_setting(&lookup, "CANOPY_GITHUB_API_URL", "https://api.github.com")?;
+    let read_file = |var: &'static str, path: String| {
+        std::fs::read_to_string(&path)
+            .map(|s| s.trim().to_owned())
+            .map_err(|e| ConfigError::Invalid {
+                var,
+                reason: format!("cannot be read ({e})"),
+                value: path,
+            })
+    };
+    let app = match lookup("CANOPY_GITHUB_APP_ID").filter(|v| !v.is_empty()) {
+        None => None,
+        Some(raw) => {
+            let app_id = raw
+                .parse::<u64>()
+                .ok()
+                .filter(|id| *id > 0)
+                .ok_or_else(|| ConfigError::Invalid {
+                    var: "CANOPY_GITHUB_APP_ID",
+                    reason: "expected the App's numeric id (GitHub → Settings → Developer settings → GitHub Apps)".to_owned(),
+                    value: raw.clone(),
+                })?;
+            let path = lookup("CANOPY_GITHUB_APP_PRIVATE_KEY_FILE")
+                .filter(|v| !v.is_empty())
+                .ok_or_else(|| ConfigError::Invalid {
+                    var: "CANOPY_GITHUB_APP_PRIVATE_KEY_FILE",
+                    value: String::new(),
+                    reason: "is needed with CANOPY_GITHUB_APP_ID: the App's private key (.pem)"
+                        .to_owned(),
+                })?;
+            let pem = read_file("CANOPY_GITHUB_APP_PRIVATE_KEY_FILE", path.clone())?;
+            if !pem.contains("PRIVATE KEY-----") {
+                return Err(ConfigError::Invalid {
+                    var: "CANOPY_GITHUB_APP_PRIVATE_KEY_FILE",
+                    value: path,
+                    reason: "is not a PEM private key".to_owned(),
+                });
+            }
+            Some(crate::github::AppCredentials {
+                app_id,
+                private_key: SecretString::from(pem),
+            })
+        }
+    };
+    let webhook_secret = match (
+        lookup("CANOPY_GITHUB_WEBHOOK_SECRET").filter(|v| !v.is_empty()),
+        lookup("CANOPY_GITHUB_WEBHOOK_SECRET_FILE").filter(|v| !v.is_empty()),
+    ) {
+        (Some(secret), _) => Some(secret),
+        (None, Some(path)) => Some(read_file("CANOPY_GITHUB_WEBHOOK_SECRET_FILE", path)?),
+        (None, None) => None,
+    };
+    if let Some(secret) = &webhook_secret {
+        if secret.len() < 16 {
+            return Err(ConfigError::Invalid {
+                var: "CANOPY_GITHUB_WEBHOOK_SECRET",
+                value: "<redacted>".to_owned(),
+                reason: "must be at least 16 characters".to_owned(),
+            });
+        }
+    }
+    Ok(crate::github::GithubAppSettings {
+        api_url,
+        app,
+        webhook_secret: webhook_secret.map(SecretString::from),
+    })
+}

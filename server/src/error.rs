@@ -139,6 +139,36 @@ impl From<crate::drift::DriftError> for AppError {
     }
 }
 
+/// GitHub-linked delivery's errors (one mapping, as for the other capabilities).
+pub fn from_github(error: crate::github::GithubError) -> AppError {
+    use crate::github::GithubError;
+    match error {
+        GithubError::InvalidInput { field, message } => AppError::InvalidInput {
+            field: match field {
+                "repo" => Field::Repo,
+                "ref" | "branch" => Field::Ref,
+                "path" => Field::Path,
+                "image_template" => Field::ImageTemplate,
+                "required_check" => Field::RequiredCheck,
+                "team" => Field::Team,
+                _ => Field::Name,
+            },
+            message,
+        },
+        GithubError::NotInstalled(_) | GithubError::NotConfigured => AppError::Conflict {
+            field: Field::Repo,
+            message: error.to_string(),
+        },
+        GithubError::NotFound(what) => AppError::NotFound { what },
+        GithubError::Forbidden(message) => AppError::Forbidden { message },
+        GithubError::Unavailable { .. } | GithubError::Refused { .. } => AppError::Upstream {
+            message: error.to_string(),
+        },
+        GithubError::Database(error) => from_sqlx(error),
+        other => internal(other),
+    }
+}
+
 /// Maps a database failure: connectivity problems become `Unavailable`, the rest `Internal`.
 pub fn from_sqlx(error: sqlx::Error) -> AppError {
     if is_unavailable(&error) {

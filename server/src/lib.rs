@@ -9,6 +9,7 @@ pub mod deploy;
 pub mod drift;
 pub mod energy;
 pub mod error;
+pub mod github;
 pub mod http;
 pub mod metrics;
 pub mod reports;

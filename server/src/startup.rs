@@ -48,6 +48,17 @@ pub enum StartupError {
     Reports(#[from] crate::reports::ReportError),
     #[error("dependency drift could not start: {0}")]
     Drift(#[from] crate::drift::DriftError),
+    #[error("GitHub-linked delivery could not start: {0}")]
+    Github(#[from] crate::github::GithubError),
+}
+
+/// Each capability's settings, read from the environment by [`Application::build_with_mail`]
+/// or given by tests.
+pub struct Parts {
+    pub identity: crate::config::IdentitySettings,
+    pub mail: crate::reports::MailSettings,
+    pub drift: crate::config::DriftSettings,
+    pub github: crate::github::GithubAppSettings,
 }
 
 /// How long open requests may take to finish once shutdown begins.
@@ -109,19 +120,28 @@ impl Application {
         identity_settings: crate::config::IdentitySettings,
         mail: crate::reports::MailSettings,
     ) -> Result<Self, StartupError> {
-        let drift = crate::config::DriftSettings::from_env()?;
-        Self::build_with_drift(settings, cluster_settings, identity_settings, mail, drift).await
+        let parts = Parts {
+            identity: identity_settings,
+            mail,
+            drift: crate::config::DriftSettings::from_env()?,
+            github: crate::config::github_app_settings(|key| std::env::var(key).ok())?,
+        };
+        Self::build_with_parts(settings, cluster_settings, parts).await
     }
 
-    /// As [`Application::build_with_mail`], with the dependency drift settings given (tests
-    /// that point the registries at a local double).
-    pub async fn build_with_drift(
+    /// As [`Application::build_with_mail`], with every capability's settings given (tests that
+    /// point registries, SMTP or GitHub at local doubles).
+    pub async fn build_with_parts(
         settings: Settings,
         cluster_settings: ClusterSettings,
-        mut identity_settings: crate::config::IdentitySettings,
-        mail: crate::reports::MailSettings,
-        drift_settings: crate::config::DriftSettings,
+        parts: Parts,
     ) -> Result<Self, StartupError> {
+        let Parts {
+            identity: mut identity_settings,
+            mail,
+            drift: drift_settings,
+            github: github_settings,
+        } = parts;
         let energy_settings = crate::config::EnergySettings::from_env()?;
         if let DatabaseSettings::Embedded(embedded) = &settings.database {
             identity_settings.data_dir = embedded.data_dir.clone();
@@ -228,12 +248,19 @@ impl Application {
             .unwrap_or_else(|| format!("http://{local_addr}"));
         let drift = crate::drift::Drift::new(pool.clone(), drift_settings)?;
         drift.spawn();
-        let reports =
-            crate::reports::Reports::new(pool.clone(), energy.query.clone(), mail, base_url)
-                .await?
-                .with_drift(drift.clone());
+        let reports = crate::reports::Reports::new(
+            pool.clone(),
+            energy.query.clone(),
+            mail,
+            base_url.clone(),
+        )
+        .await?
+        .with_drift(drift.clone());
         reports.spawn();
         let shutdown = tokio_util::sync::CancellationToken::new();
+        let github =
+            crate::github::Github::new(pool.clone(), github_settings, commands.clone(), base_url)?;
+        github.spawn(shutdown.clone());
         let state = AppState {
             shutdown: shutdown.clone(),
             streams: crate::http::streams::StreamLimits::default(),
@@ -255,6 +282,10 @@ impl Application {
             }),
             drift,
             cluster,
+            github_backend: Arc::new(crate::github::backend::CanopyGithubBackend {
+                github: github.clone(),
+            }),
+            github,
         };
         Ok(Self {
             shutdown,

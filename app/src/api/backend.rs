@@ -195,3 +195,31 @@ pub fn drift_backend() -> Result<Arc<dyn DriftBackend>, AppError> {
             reference: "drift-backend-not-provided".to_owned(),
         })
 }
+
+/// GitHub-linked delivery: the deploy button and a service's GitHub card.
+#[async_trait::async_trait]
+pub trait GithubBackend: Send + Sync + 'static {
+    async fn deploy_button(
+        &self,
+        who: &Principal,
+        repo: String,
+        git_ref: Option<String>,
+        path: Option<String>,
+    ) -> Result<super::github::DeployButton, AppError>;
+    async fn card(
+        &self,
+        who: &Principal,
+        of: ServiceRef,
+    ) -> Result<super::github::GithubCard, AppError>;
+}
+
+#[derive(Clone)]
+pub struct GithubBackendHandle(pub Arc<dyn GithubBackend>);
+
+pub fn github_backend() -> Result<Arc<dyn GithubBackend>, AppError> {
+    leptos::prelude::use_context::<GithubBackendHandle>()
+        .map(|handle| handle.0)
+        .ok_or_else(|| AppError::Internal {
+            reference: "github-backend-not-provided".to_owned(),
+        })
+}

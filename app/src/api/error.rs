@@ -23,6 +23,16 @@ pub enum Field {
     SourcePath,
     /// A dependency ecosystem filter.
     Ecosystem,
+    /// A GitHub repository, `owner/name`.
+    Repo,
+    /// A git branch, tag or commit.
+    Ref,
+    /// A file's path in a repository.
+    Path,
+    /// The image a push deploys, with `{sha}`.
+    ImageTemplate,
+    /// The check that must pass before a push deploys.
+    RequiredCheck,
 }
 
 impl Field {
@@ -35,6 +45,11 @@ impl Field {
             Field::To => "To",
             Field::SourcePath => "Source path (source_path)",
             Field::Ecosystem => "Ecosystem",
+            Field::Repo => "Repository (repo)",
+            Field::Ref => "Branch, tag or commit (ref)",
+            Field::Path => "File path (path)",
+            Field::ImageTemplate => "Image template (image_template)",
+            Field::RequiredCheck => "Required check (required_check)",
         }
     }
 }
@@ -68,6 +83,9 @@ pub enum AppError {
     /// The database (or another dependency) cannot be reached right now.
     #[error("Canopy cannot reach its database right now, so this cannot be shown or saved. Try again in a moment; if it persists, ask the platform team to check Canopy's database.")]
     Unavailable,
+    /// A service Canopy relies on (GitHub) failed or could not be reached; try again later.
+    #[error("{message}")]
+    Upstream { message: String },
     /// Something unexpected; the server log has the details under this reference.
     #[error("Something went wrong on Canopy's side (reference {reference}). Please try again or report the reference to the platform team.")]
     Internal { reference: String },

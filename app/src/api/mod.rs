@@ -6,6 +6,7 @@ pub mod deploys;
 pub mod drift;
 pub mod energy;
 mod error;
+pub mod github;
 mod names;
 pub mod pods;
 pub mod quota;

@@ -1,6 +1,7 @@
 //! One file per page.
 
 pub mod dependencies;
+pub mod deploy_button;
 pub mod energy;
 pub mod not_found;
 pub mod service;

@@ -234,11 +234,14 @@ fn Overview(
     }
 }
 
+/// The deploy form. With `teams`, the team (one of those), the service's name and the
+/// environment are fields too (the deploy button's page); otherwise they are the page's.
 #[component]
-fn DeployFormView(
+pub(crate) fn DeployFormView(
     form: DeployForm,
     preview: ServerAction<PreviewDeploy>,
     deploy: ServerAction<DeployService>,
+    #[prop(optional)] teams: Option<Vec<String>>,
 ) -> impl IntoView {
     let preview_result = preview.value();
     let deploy_result = deploy.value();
@@ -284,9 +287,46 @@ fn DeployFormView(
         <ActionForm action=preview attr:class="card deploy-form" attr:aria-label="Deploy">
             <CsrfField />
             <h2>"Deploy"</h2>
-            <input type="hidden" name="form[team]" value=form.team.clone() />
-            <input type="hidden" name="form[name]" value=form.name.clone() />
-            <input type="hidden" name="form[environment]" value=form.environment.clone() />
+            {match teams {
+                None => view! {
+                    <input type="hidden" name="form[team]" value=form.team.clone() />
+                    <input type="hidden" name="form[name]" value=form.name.clone() />
+                    <input type="hidden" name="form[environment]" value=form.environment.clone() />
+                }.into_any(),
+                Some(teams) => {
+                    let chosen = form.team.clone();
+                    let environment = form.environment.clone();
+                    view! {
+                        <div class="grid">
+                            <div class="field">
+                                <label for="team">"Team"</label>
+                                <select id="team" name="form[team]">
+                                    {teams.into_iter().map(|team| {
+                                        let selected = team == chosen;
+                                        view! { <option value=team.clone() selected=selected>{team.clone()}</option> }
+                                    }).collect_view()}
+                                </select>
+                                {error_for("team")}
+                            </div>
+                            <div class="field">
+                                <label for="name">"Service name"</label>
+                                <input id="name" name="form[name]" value=form.name.clone() required />
+                                {error_for("name")}
+                            </div>
+                            <div class="field">
+                                <label for="environment">"Environment"</label>
+                                <select id="environment" name="form[environment]">
+                                    {Environment::ALL.into_iter().map(|env| {
+                                        let selected = env.as_str() == environment;
+                                        view! { <option value=env.as_str() selected=selected>{env.as_str()}</option> }
+                                    }).collect_view()}
+                                </select>
+                                {error_for("environment")}
+                            </div>
+                        </div>
+                    }.into_any()
+                }
+            }}
             <div class="grid">
                 <div class="field">
                     <label for="image">"Container image"</label>
@@ -345,7 +385,7 @@ fn DeployFormView(
                 </div>
                 <div class="field wide">
                     <label for="secrets">"Secrets (KEY=value, one per line; stored only in a Kubernetes Secret, never shown again)"</label>
-                    <textarea id="secrets" name="form[secrets]" rows="2" autocomplete="off"></textarea>
+                    <textarea id="secrets" name="form[secrets]" rows="2" autocomplete="off">{form.secrets.clone()}</textarea>
                     {error_for("secrets")}
                 </div>
             </div>

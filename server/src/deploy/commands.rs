@@ -122,6 +122,19 @@ impl DeployCommands {
         secret_values: BTreeMap<String, SecretString>,
         reason: Option<String>,
     ) -> Result<DeployRecord, AppError> {
+        self.deploy_commit(who, spec, secret_values, reason, None)
+            .await
+    }
+
+    /// As [`DeployCommands::deploy`], recording the commit the deploy came from (GitHub).
+    pub async fn deploy_commit(
+        &self,
+        who: &Principal,
+        spec: ServiceSpec,
+        secret_values: BTreeMap<String, SecretString>,
+        reason: Option<String>,
+        git_sha: Option<String>,
+    ) -> Result<DeployRecord, AppError> {
         let of = ServiceRef::of(&spec);
         self.allow(
             who,
@@ -138,6 +151,7 @@ impl DeployCommands {
                 secret_values,
                 requested_by: who.actor(),
                 reason,
+                git_sha,
             })
             .await;
         self.run_deploy(who, "deploy", &of, outcome).await

@@ -21,6 +21,7 @@ pub struct NewDeploy<'a> {
     pub requested_by: &'a str,
     pub reason: Option<&'a str>,
     pub rollback_of: Option<i64>,
+    pub git_sha: Option<&'a str>,
 }
 
 /// How a deploy ended.
@@ -123,8 +124,8 @@ impl DeployRecords {
         let environment = new.spec.environment.as_str();
         let inserted = sqlx::query_scalar!(
             r#"INSERT INTO deploys (service_id, environment, revision, spec, image, requested_by,
-                                    reason, rollback_of, status)
-               SELECT $1, $2, COALESCE(MAX(revision), 0) + 1, $3, $4, $5, $6, $7, 'applying'
+                                    reason, rollback_of, status, git_sha)
+               SELECT $1, $2, COALESCE(MAX(revision), 0) + 1, $3, $4, $5, $6, $7, 'applying', $8
                FROM deploys WHERE service_id = $1 AND environment = $2
                ON CONFLICT DO NOTHING
                RETURNING id"#,
@@ -134,7 +135,8 @@ impl DeployRecords {
             new.spec.image.as_str(),
             new.requested_by,
             new.reason,
-            new.rollback_of
+            new.rollback_of,
+            new.git_sha
         )
         .fetch_optional(&mut *tx)
         .await?;

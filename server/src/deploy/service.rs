@@ -45,6 +45,8 @@ pub struct DeployRequest {
     pub secret_values: BTreeMap<String, SecretString>,
     pub requested_by: String,
     pub reason: Option<String>,
+    /// The commit this deploy came from (a GitHub push or pull request).
+    pub git_sha: Option<String>,
 }
 
 #[derive(Clone)]
@@ -184,6 +186,7 @@ impl DeployService {
             secret_values: BTreeMap::new(),
             requested_by,
             reason: Some(format!("Rollback to revision {revision}")),
+            git_sha: None,
         };
         self.start(request, Some(deploy_id)).await
     }
@@ -210,6 +213,7 @@ impl DeployService {
             secret_values: BTreeMap::new(),
             requested_by,
             reason: Some("Restart".to_owned()),
+            git_sha: None,
         };
         self.start(request, None).await
     }
@@ -235,6 +239,7 @@ impl DeployService {
             secret_values: BTreeMap::new(),
             requested_by,
             reason: Some(format!("Scaled to {replicas} replica(s)")),
+            git_sha: None,
         };
         self.start(request, None).await
     }
@@ -274,6 +279,7 @@ impl DeployService {
                 requested_by: &request.requested_by,
                 reason: request.reason.as_deref(),
                 rollback_of,
+                git_sha: request.git_sha.as_deref(),
             })
             .await?;
         let key = ServiceRef::of(&request.spec);

@@ -28,7 +28,11 @@ use super::{error::ApiError, AppState};
 use crate::auth;
 
 /// Paths anyone may reach (prefixes end with '/').
-const PUBLIC: [&str; 11] = [
+const PUBLIC: [&str; 13] = [
+    // Authorised by its HMAC signature (see `needs_no_identity`).
+    "/webhooks/github",
+    // README badges: GitHub fetches them without cookies.
+    "/badge/",
     // Authorised by its signed token (see `needs_no_identity`).
     "/unsubscribe",
     "/signin",
@@ -67,9 +71,12 @@ fn needs_no_identity(path: &str) -> bool {
         // One-click unsubscribe (RFC 8058): mail clients post it from elsewhere, without
         // cookies; the signed token in the link is the authority, not a session.
         "/unsubscribe",
+        // GitHub's webhooks: the signature over the body is the authority.
+        "/webhooks/github",
     ]
     .contains(&path)
         || path.starts_with("/pkg/")
+        || path.starts_with("/badge/")
 }
 
 /// Requests answered as an API (401, JSON or text) rather than by redirecting to sign-in.

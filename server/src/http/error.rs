@@ -21,6 +21,7 @@ pub fn status_of(error: &AppError) -> StatusCode {
             StatusCode::UNPROCESSABLE_ENTITY
         }
         AppError::NoCluster { .. } | AppError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        AppError::Upstream { .. } => StatusCode::BAD_GATEWAY,
         AppError::Conflict { .. } => StatusCode::CONFLICT,
         AppError::NotFound { .. } => StatusCode::NOT_FOUND,
         AppError::Unauthorized => StatusCode::UNAUTHORIZED,

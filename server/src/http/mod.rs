@@ -7,6 +7,7 @@ mod drift_api;
 pub mod energy_api;
 pub mod error;
 mod extract;
+pub mod github;
 mod github_signin;
 mod health;
 mod identity_api;

@@ -17,7 +17,7 @@ use tower_http::{
 };
 
 use super::{
-    api, assets, authn, drift_api, energy_api, health, identity_api, live, logs, metrics,
+    api, assets, authn, drift_api, energy_api, github, health, identity_api, live, logs, metrics,
     quota_api, reports,
     routes::{RouteEntry, RouteTable},
     security, signin, SiteBundle,
@@ -54,6 +54,9 @@ pub struct AppState {
     pub drift_backend: Arc<dyn app::api::backend::DriftBackend>,
     /// The Kubernetes cluster deploys go to (`None`: none configured or reachable at startup).
     pub cluster: Option<crate::sandbox::ClusterContext>,
+    /// GitHub-linked delivery: links, webhooks, deployment statuses, the deploy button.
+    pub github: crate::github::Github,
+    pub github_backend: Arc<dyn app::api::backend::GithubBackend>,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -68,8 +71,12 @@ fn request_context(
     deploy_backend: Arc<dyn DeployBackend>,
     energy_backend: Arc<dyn app::api::backend::EnergyBackend>,
     drift_backend: Arc<dyn app::api::backend::DriftBackend>,
+    github_backend: Arc<dyn app::api::backend::GithubBackend>,
 ) -> impl Fn() + Clone + Send + 'static {
     move || {
+        provide_context(app::api::backend::GithubBackendHandle(
+            github_backend.clone(),
+        ));
         provide_context(app::api::backend::DriftBackendHandle(drift_backend.clone()));
         provide_context(BackendHandle(backend.clone()));
         provide_context(DeployBackendHandle(deploy_backend.clone()));
@@ -107,8 +114,10 @@ fn route_table() -> RouteTable<AppState> {
             api::routes()
                 .merge(quota_api::routes())
                 .merge(identity_api::routes())
-                .merge(drift_api::routes()),
+                .merge(drift_api::routes())
+                .merge(github::api_routes()),
         )
+        .merge(github::routes())
         .merge(energy_api::routes())
         .merge(signin::routes())
         .merge(reports::routes())
@@ -126,6 +135,7 @@ pub fn router(state: AppState, bundle: &SiteBundle) -> Router {
         state.deploy_backend.clone(),
         state.energy_backend.clone(),
         state.drift_backend.clone(),
+        state.github_backend.clone(),
     );
     let options = state.leptos_options.clone();
     let sessions = crate::auth::session::layer(state.pool.clone(), state.secure_cookies);

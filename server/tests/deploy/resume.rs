@@ -47,6 +47,7 @@ pub fn request(team: &TestTeam, name: &str) -> DeployRequest {
         secret_values: BTreeMap::new(),
         requested_by: "resume-test".to_owned(),
         reason: None,
+        git_sha: None,
     }
 }
 
@@ -157,6 +158,7 @@ async fn a_deploy_recorded_but_never_applied_is_applied_and_followed_after_a_res
                 requested_by: "resume-test",
                 reason: None,
                 rollback_of: None,
+                git_sha: None,
             })
             .await
             .expect("record");

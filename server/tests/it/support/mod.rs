@@ -5,6 +5,7 @@
 //! one with scripts/test-postgres.sh). Set `TEST_LOG=1` to see the server's logs.
 #![allow(dead_code)]
 
+use canopy_server::github::GithubAppSettings;
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use app::api::{auth::Role, TeamName};
@@ -160,7 +161,28 @@ impl TestApp {
         identity: canopy_server::config::IdentitySettings,
         mail: MailSettings,
     ) -> Self {
-        Self::start(site_root, identity, mail, test_drift_settings()).await
+        Self::start(
+            site_root,
+            identity,
+            mail,
+            test_drift_settings(),
+            no_github(),
+        )
+        .await
+    }
+
+    /// Starts Canopy with these GitHub App settings (GitHub at a local double).
+    pub async fn spawn_with_github(github: GithubAppSettings) -> Self {
+        let identity = canopy_server::config::IdentitySettings::from_lookup(|_| None)
+            .expect("default identity settings");
+        Self::start(
+            PathBuf::from("/nonexistent-canopy-site"),
+            identity,
+            test_mail_settings(),
+            test_drift_settings(),
+            github,
+        )
+        .await
     }
 
     /// Starts Canopy with these dependency drift settings (registries at a local double).
@@ -172,6 +194,7 @@ impl TestApp {
             identity,
             test_mail_settings(),
             drift,
+            no_github(),
         )
         .await
     }
@@ -181,6 +204,7 @@ impl TestApp {
         identity: canopy_server::config::IdentitySettings,
         mail: MailSettings,
         drift: DriftSettings,
+        github: GithubAppSettings,
     ) -> Self {
         init_logs();
         let (db_name, options) = fresh_database().await;
@@ -206,12 +230,15 @@ impl TestApp {
             db_max_connections: 5,
             api_token: Some(SecretString::from(TEST_API_TOKEN.to_owned())),
         };
-        let application = Application::build_with_drift(
+        let application = Application::build_with_parts(
             settings,
             canopy_server::config::ClusterSettings::None,
-            identity,
-            mail,
-            drift,
+            canopy_server::startup::Parts {
+                identity,
+                mail,
+                drift,
+                github,
+            },
         )
         .await
         .expect("build app");
@@ -371,4 +398,9 @@ pub async fn signed_in_client(base: &str, username: &str, password: &str) -> req
         "sign-in as {username} was refused"
     );
     client
+}
+
+/// No GitHub App, and a GitHub API address where nothing listens (nothing reaches GitHub).
+pub fn no_github() -> GithubAppSettings {
+    GithubAppSettings::without_app(url::Url::parse("http://127.0.0.1:9/").expect("url"))
 }

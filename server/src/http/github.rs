@@ -1,0 +1,589 @@
+//! GitHub-linked delivery over HTTP: the signed webhook endpoint, README badges, a service's
+//! GitHub page (link, badges and snippets, deliveries with "process again", the deployments
+//! GitHub was told about) with plain forms, and the link in the REST API.
+
+use app::api::{
+    auth::{Permission, Principal},
+    deploys::DeployStatus,
+    github::GithubCard,
+    AppError, ServiceRef,
+};
+use askama::Template;
+use axum::{
+    body::Bytes,
+    extract::{DefaultBodyLimit, Path, Query, State},
+    http::{header, HeaderMap, StatusCode},
+    response::{IntoResponse, Response},
+    Form, Json,
+};
+use serde::{Deserialize, Serialize};
+use tower_sessions::Session;
+
+use super::{
+    authn::{check_csrf, Caller},
+    error::ApiError,
+    extract::ServicePath,
+    routes::RouteTable,
+    signin::{pkg_dir, render},
+    AppState,
+};
+use crate::{
+    auth::{self, audit::Target},
+    github::{
+        badges,
+        deliveries::DeliveryView,
+        links::{Link, LinkInput},
+        statuses::DeploymentView,
+        webhooks::{DeliveryHeaders, Received, Refused},
+    },
+};
+
+/// GitHub caps webhook payloads at 25 MB; Canopy acts on push and pull_request events, whose
+/// payloads stay far below this (a push lists at most 20 commits).
+pub const WEBHOOK_BODY_LIMIT: usize = 1024 * 1024;
+
+pub(super) fn routes() -> RouteTable<AppState> {
+    const PAGE: &str = "/services/{team}/{service}/github";
+    RouteTable::new()
+        .post("/webhooks/github", webhook)
+        .map_router(|router| router.layer(DefaultBodyLimit::max(WEBHOOK_BODY_LIMIT)))
+        .get("/badge/deploy.svg", deploy_badge)
+        .get("/badge/{team}/{service}/{file}", status_badge)
+        .get(PAGE, github_page)
+        .post(&format!("{PAGE}/link"), link)
+        .post(&format!("{PAGE}/unlink"), unlink)
+        .post(
+            &format!("{PAGE}/deliveries/{{delivery}}/again"),
+            process_again,
+        )
+}
+
+/// `/api/v1/services/{team}/{service}/{environment}/github`.
+pub(super) fn api_routes() -> RouteTable<AppState> {
+    const LINK: &str = "/services/{team}/{service}/{environment}/github";
+    RouteTable::new()
+        .get(LINK, api_get_link)
+        .put(LINK, api_put_link)
+        .delete(LINK, api_delete_link)
+        .get(&format!("{LINK}/deliveries"), api_deliveries)
+}
+
+async fn webhook(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let received = state
+        .github
+        .receive(
+            DeliveryHeaders {
+                signature: header("x-hub-signature-256"),
+                event: header("x-github-event"),
+                delivery: header("x-github-delivery"),
+            },
+            &body,
+        )
+        .await;
+    let (status, answer) = match received {
+        Ok(Received::Queued) => (StatusCode::ACCEPTED, "queued".to_owned()),
+        Ok(Received::Replay) => (
+            StatusCode::OK,
+            "already received: this delivery changes nothing".to_owned(),
+        ),
+        Ok(Received::Pong) => (StatusCode::OK, "pong".to_owned()),
+        Ok(Received::Ignored(why)) => (StatusCode::OK, format!("ignored: {why}")),
+        Err(refused) => (
+            match refused {
+                Refused::NotConfigured => StatusCode::NOT_FOUND,
+                Refused::MissingSignature | Refused::BadSignature => StatusCode::UNAUTHORIZED,
+                Refused::BadRequest(_) => StatusCode::BAD_REQUEST,
+                Refused::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            },
+            refused.to_string(),
+        ),
+    };
+    (status, Json(serde_json::json!({ "result": answer }))).into_response()
+}
+
+fn svg(status: StatusCode, body: String) -> Response {
+    (
+        status,
+        [
+            (header::CONTENT_TYPE, "image/svg+xml; charset=utf-8"),
+            // GitHub's image proxy caches badges; a short life keeps them current.
+            (header::CACHE_CONTROL, "max-age=60, s-maxage=60"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+async fn deploy_badge() -> Response {
+    svg(StatusCode::OK, badges::deploy_button())
+}
+
+async fn status_badge(
+    State(state): State<AppState>,
+    Path((team, service, file)): Path<(String, String, String)>,
+) -> Response {
+    let environment = file.strip_suffix(".svg").unwrap_or_default();
+    let Ok(of) = ServiceRef::parse(&team, &service, environment) else {
+        return svg(StatusCode::NOT_FOUND, badges::unknown(environment));
+    };
+    let last = sqlx::query!(
+        r#"SELECT d.status, d.revision, d.started_at
+           FROM deploys d JOIN services s ON s.id = d.service_id JOIN teams t ON t.id = s.team_id
+           WHERE t.name = $1 AND s.name = $2 AND d.environment = $3
+           ORDER BY d.revision DESC LIMIT 1"#,
+        of.team.as_str(),
+        of.service.as_str(),
+        of.environment.as_str()
+    )
+    .fetch_optional(&state.pool)
+    .await;
+    let exists = || async {
+        sqlx::query_scalar!(
+            r#"SELECT 1 AS "one!" FROM services s JOIN teams t ON t.id = s.team_id
+               WHERE t.name = $1 AND s.name = $2"#,
+            of.team.as_str(),
+            of.service.as_str()
+        )
+        .fetch_optional(&state.pool)
+        .await
+    };
+    match last {
+        Ok(Some(row)) => {
+            let age = time::OffsetDateTime::now_utc() - row.started_at;
+            let last = DeployStatus::parse(&row.status).map(|status| {
+                (
+                    status,
+                    row.revision,
+                    jiff::SignedDuration::from_secs(age.whole_seconds()),
+                )
+            });
+            svg(
+                StatusCode::OK,
+                badges::status(&badges::StatusBadge {
+                    environment: of.environment.as_str(),
+                    last,
+                }),
+            )
+        }
+        Ok(None) => match exists().await {
+            Ok(Some(_)) => svg(
+                StatusCode::OK,
+                badges::status(&badges::StatusBadge {
+                    environment: of.environment.as_str(),
+                    last: None,
+                }),
+            ),
+            Ok(None) => svg(StatusCode::NOT_FOUND, badges::unknown(environment)),
+            Err(error) => unavailable_badge(error),
+        },
+        Err(error) => unavailable_badge(error),
+    }
+}
+
+fn unavailable_badge(error: sqlx::Error) -> Response {
+    tracing::warn!(%error, "status badge");
+    svg(
+        StatusCode::SERVICE_UNAVAILABLE,
+        badges::unknown("unavailable"),
+    )
+}
+
+#[derive(Deserialize)]
+struct EnvQuery {
+    #[serde(default)]
+    env: Option<String>,
+}
+
+/// The page's service from `/services/{team}/{service}/github?env=`.
+fn page_service(team: &str, service: &str, env: &EnvQuery) -> Result<ServiceRef, AppError> {
+    ServiceRef::parse(team, service, env.env.as_deref().unwrap_or("dev"))
+}
+
+#[derive(Default, Deserialize)]
+struct LinkForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    repo: String,
+    #[serde(default)]
+    branch: String,
+    #[serde(default)]
+    path: String,
+    #[serde(default)]
+    image_template: String,
+    #[serde(default)]
+    required_check: String,
+}
+
+impl LinkForm {
+    fn input(&self) -> LinkInput {
+        LinkInput {
+            repo: self.repo.clone(),
+            branch: self.branch.clone(),
+            path: self.path.clone(),
+            image_template: self.image_template.clone(),
+            required_check: self.required_check.clone(),
+        }
+    }
+}
+
+struct LinkShown {
+    repo: String,
+    branch: String,
+    path: String,
+    image_template: String,
+    required_check: Option<String>,
+    linked_by: String,
+    linked_at: String,
+}
+
+#[derive(Template)]
+#[template(path = "github.html")]
+struct GithubPage {
+    pkg_dir: String,
+    csrf: String,
+    team: String,
+    service: String,
+    environment: String,
+    link: Option<LinkShown>,
+    form: LinkForm,
+    card: GithubCard,
+    deliveries: Vec<DeliveryView>,
+    deployments: Vec<DeploymentView>,
+    may_deploy: bool,
+    notice: Option<String>,
+    error: Option<String>,
+}
+
+fn shown(link: &Link) -> LinkShown {
+    LinkShown {
+        repo: link.repo.to_string(),
+        branch: link.branch.to_string(),
+        path: link.path.to_string(),
+        image_template: link.image_template.as_str().to_owned(),
+        required_check: link.required_check.clone(),
+        linked_by: link.linked_by_name.clone(),
+        linked_at: link
+            .linked_at
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default(),
+    }
+}
+
+async fn page_view(
+    state: &AppState,
+    session: &Session,
+    who: &Principal,
+    of: &ServiceRef,
+    typed: Option<LinkForm>,
+    outcome: Result<Option<String>, AppError>,
+) -> Response {
+    let github = &state.github;
+    let view = async {
+        who.require(&of.team, Permission::Read)?;
+        let link = github.link_of(of).await?;
+        let form = typed.unwrap_or_else(|| match &link {
+            Some(l) => LinkForm {
+                repo: l.repo.to_string(),
+                branch: l.branch.to_string(),
+                path: l.path.to_string(),
+                image_template: l.image_template.as_str().to_owned(),
+                required_check: l.required_check.clone().unwrap_or_default(),
+                ..LinkForm::default()
+            },
+            None => LinkForm {
+                branch: "main".to_owned(),
+                path: "canopy.yaml".to_owned(),
+                ..LinkForm::default()
+            },
+        });
+        Ok::<_, AppError>(GithubPage {
+            pkg_dir: pkg_dir(state),
+            csrf: auth::session::csrf_token(session).await?,
+            team: of.team.to_string(),
+            service: of.service.to_string(),
+            environment: of.environment.as_str().to_owned(),
+            link: link.as_ref().map(shown),
+            form,
+            card: github.card(of).await?,
+            deliveries: github.deliveries(of, 50).await?,
+            deployments: github.deployments(of, 20).await?,
+            may_deploy: who.may(&of.team, Permission::Deploy),
+            notice: None,
+            error: None,
+        })
+    };
+    match view.await {
+        Ok(mut page) => {
+            let status = match outcome {
+                Ok(notice) => {
+                    page.notice = notice;
+                    StatusCode::OK
+                }
+                Err(error) => {
+                    page.error = Some(error.to_string());
+                    super::error::status_of(&error)
+                }
+            };
+            render(status, page)
+        }
+        Err(error) => (super::error::status_of(&error), error.to_string()).into_response(),
+    }
+}
+
+async fn github_page(
+    State(state): State<AppState>,
+    session: Session,
+    Caller(who): Caller,
+    Path((team, service)): Path<(String, String)>,
+    Query(env): Query<EnvQuery>,
+) -> Response {
+    match page_service(&team, &service, &env) {
+        Ok(of) => page_view(&state, &session, &who, &of, None, Ok(None)).await,
+        Err(error) => (super::error::status_of(&error), error.to_string()).into_response(),
+    }
+}
+
+/// Runs a form's action (CSRF checked, the audit log told) and shows the page again.
+async fn after_form(
+    state: &AppState,
+    session: &Session,
+    who: &Principal,
+    of: &ServiceRef,
+    action: &str,
+    typed: Option<LinkForm>,
+    result: Result<String, AppError>,
+) -> Response {
+    let (allowed, text) = match &result {
+        Ok(done) => (true, done.clone()),
+        Err(error) => (
+            !matches!(error, AppError::Forbidden { .. }),
+            error.to_string(),
+        ),
+    };
+    state
+        .identity
+        .audit
+        .record(who, action, Target::Service(of), allowed, &text)
+        .await;
+    let keep = if result.is_err() { typed } else { None };
+    page_view(state, session, who, of, keep, result.map(Some)).await
+}
+
+async fn link(
+    State(state): State<AppState>,
+    session: Session,
+    Caller(who): Caller,
+    Path((team, service)): Path<(String, String)>,
+    Query(env): Query<EnvQuery>,
+    Form(form): Form<LinkForm>,
+) -> Response {
+    let of = match page_service(&team, &service, &env) {
+        Ok(of) => of,
+        Err(error) => return (super::error::status_of(&error), error.to_string()).into_response(),
+    };
+    let result = async {
+        check_csrf(&session, &form.csrf).await?;
+        let link = state.github.link(&who, &of, &form.input()).await?;
+        Ok::<_, AppError>(format!(
+            "Linked to {} ({}): a push to {} now deploys {}.",
+            link.repo,
+            link.path,
+            link.branch,
+            link.image_template.as_str()
+        ))
+    }
+    .await;
+    after_form(
+        &state,
+        &session,
+        &who,
+        &of,
+        "link GitHub repository",
+        Some(form),
+        result,
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+async fn unlink(
+    State(state): State<AppState>,
+    session: Session,
+    Caller(who): Caller,
+    Path((team, service)): Path<(String, String)>,
+    Query(env): Query<EnvQuery>,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    let of = match page_service(&team, &service, &env) {
+        Ok(of) => of,
+        Err(error) => return (super::error::status_of(&error), error.to_string()).into_response(),
+    };
+    let result = async {
+        check_csrf(&session, &form.csrf).await?;
+        state.github.unlink(&who, &of).await?;
+        Ok::<_, AppError>("Unlinked: pushes no longer deploy this service.".to_owned())
+    }
+    .await;
+    after_form(
+        &state,
+        &session,
+        &who,
+        &of,
+        "unlink GitHub repository",
+        None,
+        result,
+    )
+    .await
+}
+
+async fn process_again(
+    State(state): State<AppState>,
+    session: Session,
+    Caller(who): Caller,
+    Path((team, service, delivery)): Path<(String, String, String)>,
+    Query(env): Query<EnvQuery>,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    let of = match page_service(&team, &service, &env) {
+        Ok(of) => of,
+        Err(error) => return (super::error::status_of(&error), error.to_string()).into_response(),
+    };
+    let result = async {
+        check_csrf(&session, &form.csrf).await?;
+        state.github.process_again(&who, &of, &delivery).await?;
+        Ok::<_, AppError>(format!(
+            "Delivery {delivery} is queued to be processed again."
+        ))
+    }
+    .await;
+    after_form(
+        &state,
+        &session,
+        &who,
+        &of,
+        "process GitHub delivery again",
+        None,
+        result,
+    )
+    .await
+}
+
+/// A link as the REST API shows it.
+#[derive(Serialize)]
+struct LinkJson {
+    repo: String,
+    branch: String,
+    path: String,
+    image_template: String,
+    required_check: Option<String>,
+    installation_id: u64,
+    linked_by: String,
+}
+
+impl From<&Link> for LinkJson {
+    fn from(link: &Link) -> Self {
+        Self {
+            repo: link.repo.to_string(),
+            branch: link.branch.to_string(),
+            path: link.path.to_string(),
+            image_template: link.image_template.as_str().to_owned(),
+            required_check: link.required_check.clone(),
+            installation_id: link.installation_id,
+            linked_by: link.linked_by_name.clone(),
+        }
+    }
+}
+
+async fn api_get_link(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    ServicePath(of): ServicePath,
+) -> Result<Json<LinkJson>, ApiError> {
+    who.require(&of.team, Permission::Read)?;
+    let link = state.github.link_of(&of).await.map_err(AppError::from)?;
+    link.as_ref()
+        .map(|l| Json(LinkJson::from(l)))
+        .ok_or_else(|| {
+            ApiError::App(AppError::NotFound {
+                what: format!(
+                    "a GitHub link for {} in {}",
+                    of.service,
+                    of.environment.as_str()
+                ),
+            })
+        })
+}
+
+async fn api_put_link(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    ServicePath(of): ServicePath,
+    Json(input): Json<LinkInput>,
+) -> Result<Json<LinkJson>, ApiError> {
+    let outcome = state
+        .github
+        .link(&who, &of, &input)
+        .await
+        .map_err(AppError::from);
+    let text = match &outcome {
+        Ok(link) => format!("linked {}@{}", link.repo, link.branch),
+        Err(error) => error.to_string(),
+    };
+    state
+        .identity
+        .audit
+        .record(
+            &who,
+            "link GitHub repository",
+            Target::Service(&of),
+            !matches!(outcome, Err(AppError::Forbidden { .. })),
+            &text,
+        )
+        .await;
+    Ok(Json(LinkJson::from(&outcome?)))
+}
+
+async fn api_delete_link(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    ServicePath(of): ServicePath,
+) -> Result<StatusCode, ApiError> {
+    let outcome = state.github.unlink(&who, &of).await.map_err(AppError::from);
+    state
+        .identity
+        .audit
+        .record(
+            &who,
+            "unlink GitHub repository",
+            Target::Service(&of),
+            !matches!(outcome, Err(AppError::Forbidden { .. })),
+            &outcome
+                .as_ref()
+                .map_or_else(ToString::to_string, |()| "unlinked".to_owned()),
+        )
+        .await;
+    outcome?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn api_deliveries(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    ServicePath(of): ServicePath,
+) -> Result<Json<Vec<DeliveryView>>, ApiError> {
+    who.require(&of.team, Permission::Read)?;
+    Ok(Json(
+        state
+            .github
+            .deliveries(&of, 100)
+            .await
+            .map_err(AppError::from)?,
+    ))
+}
