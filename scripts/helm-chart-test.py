@@ -137,6 +137,17 @@ def refuses(chart: Path, values: dict[str, Any], expected: list[str]) -> None:
     ok(f"refused {label}: {first}")
 
 
+# Switches that leave objects out: (values, (kind, component) pairs that must not be rendered).
+VARIANTS = [
+    ({"agent": {"enabled": False}}, {("DaemonSet", "agent"), ("ClusterRole", "agent"), ("ServiceAccount", "agent")}),
+    ({"portal": {"replicaCount": 1}}, {("PodDisruptionBudget", "portal")}),
+    (
+        {"portal": {"serviceAccount": {"create": False, "name": "existing"}, "rbac": {"create": False}}},
+        {("ServiceAccount", "portal"), ("ClusterRole", "portal"), ("ClusterRoleBinding", "portal")},
+    ),
+]
+
+
 # --------------------------------------------------------------------------------------------
 # hardening
 # --------------------------------------------------------------------------------------------
@@ -171,7 +182,8 @@ def container_problems(where: str, container: dict[str, Any], as_root: bool) -> 
     for probe in ("livenessProbe", "readinessProbe"):
         if not container.get(probe):
             problems.append(f"{where}: {probe} must be set")
-    if not container.get("image") or ":" not in container["image"].split("/")[-1] and "@" not in container["image"]:
+    image = container.get("image") or ""
+    if ":" not in image.split("/")[-1] and "@" not in image:
         problems.append(f"{where}: image must name a tag or digest")
     return problems
 
@@ -285,6 +297,58 @@ def hardening_rules_bite(objects: list[dict[str, Any]]) -> None:
     ok(f"the hardening rules report each of {len(weakenings)} weakenings of the portal and the agent")
 
 
+# What the portal does in the cluster (server/src/deploy/): (apiGroup, resource) -> verbs.
+APPLIED = ("get", "create", "patch")  # server-side apply creates through PATCH
+OWNED = APPLIED + ("list", "delete")  # deleted with the service (deploy/apply/delete.rs)
+WATCHED = ("get", "list", "watch")  # rollout watch, diagnose, pods and logs pages
+PORTAL_NEEDS = {
+    ("", "namespaces"): APPLIED,
+    ("", "resourcequotas"): APPLIED,
+    ("", "limitranges"): APPLIED,
+    ("", "services"): OWNED,
+    ("", "serviceaccounts"): OWNED,
+    ("", "secrets"): OWNED,
+    ("apps", "deployments"): OWNED + ("watch",),
+    ("networking.k8s.io", "ingresses"): OWNED,
+    ("networking.k8s.io", "networkpolicies"): OWNED,
+    ("autoscaling", "horizontalpodautoscalers"): OWNED,
+    ("policy", "poddisruptionbudgets"): OWNED,
+    ("apps", "replicasets"): WATCHED,
+    ("", "pods"): WATCHED,
+    ("", "events"): WATCHED,
+    ("", "pods/log"): ("get",),
+}
+
+
+def granted(role: dict[str, Any]) -> dict[tuple[str, str], set[str]]:
+    verbs: dict[tuple[str, str], set[str]] = {}
+    for rule in role.get("rules", []):
+        for group in rule.get("apiGroups", []):
+            for resource in rule.get("resources", []):
+                verbs.setdefault((group, resource), set()).update(rule.get("verbs", []))
+    return verbs
+
+
+def portal_rbac(objects: list[dict[str, Any]]) -> None:
+    role = one(objects, "ClusterRole", "portal")
+    have = granted(role)
+    missing = [f"{g or 'core'}/{r}: {sorted(set(v) - have.get((g, r), set()))}" for (g, r), v in PORTAL_NEEDS.items() if set(v) - have.get((g, r), set())]
+    extra = [f"{g or 'core'}/{r}: {sorted(v - set(PORTAL_NEEDS.get((g, r), ())))}" for (g, r), v in have.items() if v - set(PORTAL_NEEDS.get((g, r), ()))]
+    check(not missing, f"the portal's ClusterRole lacks what Canopy does: {missing}")
+    check(not extra, f"the portal's ClusterRole grants more than Canopy does: {extra}")
+    binding = one(objects, "ClusterRoleBinding", "portal")
+    account = one(objects, "ServiceAccount", "portal")
+    pod = one(objects, "Deployment", "portal")["spec"]["template"]["spec"]
+    check(
+        binding["roleRef"]["name"] == role["metadata"]["name"]
+        and binding["subjects"][0]["name"] == account["metadata"]["name"] == pod["serviceAccountName"],
+        "the portal's pods, ServiceAccount, ClusterRoleBinding and ClusterRole do not line up",
+    )
+    agent_role = granted(one(objects, "ClusterRole", "agent"))
+    check(agent_role == {("", "pods"): {"get", "list", "watch"}}, f"the agent's ClusterRole grants {agent_role}")
+    ok(f"RBAC: the portal may do exactly what it does ({len(PORTAL_NEEDS)} resources), the agent reads pods")
+
+
 def hardened(objects: list[dict[str, Any]], label: str) -> None:
     portal = one(objects, "Deployment", "portal")
     agent = one(objects, "DaemonSet", "agent")
@@ -367,7 +431,8 @@ class Kube:
 
     def version(self) -> str:
         status, body = self.request("GET", "/version")
-        return (body or {}).get("gitVersion") or "unknown version" if status == 200 else "unknown version"
+        version = body.get("gitVersion") if status == 200 and isinstance(body, dict) else None
+        return version or "unknown version"
 
 
 def apply_path(kube: Kube, obj: dict[str, Any], namespace: str) -> tuple[str, str]:
@@ -439,11 +504,17 @@ def main() -> int:
         for kind in ("Ingress", "NetworkPolicy", "Secret", "PodDisruptionBudget"):
             check(by_kind(full_objects, kind), f"ci/full-values.yaml renders no {kind}")
         check(not by_kind(default_objects, "Secret"), "the default values render a Secret (nothing secret is given inline)")
+        for values, absent in VARIANTS:
+            objects = render(chart, values, namespace)
+            kinds = {(o["kind"], o["metadata"]["labels"].get("app.kubernetes.io/component")) for o in objects}
+            check(not kinds & absent, f"{json.dumps(values)} still renders {sorted(kinds & absent)}")
+            lint(chart, values, json.dumps(values))
         for values, expected in BAD_VALUES:
             refuses(chart, values, expected)
         hardening_rules_bite(default_objects)
         hardened(default_objects, "default values")
         hardened(full_objects, "ci/full-values.yaml")
+        portal_rbac(default_objects)
 
         print(f"==> Applying to the API server at {kube.server} ({kube.version()})", flush=True)
         status, answer = kube.request("POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
