@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make test`: sets up whatever is missing, then runs every check and test:
-# formatting, clippy, the sqlx offline-metadata check, unit and integration tests (real
-# PostgreSQL, real Kubernetes control plane), and the browser tests (Debian's Chromium).
+# formatting, clippy, the sqlx offline-metadata check, the Helm chart, unit and integration tests
+# (real PostgreSQL, real Kubernetes control plane), and the browser tests (Debian's Chromium).
 source "$(dirname "$0")/common.sh"
 cd "$REPO_ROOT"
 started=$SECONDS
@@ -86,6 +86,10 @@ if [ -x "$REPO_ROOT/scripts/kube-testenv.sh" ]; then
     export CANOPY_TEST_KUBECONFIG="$work/kube/kubeconfig"
     timed
 fi
+
+t0=$SECONDS; step "Helm chart: lint, render, bad values refused, hardening, server-side dry run"
+"$REPO_ROOT/scripts/test-helm-chart.sh"
+timed
 
 t0=$SECONDS; step "Unit and integration tests (cargo nextest)"
 cargo nextest run "${pkg_args[@]}" -p app --no-fail-fast
