@@ -6,6 +6,7 @@ mod assets_and_headers;
 mod authorization;
 mod drift;
 mod embedded_postgres;
+mod github;
 mod github_signin;
 mod health;
 mod quota_api;
