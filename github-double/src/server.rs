@@ -69,6 +69,15 @@ async fn not_found() -> ApiError {
     ApiError::not_found()
 }
 
+/// What the gate decided before any endpoint sees a request.
+enum Verdict {
+    /// Refused before anything else, as GitHub does.
+    NoUserAgent,
+    /// An injected fault answers instead of the endpoint.
+    Fault(u16),
+    Pass,
+}
+
 /// Checks and records one GitHub API request, then lets the endpoint answer it.
 async fn gate(AxumState(shared): AxumState<Arc<Shared>>, request: Request, next: Next) -> Response {
     let (mut parts, body) = request.into_parts();
@@ -77,7 +86,7 @@ async fn gate(AxumState(shared): AxumState<Arc<Shared>>, request: Request, next:
     };
     let now_unix = time::OffsetDateTime::now_utc().unix_timestamp();
     let path = parts.uri.path().to_owned();
-    let (index, caller, fault) = {
+    let (index, caller, verdict) = {
         let mut state = shared.lock();
         let caller = identify(
             parts.headers.get(AUTHORIZATION),
@@ -99,22 +108,23 @@ async fn gate(AxumState(shared): AxumState<Arc<Shared>>, request: Request, next:
             .headers
             .get(USER_AGENT)
             .is_some_and(|agent| !agent.as_bytes().trim_ascii().is_empty());
-        let fault = if has_user_agent {
-            state.take_fault(&path).map(Some)
+        let verdict = if !has_user_agent {
+            Verdict::NoUserAgent
+        } else if let Some(status) = state.take_fault(&path) {
+            Verdict::Fault(status)
         } else {
-            Some(None)
+            Verdict::Pass
         };
-        (index, caller, fault)
+        (index, caller, verdict)
     };
-    let mut response = match fault {
-        // No User-Agent: refused before anything else.
-        Some(None) => (
+    let mut response = match verdict {
+        Verdict::NoUserAgent => (
             StatusCode::FORBIDDEN,
             Json(json!({ "message": USER_AGENT_REQUIRED })),
         )
             .into_response(),
-        Some(Some(status)) => fault_response(status),
-        None => {
+        Verdict::Fault(status) => fault_response(status),
+        Verdict::Pass => {
             parts.extensions.insert(caller);
             next.run(Request::from_parts(parts, Body::from(bytes)))
                 .await

@@ -30,7 +30,13 @@ async fn double_with_private_repo() -> GithubDouble {
         .add_repo("acme", "shop", RepoOptions::private_installed())
         .unwrap();
     double
-        .put_file("acme", "shop", "main", "canopy.yaml", "service: shop\nport: 8080\n")
+        .put_file(
+            "acme",
+            "shop",
+            "main",
+            "canopy.yaml",
+            "service: shop\nport: 8080\n",
+        )
         .unwrap();
     double
 }
@@ -62,7 +68,10 @@ async fn octocrab_reads_a_file_and_deploys_as_the_installation() {
         .await
         .unwrap();
     let file = contents.take_items().remove(0);
-    assert_eq!(file.decoded_content().unwrap(), "service: shop\nport: 8080\n");
+    assert_eq!(
+        file.decoded_content().unwrap(),
+        "service: shop\nport: 8080\n"
+    );
     assert_eq!(file.path, "canopy.yaml");
 
     let deployment: Value = github
@@ -102,7 +111,10 @@ async fn octocrab_reads_a_file_and_deploys_as_the_installation() {
     assert_eq!(recorded.len(), 1);
     assert_eq!(recorded[0].environment, "staging");
     assert_eq!(recorded[0].statuses[0].state, DeploymentState::Success);
-    assert_eq!(recorded[0].statuses[0].environment_url, "https://shop.staging.example");
+    assert_eq!(
+        recorded[0].statuses[0].environment_url,
+        "https://shop.staging.example"
+    );
 
     // One token served all three installation requests.
     assert_eq!(double.tokens_issued(installation.id.0), 1);
@@ -116,11 +128,31 @@ async fn octocrab_reads_a_file_and_deploys_as_the_installation() {
         kinds,
         vec![
             ("/app".to_owned(), AuthKind::Jwt, 200),
-            ("/repos/acme/shop/installation".to_owned(), AuthKind::Jwt, 200),
-            (format!("/app/installations/{installation_id}/access_tokens"), AuthKind::Jwt, 201),
-            ("/repos/acme/shop/contents/canopy.yaml".to_owned(), AuthKind::InstallationToken, 200),
-            ("/repos/acme/shop/deployments".to_owned(), AuthKind::InstallationToken, 201),
-            (format!("/repos/acme/shop/deployments/{id}/statuses"), AuthKind::InstallationToken, 201),
+            (
+                "/repos/acme/shop/installation".to_owned(),
+                AuthKind::Jwt,
+                200
+            ),
+            (
+                format!("/app/installations/{installation_id}/access_tokens"),
+                AuthKind::Jwt,
+                201
+            ),
+            (
+                "/repos/acme/shop/contents/canopy.yaml".to_owned(),
+                AuthKind::InstallationToken,
+                200
+            ),
+            (
+                "/repos/acme/shop/deployments".to_owned(),
+                AuthKind::InstallationToken,
+                201
+            ),
+            (
+                format!("/repos/acme/shop/deployments/{id}/statuses"),
+                AuthKind::InstallationToken,
+                201
+            ),
         ]
     );
     double.stop().await;

@@ -14,12 +14,24 @@ use support::{api, app_jwt, get, installation_token, jwt_with, now_unix, post};
 
 async fn double() -> GithubDouble {
     let double = GithubDouble::start().await.unwrap();
-    double.add_repo("acme", "shop", RepoOptions::private_installed()).unwrap();
-    double.add_repo("acme", "docs", RepoOptions::default()).unwrap();
-    double.add_repo("globex", "web", RepoOptions::private_installed()).unwrap();
-    double.add_repo("globex", "site", RepoOptions::default()).unwrap();
-    double.put_file("acme", "shop", "main", "canopy.yaml", "service: shop\n").unwrap();
-    double.put_file("acme", "docs", "main", "canopy.yaml", "service: docs\n").unwrap();
+    double
+        .add_repo("acme", "shop", RepoOptions::private_installed())
+        .unwrap();
+    double
+        .add_repo("acme", "docs", RepoOptions::default())
+        .unwrap();
+    double
+        .add_repo("globex", "web", RepoOptions::private_installed())
+        .unwrap();
+    double
+        .add_repo("globex", "site", RepoOptions::default())
+        .unwrap();
+    double
+        .put_file("acme", "shop", "main", "canopy.yaml", "service: shop\n")
+        .unwrap();
+    double
+        .put_file("acme", "docs", "main", "canopy.yaml", "service: docs\n")
+        .unwrap();
     double
 }
 
@@ -48,7 +60,8 @@ async fn app_endpoints_take_only_a_valid_app_jwt() {
 
     assert_eq!(get(&double, "/app", Some(&bearer(app_jwt()))).await.0, 200);
     // iss as a string is accepted, as GitHub does.
-    let string_iss = jwt_with(&json!({ "iss": APP_ID.to_string(), "iat": now - 60, "exp": now + 540 }));
+    let string_iss =
+        jwt_with(&json!({ "iss": APP_ID.to_string(), "iat": now - 60, "exp": now + 540 }));
     assert_eq!(get(&double, "/app", Some(&bearer(string_iss))).await.0, 200);
 
     let not_decoded = json!({
@@ -59,15 +72,24 @@ async fn app_endpoints_take_only_a_valid_app_jwt() {
     let mut tampered = app_jwt();
     tampered.pop();
     tampered.push('A');
-    assert_eq!(get(&double, "/app", Some(&bearer(tampered))).await, (401, not_decoded.clone()));
+    assert_eq!(
+        get(&double, "/app", Some(&bearer(tampered))).await,
+        (401, not_decoded.clone())
+    );
     let other_app = jwt_with(&json!({ "iss": 1, "iat": now - 60, "exp": now + 540 }));
-    assert_eq!(get(&double, "/app", Some(&bearer(other_app))).await, (401, not_decoded.clone()));
+    assert_eq!(
+        get(&double, "/app", Some(&bearer(other_app))).await,
+        (401, not_decoded.clone())
+    );
     assert_eq!(get(&double, "/app", None).await, (401, not_decoded.clone()));
 
     let too_long = jwt_with(&json!({ "iss": APP_ID, "iat": now, "exp": now + 1200 }));
     let (status, body) = get(&double, "/app", Some(&bearer(too_long))).await;
     assert_eq!(status, 401);
-    assert_eq!(body["message"], "'Expiration time' claim ('exp') is too far in the future");
+    assert_eq!(
+        body["message"],
+        "'Expiration time' claim ('exp') is too far in the future"
+    );
     let expired = jwt_with(&json!({ "iss": APP_ID, "iat": now - 700, "exp": now - 100 }));
     assert_eq!(get(&double, "/app", Some(&bearer(expired))).await.0, 401);
     let no_iat = jwt_with(&json!({ "iss": APP_ID, "exp": now + 300 }));
@@ -89,7 +111,12 @@ async fn repository_endpoints_take_only_issued_unexpired_tokens() {
     let token = installation_token(&double, "acme").await;
     assert!(token.starts_with("ghs_") && token.len() == 40);
     for scheme in ["token", "Bearer"] {
-        let (status, body) = get(&double, "/repos/acme/shop", Some(&format!("{scheme} {token}"))).await;
+        let (status, body) = get(
+            &double,
+            "/repos/acme/shop",
+            Some(&format!("{scheme} {token}")),
+        )
+        .await;
         assert_eq!(status, 200);
         assert_eq!(body["full_name"], "acme/shop");
         assert_eq!(body["private"], true);
@@ -100,13 +127,24 @@ async fn repository_endpoints_take_only_issued_unexpired_tokens() {
         "status": "401",
     });
     let made_up = format!("token ghs_{}", "a".repeat(36));
-    assert_eq!(get(&double, "/repos/acme/shop", Some(&made_up)).await, (401, bad_credentials.clone()));
+    assert_eq!(
+        get(&double, "/repos/acme/shop", Some(&made_up)).await,
+        (401, bad_credentials.clone())
+    );
     // Refused credentials are refused even where no credentials are needed.
-    assert_eq!(get(&double, "/repos/acme/docs", Some(&made_up)).await.0, 401);
+    assert_eq!(
+        get(&double, "/repos/acme/docs", Some(&made_up)).await.0,
+        401
+    );
 
     double.set_token_lifetime(Duration::ZERO);
     let expired = installation_token(&double, "acme").await;
-    let (status, body) = get(&double, "/repos/acme/shop", Some(&format!("token {expired}"))).await;
+    let (status, body) = get(
+        &double,
+        "/repos/acme/shop",
+        Some(&format!("token {expired}")),
+    )
+    .await;
     assert_eq!((status, body), (401, bad_credentials));
 }
 
@@ -119,14 +157,25 @@ async fn a_token_sees_only_its_installations_repositories() {
     assert_eq!(status, 404);
     assert_eq!(body["message"], "Not Found");
     assert_eq!(get(&double, "/repos/globex/site", Some(&acme)).await.0, 200);
-    let (status, body) = post(&double, "/repos/globex/site/deployments", Some(&acme), &json!({ "ref": "main" })).await;
+    let (status, body) = post(
+        &double,
+        "/repos/globex/site/deployments",
+        Some(&acme),
+        &json!({ "ref": "main" }),
+    )
+    .await;
     assert_eq!(status, 403);
     assert_eq!(body["message"], "Resource not accessible by integration");
 
     // Uninstalling a repository takes it away from existing tokens too.
     double.set_installed("acme", "shop", false).unwrap();
     assert_eq!(get(&double, "/repos/acme/shop", Some(&acme)).await.0, 404);
-    let (status, _) = get(&double, "/repos/acme/shop/installation", Some(&format!("Bearer {}", app_jwt()))).await;
+    let (status, _) = get(
+        &double,
+        "/repos/acme/shop/installation",
+        Some(&format!("Bearer {}", app_jwt())),
+    )
+    .await;
     assert_eq!(status, 404);
 }
 
@@ -134,13 +183,24 @@ async fn a_token_sees_only_its_installations_repositories() {
 async fn anonymous_callers_read_public_repositories_only() {
     let double = double().await;
     assert_eq!(get(&double, "/repos/acme/shop", None).await.0, 404);
-    assert_eq!(get(&double, "/repos/acme/shop/contents/canopy.yaml", None).await.0, 404);
+    assert_eq!(
+        get(&double, "/repos/acme/shop/contents/canopy.yaml", None)
+            .await
+            .0,
+        404
+    );
     let (status, body) = get(&double, "/repos/acme/docs", None).await;
     assert_eq!((status, body["private"].clone()), (200, json!(false)));
     let (status, body) = get(&double, "/repos/acme/docs/contents/canopy.yaml", None).await;
     assert_eq!(status, 200);
     assert_eq!(body["encoding"], "base64");
-    let (status, body) = post(&double, "/repos/acme/docs/deployments", None, &json!({ "ref": "main" })).await;
+    let (status, body) = post(
+        &double,
+        "/repos/acme/docs/deployments",
+        None,
+        &json!({ "ref": "main" }),
+    )
+    .await;
     assert_eq!(status, 401);
     assert_eq!(body["message"], "Requires authentication");
     assert_eq!(get(&double, "/repos/acme/missing", None).await.0, 404);
@@ -152,13 +212,26 @@ async fn contents_follow_refs_and_wrap_base64_like_github() {
     let token = format!("token {}", installation_token(&double, "acme").await);
     let old_head = "1111111111111111111111111111111111111111";
     let new_head = "2222222222222222222222222222222222222222";
-    double.set_branch_head("acme", "shop", "main", old_head).unwrap();
+    double
+        .set_branch_head("acme", "shop", "main", old_head)
+        .unwrap();
     let long = "x".repeat(100);
-    double.put_file("acme", "shop", "main", "deploy/app.yaml", &long).unwrap();
-    double.set_branch_head("acme", "shop", "main", new_head).unwrap();
-    double.put_file("acme", "shop", "main", "deploy/app.yaml", "new").unwrap();
+    double
+        .put_file("acme", "shop", "main", "deploy/app.yaml", &long)
+        .unwrap();
+    double
+        .set_branch_head("acme", "shop", "main", new_head)
+        .unwrap();
+    double
+        .put_file("acme", "shop", "main", "deploy/app.yaml", "new")
+        .unwrap();
 
-    let (status, file) = get(&double, &format!("/repos/acme/shop/contents/deploy/app.yaml?ref={old_head}"), Some(&token)).await;
+    let (status, file) = get(
+        &double,
+        &format!("/repos/acme/shop/contents/deploy/app.yaml?ref={old_head}"),
+        Some(&token),
+    )
+    .await;
     assert_eq!(status, 200);
     let content = file["content"].as_str().unwrap();
     assert!(content.lines().all(|line| line.len() <= 60));
@@ -168,7 +241,12 @@ async fn contents_follow_refs_and_wrap_base64_like_github() {
     assert_eq!(file["name"], "app.yaml");
     assert_eq!(file["type"], "file");
 
-    let (_, file) = get(&double, "/repos/acme/shop/contents/deploy/app.yaml", Some(&token)).await;
+    let (_, file) = get(
+        &double,
+        "/repos/acme/shop/contents/deploy/app.yaml",
+        Some(&token),
+    )
+    .await;
     assert_eq!(file["content"], "bmV3\n");
     // A file's sha is its git blob id (`git hash-object` of "new").
     assert_eq!(file["sha"], "3e5126c4e761fd09582fc517918a1601b218dff0");
@@ -189,44 +267,126 @@ async fn contents_follow_refs_and_wrap_base64_like_github() {
 async fn deployments_are_validated_like_github() {
     let double = double().await;
     let token = format!("token {}", installation_token(&double, "acme").await);
-    let (status, body) = post(&double, "/repos/acme/shop/deployments", Some(&token), &json!({ "environment": "prod" })).await;
+    let (status, body) = post(
+        &double,
+        "/repos/acme/shop/deployments",
+        Some(&token),
+        &json!({ "environment": "prod" }),
+    )
+    .await;
     assert_eq!(status, 422);
-    assert_eq!(body["message"], "Invalid request.\n\n\"ref\" wasn't supplied.");
-    let (status, body) = post(&double, "/repos/acme/shop/deployments", Some(&token), &json!({ "ref": "main", "task": null })).await;
+    assert_eq!(
+        body["message"],
+        "Invalid request.\n\n\"ref\" wasn't supplied."
+    );
+    let (status, body) = post(
+        &double,
+        "/repos/acme/shop/deployments",
+        Some(&token),
+        &json!({ "ref": "main", "task": null }),
+    )
+    .await;
     assert_eq!(status, 422);
-    assert_eq!(body["message"], "Invalid request.\n\nFor 'properties/task', nil is not a string.");
+    assert_eq!(
+        body["message"],
+        "Invalid request.\n\nFor 'properties/task', nil is not a string."
+    );
 
     // Without required_contexts, every check on the commit must have passed.
     double
-        .set_check_run("acme", "shop", "main", "build", CheckStatus::InProgress, None)
+        .set_check_run(
+            "acme",
+            "shop",
+            "main",
+            "build",
+            CheckStatus::InProgress,
+            None,
+        )
         .unwrap();
-    let (status, body) = post(&double, "/repos/acme/shop/deployments", Some(&token), &json!({ "ref": "main" })).await;
+    let (status, body) = post(
+        &double,
+        "/repos/acme/shop/deployments",
+        Some(&token),
+        &json!({ "ref": "main" }),
+    )
+    .await;
     assert_eq!(status, 409);
-    assert_eq!(body["message"], "Conflict: Commit status checks failed for main.");
+    assert_eq!(
+        body["message"],
+        "Conflict: Commit status checks failed for main."
+    );
     double
-        .set_check_run("acme", "shop", "main", "build", CheckStatus::Completed, Some(CheckConclusion::Success))
+        .set_check_run(
+            "acme",
+            "shop",
+            "main",
+            "build",
+            CheckStatus::Completed,
+            Some(CheckConclusion::Success),
+        )
         .unwrap();
-    let (status, deployment) = post(&double, "/repos/acme/shop/deployments", Some(&token), &json!({ "ref": "main" })).await;
+    let (status, deployment) = post(
+        &double,
+        "/repos/acme/shop/deployments",
+        Some(&token),
+        &json!({ "ref": "main" }),
+    )
+    .await;
     assert_eq!(status, 201);
     assert_eq!(deployment["environment"], "production");
     let id = deployment["id"].as_u64().unwrap();
 
     let statuses = format!("/repos/acme/shop/deployments/{id}/statuses");
-    let (status, body) = post(&double, &statuses, Some(&token), &json!({ "state": "done" })).await;
+    let (status, body) = post(
+        &double,
+        &statuses,
+        Some(&token),
+        &json!({ "state": "done" }),
+    )
+    .await;
     assert_eq!(status, 422);
-    assert!(body["message"].as_str().unwrap().contains("\"done\" is not one of"));
-    let (status, _) = post(&double, "/repos/acme/shop/deployments/999/statuses", Some(&token), &json!({ "state": "success" })).await;
+    assert!(body["message"]
+        .as_str()
+        .unwrap()
+        .contains("\"done\" is not one of"));
+    let (status, _) = post(
+        &double,
+        "/repos/acme/shop/deployments/999/statuses",
+        Some(&token),
+        &json!({ "state": "success" }),
+    )
+    .await;
     assert_eq!(status, 404);
     for state in ["queued", "in_progress", "success"] {
-        assert_eq!(post(&double, &statuses, Some(&token), &json!({ "state": state })).await.0, 201);
+        assert_eq!(
+            post(&double, &statuses, Some(&token), &json!({ "state": state }))
+                .await
+                .0,
+            201
+        );
     }
     let (_, listed) = get(&double, &statuses, Some(&token)).await;
-    let states: Vec<&str> = listed.as_array().unwrap().iter().map(|status| status["state"].as_str().unwrap()).collect();
+    let states: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|status| status["state"].as_str().unwrap())
+        .collect();
     assert_eq!(states, ["success", "in_progress", "queued"]);
-    let (_, listed) = get(&double, "/repos/acme/shop/deployments?environment=production", Some(&token)).await;
+    let (_, listed) = get(
+        &double,
+        "/repos/acme/shop/deployments?environment=production",
+        Some(&token),
+    )
+    .await;
     assert_eq!(listed.as_array().unwrap().len(), 1);
 
-    let (_, runs) = get(&double, "/repos/acme/shop/commits/main/check-runs", Some(&token)).await;
+    let (_, runs) = get(
+        &double,
+        "/repos/acme/shop/commits/main/check-runs",
+        Some(&token),
+    )
+    .await;
     assert_eq!(runs["total_count"], 1);
     assert_eq!(runs["check_runs"][0]["conclusion"], "success");
 }
@@ -235,13 +395,22 @@ async fn deployments_are_validated_like_github() {
 async fn comments_are_created_edited_and_listed() {
     let double = double().await;
     let token = format!("token {}", installation_token(&double, "acme").await);
-    let (status, comment) = post(&double, "/repos/acme/shop/issues/7/comments", Some(&token), &json!({ "body": "Preview building" })).await;
+    let (status, comment) = post(
+        &double,
+        "/repos/acme/shop/issues/7/comments",
+        Some(&token),
+        &json!({ "body": "Preview building" }),
+    )
+    .await;
     assert_eq!(status, 201);
     assert_eq!(comment["user"]["login"], "canopy-test[bot]");
     assert_eq!(comment["user"]["type"], "Bot");
     let id = comment["id"].as_u64().unwrap();
     let edited = support::client()
-        .patch(api(&double, &format!("/repos/acme/shop/issues/comments/{id}")))
+        .patch(api(
+            &double,
+            &format!("/repos/acme/shop/issues/comments/{id}"),
+        ))
         .header("Authorization", &token)
         .json(&json!({ "body": "Preview ready" }))
         .send()
@@ -264,6 +433,10 @@ async fn injected_faults_answer_the_next_requests() {
         assert_eq!(body["message"], "Service Unavailable");
     }
     assert_eq!(get(&double, "/repos/acme/docs", None).await.0, 200);
-    let statuses: Vec<u16> = double.requests().iter().map(|request| request.status).collect();
+    let statuses: Vec<u16> = double
+        .requests()
+        .iter()
+        .map(|request| request.status)
+        .collect();
     assert_eq!(statuses, [503, 503, 200]);
 }

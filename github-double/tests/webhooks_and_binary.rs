@@ -40,9 +40,13 @@ async fn receiver() -> (String, Received) {
 #[tokio::test]
 async fn webhooks_are_signed_like_githubs() {
     let double = GithubDouble::start().await.unwrap();
-    double.add_repo("acme", "shop", RepoOptions::private_installed()).unwrap();
+    double
+        .add_repo("acme", "shop", RepoOptions::private_installed())
+        .unwrap();
     let after = "3333333333333333333333333333333333333333";
-    double.set_branch_head("acme", "shop", "main", after).unwrap();
+    double
+        .set_branch_head("acme", "shop", "main", after)
+        .unwrap();
     let (target, received) = receiver().await;
 
     let push = double.push_event("acme", "shop", "main", after).unwrap();
@@ -51,7 +55,10 @@ async fn webhooks_are_signed_like_githubs() {
     assert_ne!(push["before"], after);
     assert_eq!(push["repository"]["full_name"], "acme/shop");
     assert_eq!(push["repository"]["private"], true);
-    assert_eq!(push["installation"]["id"], double.installation_id("acme").unwrap());
+    assert_eq!(
+        push["installation"]["id"],
+        double.installation_id("acme").unwrap()
+    );
     assert_eq!(push["head_commit"]["id"], after);
 
     let answer = double.send_webhook(&target, "push", &push).await.unwrap();
@@ -69,7 +76,8 @@ async fn webhooks_are_signed_like_githubs() {
     mac.update(&body);
     let signature = header("x-hub-signature-256");
     let hex_signature = signature.strip_prefix("sha256=").unwrap();
-    mac.verify_slice(&hex::decode(hex_signature).unwrap()).unwrap();
+    mac.verify_slice(&hex::decode(hex_signature).unwrap())
+        .unwrap();
     assert_eq!(double.sign(&body), signature);
     assert_eq!(serde_json::from_slice::<Value>(&body).unwrap(), push);
 
@@ -84,9 +92,15 @@ async fn webhooks_are_signed_like_githubs() {
             from_fork: true,
         })
         .unwrap();
-    assert_eq!(fork["pull_request"]["head"]["repo"]["full_name"], "octo-fork/shop");
+    assert_eq!(
+        fork["pull_request"]["head"]["repo"]["full_name"],
+        "octo-fork/shop"
+    );
     assert_eq!(fork["pull_request"]["head"]["repo"]["fork"], true);
-    assert_eq!(fork["pull_request"]["base"]["repo"]["full_name"], "acme/shop");
+    assert_eq!(
+        fork["pull_request"]["base"]["repo"]["full_name"],
+        "acme/shop"
+    );
     assert_eq!(fork["pull_request"]["base"]["ref"], "main");
     assert_eq!(fork["number"], 12);
 }
@@ -120,10 +134,31 @@ async fn the_control_api_sets_up_and_reports() {
 
     let token = support::installation_token(&double, "acme").await;
     let auth = format!("token {token}");
-    assert_eq!(support::get(&double, "/repos/acme/shop", Some(&auth)).await.0, 502);
-    assert_eq!(support::get(&double, "/repos/acme/shop/contents/canopy.yaml", Some(&auth)).await.0, 200);
+    assert_eq!(
+        support::get(&double, "/repos/acme/shop", Some(&auth))
+            .await
+            .0,
+        502
+    );
+    assert_eq!(
+        support::get(
+            &double,
+            "/repos/acme/shop/contents/canopy.yaml",
+            Some(&auth)
+        )
+        .await
+        .0,
+        200
+    );
 
-    let requests: Value = control.get(url("_double/requests")).send().await.unwrap().json().await.unwrap();
+    let requests: Value = control
+        .get(url("_double/requests"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let last = &requests.as_array().unwrap()[2];
     assert_eq!(last["method"], "GET");
     assert_eq!(last["path"], "/repos/acme/shop/contents/canopy.yaml");
@@ -147,7 +182,9 @@ async fn the_binary_serves_a_seeded_double() {
         .spawn()
         .unwrap();
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
     let url = line
         .strip_prefix("github-double listening on ")
         .and_then(|rest| rest.strip_suffix(" (app id 424242)\n"))
@@ -162,7 +199,11 @@ async fn the_binary_serves_a_seeded_double() {
         .await
         .unwrap();
     assert_eq!(repo["full_name"], "acme/docs");
-    let hidden = support::client().get(format!("{url}repos/acme/shop")).send().await.unwrap();
+    let hidden = support::client()
+        .get(format!("{url}repos/acme/shop"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(hidden.status(), 404);
     child.kill().unwrap();
     child.wait().unwrap();

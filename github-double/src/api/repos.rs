@@ -192,7 +192,7 @@ pub(super) async fn list_check_runs(
             })
         })
         .collect();
-    runs.sort_by(|left, right| right.id.cmp(&left.id));
+    runs.sort_by_key(|run| std::cmp::Reverse(run.id));
     let total_count = runs.len();
     let page: Vec<Value> = paginate(runs, &query)
         .into_iter()

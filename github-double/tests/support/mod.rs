@@ -38,7 +38,10 @@ pub fn api(double: &GithubDouble, path: &str) -> String {
 pub async fn installation_token(double: &GithubDouble, owner: &str) -> String {
     let id = double.installation_id(owner).unwrap();
     let response = client()
-        .post(api(double, &format!("/app/installations/{id}/access_tokens")))
+        .post(api(
+            double,
+            &format!("/app/installations/{id}/access_tokens"),
+        ))
         .bearer_auth(app_jwt())
         .send()
         .await
@@ -60,7 +63,12 @@ pub async fn get(double: &GithubDouble, path: &str, authorization: Option<&str>)
 }
 
 /// Status and JSON body of a POST with an optional `Authorization` header.
-pub async fn post(double: &GithubDouble, path: &str, authorization: Option<&str>, body: &Value) -> (u16, Value) {
+pub async fn post(
+    double: &GithubDouble,
+    path: &str,
+    authorization: Option<&str>,
+    body: &Value,
+) -> (u16, Value) {
     let mut request = client().post(api(double, path)).json(body);
     if let Some(authorization) = authorization {
         request = request.header("Authorization", authorization);
