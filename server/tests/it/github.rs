@@ -201,7 +201,6 @@ async fn the_deploy_button_prefills_the_form_or_says_exactly_what_is_wrong() {
 
 struct Hook<'a> {
     app: &'a TestApp,
-    github: &'a GithubDouble,
 }
 
 impl Hook<'_> {
@@ -234,7 +233,7 @@ async fn webhooks_are_verified_before_anything_is_parsed_and_recorded_once() {
     register(&app).await;
     let linked = link(&app, json!({ "repo": "acme/checkout", "branch": "main", "image_template": "ghcr.io/acme/checkout:{sha}" })).await;
     assert_eq!(linked.status(), StatusCode::OK);
-    let hook = Hook { app: &app, github: &github };
+    let hook = Hook { app: &app };
     let push = github
         .push_event("acme", "checkout", "feature/login", SHA)
         .expect("push payload");

@@ -1,0 +1,204 @@
+//! Reading a repository: the repository itself, file contents at a ref, and a commit's check runs.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::{Extension, Json};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use serde_json::{json, Value};
+
+use super::{authorize_repo, paginate, Access};
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::payloads;
+use crate::server::Shared;
+use crate::state::{blob_sha, Repo};
+
+type Answer = Result<Json<Value>, ApiError>;
+
+pub(super) async fn get_repository(
+    State(shared): State<Arc<Shared>>,
+    Extension(caller): Extension<Caller>,
+    Path((owner, repo)): Path<(String, String)>,
+) -> Answer {
+    let state = shared.lock();
+    authorize_repo(&state, &caller, &owner, &repo, Access::Read)?;
+    let found = state.repo(&owner, &repo).ok_or_else(ApiError::not_found)?;
+    let account = state.owner(&owner).ok_or_else(ApiError::not_found)?;
+    Ok(Json(payloads::repository(&shared.api, found, account)))
+}
+
+pub(super) async fn get_root_contents(
+    shared: State<Arc<Shared>>,
+    caller: Extension<Caller>,
+    Path((owner, repo)): Path<(String, String)>,
+    query: Query<HashMap<String, String>>,
+) -> Answer {
+    contents(shared, caller, owner, repo, String::new(), query).await
+}
+
+pub(super) async fn get_contents(
+    shared: State<Arc<Shared>>,
+    caller: Extension<Caller>,
+    Path((owner, repo, path)): Path<(String, String, String)>,
+    query: Query<HashMap<String, String>>,
+) -> Answer {
+    contents(shared, caller, owner, repo, path, query).await
+}
+
+/// A file (base64, wrapped at 60 characters like GitHub) or a directory listing.
+async fn contents(
+    State(shared): State<Arc<Shared>>,
+    Extension(caller): Extension<Caller>,
+    owner: String,
+    repo: String,
+    path: String,
+    Query(query): Query<HashMap<String, String>>,
+) -> Answer {
+    let state = shared.lock();
+    authorize_repo(&state, &caller, &owner, &repo, Access::Read)?;
+    let found = state.repo(&owner, &repo).ok_or_else(ApiError::not_found)?;
+    let git_ref = query
+        .get("ref")
+        .filter(|value| !value.is_empty())
+        .cloned()
+        .unwrap_or_else(|| found.default_branch.clone());
+    let tree = found.tree(&git_ref).ok_or_else(ApiError::not_found)?;
+    let path = path.trim_matches('/');
+    if let Some(content) = tree.get(path) {
+        let mut entry = entry(&shared.api, found, &git_ref, path, "file", Some(content));
+        if let Some(object) = entry.as_object_mut() {
+            object.insert("content".to_owned(), Value::String(wrapped_base64(content)));
+            object.insert("encoding".to_owned(), Value::String("base64".to_owned()));
+        }
+        return Ok(Json(entry));
+    }
+    let prefix = if path.is_empty() {
+        String::new()
+    } else {
+        format!("{path}/")
+    };
+    let mut files = Vec::new();
+    let mut dirs = BTreeSet::new();
+    for (file_path, content) in tree.range(prefix.clone()..) {
+        let Some(rest) = file_path.strip_prefix(&prefix) else {
+            break;
+        };
+        match rest.split_once('/') {
+            Some((dir, _)) => {
+                dirs.insert(format!("{prefix}{dir}"));
+            }
+            None => files.push((file_path, content)),
+        }
+    }
+    if files.is_empty() && dirs.is_empty() && !path.is_empty() {
+        return Err(ApiError::not_found());
+    }
+    let mut listing: Vec<(String, Value)> = dirs
+        .iter()
+        .map(|dir| {
+            (
+                dir.clone(),
+                entry(&shared.api, found, &git_ref, dir, "dir", None),
+            )
+        })
+        .chain(files.iter().map(|(file_path, content)| {
+            let file = entry(
+                &shared.api,
+                found,
+                &git_ref,
+                file_path,
+                "file",
+                Some(content),
+            );
+            ((*file_path).clone(), file)
+        }))
+        .collect();
+    listing.sort_by(|left, right| left.0.cmp(&right.0));
+    Ok(Json(Value::Array(
+        listing.into_iter().map(|(_, value)| value).collect(),
+    )))
+}
+
+fn entry(
+    api: &str,
+    repo: &Repo,
+    git_ref: &str,
+    path: &str,
+    kind: &str,
+    content: Option<&Vec<u8>>,
+) -> Value {
+    let full_name = repo.full_name();
+    let sha = content
+        .map(|bytes| blob_sha(bytes))
+        .unwrap_or_else(|| blob_sha(path.as_bytes()));
+    let url = format!("{api}/repos/{full_name}/contents/{path}?ref={git_ref}");
+    let git_url = if kind == "dir" {
+        format!("{api}/repos/{full_name}/git/trees/{sha}")
+    } else {
+        format!("{api}/repos/{full_name}/git/blobs/{sha}")
+    };
+    let html_url = format!(
+        "https://github.com/{full_name}/{}/{git_ref}/{path}",
+        if kind == "dir" { "tree" } else { "blob" }
+    );
+    let download_url = (kind == "file")
+        .then(|| format!("https://raw.githubusercontent.com/{full_name}/{git_ref}/{path}"));
+    json!({
+        "type": kind,
+        "name": path.rsplit('/').next().unwrap_or(path),
+        "path": path,
+        "sha": sha,
+        "size": content.map_or(0, Vec::len),
+        "url": url,
+        "html_url": html_url,
+        "git_url": git_url,
+        "download_url": download_url,
+        "_links": { "self": url, "git": git_url, "html": html_url },
+    })
+}
+
+/// Base64 in lines of 60 characters, each ending in `\n`, as GitHub sends file contents.
+fn wrapped_base64(content: &[u8]) -> String {
+    let encoded = STANDARD.encode(content);
+    let mut wrapped = String::with_capacity(encoded.len() + encoded.len() / 60 + 1);
+    for line in encoded.as_bytes().chunks(60) {
+        wrapped.push_str(&String::from_utf8_lossy(line));
+        wrapped.push('\n');
+    }
+    wrapped
+}
+
+pub(super) async fn list_check_runs(
+    State(shared): State<Arc<Shared>>,
+    Extension(caller): Extension<Caller>,
+    Path((owner, repo, git_ref)): Path<(String, String, String)>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Answer {
+    let state = shared.lock();
+    authorize_repo(&state, &caller, &owner, &repo, Access::Read)?;
+    let found = state.repo(&owner, &repo).ok_or_else(ApiError::not_found)?;
+    let sha = found.resolve_ref(&git_ref);
+    let mut runs: Vec<_> = found
+        .check_runs
+        .iter()
+        .filter(|run| run.head_sha == sha)
+        .filter(|run| query.get("check_name").is_none_or(|name| *name == run.name))
+        .filter(|run| {
+            query.get("status").is_none_or(|status| {
+                serde_json::to_value(run.status).is_ok_and(|value| value == status.as_str())
+            })
+        })
+        .collect();
+    runs.sort_by_key(|run| std::cmp::Reverse(run.id));
+    let total_count = runs.len();
+    let page: Vec<Value> = paginate(runs, &query)
+        .into_iter()
+        .map(|run| payloads::check_run(&shared.api, found, run))
+        .collect();
+    Ok(Json(
+        json!({ "total_count": total_count, "check_runs": page }),
+    ))
+}
