@@ -39,14 +39,24 @@ pub enum DaemonError {
 
 /// Opens the spool and the client; the token from CANOPY_NODE_TOKEN, or the token file (a
 /// directory, as a mounted Secret with one key per node, holds this node's token as `<node>`).
-fn open_outbox(settings: &RunSettings, server_url: &str, node: &str) -> Result<Outbox, DaemonError> {
+fn open_outbox(
+    settings: &RunSettings,
+    server_url: &str,
+    node: &str,
+) -> Result<Outbox, DaemonError> {
     let (token, origin) = match (&settings.node_token, &settings.node_token_file) {
         (Some(token), _) => (token.clone(), "CANOPY_NODE_TOKEN".to_string()),
         (None, Some(path)) if path.is_dir() => {
             let file = path.join(node);
-            (read_token(&file)?, format!("the token file {}", file.display()))
+            (
+                read_token(&file)?,
+                format!("the token file {}", file.display()),
+            )
         }
-        (None, Some(path)) => (read_token(path)?, format!("the token file {}", path.display())),
+        (None, Some(path)) => (
+            read_token(path)?,
+            format!("the token file {}", path.display()),
+        ),
         (None, None) => return Err(DaemonError::MissingToken),
     };
     let spool = Spool::open(&settings.spool_dir, settings.spool_options())?;
@@ -117,7 +127,10 @@ pub async fn run(settings: RunSettings) -> Result<(), DaemonError> {
                 }
                 metrics.record(&report);
                 if let Some(outbox) = outbox.as_mut() {
-                    outbox.enqueue(IngestBatch::new(&config.node, vec![report.to_sample()]), &metrics);
+                    outbox.enqueue(
+                        IngestBatch::new(&config.node, vec![report.to_sample()]),
+                        &metrics,
+                    );
                 }
             }
             Ok(None) => {}

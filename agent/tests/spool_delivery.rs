@@ -43,7 +43,10 @@ async fn ingest(
 ) -> (StatusCode, String) {
     let scripted = state.lock().unwrap().answer_next.pop_front();
     if let Some(status) = scripted {
-        return (status, r#"{"error":"scripted","message":"scripted"}"#.into());
+        return (
+            status,
+            r#"{"error":"scripted","message":"scripted"}"#.into(),
+        );
     }
     answer(&state, &headers, &batch)
 }
@@ -74,7 +77,10 @@ fn answer(state: &Shared, headers: &HeaderMap, batch: &IngestBatch) -> (StatusCo
     if received.batch_ids.contains(&batch.batch_id) {
         return (
             StatusCode::CONFLICT,
-            format!(r#"{{"error":"duplicate_batch","batch_id":"{}"}}"#, batch.batch_id),
+            format!(
+                r#"{{"error":"duplicate_batch","batch_id":"{}"}}"#,
+                batch.batch_id
+            ),
         );
     }
     received.batch_ids.push(batch.batch_id);
@@ -235,7 +241,9 @@ async fn wrong_token_dead_letters_and_a_moved_back_dead_letter_is_resent() {
     );
     let letters = spool.dead_letters().entries().unwrap();
     assert_eq!(letters.len(), 1);
-    assert!(letters[0].path.ends_with("00000000000000000001.invalid.json"));
+    assert!(letters[0]
+        .path
+        .ends_with("00000000000000000001.invalid.json"));
     server.abort();
 }
 
@@ -294,13 +302,19 @@ async fn refused_batch_is_dead_lettered_and_the_next_delivered(status: StatusCod
     outbox.enqueue(next.clone(), &metrics);
 
     let outcome = outbox.deliver_now(&metrics).await.unwrap();
-    assert_eq!(outcome.delivered, 1, "{status}: the next batch went through");
+    assert_eq!(
+        outcome.delivered, 1,
+        "{status}: the next batch went through"
+    );
     assert_eq!(outcome.retry_reason, None);
     assert_eq!(state.lock().unwrap().batch_ids, vec![next.batch_id]);
     assert!(outbox.spool().is_empty().unwrap());
     let letters = outbox.spool().dead_letters().entries().unwrap();
     assert_eq!(ids_in(&letters), vec![refused.batch_id]);
-    assert_eq!(letters[0].path.parent().unwrap(), dir.path().join("dead-letter"));
+    assert_eq!(
+        letters[0].path.parent().unwrap(),
+        dir.path().join("dead-letter")
+    );
     assert!(letters[0]
         .path
         .ends_with(format!("00000000000000000000.{reason}.json")));
@@ -330,8 +344,11 @@ async fn forbidden_batch_is_dead_lettered_and_the_next_delivered() {
 
 #[tokio::test]
 async fn too_large_batch_is_dead_lettered_and_the_next_delivered() {
-    refused_batch_is_dead_lettered_and_the_next_delivered(StatusCode::PAYLOAD_TOO_LARGE, "too_large")
-        .await;
+    refused_batch_is_dead_lettered_and_the_next_delivered(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "too_large",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -364,7 +381,11 @@ async fn transient_answers_are_retried_in_order_and_nothing_is_dead_lettered() {
         assert_eq!(outcome.delivered, 0);
         assert!(outcome.dead_lettered.is_empty(), "{answer}");
         assert!(
-            outcome.retry_reason.as_deref().unwrap_or("").contains(answer),
+            outcome
+                .retry_reason
+                .as_deref()
+                .unwrap_or("")
+                .contains(answer),
             "{outcome:?}"
         );
         assert_eq!(outbox.spool().len().unwrap(), 2, "kept after {answer}");
@@ -376,8 +397,14 @@ async fn transient_answers_are_retried_in_order_and_nothing_is_dead_lettered() {
     assert!(outbox.spool().dead_letters().is_empty().unwrap());
     assert!(!dir.path().join("dead-letter").exists());
     let text = metrics.encode().unwrap();
-    assert!(!text.contains("canopy_agent_batches_dead_lettered_total{"), "{text}");
-    assert!(text.contains("canopy_agent_errors_total{kind=\"push\"} 4"), "{text}");
+    assert!(
+        !text.contains("canopy_agent_batches_dead_lettered_total{"),
+        "{text}"
+    );
+    assert!(
+        text.contains("canopy_agent_errors_total{kind=\"push\"} 4"),
+        "{text}"
+    );
     server.abort();
 }
 
@@ -400,14 +427,29 @@ async fn the_spool_byte_bound_drops_the_oldest_and_counts_them() {
         assert!(outbox.spool().bytes().unwrap() <= max_bytes);
     }
     let ids: Vec<Uuid> = batches.iter().map(|b| b.batch_id).collect();
-    assert_eq!(ids_in(&outbox.spool().entries().unwrap()), ids[4..].to_vec());
-    let seqs: Vec<u64> = outbox.spool().entries().unwrap().iter().map(|e| e.seq).collect();
+    assert_eq!(
+        ids_in(&outbox.spool().entries().unwrap()),
+        ids[4..].to_vec()
+    );
+    let seqs: Vec<u64> = outbox
+        .spool()
+        .entries()
+        .unwrap()
+        .iter()
+        .map(|e| e.seq)
+        .collect();
     assert_eq!(seqs, vec![4, 5, 6], "the oldest were dropped first");
     assert_eq!(outbox.spool().dropped_total(), 4);
     let text = metrics.encode().unwrap();
-    assert!(text.contains("canopy_agent_spool_dropped_batches_total 4"), "{text}");
+    assert!(
+        text.contains("canopy_agent_spool_dropped_batches_total 4"),
+        "{text}"
+    );
     assert!(text.contains("canopy_agent_spool_batches 3"), "{text}");
-    assert!(text.contains("canopy_agent_spool_dropped_bytes_total "), "{text}");
+    assert!(
+        text.contains("canopy_agent_spool_dropped_bytes_total "),
+        "{text}"
+    );
 }
 
 #[tokio::test]
@@ -438,13 +480,25 @@ async fn the_dead_letter_byte_bound_drops_the_oldest_and_counts_them() {
         assert!(outbox.spool().dead_letters().bytes().unwrap() <= 2 * one + one / 2);
     }
     let letters = outbox.spool().dead_letters().entries().unwrap();
-    assert!(letters.iter().all(|l| l.path.parent() == Some(dead_letter_dir.as_path())));
+    assert!(letters
+        .iter()
+        .all(|l| l.path.parent() == Some(dead_letter_dir.as_path())));
     let ids: Vec<Uuid> = batches.iter().map(|b| b.batch_id).collect();
-    assert_eq!(ids_in(&letters), ids[3..].to_vec(), "the oldest were dropped first");
+    assert_eq!(
+        ids_in(&letters),
+        ids[3..].to_vec(),
+        "the oldest were dropped first"
+    );
     assert_eq!(outbox.spool().dead_letters().dropped_total(), 3);
     assert_eq!(metrics.dead_lettered_total("unauthorized"), 5);
     let text = metrics.encode().unwrap();
-    assert!(text.contains("canopy_agent_dead_letter_dropped_batches_total 3"), "{text}");
-    assert!(text.contains("canopy_agent_dead_letter_batches 2"), "{text}");
+    assert!(
+        text.contains("canopy_agent_dead_letter_dropped_batches_total 3"),
+        "{text}"
+    );
+    assert!(
+        text.contains("canopy_agent_dead_letter_batches 2"),
+        "{text}"
+    );
     server.abort();
 }

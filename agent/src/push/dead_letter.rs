@@ -4,8 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
-use super::spool::{io_err, list_batches, trim_oldest, write_atomically, Dropped, SpoolEntry};
 use super::spool::SpoolError;
+use super::spool::{io_err, list_batches, trim_oldest, write_atomically, Dropped, SpoolEntry};
 use super::Refusal;
 
 /// The dead-letter directory (created when the first batch arrives).

@@ -290,7 +290,10 @@ mod tests {
     #[test]
     fn a_duplicate_batch_conflict_is_delivered_and_another_conflict_refused() {
         let duplicate = r#"{"error":"duplicate_batch","batch_id":"x","message":"already stored"}"#;
-        assert_eq!(classify(StatusCode::CONFLICT, duplicate), Delivery::Delivered);
+        assert_eq!(
+            classify(StatusCode::CONFLICT, duplicate),
+            Delivery::Delivered
+        );
         assert_eq!(classify(StatusCode::CONFLICT, ""), Delivery::Delivered);
         assert!(matches!(
             classify(StatusCode::CONFLICT, r#"{"error":"other"}"#),
