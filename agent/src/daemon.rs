@@ -9,9 +9,9 @@ use tokio::time::MissedTickBehavior;
 
 use crate::directory::PodDirectory;
 use crate::metrics::Metrics;
+use crate::push::outbox::Outbox;
 use crate::push::spool::{Spool, SpoolError};
-use crate::push::{flush, PushError, Pusher};
-use crate::report::IntervalReport;
+use crate::push::{PushError, Pusher};
 use crate::sampler::{Sampler, SamplerError};
 use crate::settings::RunSettings;
 
@@ -37,95 +37,35 @@ pub enum DaemonError {
     Serve(std::io::Error),
 }
 
-/// The push half: spool plus client, with retry backoff.
-struct Outbox {
-    spool: Spool,
-    pusher: Pusher,
-    next_attempt: Instant,
-    backoff: Duration,
-}
-
-const MAX_BACKOFF: Duration = Duration::from_secs(300);
-/// Batches sent per tick at most, so a backlog drains over a few ticks without delaying samples.
-const MAX_BATCHES_PER_FLUSH: usize = 200;
-
-impl Outbox {
-    fn open(settings: &RunSettings, server_url: &str, node: &str) -> Result<Self, DaemonError> {
-        let token = match (&settings.node_token, &settings.node_token_file) {
-            (Some(token), _) => token.clone(),
-            // A directory (a Secret with one key per node) holds this node's token as `<node>`.
-            (None, Some(path)) if path.is_dir() => read_token(&path.join(node))?,
-            (None, Some(path)) => read_token(path)?,
-            (None, None) => return Err(DaemonError::MissingToken),
-        };
-        Ok(Self {
-            spool: Spool::open(&settings.spool_dir, settings.spool_max_batches)?,
-            pusher: Pusher::new(server_url, token)?,
-            next_attempt: Instant::now(),
-            backoff: Duration::from_secs(1),
-        })
-    }
-
-    fn enqueue(&mut self, node: &str, report: &IntervalReport, metrics: &Metrics) {
-        let mut batch = IngestBatch::new(node, vec![report.to_sample()]);
-        batch.dropped_batches_total = self.spool.dropped_total();
-        if let Err(e) = batch.validate() {
-            metrics.error("invalid_sample");
-            tracing::error!(error = %e, "not spooling an invalid sample");
-            return;
+/// Opens the spool and the client; the token from CANOPY_NODE_TOKEN, or the token file (a
+/// directory, as a mounted Secret with one key per node, holds this node's token as `<node>`).
+fn open_outbox(
+    settings: &RunSettings,
+    server_url: &str,
+    node: &str,
+) -> Result<Outbox, DaemonError> {
+    let (token, origin) = match (&settings.node_token, &settings.node_token_file) {
+        (Some(token), _) => (token.clone(), "CANOPY_NODE_TOKEN".to_string()),
+        (None, Some(path)) if path.is_dir() => {
+            let file = path.join(node);
+            (
+                read_token(&file)?,
+                format!("the token file {}", file.display()),
+            )
         }
-        let pushed = serde_json::to_vec(&batch)
-            .map_err(|e| e.to_string())
-            .and_then(|body| self.spool.push(&body).map_err(|e| e.to_string()));
-        match pushed {
-            Ok(0) => {}
-            Ok(dropped) => {
-                metrics.spool_dropped.inc_by(dropped);
-                tracing::warn!(
-                    dropped,
-                    total = self.spool.dropped_total(),
-                    "spool full: dropped oldest batches"
-                );
-            }
-            Err(e) => {
-                metrics.error("spool");
-                tracing::error!(error = %e, "spooling a batch");
-            }
-        }
-    }
-
-    async fn deliver(&mut self, metrics: &Metrics) {
-        if Instant::now() < self.next_attempt {
-            return;
-        }
-        match flush(&self.spool, &self.pusher, MAX_BATCHES_PER_FLUSH).await {
-            Ok(outcome) => {
-                metrics.batches_delivered.inc_by(outcome.delivered);
-                for reason in &outcome.rejected {
-                    metrics.batches_rejected.inc();
-                    tracing::error!(%reason, "server refused a batch; dropped it");
-                }
-                match outcome.retry_reason {
-                    Some(reason) => {
-                        metrics.error("push");
-                        tracing::warn!(%reason, retry_in_secs = self.backoff.as_secs(), "push failed; batches stay spooled");
-                        self.next_attempt = Instant::now() + self.backoff;
-                        self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
-                    }
-                    None => self.backoff = Duration::from_secs(1),
-                }
-            }
-            Err(e) => {
-                metrics.error("spool");
-                tracing::error!(error = %e, "reading the spool");
-            }
-        }
-        if let Ok(len) = self.spool.len() {
-            metrics
-                .spool_batches
-                .set(i64::try_from(len).unwrap_or(i64::MAX));
-        }
-    }
+        (None, Some(path)) => (
+            read_token(path)?,
+            format!("the token file {}", path.display()),
+        ),
+        (None, None) => return Err(DaemonError::MissingToken),
+    };
+    let spool = Spool::open(&settings.spool_dir, settings.spool_options())?;
+    Ok(Outbox::new(
+        spool,
+        Pusher::new(server_url, token)?,
+        node,
+        &origin,
+    ))
 }
 
 fn read_token(path: &std::path::Path) -> Result<SecretString, DaemonError> {
@@ -153,7 +93,7 @@ pub async fn run(settings: RunSettings) -> Result<(), DaemonError> {
     tracing::info!(node = %config.node, source = %sampler.source(), interval_secs = settings.interval_secs, "canopy-agent starting");
     start_pod_watch(&settings, &config.node, directory.clone()).await;
     let mut outbox = match &settings.server_url {
-        Some(url) => Some(Outbox::open(&settings, url, &config.node)?),
+        Some(url) => Some(open_outbox(&settings, url, &config.node)?),
         None => {
             tracing::info!("CANOPY_SERVER_URL unset: metrics only, nothing pushed");
             None
@@ -187,7 +127,10 @@ pub async fn run(settings: RunSettings) -> Result<(), DaemonError> {
                 }
                 metrics.record(&report);
                 if let Some(outbox) = outbox.as_mut() {
-                    outbox.enqueue(&config.node, &report, &metrics);
+                    outbox.enqueue(
+                        IngestBatch::new(&config.node, vec![report.to_sample()]),
+                        &metrics,
+                    );
                 }
             }
             Ok(None) => {}

@@ -41,6 +41,11 @@ pub struct KindLabels {
     pub kind: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabels {
+    pub reason: String,
+}
+
 /// Every metric the agent exports, registered in one registry.
 pub struct Metrics {
     registry: Registry,
@@ -52,9 +57,13 @@ pub struct Metrics {
     scrape_duration: Histogram,
     errors: Family<KindLabels, Counter>,
     pub spool_batches: Gauge,
+    pub spool_bytes: Gauge,
     pub spool_dropped: Counter,
+    pub spool_dropped_bytes: Counter,
     pub batches_delivered: Counter,
-    pub batches_rejected: Counter,
+    batches_dead_lettered: Family<ReasonLabels, Counter>,
+    pub dead_letter_batches: Gauge,
+    pub dead_letter_dropped: Counter,
     pub pods_known: Gauge,
     live_pod_series: Mutex<HashSet<PodLabels>>,
 }
@@ -110,9 +119,13 @@ impl Metrics {
         );
         registry.register("canopy_agent_errors", "Errors by kind", errors.clone());
         let spool_batches = Gauge::default();
+        let spool_bytes = Gauge::default();
         let spool_dropped = Counter::default();
+        let spool_dropped_bytes = Counter::default();
         let batches_delivered = Counter::default();
-        let batches_rejected = Counter::default();
+        let batches_dead_lettered = Family::<ReasonLabels, Counter>::default();
+        let dead_letter_batches = Gauge::default();
+        let dead_letter_dropped = Counter::default();
         let pods_known = Gauge::default();
         registry.register(
             "canopy_agent_spool_batches",
@@ -120,9 +133,19 @@ impl Metrics {
             spool_batches.clone(),
         );
         registry.register(
+            "canopy_agent_spool_bytes",
+            "Bytes of the batches waiting in the spool",
+            spool_bytes.clone(),
+        );
+        registry.register(
             "canopy_agent_spool_dropped_batches",
-            "Batches dropped because the spool was full",
+            "Batches dropped because the spool was full (batch or byte bound)",
             spool_dropped.clone(),
+        );
+        registry.register(
+            "canopy_agent_spool_dropped_bytes",
+            "Bytes of the batches dropped because the spool was full",
+            spool_dropped_bytes.clone(),
         );
         registry.register(
             "canopy_agent_batches_delivered",
@@ -130,9 +153,19 @@ impl Metrics {
             batches_delivered.clone(),
         );
         registry.register(
-            "canopy_agent_batches_rejected",
-            "Batches the server refused as invalid (not retried)",
-            batches_rejected.clone(),
+            "canopy_agent_batches_dead_lettered",
+            "Batches the server refused for good, moved to the dead-letter directory, by reason",
+            batches_dead_lettered.clone(),
+        );
+        registry.register(
+            "canopy_agent_dead_letter_batches",
+            "Batches in the dead-letter directory",
+            dead_letter_batches.clone(),
+        );
+        registry.register(
+            "canopy_agent_dead_letter_dropped_batches",
+            "Dead letters deleted (oldest first) to keep the dead-letter directory within its bound",
+            dead_letter_dropped.clone(),
         );
         registry.register(
             "canopy_agent_pods_known",
@@ -149,9 +182,13 @@ impl Metrics {
             scrape_duration,
             errors,
             spool_batches,
+            spool_bytes,
             spool_dropped,
+            spool_dropped_bytes,
             batches_delivered,
-            batches_rejected,
+            batches_dead_lettered,
+            dead_letter_batches,
+            dead_letter_dropped,
             pods_known,
             live_pod_series: Mutex::new(HashSet::new()),
         }
@@ -221,6 +258,24 @@ impl Metrics {
         self.errors
             .get_or_create(&KindLabels { kind: kind.into() })
             .inc();
+    }
+
+    /// Counts a batch moved to the dead-letter directory (`reason`: [`crate::push::Refusal`]).
+    pub fn dead_lettered(&self, reason: &str) {
+        self.batches_dead_lettered
+            .get_or_create(&ReasonLabels {
+                reason: reason.into(),
+            })
+            .inc();
+    }
+
+    /// Batches dead-lettered so far for `reason`.
+    pub fn dead_lettered_total(&self, reason: &str) -> u64 {
+        self.batches_dead_lettered
+            .get(&ReasonLabels {
+                reason: reason.into(),
+            })
+            .map_or(0, |c| c.get())
     }
 
     /// The text exposition format.

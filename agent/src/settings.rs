@@ -7,6 +7,9 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use secrecy::SecretString;
 
+use crate::push::spool::{
+    SpoolOptions, DEFAULT_DEAD_LETTER_MAX_BYTES, DEFAULT_SPOOL_MAX_BATCHES, DEFAULT_SPOOL_MAX_BYTES,
+};
 use crate::sampler::{SamplerConfig, SourceChoice};
 use crate::sensors::estimate::Provider;
 
@@ -96,11 +99,32 @@ pub struct RunSettings {
     #[arg(long, env = "CANOPY_SPOOL_DIR", default_value = ".canopy/agent-spool")]
     pub spool_dir: PathBuf,
     /// Most batches kept while the server is unreachable; older ones are dropped and counted.
-    #[arg(long, env = "CANOPY_SPOOL_MAX_BATCHES", default_value_t = 8640)]
+    #[arg(long, env = "CANOPY_SPOOL_MAX_BATCHES", default_value_t = DEFAULT_SPOOL_MAX_BATCHES)]
     pub spool_max_batches: usize,
+    /// Most bytes kept in the spool; past it the oldest batches are dropped and counted.
+    #[arg(long, env = "CANOPY_SPOOL_MAX_BYTES", default_value_t = DEFAULT_SPOOL_MAX_BYTES)]
+    pub spool_max_bytes: u64,
+    /// Where batches the server refuses for good go; default: `<spool dir>/dead-letter`.
+    #[arg(long, env = "CANOPY_DEAD_LETTER_DIR")]
+    pub dead_letter_dir: Option<PathBuf>,
+    /// Most bytes kept in the dead-letter directory; past it the oldest are deleted and counted.
+    #[arg(long, env = "CANOPY_DEAD_LETTER_MAX_BYTES", default_value_t = DEFAULT_DEAD_LETTER_MAX_BYTES)]
+    pub dead_letter_max_bytes: u64,
     /// Resolve pod names by watching pods on this node through the Kubernetes API.
     #[arg(long, env = "CANOPY_KUBE", default_value_t = cfg!(feature = "kube"), action = clap::ArgAction::Set)]
     pub kube: bool,
+}
+
+impl RunSettings {
+    /// The spool's bounds and dead-letter directory.
+    pub fn spool_options(&self) -> SpoolOptions {
+        SpoolOptions {
+            max_batches: self.spool_max_batches,
+            max_bytes: self.spool_max_bytes,
+            dead_letter_dir: self.dead_letter_dir.clone(),
+            dead_letter_max_bytes: self.dead_letter_max_bytes,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

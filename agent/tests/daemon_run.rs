@@ -62,6 +62,9 @@ async fn run_serves_metrics_and_pushes_after_the_server_comes_back() {
         node_token_file: None,
         spool_dir: dir.path().join("spool"),
         spool_max_batches: 1000,
+        spool_max_bytes: 64 * 1024 * 1024,
+        dead_letter_dir: None,
+        dead_letter_max_bytes: 1024 * 1024,
         kube: false,
     };
     let agent = tokio::spawn(canopy_agent::daemon::run(settings));

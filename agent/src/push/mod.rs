@@ -1,15 +1,19 @@
 //! Push to the Canopy server: `POST /api/v1/ingest` with the node's bearer token, fed from the
-//! on-disk spool in order; what the server cannot take now waits in the spool.
+//! on-disk spool in order; what the server cannot take now waits in the spool, what it refuses
+//! for good goes to the dead-letter directory so it cannot block the batches behind it.
 
+pub mod dead_letter;
+pub mod outbox;
 pub mod spool;
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use canopy_protocol::INGEST_PATH;
 use reqwest::StatusCode;
 use secrecy::{ExposeSecret, SecretString};
 
-use spool::{Spool, SpoolError};
+use spool::{Dropped, Spool, SpoolError};
 
 /// Errors building the push client.
 #[derive(Debug, thiserror::Error)]
@@ -18,28 +22,120 @@ pub enum PushError {
     Client(#[from] reqwest::Error),
 }
 
+/// Why the server refused a batch for good (re-sending it unchanged would be refused again).
+/// The label of `canopy_agent_batches_dead_lettered_total` and part of the dead letter's name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Refusal {
+    /// 401: the token is unknown or revoked.
+    Unauthorized,
+    /// 403: the token is valid but not for this node (or cluster).
+    Forbidden,
+    /// 413: the body is larger than the server or a proxy in front of it accepts.
+    TooLarge,
+    /// 400 and 422: the server cannot read or does not accept the batch.
+    Invalid,
+    /// 409 other than `duplicate_batch`.
+    Conflict,
+    /// Any other 4xx except 404, 408, 425 and 429 (which are retried).
+    ClientError,
+}
+
+impl Refusal {
+    /// The refusal an HTTP status means, if it is one.
+    pub fn from_status(status: StatusCode) -> Option<Self> {
+        match status.as_u16() {
+            401 => Some(Self::Unauthorized),
+            403 => Some(Self::Forbidden),
+            413 => Some(Self::TooLarge),
+            400 | 422 => Some(Self::Invalid),
+            409 => Some(Self::Conflict),
+            404 | 408 | 425 | 429 => None,
+            _ if status.is_client_error() => Some(Self::ClientError),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Unauthorized => "unauthorized",
+            Self::Forbidden => "forbidden",
+            Self::TooLarge => "too_large",
+            Self::Invalid => "invalid",
+            Self::Conflict => "conflict",
+            Self::ClientError => "client_error",
+        }
+    }
+
+    /// What the operator should fix, for the log line. `token_origin` says where the token came
+    /// from (`CANOPY_NODE_TOKEN`, or the token file's path).
+    pub fn advice(self, node: &str, token_origin: &str, batch_bytes: u64) -> String {
+        match self {
+            Self::Unauthorized => format!(
+                "the server refused the agent's token (unknown or revoked): check {token_origin} \
+                 for node {node}, or create a node token for {node} on the server, then restart \
+                 the agent"
+            ),
+            Self::Forbidden => format!(
+                "the token from {token_origin} is valid but not allowed for node {node}: it \
+                 belongs to another node or cluster; give node {node} its own token (and check \
+                 CANOPY_NODE_NAME)"
+            ),
+            Self::TooLarge => format!(
+                "the batch ({batch_bytes} bytes) is larger than the server or a proxy in front \
+                 of it accepts: raise the proxy's body limit (nginx: client_max_body_size)"
+            ),
+            Self::Invalid => format!(
+                "the server does not accept this batch from node {node} (its answer says which \
+                 field): check the agent and server versions and the node's clock"
+            ),
+            Self::Conflict => {
+                "the server answered 409 without `duplicate_batch`: check the server's logs".into()
+            }
+            Self::ClientError => "the server refused the request: check CANOPY_SERVER_URL \
+                                  points at the Canopy server"
+                .into(),
+        }
+    }
+}
+
 /// What the server did with one batch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Delivery {
-    /// 2xx, or 409 (the server already has this batch id): remove it from the spool.
+    /// 2xx, or 409 `duplicate_batch` (the server already has this batch id): remove it.
     Delivered,
-    /// Network error, 5xx, 408, 425, 429, and 401/403/404 (configuration problems the operator
-    /// can fix): keep the batch and everything after it; try again later.
+    /// Network error, 5xx, 404, 408, 425, 429: keep the batch and everything after it; try
+    /// again later.
     Retry(String),
-    /// Any other 4xx (400, 413, 422, ...): the server will never accept this body. It is removed
-    /// and counted so it cannot block the batches behind it.
-    Rejected(String),
+    /// 401, 403, 400, 413, 422 and the other 4xx: re-sending it unchanged will never succeed.
+    /// It moves to the dead-letter directory so it cannot block the batches behind it.
+    Refused { refusal: Refusal, answer: String },
 }
 
-/// Classifies an HTTP status as [`Delivery`].
-pub fn classify(status: StatusCode) -> Delivery {
-    let code = status.as_u16();
-    if status.is_success() || status == StatusCode::CONFLICT {
-        Delivery::Delivered
-    } else if status.is_server_error() || matches!(code, 401 | 403 | 404 | 408 | 425 | 429) {
-        Delivery::Retry(format!("server answered {status}"))
+/// Classifies an HTTP status and the start of the answer's body as [`Delivery`].
+pub fn classify(status: StatusCode, body: &str) -> Delivery {
+    if status.is_success() || (status == StatusCode::CONFLICT && is_duplicate_batch(body)) {
+        return Delivery::Delivered;
+    }
+    let answer = if body.is_empty() {
+        format!("server answered {status}")
     } else {
-        Delivery::Rejected(format!("server answered {status}"))
+        format!("server answered {status}: {}", truncate(body, 300))
+    };
+    match Refusal::from_status(status) {
+        Some(refusal) => Delivery::Refused { refusal, answer },
+        None => Delivery::Retry(answer),
+    }
+}
+
+/// The server answers a batch id it already stored with 409 `{"error": "duplicate_batch"}`; a
+/// 409 without a JSON `error` (an older server) means the same.
+fn is_duplicate_batch(body: &str) -> bool {
+    match serde_json::from_str::<serde_json::Value>(body) {
+        Ok(value) => match value.get("error").and_then(|e| e.as_str()) {
+            Some(kind) => kind == "duplicate_batch",
+            None => true,
+        },
+        Err(_) => true,
     }
 }
 
@@ -80,46 +176,65 @@ impl Pusher {
             .send()
             .await;
         match response {
-            Ok(response) => match classify(response.status()) {
-                Delivery::Rejected(reason) => {
-                    let detail = response.text().await.unwrap_or_default();
-                    Delivery::Rejected(format!("{reason}: {}", truncate(&detail, 300)))
-                }
-                other => other,
-            },
+            Ok(response) if response.status().is_success() => Delivery::Delivered,
+            Ok(response) => {
+                let status = response.status();
+                let detail = response.text().await.unwrap_or_default();
+                classify(status, &detail)
+            }
             Err(e) => Delivery::Retry(format!("sending to {}: {e}", self.url)),
         }
     }
+}
+
+/// A batch moved to the dead-letter directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadLettered {
+    pub refusal: Refusal,
+    /// The server's status and answer.
+    pub answer: String,
+    /// The dead letter's file.
+    pub path: PathBuf,
+    pub bytes: u64,
+    /// Older dead letters deleted to keep the directory within its bound.
+    pub dropped: Dropped,
 }
 
 /// What one flush of the spool did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FlushOutcome {
     pub delivered: u64,
-    pub rejected: Vec<String>,
+    pub dead_lettered: Vec<DeadLettered>,
     /// Why the flush stopped early (the oldest batch stays spooled), if it did.
     pub retry_reason: Option<String>,
 }
 
-/// Sends up to `max_batches` spooled batches oldest first, removing each once the server has it;
-/// stops at the first that must be retried, so order is kept. (The daemon bounds each flush so
-/// a long backlog does not hold up sampling; the rest goes on the next ticks.)
+/// Sends up to `max_batches` spooled batches oldest first, removing each once the server has it
+/// and moving each it refuses for good to the dead-letter directory; stops at the first that
+/// must be retried, so order is kept. (The daemon bounds each flush so a long backlog does not
+/// hold up sampling; the rest goes on the next ticks.)
 pub async fn flush(
-    spool: &Spool,
+    spool: &mut Spool,
     pusher: &Pusher,
     max_batches: usize,
 ) -> Result<FlushOutcome, SpoolError> {
     let mut outcome = FlushOutcome::default();
     for entry in spool.entries()?.into_iter().take(max_batches) {
         let body = spool.read(&entry)?;
-        match pusher.send(body).await {
+        match pusher.send(body.clone()).await {
             Delivery::Delivered => {
                 spool.remove(&entry)?;
                 outcome.delivered += 1;
             }
-            Delivery::Rejected(reason) => {
-                spool.remove(&entry)?;
-                outcome.rejected.push(reason);
+            Delivery::Refused { refusal, answer } => {
+                let (path, dropped) = spool.dead_letter(&entry, &body, refusal)?;
+                outcome.dead_lettered.push(DeadLettered {
+                    refusal,
+                    answer,
+                    path,
+                    bytes: entry.bytes,
+                    dropped,
+                });
             }
             Delivery::Retry(reason) => {
                 outcome.retry_reason = Some(reason);
@@ -138,21 +253,65 @@ fn truncate(text: &str, max_chars: usize) -> String {
 mod tests {
     use super::*;
 
+    fn status(code: u16) -> StatusCode {
+        StatusCode::from_u16(code).unwrap_or(StatusCode::IM_A_TEAPOT)
+    }
+
     #[test]
     fn statuses_are_classified() {
-        assert_eq!(classify(StatusCode::OK), Delivery::Delivered);
-        assert_eq!(classify(StatusCode::ACCEPTED), Delivery::Delivered);
-        assert_eq!(classify(StatusCode::CONFLICT), Delivery::Delivered);
-        for retry in [500, 502, 503, 401, 403, 404, 408, 429] {
-            let status = StatusCode::from_u16(retry).unwrap_or(StatusCode::IM_A_TEAPOT);
-            assert!(matches!(classify(status), Delivery::Retry(_)), "{retry}");
-        }
-        for rejected in [400, 413, 422] {
-            let status = StatusCode::from_u16(rejected).unwrap_or(StatusCode::OK);
+        assert_eq!(classify(StatusCode::OK, ""), Delivery::Delivered);
+        assert_eq!(classify(StatusCode::CREATED, "{}"), Delivery::Delivered);
+        assert_eq!(classify(StatusCode::ACCEPTED, ""), Delivery::Delivered);
+        for retry in [500, 502, 503, 404, 408, 425, 429] {
             assert!(
-                matches!(classify(status), Delivery::Rejected(_)),
-                "{rejected}"
+                matches!(classify(status(retry), ""), Delivery::Retry(_)),
+                "{retry}"
             );
         }
+        for (code, expected) in [
+            (401, Refusal::Unauthorized),
+            (403, Refusal::Forbidden),
+            (413, Refusal::TooLarge),
+            (400, Refusal::Invalid),
+            (422, Refusal::Invalid),
+            (405, Refusal::ClientError),
+            (410, Refusal::ClientError),
+        ] {
+            match classify(status(code), "{\"error\":\"x\"}") {
+                Delivery::Refused { refusal, answer } => {
+                    assert_eq!(refusal, expected, "{code}");
+                    assert!(answer.contains(&code.to_string()), "{answer}");
+                }
+                other => panic!("{code}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_duplicate_batch_conflict_is_delivered_and_another_conflict_refused() {
+        let duplicate = r#"{"error":"duplicate_batch","batch_id":"x","message":"already stored"}"#;
+        assert_eq!(
+            classify(StatusCode::CONFLICT, duplicate),
+            Delivery::Delivered
+        );
+        assert_eq!(classify(StatusCode::CONFLICT, ""), Delivery::Delivered);
+        assert!(matches!(
+            classify(StatusCode::CONFLICT, r#"{"error":"other"}"#),
+            Delivery::Refused {
+                refusal: Refusal::Conflict,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn advice_names_what_to_fix() {
+        let advice = Refusal::Unauthorized.advice("node-a", "CANOPY_NODE_TOKEN", 10);
+        assert!(advice.contains("CANOPY_NODE_TOKEN") && advice.contains("node-a"));
+        let advice = Refusal::Forbidden.advice("node-a", "/secrets/node-a", 10);
+        assert!(advice.contains("not allowed for node node-a"));
+        assert!(Refusal::TooLarge
+            .advice("node-a", "x", 12345)
+            .contains("12345 bytes"));
     }
 }
