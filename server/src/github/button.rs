@@ -69,7 +69,11 @@ impl Github {
             ));
             return Ok(button);
         };
-        let default_team = teams.first().map(ToString::to_string).unwrap_or_default();
+        // The file may leave the team out: the first team the person may deploy for fills it
+        // (someone who may deploy nowhere is told so and sees no form).
+        let default_team = teams
+            .first()
+            .map_or_else(|| "team".to_owned(), ToString::to_string);
         let file = CanopyFile::parse(&text, &default_team, "dev");
         if file.raw.is_none() {
             button.problem = Some(format!(
@@ -88,14 +92,17 @@ impl Github {
 
     /// The teams where `who` may deploy.
     async fn deployable_teams(&self, who: &Principal) -> Result<Vec<TeamName>> {
-        let names = sqlx::query_scalar!("SELECT name FROM teams ORDER BY name")
-            .fetch_all(&self.pool)
-            .await?;
-        Ok(names
-            .iter()
-            .filter_map(|name| TeamName::parse(name).ok())
-            .filter(|team| who.may(team, Permission::Deploy))
-            .collect())
+        let mut teams: Vec<TeamName> = who.teams.keys().cloned().collect();
+        if who.org_admin {
+            let names = sqlx::query_scalar!("SELECT name FROM teams ORDER BY name")
+                .fetch_all(&self.pool)
+                .await?;
+            teams.extend(names.iter().filter_map(|name| TeamName::parse(name).ok()));
+        }
+        teams.sort();
+        teams.dedup();
+        teams.retain(|team| who.may(team, Permission::Deploy));
+        Ok(teams)
     }
 
     /// The service page's GitHub card.

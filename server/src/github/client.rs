@@ -24,13 +24,15 @@ pub struct GithubClient {
     /// Authenticated as the App (its JWT); `None` without `CANOPY_GITHUB_APP_ID`.
     app: Option<Octocrab>,
     anonymous: Octocrab,
-    installations: Arc<Mutex<HashMap<u64, Octocrab>>>,
+    /// Shared, not cloned: an `Octocrab` clone copies its token cache rather than sharing it,
+    /// so each installation's one client is handed out behind an `Arc`.
+    installations: Arc<Mutex<HashMap<u64, Arc<Octocrab>>>>,
 }
 
 /// Who reads a repository: its installation, or nobody (a public repository).
 #[derive(Clone)]
 pub struct Reader {
-    crab: Octocrab,
+    crab: Arc<Octocrab>,
     pub installation: Option<u64>,
 }
 
@@ -184,7 +186,7 @@ impl GithubClient {
 
     /// The client of installation `id` (its token is minted on first use and renewed by
     /// octocrab shortly before it expires).
-    pub async fn installation_client(&self, id: u64) -> Result<Octocrab, GithubError> {
+    pub async fn installation_client(&self, id: u64) -> Result<Arc<Octocrab>, GithubError> {
         let Some(app) = &self.app else {
             return Err(GithubError::NotConfigured);
         };
@@ -192,9 +194,10 @@ impl GithubClient {
         if let Some(crab) = installations.get(&id) {
             return Ok(crab.clone());
         }
-        let crab = app
-            .installation(id.into())
-            .map_err(|e| GithubError::Setup(format!("the installation {id} client: {e}")))?;
+        let crab = Arc::new(
+            app.installation(id.into())
+                .map_err(|e| GithubError::Setup(format!("the installation {id} client: {e}")))?,
+        );
         installations.insert(id, crab.clone());
         Ok(crab)
     }
@@ -208,7 +211,7 @@ impl GithubClient {
                 installation: Some(id),
             }),
             None => Ok(Reader {
-                crab: self.anonymous.clone(),
+                crab: Arc::new(self.anonymous.clone()),
                 installation: None,
             }),
         }

@@ -102,6 +102,65 @@ pub(super) fn spawn(github: Github, shutdown: CancellationToken) {
     });
 }
 
+#[derive(Debug, Deserialize)]
+struct PullRequestEvent {
+    action: String,
+    number: u64,
+    pull_request: PullRequest,
+}
+
+#[derive(Debug, Deserialize)]
+struct PullRequest {
+    head: PullRequestHead,
+}
+
+#[derive(Debug, Deserialize)]
+struct PullRequestHead {
+    repo: Option<HeadRepository>,
+}
+
+#[derive(Debug, Deserialize)]
+struct HeadRepository {
+    full_name: String,
+    #[serde(default)]
+    fork: bool,
+}
+
+/// Pull requests: those from forks are refused (their code must not run with the team's
+/// secrets); previews of the others are not built yet, and the outcome says so.
+fn pull_request(repo: &RepoName, payload: &serde_json::Value) -> Processed {
+    let event: PullRequestEvent = match serde_json::from_value(payload.clone()) {
+        Ok(event) => event,
+        Err(error) => {
+            return Processed::Finished {
+                deployed: false,
+                summary: format!("the pull_request payload could not be read: {error}"),
+            }
+        }
+    };
+    let from = event.pull_request.head.repo.as_ref();
+    let fork = from.is_none_or(|head| {
+        head.fork || !head.full_name.eq_ignore_ascii_case(&repo.to_string())
+    });
+    let summary = if fork {
+        format!(
+            "refused: pull request #{} ({}) comes from a fork ({}); code from forks never runs with the team's secrets",
+            event.number,
+            event.action,
+            from.map_or("a deleted repository", |head| head.full_name.as_str())
+        )
+    } else {
+        format!(
+            "pull request #{} ({}): preview environments are not built yet; nothing was deployed",
+            event.number, event.action
+        )
+    };
+    Processed::Finished {
+        deployed: false,
+        summary,
+    }
+}
+
 impl Github {
     /// Claims and processes one due delivery; `false` when there was none.
     pub async fn process_next(&self) -> Result<bool> {
@@ -128,10 +187,7 @@ impl Github {
                 self.process_push(&delivery.delivery_id, &repo, delivery.payload)
                     .await
             }
-            "pull_request" => Ok(Processed::Finished {
-                deployed: false,
-                summary: "pull request previews are not built yet; nothing was deployed".to_owned(),
-            }),
+            "pull_request" => Ok(pull_request(&repo, &delivery.payload)),
             other => Ok(Processed::Finished {
                 deployed: false,
                 summary: format!("Canopy does not act on {other} events"),
