@@ -139,9 +139,8 @@ fn pull_request(repo: &RepoName, payload: &serde_json::Value) -> Processed {
         }
     };
     let from = event.pull_request.head.repo.as_ref();
-    let fork = from.is_none_or(|head| {
-        head.fork || !head.full_name.eq_ignore_ascii_case(&repo.to_string())
-    });
+    let fork = from
+        .is_none_or(|head| head.fork || !head.full_name.eq_ignore_ascii_case(&repo.to_string()));
     let summary = if fork {
         format!(
             "refused: pull request #{} ({}) comes from a fork ({}); code from forks never runs with the team's secrets",

@@ -33,6 +33,9 @@ enum Needs {
     /// The admin role in alpha (or an organisation admin), signed in as a person: the e-mail
     /// page's forms, which carry the session's anti-forgery token.
     TeamAdminPerson,
+    /// The deployer role in alpha (or an organisation admin), signed in as a person: the
+    /// GitHub page's forms, which carry the session's anti-forgery token.
+    DeployPerson,
 }
 
 const CALLERS: [&str; 9] = [
@@ -60,6 +63,7 @@ fn allowed(needs: Needs) -> [bool; 9] {
         Needs::OrgAdmin => [F, F, F, F, F, T, F, F, F],
         Needs::MemberPerson => [F, T, T, T, F, F, F, F, F],
         Needs::TeamAdminPerson => [F, F, F, T, F, T, F, F, F],
+        Needs::DeployPerson => [F, F, T, T, F, T, F, F, F],
     }
 }
 
@@ -98,7 +102,9 @@ fn handler_case(
         .replace("{environment}", "dev")
         .replace("{pod}", "web-1")
         .replace("{username}", "bystander")
-        .replace("{token}", "no-such-invite");
+        .replace("{token}", "no-such-invite")
+        .replace("{file}", "dev.svg")
+        .replace("{delivery}", "no-such-delivery");
     let m = method.as_str();
     let case = match (m, pattern) {
         ("GET", "/healthz" | "/readyz" | "/metrics" | "/signin" | "/favicon.ico") => {
@@ -229,6 +235,36 @@ fn handler_case(
             form(&[("List-Unsubscribe", "One-Click")]),
         ),
         ("GET", "/admin/outbox") => (Needs::OrgAdmin, path, Body::Empty),
+        // Authorised by the HMAC signature over the body (none configured here: 404 for all).
+        ("POST", "/webhooks/github") => (Needs::Public, path, Body::Json(json!({}))),
+        ("GET", "/badge/deploy.svg" | "/badge/{team}/{service}/{file}") => {
+            (Needs::Public, path, Body::Empty)
+        }
+        ("GET", "/services/{team}/{service}/github") => {
+            (Needs::SignedIn, format!("{path}?env=dev"), Body::Empty)
+        }
+        ("POST", "/services/{team}/{service}/github/link") => (
+            Needs::DeployPerson,
+            format!("{path}?env=dev"),
+            form(&[
+                ("repo", "acme/web"),
+                ("branch", "main"),
+                ("image_template", "ghcr.io/acme/web:{sha}"),
+            ]),
+        ),
+        ("POST", "/services/{team}/{service}/github/unlink")
+        | ("POST", "/services/{team}/{service}/github/deliveries/{delivery}/again") => {
+            (Needs::DeployPerson, format!("{path}?env=dev"), form(&[]))
+        }
+        ("PUT", "/api/v1/services/{team}/{service}/{environment}/github") => (
+            Needs::Deploy,
+            path,
+            Body::Json(json!({ "repo": "acme/web", "branch": "main",
+                               "image_template": "ghcr.io/acme/web:{sha}" })),
+        ),
+        ("DELETE", "/api/v1/services/{team}/{service}/{environment}/github") => {
+            (Needs::Deploy, path, Body::Empty)
+        }
         ("POST", "/api/v1/energy/request-counts") => (Needs::OrgAdmin, path, Body::Json(json!({}))),
         ("GET", p) if p.starts_with("/api/v1/energy/") => (
             Needs::SignedIn,
@@ -314,6 +350,8 @@ fn server_fn_case(path: &str) -> Option<(Needs, Body)> {
                 ("source_path", "/tmp"),
             ]),
         ),
+        "load_deploy_button" => (Needs::SignedIn, form(&[("repo", "acme/web")])),
+        "load_github_card" => (Needs::SignedIn, with(&[])),
         "scan_dependencies_now" => (
             Needs::Deploy,
             form(&[("team", "alpha"), ("service", "web")]),
@@ -364,9 +402,14 @@ async fn with_csrf(app: &TestApp, caller: &Caller, body: &Body) -> Body {
     let Body::Form(pairs) = body else {
         return body.clone();
     };
-    // The people page has forms for organisation admins, the team's e-mail page for members.
+    // The people page has forms for organisation admins, the team's e-mail page for members,
+    // the service's GitHub page for its deployers.
     let mut token = String::new();
-    for page in ["/admin/users", "/teams/alpha/weekly-email"] {
+    for page in [
+        "/admin/users",
+        "/teams/alpha/weekly-email",
+        "/services/alpha/web/github?env=dev",
+    ] {
         let html = caller
             .client
             .get(app.url(page))
@@ -541,7 +584,9 @@ async fn every_route_and_server_function_allows_exactly_who_its_entry_says() {
             continue;
         }
         for (i, caller) in callers.iter().enumerate() {
-            let body = if (path.starts_with("/admin/") || path.starts_with("/teams/"))
+            let body = if (path.starts_with("/admin/")
+                || path.starts_with("/teams/")
+                || path.starts_with("/services/"))
                 && *method == Method::POST
                 && caller.bearer.is_none()
             {

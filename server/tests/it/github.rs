@@ -93,7 +93,10 @@ async fn linking_checks_the_app_installation_and_says_what_to_do() {
     assert_eq!(refused.status(), StatusCode::CONFLICT);
     let body: Value = refused.json().await.expect("json");
     let message = body["message"].as_str().unwrap_or_default();
-    assert!(message.contains("not installed on acme/secret-app"), "{body}");
+    assert!(
+        message.contains("not installed on acme/secret-app"),
+        "{body}"
+    );
     assert!(message.contains("install it"), "{body}");
 
     let bad = link(&app, json!({ "repo": "acme/checkout", "branch": "main", "image_template": "ghcr.io/acme/checkout:latest" })).await;
@@ -144,10 +147,21 @@ async fn deploy_button(app: &TestApp, client: &reqwest::Client, query: &[(&str, 
 async fn the_deploy_button_prefills_the_form_or_says_exactly_what_is_wrong() {
     let github = github().await;
     github
-        .put_file("acme", "checkout", "broken", "canopy.yaml", "name: checkout\nimage: ghcr.io/acme/checkout:1.0.0\nport: 99999\n")
+        .put_file(
+            "acme",
+            "checkout",
+            "broken",
+            "canopy.yaml",
+            "name: checkout\nimage: ghcr.io/acme/checkout:1.0.0\nport: 99999\n",
+        )
         .expect("file");
     let app = TestApp::spawn_with_github(settings_for(&github)).await;
-    let deployer = app.person("dana", &[("payments", Role::Deployer), ("search", Role::Viewer)]).await;
+    let deployer = app
+        .person(
+            "dana",
+            &[("payments", Role::Deployer), ("search", Role::Viewer)],
+        )
+        .await;
 
     let button = deploy_button(&app, &deployer, &[("repo", "acme/checkout")]).await;
     assert_eq!(button["problem"], Value::Null, "{button}");
@@ -159,18 +173,34 @@ async fn the_deploy_button_prefills_the_form_or_says_exactly_what_is_wrong() {
     assert_eq!(button["form"]["env"], "LOG_LEVEL=info");
     assert_eq!(button["form"]["secrets"], "DATABASE_PASSWORD=");
 
-    let broken = deploy_button(&app, &deployer, &[("repo", "acme/checkout"), ("git_ref", "broken")]).await;
+    let broken = deploy_button(
+        &app,
+        &deployer,
+        &[("repo", "acme/checkout"), ("git_ref", "broken")],
+    )
+    .await;
     assert_eq!(broken["problem"], Value::Null);
     let problems = broken["file_problems"].as_array().expect("problems");
     assert!(
-        problems.iter().any(|p| p["field"] == "port" && p["line"] == 3),
+        problems
+            .iter()
+            .any(|p| p["field"] == "port" && p["line"] == 3),
         "{broken}"
     );
 
     for (query, expected) in [
-        (vec![("repo", "acme/nothing-here")], "acme/nothing-here does not exist on GitHub, or it is private"),
-        (vec![("repo", "acme/secret-app")], "private and the Canopy GitHub App is not installed on it"),
-        (vec![("repo", "acme/checkout"), ("path", "deploy/canopy.yaml")], "acme/checkout has no deploy/canopy.yaml at main"),
+        (
+            vec![("repo", "acme/nothing-here")],
+            "acme/nothing-here does not exist on GitHub, or it is private",
+        ),
+        (
+            vec![("repo", "acme/secret-app")],
+            "private and the Canopy GitHub App is not installed on it",
+        ),
+        (
+            vec![("repo", "acme/checkout"), ("path", "deploy/canopy.yaml")],
+            "acme/checkout has no deploy/canopy.yaml at main",
+        ),
     ] {
         let button = deploy_button(&app, &deployer, &query).await;
         let problem = button["problem"].as_str().unwrap_or_default();
@@ -249,16 +279,28 @@ async fn webhooks_are_verified_before_anything_is_parsed_and_recorded_once() {
     // Missing, wrong, and over another body: 401, nothing stored.
     let (status, _) = hook
         .raw(
-            &[("x-github-event", "push".into()), ("x-github-delivery", "d-1".into())],
+            &[
+                ("x-github-event", "push".into()),
+                ("x-github-delivery", "d-1".into()),
+            ],
             body.clone(),
         )
         .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     let (status, answer) = hook
-        .raw(&headers(format!("sha256={}", "0".repeat(64)), "d-1"), body.clone())
+        .raw(
+            &headers(format!("sha256={}", "0".repeat(64)), "d-1"),
+            body.clone(),
+        )
         .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    assert!(answer["result"].as_str().unwrap_or_default().contains("does not match"), "{answer}");
+    assert!(
+        answer["result"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("does not match"),
+        "{answer}"
+    );
     let other_body = br#"{"zen":"Keep it logically awesome."}"#.to_vec();
     let (status, _) = hook
         .raw(&headers(github.sign(&other_body), "d-1"), body.clone())
@@ -278,7 +320,10 @@ async fn webhooks_are_verified_before_anything_is_parsed_and_recorded_once() {
     assert_eq!(hook.deliveries().await, 0);
 
     // An event Canopy does not act on: answered, nothing stored.
-    let issues = serde_json::to_vec(&json!({ "action": "opened", "repository": { "full_name": "acme/checkout" } })).expect("body");
+    let issues = serde_json::to_vec(
+        &json!({ "action": "opened", "repository": { "full_name": "acme/checkout" } }),
+    )
+    .expect("body");
     let (status, answer) = hook
         .raw(
             &[
@@ -290,20 +335,38 @@ async fn webhooks_are_verified_before_anything_is_parsed_and_recorded_once() {
         )
         .await;
     assert_eq!(status, StatusCode::OK);
-    assert!(answer["result"].as_str().unwrap_or_default().starts_with("ignored"), "{answer}");
+    assert!(
+        answer["result"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("ignored"),
+        "{answer}"
+    );
     assert_eq!(hook.deliveries().await, 0);
 
     // A valid push to another branch: recorded, processed, nothing deployed.
-    let (status, _) = hook.raw(&headers(github.sign(&body), "d-1"), body.clone()).await;
+    let (status, _) = hook
+        .raw(&headers(github.sign(&body), "d-1"), body.clone())
+        .await;
     assert_eq!(status, StatusCode::ACCEPTED);
     // GitHub redelivers the same delivery: nothing changes.
-    let (status, answer) = hook.raw(&headers(github.sign(&body), "d-1"), body.clone()).await;
+    let (status, answer) = hook
+        .raw(&headers(github.sign(&body), "d-1"), body.clone())
+        .await;
     assert_eq!(status, StatusCode::OK);
-    assert!(answer["result"].as_str().unwrap_or_default().contains("already received"));
+    assert!(answer["result"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("already received"));
     assert_eq!(hook.deliveries().await, 1);
     let outcome = wait_for_outcome(&app, "d-1").await;
     assert_eq!(outcome.0, "ignored");
-    assert!(outcome.1.contains("push to feature/login; checkout dev follows main"), "{outcome:?}");
+    assert!(
+        outcome
+            .1
+            .contains("push to feature/login; checkout dev follows main"),
+        "{outcome:?}"
+    );
     assert_eq!(count(&app, "SELECT count(*) FROM deploys").await, 0);
 
     // A pull request from a fork is refused with a visible reason; nothing is deployed.
@@ -335,7 +398,9 @@ async fn webhooks_are_verified_before_anything_is_parsed_and_recorded_once() {
     assert_eq!(count(&app, "SELECT count(*) FROM deploys").await, 0);
 
     // The deliveries page lists them with what Canopy did.
-    let (status, html) = app.get_html("/services/payments/checkout/github?env=dev").await;
+    let (status, html) = app
+        .get_html("/services/payments/checkout/github?env=dev")
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("checkout dev follows main"), "{html}");
     assert!(html.contains("Process again"));
@@ -345,13 +410,12 @@ async fn webhooks_are_verified_before_anything_is_parsed_and_recorded_once() {
 /// Waits until the delivery worker finished `delivery`; its state and outcome.
 pub async fn wait_for_outcome(app: &TestApp, delivery: &str) -> (String, String) {
     for _ in 0..100 {
-        let row: Option<(String, Option<String>)> = sqlx::query_as(
-            "SELECT state, outcome FROM github_deliveries WHERE delivery_id = $1",
-        )
-        .bind(delivery)
-        .fetch_optional(&app.pool)
-        .await
-        .expect("delivery");
+        let row: Option<(String, Option<String>)> =
+            sqlx::query_as("SELECT state, outcome FROM github_deliveries WHERE delivery_id = $1")
+                .bind(delivery)
+                .fetch_optional(&app.pool)
+                .await
+                .expect("delivery");
         if let Some((state, outcome)) = row {
             if !matches!(state.as_str(), "pending" | "processing") {
                 return (state, outcome.unwrap_or_default());
@@ -368,17 +432,32 @@ async fn badges_are_public_svg() {
     let app = TestApp::spawn_with_github(settings_for(&github)).await;
     register(&app).await;
     let anonymous = app.anonymous();
-    let response = anonymous.get(app.url("/badge/deploy.svg")).send().await.expect("GET");
+    let response = anonymous
+        .get(app.url("/badge/deploy.svg"))
+        .send()
+        .await
+        .expect("GET");
     assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(response.headers()["content-type"], "image/svg+xml; charset=utf-8");
-    assert!(response.text().await.expect("svg").contains("Deploy to: Canopy"));
+    assert_eq!(
+        response.headers()["content-type"],
+        "image/svg+xml; charset=utf-8"
+    );
+    assert!(response
+        .text()
+        .await
+        .expect("svg")
+        .contains("Deploy to: Canopy"));
     let response = anonymous
         .get(app.url("/badge/payments/checkout/prod.svg"))
         .send()
         .await
         .expect("GET");
     assert_eq!(response.status(), StatusCode::OK);
-    assert!(response.text().await.expect("svg").contains("canopy prod: not deployed"));
+    assert!(response
+        .text()
+        .await
+        .expect("svg")
+        .contains("canopy prod: not deployed"));
     let response = anonymous
         .get(app.url("/badge/payments/nothing/prod.svg"))
         .send()
