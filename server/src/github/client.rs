@@ -132,7 +132,11 @@ impl GithubClient {
             Octocrab::builder()
                 .base_uri(base)
                 .map(|b| {
-                    b.set_connect_timeout(Some(CALL_TIMEOUT))
+                    // No immediate re-sends: a POST GitHub answered 5xx may still have been
+                    // done (a second deployment); the workers retry with backoff instead, and
+                    // pages say GitHub failed.
+                    b.add_retry_config(octocrab::service::middleware::retry::RetryConfig::None)
+                        .set_connect_timeout(Some(CALL_TIMEOUT))
                         .set_read_timeout(Some(CALL_TIMEOUT))
                         .set_write_timeout(Some(CALL_TIMEOUT))
                 })

@@ -16,7 +16,7 @@ use super::{
 };
 
 const LEASE: Duration = Duration::from_secs(60);
-/// Posts are tried again after 5 s, 10 s, 20 s, ... up to an hour between tries, this many times.
+/// Posts are tried again after 4 s, 8 s, 16 s, ... up to an hour between tries, this many times.
 const MAX_ATTEMPTS: i32 = 20;
 
 /// One GitHub deployment as the service's GitHub page shows it.
@@ -120,7 +120,7 @@ impl Github {
             Ok(()) => {}
             Err(error) => {
                 let attempts = due.attempts + 1;
-                let wait = Duration::from_secs(5 * 2u64.pow(attempts.min(10) as u32))
+                let wait = Duration::from_secs(2 * 2u64.pow(attempts.min(11) as u32))
                     .min(Duration::from_secs(3600));
                 let give_up = attempts >= MAX_ATTEMPTS || !error.is_transient();
                 tracing::warn!(%error, deploy = due.deploy_id, attempts, give_up, "GitHub deployment status not posted");

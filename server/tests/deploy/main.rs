@@ -9,6 +9,7 @@ mod api;
 mod app_support;
 mod apply;
 mod failures;
+mod github;
 mod pods;
 mod quota;
 mod resume;

@@ -167,12 +167,22 @@ impl TestApp {
             mail,
             test_drift_settings(),
             no_github(),
+            canopy_server::config::ClusterSettings::None,
         )
         .await
     }
 
     /// Starts Canopy with these GitHub App settings (GitHub at a local double).
     pub async fn spawn_with_github(github: GithubAppSettings) -> Self {
+        Self::spawn_with_cluster_and_github(canopy_server::config::ClusterSettings::None, github)
+            .await
+    }
+
+    /// Starts Canopy deploying to `cluster`, with GitHub at a local double.
+    pub async fn spawn_with_cluster_and_github(
+        cluster: canopy_server::config::ClusterSettings,
+        github: GithubAppSettings,
+    ) -> Self {
         let identity = canopy_server::config::IdentitySettings::from_lookup(|_| None)
             .expect("default identity settings");
         Self::start(
@@ -181,6 +191,7 @@ impl TestApp {
             test_mail_settings(),
             test_drift_settings(),
             github,
+            cluster,
         )
         .await
     }
@@ -195,6 +206,7 @@ impl TestApp {
             test_mail_settings(),
             drift,
             no_github(),
+            canopy_server::config::ClusterSettings::None,
         )
         .await
     }
@@ -205,6 +217,7 @@ impl TestApp {
         mail: MailSettings,
         drift: DriftSettings,
         github: GithubAppSettings,
+        cluster: canopy_server::config::ClusterSettings,
     ) -> Self {
         init_logs();
         let (db_name, options) = fresh_database().await;
@@ -232,7 +245,7 @@ impl TestApp {
         };
         let application = Application::build_with_parts(
             settings,
-            canopy_server::config::ClusterSettings::None,
+            cluster,
             canopy_server::startup::Parts {
                 identity,
                 mail,
