@@ -1,5 +1,11 @@
 -- GitHub-linked delivery (server/src/github/, docs/GITHUB.md). Additive only.
 
+-- Adding a nullable column only takes a brief ACCESS EXCLUSIVE lock; never wait long for it
+-- behind a long query of a running replica (the migration fails and is retried instead).
+-- LOCAL: the settings end with the migration's transaction.
+SET LOCAL lock_timeout = '5s';
+SET LOCAL statement_timeout = '60s';
+
 -- The commit a deploy came from, when it came from GitHub (a push or a pull request).
 ALTER TABLE deploys ADD COLUMN git_sha TEXT;
 

@@ -69,6 +69,7 @@ timed
 t0=$SECONDS; step "Building the site bundle and the server"
 "$REPO_ROOT/scripts/build.sh"
 cargo build -p canopy-sandbox --bin canopy-node-sim
+cargo build -p canopy-github-double --bin canopy-github-double
 timed
 
 t0=$SECONDS; step "Starting a throwaway PostgreSQL for the tests"
@@ -109,6 +110,7 @@ export CANOPY_E2E_DATABASE_URL="${DATABASE_URL%/*}/$e2e_db"
 export CANOPY_BIN="$CARGO_TARGET_DIR/debug/canopy"
 export CANOPY_SITE_ROOT="$CARGO_TARGET_DIR/debug/site"
 export CANOPY_NODE_SIM_BIN="$CARGO_TARGET_DIR/debug/canopy-node-sim"
+export CANOPY_GITHUB_DOUBLE_BIN="$CARGO_TARGET_DIR/debug/canopy-github-double"
 (cd end2end && npm ci --no-audit --no-fund --loglevel=error && npm test)
 timed
 

@@ -46,7 +46,7 @@ async function waitReady(base, server, logs) {
 
 /// Starts Canopy; with `kube: true` it is connected to the test control plane
 /// (CANOPY_TEST_KUBECONFIG) and the node simulator runs beside it.
-export async function startCanopy({ kube = false } = {}) {
+export async function startCanopy({ kube = false, env = {} } = {}) {
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   const logs = [];
@@ -63,6 +63,7 @@ export async function startCanopy({ kube = false } = {}) {
       CANOPY_DATA_DIR: dataDir,
       RUST_LOG: process.env.RUST_LOG ?? "warn",
       ...(kube ? { CANOPY_KUBECONFIG: required("CANOPY_TEST_KUBECONFIG") } : { CANOPY_KUBECONFIG: "", CANOPY_SANDBOX: "off" }),
+      ...env,
     },
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -162,6 +163,45 @@ export async function newPage(browser, options = {}) {
     if (res.status() >= 400 && !res.url().includes("__err=")) problems.push(`${res.status()} ${res.url()}`);
   });
   return { context, page, problems };
+}
+
+/// Starts the GitHub double (`canopy-github-double`, GitHub's REST API as GitHub documents it)
+/// with `seed` (repositories, branches, files), and returns `{ url, env, stop }`, `env` being what
+/// Canopy needs to use it as its GitHub App.
+export async function startGithubDouble(seed) {
+  const port = await freePort();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "github-double-"));
+  const seedFile = path.join(dir, "seed.json");
+  fs.writeFileSync(seedFile, JSON.stringify(seed));
+  const logs = [];
+  const double = spawn(required("CANOPY_GITHUB_DOUBLE_BIN"), ["--listen", `127.0.0.1:${port}`, "--seed", seedFile], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  double.stderr.on("data", (d) => logs.push(d.toString()));
+  const url = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the GitHub double did not start:\n${logs.join("")}`)), 20_000);
+    double.stdout.on("data", (d) => {
+      const found = /listening on (http:\/\/\S+)/.exec(d.toString());
+      if (found) {
+        clearTimeout(timer);
+        resolve(found[1]);
+      }
+    });
+    double.on("exit", (code) => reject(new Error(`the GitHub double exited (${code}):\n${logs.join("")}`)));
+  });
+  const repoRoot = path.resolve(path.dirname(new URL(import.meta.url).pathname), "../..");
+  return {
+    url,
+    env: {
+      CANOPY_GITHUB_API_URL: url,
+      CANOPY_GITHUB_APP_ID: "424242",
+      CANOPY_GITHUB_APP_PRIVATE_KEY_FILE: path.join(repoRoot, "github-double/fixtures/app-private-key.pem"),
+      CANOPY_GITHUB_WEBHOOK_SECRET: "canopy-test-webhook-secret",
+    },
+    stop() {
+      double.kill("SIGTERM");
+    },
+  };
 }
 
 export function uniqueName(prefix) {
