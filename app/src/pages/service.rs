@@ -14,6 +14,7 @@ use crate::{
             PreviewDeploy, RestartService, RollbackService, ScaleService, ServiceOverview,
         },
         deploys::{DeployRecord, DeployStatus},
+        github::load_github_card,
         spec::{Environment, Size},
         AppError,
     },
@@ -222,6 +223,8 @@ fn Overview(
         })}
         <History history=overview.history.clone() latest_revision rollback may_deploy=overview.may_deploy
             team=overview.team.clone() service=overview.service.clone() environment=overview.environment.clone() />
+        <GithubSection team=overview.team.clone() service=overview.service.clone()
+            environment=overview.environment.clone() />
         <p class="small">
             <a
                 href=format!("/audit?team={}&service={}", overview.team, overview.service)
@@ -468,6 +471,44 @@ fn secrets_typed() -> String {
     #[cfg(not(feature = "hydrate"))]
     {
         String::new()
+    }
+}
+
+/// The service's GitHub card: its status badge, the snippets for a README, and the link to its
+/// GitHub page (repository link, webhook deliveries, deployments on GitHub).
+#[component]
+fn GithubSection(team: String, service: String, environment: String) -> impl IntoView {
+    let badge = format!("/badge/{team}/{service}/{environment}.svg");
+    let card = Resource::new(
+        move || (team.clone(), service.clone(), environment.clone()),
+        |(team, service, environment)| load_github_card(team, service, environment),
+    );
+    view! {
+        <Suspense fallback=|| ()>
+            {move || card.get().and_then(Result::ok).map(|card| view! {
+                <section class="card" aria-label="GitHub" data-testid="github-card">
+                    <h2>"GitHub"</h2>
+                    <p>
+                        <img src=badge.clone() alt="Status badge of this service" />
+                        " "
+                        {match card.linked.clone() {
+                            Some(linked) => format!("Linked to {linked}: a push deploys it."),
+                            None => "Not linked to a repository.".to_owned(),
+                        }}
+                        " "
+                        <a href=card.settings_url.clone() rel="external" data-testid="github-settings-link">
+                            "Repository, deliveries and deploy button"
+                        </a>
+                    </p>
+                    <label for="status-markdown">"Status badge for a README (Markdown)"</label>
+                    <textarea id="status-markdown" readonly rows="2">{card.status_markdown.clone()}</textarea>
+                    {card.deploy_markdown.clone().map(|markdown| view! {
+                        <label for="deploy-markdown">"Deploy button for a README (Markdown)"</label>
+                        <textarea id="deploy-markdown" readonly rows="2">{markdown}</textarea>
+                    })}
+                </section>
+            })}
+        </Suspense>
     }
 }
 
