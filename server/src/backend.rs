@@ -120,7 +120,7 @@ impl DeployBackend for CanopyDeployBackend {
         Ok(ServiceOverview {
             team: service.team.to_string(),
             service: service.service.to_string(),
-            environment: service.environment.as_str().to_owned(),
+            environment: service.environment.to_string(),
             current,
             live,
             history,

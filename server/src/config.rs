@@ -875,9 +875,23 @@ pub fn github_app_settings(
             });
         }
     }
+    let preview_ttl = match lookup("CANOPY_GITHUB_PREVIEW_TTL_HOURS").filter(|v| !v.is_empty()) {
+        None => crate::github::DEFAULT_PREVIEW_TTL,
+        Some(raw) => raw
+            .parse::<u16>()
+            .ok()
+            .filter(|h| *h > 0)
+            .map(|h| std::time::Duration::from_secs(u64::from(h) * 3600))
+            .ok_or_else(|| ConfigError::Invalid {
+                var: "CANOPY_GITHUB_PREVIEW_TTL_HOURS",
+                reason: "expected a whole number of hours above 0".to_owned(),
+                value: raw.clone(),
+            })?,
+    };
     Ok(crate::github::GithubAppSettings {
         api_url,
         app,
         webhook_secret: webhook_secret.map(SecretString::from),
+        preview_ttl,
     })
 }

@@ -49,10 +49,11 @@ impl ServiceRef {
     }
 }
 
-/// `dev`, `staging` or `prod`; anything else is not found, with the allowed values.
+/// `dev`, `staging`, `prod` or a preview `pr-<number>`; anything else is not found, with the
+/// allowed values.
 pub fn parse_environment(raw: &str) -> Result<Environment, AppError> {
     Environment::parse(raw).ok_or_else(|| AppError::NotFound {
-        what: format!("Environment {raw:?} (use dev, staging or prod)"),
+        what: format!("Environment {raw:?} (use dev, staging, prod or pr-<number>)"),
     })
 }
 
@@ -90,6 +91,6 @@ mod tests {
         };
         assert!(message("Pay", "web", "dev").starts_with("Team \"Pay\""));
         assert!(message("pay", "web_1", "dev").contains("lowercase letters"));
-        assert!(message("pay", "web", "qa").contains("use dev, staging or prod"));
+        assert!(message("pay", "web", "qa").contains("use dev, staging, prod or pr-<number>"));
     }
 }

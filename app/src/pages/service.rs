@@ -43,8 +43,7 @@ pub fn ServicePage() -> impl IntoView {
         let env = query.read().get("env").unwrap_or_default();
         Environment::parse(&env)
             .unwrap_or(Environment::Dev)
-            .as_str()
-            .to_owned()
+            .to_string()
     };
 
     let preview = ServerAction::<PreviewDeploy>::new();

@@ -67,7 +67,7 @@ impl Audit {
             action,
             team,
             service,
-            environment,
+            environment.as_deref(),
             who.address.as_deref(),
             allowed,
             result

@@ -157,6 +157,39 @@ impl DeployCommands {
         self.run_deploy(who, "deploy", &of, outcome).await
     }
 
+    /// Removes a pull request's preview of a service (its objects in the `<team>-pr-<n>`
+    /// namespace; the history stays), when the pull request closes or its time runs out. Only
+    /// previews: the standing environments are deleted by a team admin through `delete`.
+    pub async fn end_preview(
+        &self,
+        who: &Principal,
+        of: &ServiceRef,
+    ) -> Result<Vec<String>, AppError> {
+        if !of.environment.is_preview() {
+            return Err(AppError::invalid(
+                app::api::Field::Name,
+                format!("{} is not a preview environment", of.environment),
+            ));
+        }
+        self.allow(
+            who,
+            "end preview",
+            Target::Service(of),
+            &of.team,
+            Permission::Deploy,
+        )
+        .await?;
+        let outcome = self.deploys.delete(of, of.service.as_str()).await;
+        self.finish(
+            who,
+            "end preview",
+            Target::Service(of),
+            outcome,
+            |deleted| format!("deleted {}", deleted.join(", ")),
+        )
+        .await
+    }
+
     pub async fn rollback(
         &self,
         who: &Principal,

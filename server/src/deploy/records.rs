@@ -121,7 +121,8 @@ impl DeployRecords {
         )
         .fetch_one(&mut *tx)
         .await?;
-        let environment = new.spec.environment.as_str();
+        let environment = new.spec.environment.to_string();
+        let environment = environment.as_str();
         let inserted = sqlx::query_scalar!(
             r#"INSERT INTO deploys (service_id, environment, revision, spec, image, requested_by,
                                     reason, rollback_of, status, git_sha)
@@ -195,7 +196,7 @@ impl DeployRecords {
                LIMIT $4"#,
             of.team.as_str(),
             of.service.as_str(),
-            of.environment.as_str(),
+            &*of.environment.as_str(),
             limit
         )
         .fetch_all(&self.pool)
@@ -217,7 +218,7 @@ impl DeployRecords {
                WHERE t.name = $1 AND s.name = $2 AND d.environment = $3 AND d.revision = $4"#,
             of.team.as_str(),
             of.service.as_str(),
-            of.environment.as_str(),
+            &*of.environment.as_str(),
             revision
         )
         .fetch_optional(&self.pool)

@@ -69,7 +69,8 @@ fn age_words(age: jiff::SignedDuration) -> String {
         )
         .unwrap_or(span);
     let printer = jiff::fmt::friendly::SpanPrinter::new()
-        .designator(jiff::fmt::friendly::Designator::Verbose);
+        .designator(jiff::fmt::friendly::Designator::Verbose)
+        .spacing(jiff::fmt::friendly::Spacing::BetweenUnitsAndDesignators);
     printer.span_to_string(&rounded)
 }
 

@@ -59,7 +59,7 @@ struct HeadCommit {
 }
 
 /// What processing a delivery came to.
-enum Processed {
+pub(super) enum Processed {
     /// Finished: `done` when something was deployed, else `ignored`; the summary.
     Finished { deployed: bool, summary: String },
     /// Try again later (a required check is still running).
@@ -67,15 +67,15 @@ enum Processed {
 }
 
 /// What happened for one link.
-struct Action {
-    deployed: bool,
-    outcome: String,
-    deploy_id: Option<i64>,
-    wait: bool,
+pub(super) struct Action {
+    pub(super) deployed: bool,
+    pub(super) outcome: String,
+    pub(super) deploy_id: Option<i64>,
+    pub(super) wait: bool,
 }
 
 impl Action {
-    fn ignored(outcome: impl Into<String>) -> Self {
+    pub(super) fn ignored(outcome: impl Into<String>) -> Self {
         Self {
             deployed: false,
             outcome: outcome.into(),
@@ -93,6 +93,9 @@ pub(super) fn spawn(github: Github, shutdown: CancellationToken) {
                 Ok(false) => {}
                 Err(error) => tracing::warn!(%error, "GitHub delivery worker"),
             }
+            if let Err(error) = github.expire_previews().await {
+                tracing::warn!(%error, "GitHub previews whose time ran out");
+            }
             tokio::select! {
                 () = shutdown.cancelled() => break,
                 () = github.deliveries_wake.notified() => {}
@@ -100,64 +103,6 @@ pub(super) fn spawn(github: Github, shutdown: CancellationToken) {
             }
         }
     });
-}
-
-#[derive(Debug, Deserialize)]
-struct PullRequestEvent {
-    action: String,
-    number: u64,
-    pull_request: PullRequest,
-}
-
-#[derive(Debug, Deserialize)]
-struct PullRequest {
-    head: PullRequestHead,
-}
-
-#[derive(Debug, Deserialize)]
-struct PullRequestHead {
-    repo: Option<HeadRepository>,
-}
-
-#[derive(Debug, Deserialize)]
-struct HeadRepository {
-    full_name: String,
-    #[serde(default)]
-    fork: bool,
-}
-
-/// Pull requests: those from forks are refused (their code must not run with the team's
-/// secrets); previews of the others are not built yet, and the outcome says so.
-fn pull_request(repo: &RepoName, payload: &serde_json::Value) -> Processed {
-    let event: PullRequestEvent = match serde_json::from_value(payload.clone()) {
-        Ok(event) => event,
-        Err(error) => {
-            return Processed::Finished {
-                deployed: false,
-                summary: format!("the pull_request payload could not be read: {error}"),
-            }
-        }
-    };
-    let from = event.pull_request.head.repo.as_ref();
-    let fork = from
-        .is_none_or(|head| head.fork || !head.full_name.eq_ignore_ascii_case(&repo.to_string()));
-    let summary = if fork {
-        format!(
-            "refused: pull request #{} ({}) comes from a fork ({}); code from forks never runs with the team's secrets",
-            event.number,
-            event.action,
-            from.map_or("a deleted repository", |head| head.full_name.as_str())
-        )
-    } else {
-        format!(
-            "pull request #{} ({}): preview environments are not built yet; nothing was deployed",
-            event.number, event.action
-        )
-    };
-    Processed::Finished {
-        deployed: false,
-        summary,
-    }
 }
 
 impl Github {
@@ -186,7 +131,10 @@ impl Github {
                 self.process_push(&delivery.delivery_id, &repo, delivery.payload)
                     .await
             }
-            "pull_request" => Ok(pull_request(&repo, &delivery.payload)),
+            "pull_request" => {
+                self.process_pull_request(&delivery.delivery_id, &repo, &delivery.payload)
+                    .await
+            }
             other => Ok(Processed::Finished {
                 deployed: false,
                 summary: format!("Canopy does not act on {other} events"),
@@ -308,14 +256,14 @@ impl Github {
         let mut waiting = None;
         for link in &links {
             if let Some((_, _, deployed, outcome)) = done.iter().find(|(id, env, _, _)| {
-                *id == link.service_id && env == link.of.environment.as_str()
+                *id == link.service_id && *env == link.of.environment.as_str()
             }) {
                 deployed_any |= deployed;
                 summaries.push(format!(
                     "{}/{} {}: {outcome}",
                     link.of.team,
                     link.of.service,
-                    link.of.environment.as_str()
+                    &*link.of.environment.as_str()
                 ));
                 continue;
             }
@@ -323,7 +271,7 @@ impl Github {
                 Action::ignored(format!(
                     "push to {branch}; {} {} follows {}",
                     link.of.service,
-                    link.of.environment.as_str(),
+                    &*link.of.environment.as_str(),
                     link.branch
                 ))
             } else {
@@ -338,7 +286,7 @@ impl Github {
                 "{}/{} {}: {}",
                 link.of.team,
                 link.of.service,
-                link.of.environment.as_str(),
+                &*link.of.environment.as_str(),
                 action.outcome
             ));
             self.record_action(delivery, link, &action).await?;
@@ -403,7 +351,7 @@ impl Github {
                 link.repo, link.path
             )));
         };
-        let file = CanopyFile::parse(&text, link.of.team.as_str(), link.of.environment.as_str());
+        let file = CanopyFile::parse(&text, link.of.team.as_str(), &link.of.environment.as_str());
         let Some(raw) = file.raw.clone().filter(|_| file.problems.is_empty()) else {
             let problems: Vec<String> = file.problems.iter().map(ToString::to_string).collect();
             return Ok(Action::ignored(format!(
@@ -416,7 +364,7 @@ impl Github {
         // The link decides where it goes and what runs; the file describes how.
         raw.team = link.of.team.to_string();
         raw.name = link.of.service.to_string();
-        raw.environment = link.of.environment.as_str().to_owned();
+        raw.environment = link.of.environment.to_string();
         raw.image = match link.image_template.image_for(sha) {
             Ok(image) => image.to_string(),
             Err(error) => return Ok(Action::ignored(format!("not deployed: {error}"))),
@@ -451,12 +399,17 @@ impl Github {
                     wait: false,
                 })
             }
+            // The previous deploy is still rolling out: this push waits its turn.
+            Err(app::api::AppError::Conflict { message, .. }) => Ok(Action {
+                wait: true,
+                ..Action::ignored(format!("waiting: {message}"))
+            }),
             Err(error) => Ok(Action::ignored(format!("not deployed: {error}"))),
         }
     }
 
     /// The principal a push acts as: the person who linked, still a deployer of the team.
-    async fn acting_for(&self, link: &Link, via: &str) -> Result<Option<Principal>> {
+    pub(super) async fn acting_for(&self, link: &Link, via: &str) -> Result<Option<Principal>> {
         let principal = self.accounts.principal(link.linked_by).await.map_err(|e| {
             GithubError::Unexpected(format!("reading {}: {e}", link.linked_by_name))
         })?;
@@ -468,7 +421,30 @@ impl Github {
             .filter(|who| who.may(&link.of.team, app::api::auth::Permission::Deploy)))
     }
 
-    async fn record_action(&self, delivery: &str, link: &Link, action: &Action) -> Result<()> {
+    /// What an earlier try of `delivery` already did, per service (a delivery tried again does
+    /// not redo it).
+    pub(super) async fn actions_done(
+        &self,
+        delivery: &str,
+    ) -> Result<std::collections::HashMap<i64, (bool, String)>> {
+        Ok(sqlx::query!(
+            "SELECT service_id, deployed, outcome FROM github_delivery_actions
+             WHERE delivery_id = $1",
+            delivery
+        )
+        .fetch_all(&self.pool)
+        .await?
+        .into_iter()
+        .map(|r| (r.service_id, (r.deployed, r.outcome)))
+        .collect())
+    }
+
+    pub(super) async fn record_action(
+        &self,
+        delivery: &str,
+        link: &Link,
+        action: &Action,
+    ) -> Result<()> {
         sqlx::query!(
             r#"INSERT INTO github_delivery_actions
                  (delivery_id, service_id, environment, deployed, outcome, deploy_id)
@@ -478,7 +454,7 @@ impl Github {
                  deploy_id = EXCLUDED.deploy_id"#,
             delivery,
             link.service_id,
-            link.of.environment.as_str(),
+            &*link.of.environment.as_str(),
             action.deployed,
             action.outcome,
             action.deploy_id
@@ -508,7 +484,7 @@ impl Github {
             link.repo.owner(),
             link.repo.name(),
             link.service_id,
-            of.environment.as_str(),
+            &*of.environment.as_str(),
             limit
         )
         .fetch_all(&self.pool)

@@ -116,7 +116,7 @@ impl Github {
                  installation_id = EXCLUDED.installation_id, linked_by = EXCLUDED.linked_by,
                  linked_at = now()"#,
             service_id,
-            of.environment.as_str(),
+            &*of.environment.as_str(),
             repo.owner(),
             repo.name(),
             branch.as_str(),
@@ -139,7 +139,7 @@ impl Github {
         sqlx::query!(
             "DELETE FROM github_links WHERE service_id = $1 AND environment = $2",
             service_id,
-            of.environment.as_str()
+            &*of.environment.as_str()
         )
         .execute(&self.pool)
         .await?;
@@ -159,7 +159,7 @@ impl Github {
                WHERE t.name = $1 AND s.name = $2 AND l.environment = $3"#,
             of.team.as_str(),
             of.service.as_str(),
-            of.environment.as_str()
+            &*of.environment.as_str()
         )
         .fetch_optional(&self.pool)
         .await?;

@@ -10,6 +10,7 @@ pub mod canopy_file;
 pub mod client;
 pub mod deliveries;
 pub mod links;
+pub mod previews;
 pub mod repo;
 pub mod statuses;
 pub mod webhooks;
@@ -46,7 +47,13 @@ pub struct GithubAppSettings {
     /// `CANOPY_GITHUB_WEBHOOK_SECRET` or `CANOPY_GITHUB_WEBHOOK_SECRET_FILE`; webhooks are
     /// refused without one.
     pub webhook_secret: Option<SecretString>,
+    /// `CANOPY_GITHUB_PREVIEW_TTL_HOURS` (default 72): how long a pull request's preview runs
+    /// after its last push, unless the pull request closes first.
+    pub preview_ttl: std::time::Duration,
 }
+
+/// How long a preview runs after its last push by default: three days.
+pub const DEFAULT_PREVIEW_TTL: std::time::Duration = std::time::Duration::from_secs(72 * 3600);
 
 impl GithubAppSettings {
     /// No App: public repositories can still be read for deploy buttons.
@@ -55,6 +62,7 @@ impl GithubAppSettings {
             api_url,
             app: None,
             webhook_secret: None,
+            preview_ttl: DEFAULT_PREVIEW_TTL,
         }
     }
 }

@@ -84,6 +84,19 @@ impl Github {
         )
         .execute(&self.pool)
         .await?;
+        // Pull-request previews: their deploys always come from a commit.
+        sqlx::query!(
+            r#"INSERT INTO github_deployments (deploy_id, owner, repo, git_ref, environment)
+               SELECT d.id, p.owner, p.repo, d.git_sha, d.environment
+               FROM deploys d
+               JOIN github_previews p
+                 ON p.service_id = d.service_id AND d.environment = 'pr-' || p.number
+               WHERE d.git_sha IS NOT NULL
+                 AND NOT EXISTS (SELECT 1 FROM github_deployments g WHERE g.deploy_id = d.id)
+               ON CONFLICT (deploy_id) DO NOTHING"#
+        )
+        .execute(&self.pool)
+        .await?;
         let due = sqlx::query_as!(
             Due,
             r#"WITH claimed AS (
@@ -101,7 +114,8 @@ impl Github {
                SELECT c.deploy_id, c.owner, c.repo, c.git_ref, c.environment, c.github_id,
                       c.posted, c.attempts,
                       (SELECT l.installation_id FROM github_links l
-                        WHERE l.service_id = d.service_id AND l.environment = d.environment)
+                        WHERE l.service_id = d.service_id
+                        ORDER BY l.environment = d.environment DESC, l.environment LIMIT 1)
                         AS "installation_id?",
                       t.name AS team, s.name AS service, d.revision, d.status,
                       d.failure_reason, d.requested_by, d.spec
@@ -172,7 +186,7 @@ impl Github {
                             ),
                             auto_merge: false,
                             required_contexts: Vec::new(),
-                            transient_environment: false,
+                            transient_environment: due.environment.starts_with("pr-"),
                             production_environment: due.environment == "prod",
                         },
                     )
@@ -262,7 +276,7 @@ impl Github {
                ORDER BY g.created_at DESC LIMIT $4"#,
             of.team.as_str(),
             of.service.as_str(),
-            of.environment.as_str(),
+            &*of.environment.as_str(),
             limit
         )
         .fetch_all(&self.pool)

@@ -134,7 +134,7 @@ async fn status_badge(
            ORDER BY d.revision DESC LIMIT 1"#,
         of.team.as_str(),
         of.service.as_str(),
-        of.environment.as_str()
+        &*of.environment.as_str()
     )
     .fetch_optional(&state.pool)
     .await;
@@ -161,7 +161,7 @@ async fn status_badge(
             svg(
                 StatusCode::OK,
                 badges::status(&badges::StatusBadge {
-                    environment: of.environment.as_str(),
+                    environment: &of.environment.as_str(),
                     last,
                 }),
             )
@@ -170,7 +170,7 @@ async fn status_badge(
             Ok(Some(_)) => svg(
                 StatusCode::OK,
                 badges::status(&badges::StatusBadge {
-                    environment: of.environment.as_str(),
+                    environment: &of.environment.as_str(),
                     last: None,
                 }),
             ),
@@ -303,7 +303,7 @@ async fn page_view(
             csrf: auth::session::csrf_token(session).await?,
             team: of.team.to_string(),
             service: of.service.to_string(),
-            environment: of.environment.as_str().to_owned(),
+            environment: of.environment.to_string(),
             link: link.as_ref().map(shown),
             form,
             card: github.card(of).await?,
@@ -515,7 +515,7 @@ async fn api_get_link(
                 what: format!(
                     "a GitHub link for {} in {}",
                     of.service,
-                    of.environment.as_str()
+                    &*of.environment.as_str()
                 ),
             })
         })

@@ -30,6 +30,7 @@ fn settings_for(github: &GithubDouble) -> GithubAppSettings {
             private_key: SecretString::from(github.private_key_pem().to_owned()),
         }),
         webhook_secret: Some(SecretString::from(github.webhook_secret().to_owned())),
+        preview_ttl: canopy_server::github::DEFAULT_PREVIEW_TTL,
     }
 }
 
@@ -266,4 +267,119 @@ async fn a_failed_rollout_reaches_github_as_failure_with_its_reason() {
         app.stop().await;
     })
     .await;
+}
+
+const SHA_2: &str = "b3f1c2d4e5a60718293a4b5c6d7e8f9012345678";
+
+#[tokio::test]
+async fn a_pull_request_gets_a_preview_and_one_comment_and_closing_it_removes_the_preview() {
+    use canopy_github_double::PullRequestEvent;
+    use k8s_openapi::api::apps::v1::Deployment;
+    use kube::Api;
+
+    with_team("gh-pr", |team| async move {
+        let (github, app) = linked(&team, "ghcr.io/acme/checkout:{sha}").await;
+        let yaml = "name: checkout\nimage: ghcr.io/acme/checkout:1.0.0\nport: 8080\nreplicas: 3\nsize: L\nroute:\n  host: checkout.example.com\n";
+        for sha in [SHA, SHA_2] {
+            github.put_file("acme", &team.team, sha, "canopy.yaml", yaml).expect("file");
+        }
+        let event = |action: &'static str, sha: &'static str| {
+            github
+                .pull_request_event(&PullRequestEvent {
+                    action,
+                    owner: "acme",
+                    repo: &team.team,
+                    number: 7,
+                    head_sha: sha,
+                    head_ref: "feature/login",
+                    from_fork: false,
+                })
+                .expect("payload")
+        };
+        let hook = app.url("/webhooks/github");
+        let preview_ns = format!("{}-pr-7", team.team);
+        let deployments: Api<Deployment> = Api::namespaced(team.client.clone(), &preview_ns);
+
+        let answer = github.send_webhook(&hook, "pull_request", &event("opened", SHA)).await.expect("deliver");
+        assert_eq!(answer.status, 202, "{}", answer.body);
+        wait_for_preview(&app, 1).await;
+        let running = deployments.get("checkout").await.expect("the preview's Deployment");
+        let spec = running.spec.expect("spec");
+        assert_eq!(spec.replicas, Some(1), "previews run one replica");
+        let container = &spec.template.spec.expect("pod spec").containers[0];
+        assert_eq!(container.image.as_deref(), Some(format!("ghcr.io/acme/checkout:{SHA}").as_str()));
+        let requests = container.resources.as_ref().and_then(|r| r.requests.clone()).expect("requests");
+        assert_eq!(requests["cpu"].0, "100m", "previews are size S");
+        let comments = github.comments("acme", &team.team, 7);
+        assert_eq!(comments.len(), 1);
+        assert!(comments[0].body.contains("https://pr-7-checkout.example.com/"), "{}", comments[0].body);
+
+        // A new commit on the pull request: the same preview, a new revision, the same comment.
+        let answer = github.send_webhook(&hook, "pull_request", &event("synchronize", SHA_2)).await.expect("deliver");
+        assert_eq!(answer.status, 202, "{}", answer.body);
+        wait_for_preview(&app, 2).await;
+        let comments = github.comments("acme", &team.team, 7);
+        assert_eq!(comments.len(), 1, "edited, never duplicated");
+        assert!(comments[0].body.contains("b3f1c2d"), "{}", comments[0].body);
+
+        // GitHub shows the preview as a transient environment.
+        let previews: Vec<_> = github
+            .deployments("acme", &team.team)
+            .into_iter()
+            .filter(|d| d.environment == "pr-7")
+            .collect();
+        assert!(!previews.is_empty());
+        assert!(previews.iter().all(|d| d.transient_environment && !d.production_environment));
+
+        // Closing it removes the preview's objects and says so in the same comment.
+        let answer = github.send_webhook(&hook, "pull_request", &event("closed", SHA_2)).await.expect("deliver");
+        assert_eq!(answer.status, 202, "{}", answer.body);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        while deployments.get_opt("checkout").await.expect("get").is_some() {
+            assert!(tokio::time::Instant::now() < deadline, "the preview was not removed");
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        let services: Api<k8s_openapi::api::core::v1::Service> =
+            Api::namespaced(team.client.clone(), &preview_ns);
+        assert!(services.get_opt("checkout").await.expect("get").is_none());
+        let comments = github.comments("acme", &team.team, 7);
+        assert_eq!(comments.len(), 1);
+        assert!(comments[0].body.contains("removed (the pull request was closed)"), "{}", comments[0].body);
+        assert!(comments[0].body.contains("No preview is running any more."), "{}", comments[0].body);
+        // The standing environment was never touched.
+        let dev: Api<Deployment> = Api::namespaced(team.client.clone(), &team.namespace());
+        assert!(dev.get_opt("checkout").await.expect("get").is_none());
+        let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(team.client.clone());
+        let _ = namespaces.delete(&preview_ns, &Default::default()).await;
+        app.stop().await;
+    })
+    .await;
+}
+
+/// Waits until revision `revision` of the `pr-7` preview has succeeded.
+async fn wait_for_preview(app: &TestApp, revision: i64) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let status: Option<String> = sqlx::query_scalar(
+            "SELECT status FROM deploys WHERE environment = 'pr-7' AND revision = $1",
+        )
+        .bind(revision)
+        .fetch_optional(&app.pool)
+        .await
+        .expect("deploys");
+        if status.as_deref() == Some("succeeded") {
+            return;
+        }
+        let outcome: Option<Option<String>> = sqlx::query_scalar(
+            "SELECT outcome FROM github_deliveries ORDER BY received_at DESC LIMIT 1",
+        )
+        .fetch_optional(&app.pool)
+        .await
+        .expect("delivery");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "preview revision {revision}: {status:?}; last delivery: {outcome:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
 }

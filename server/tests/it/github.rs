@@ -25,6 +25,7 @@ pub fn settings_for(github: &GithubDouble) -> GithubAppSettings {
             private_key: SecretString::from(github.private_key_pem().to_owned()),
         }),
         webhook_secret: Some(SecretString::from(github.webhook_secret().to_owned())),
+        preview_ttl: canopy_server::github::DEFAULT_PREVIEW_TTL,
     }
 }
 

@@ -33,27 +33,68 @@ impl fmt::Display for SpecError {
 #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
 pub struct SpecErrors(pub Vec<SpecError>);
 
+/// Where a service runs: one of the three standing environments, or the preview of a pull
+/// request (`pr-<number>`, made and removed by GitHub-linked delivery).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(try_from = "String", into = "String")]
 pub enum Environment {
     Dev,
     Staging,
     Prod,
+    /// A pull request's preview: its number (1-999999).
+    Preview(u32),
 }
 
 impl Environment {
+    /// The standing environments (previews come and go with pull requests).
     pub const ALL: [Environment; 3] = [Environment::Dev, Environment::Staging, Environment::Prod];
+    /// The largest pull request number a preview name takes (`pr-999999`).
+    pub const MAX_PREVIEW: u32 = 999_999;
 
     pub fn parse(raw: &str) -> Option<Self> {
+        if let Some(number) = raw.strip_prefix("pr-") {
+            return number
+                .parse::<u32>()
+                .ok()
+                .filter(|n| (1..=Self::MAX_PREVIEW).contains(n) && !number.starts_with('0'))
+                .map(Environment::Preview);
+        }
         Self::ALL.into_iter().find(|e| e.as_str() == raw)
     }
 
-    pub fn as_str(self) -> &'static str {
+    /// `dev`, `staging`, `prod` or `pr-<number>`.
+    pub fn as_str(self) -> std::borrow::Cow<'static, str> {
         match self {
-            Environment::Dev => "dev",
-            Environment::Staging => "staging",
-            Environment::Prod => "prod",
+            Environment::Dev => "dev".into(),
+            Environment::Staging => "staging".into(),
+            Environment::Prod => "prod".into(),
+            Environment::Preview(number) => format!("pr-{number}").into(),
         }
+    }
+
+    pub fn is_preview(self) -> bool {
+        matches!(self, Environment::Preview(_))
+    }
+}
+
+impl fmt::Display for Environment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.as_str())
+    }
+}
+
+impl TryFrom<String> for Environment {
+    type Error = String;
+
+    fn try_from(raw: String) -> Result<Self, Self::Error> {
+        Environment::parse(&raw)
+            .ok_or_else(|| format!("{raw:?} is not one of dev, staging, prod or pr-<number>"))
+    }
+}
+
+impl From<Environment> for String {
+    fn from(environment: Environment) -> Self {
+        environment.as_str().into_owned()
     }
 }
 
@@ -161,7 +202,7 @@ impl ServiceSpec {
         RawServiceSpec {
             team: self.team.to_string(),
             name: self.name.to_string(),
-            environment: self.environment.as_str().to_owned(),
+            environment: self.environment.to_string(),
             image: self.image.to_string(),
             port: u32::from(self.port),
             size: self.size.as_str().to_owned(),
@@ -246,7 +287,10 @@ impl RawServiceSpec {
         let environment = Environment::parse(self.environment.trim()).or_else(|| {
             fail(
                 "environment",
-                format!("{:?} is not one of dev, staging, prod", self.environment),
+                format!(
+                    "{:?} is not one of dev, staging, prod or pr-<number> (a pull request's preview)",
+                    self.environment
+                ),
             );
             None
         });

@@ -145,3 +145,33 @@ fn replicas_default_to_one() {
         Ok(Scaling::Fixed { replicas: 1 })
     );
 }
+
+#[test]
+fn preview_environments_are_pr_and_a_number_and_travel_as_their_name() {
+    assert_eq!(Environment::parse("pr-7"), Some(Environment::Preview(7)));
+    assert_eq!(
+        Environment::parse("pr-999999"),
+        Some(Environment::Preview(999_999))
+    );
+    for bad in [
+        "pr-0",
+        "pr-007",
+        "pr-1000000",
+        "pr-",
+        "pr-x",
+        "PR-7",
+        "preview",
+    ] {
+        assert_eq!(Environment::parse(bad), None, "{bad}");
+    }
+    assert_eq!(Environment::Preview(12).to_string(), "pr-12");
+    let json = serde_json::to_string(&Environment::Preview(12)).expect("json");
+    assert_eq!(json, "\"pr-12\"");
+    assert_eq!(
+        serde_json::to_string(&Environment::Prod).expect("json"),
+        "\"prod\""
+    );
+    let back: Environment = serde_json::from_str(&json).expect("back");
+    assert_eq!(back, Environment::Preview(12));
+    assert!(serde_json::from_str::<Environment>("\"qa\"").is_err());
+}

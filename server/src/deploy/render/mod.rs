@@ -168,10 +168,7 @@ pub fn labels(spec: &ServiceSpec) -> BTreeMap<String, String> {
     }
     labels.insert(LABEL_TEAM.to_owned(), spec.team.to_string());
     labels.insert(LABEL_SERVICE.to_owned(), spec.name.to_string());
-    labels.insert(
-        LABEL_ENVIRONMENT.to_owned(),
-        spec.environment.as_str().to_owned(),
-    );
+    labels.insert(LABEL_ENVIRONMENT.to_owned(), spec.environment.to_string());
     labels
 }
 
@@ -181,7 +178,7 @@ pub fn selector_labels(spec: &ServiceSpec) -> BTreeMap<String, String> {
         ("app.kubernetes.io/name".to_owned(), spec.name.to_string()),
         (
             "app.kubernetes.io/instance".to_owned(),
-            instance_label(spec.name.as_str(), spec.environment.as_str()),
+            instance_label(spec.name.as_str(), &spec.environment.as_str()),
         ),
     ])
 }

@@ -36,10 +36,7 @@ fn namespace_labels(team: &TeamName, environment: Environment) -> BTreeMap<Strin
             MANAGED_BY.to_owned(),
         ),
         (LABEL_TEAM.to_owned(), team.to_string()),
-        (
-            LABEL_ENVIRONMENT.to_owned(),
-            environment.as_str().to_owned(),
-        ),
+        (LABEL_ENVIRONMENT.to_owned(), environment.to_string()),
     ])
 }
 
