@@ -29,5 +29,5 @@ pub use datasource::{
 pub use lookup::judge;
 pub use model::{Dependency, DependencyKind, Ecosystem, ManifestError, ScanInput, SkipReason};
 pub use report::{DependencyReport, Outcome, Outdated, UpToDate, UpdateType};
-pub use scan::{scan_directory, scan_files, SourceFile};
+pub use scan::{scan_directory, scan_files, SourceFile, SKIPPED_DIRS};
 pub use summary::{summarise, DriftSummary, EcosystemSummary};

@@ -11,7 +11,7 @@ use crate::manifest::{self, cargo_lock, kind_of, npm_lock, LockedVersions, Manif
 use crate::model::{Dependency, Ecosystem, ManifestError, ScanInput, SkipReason};
 
 /// Directories never scanned: build output, installed packages, vendored code, VCS data.
-const SKIPPED_DIRS: [&str; 12] = [
+pub const SKIPPED_DIRS: [&str; 12] = [
     "target",
     "node_modules",
     ".git",

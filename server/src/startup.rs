@@ -259,7 +259,8 @@ impl Application {
         reports.spawn();
         let shutdown = tokio_util::sync::CancellationToken::new();
         let github =
-            crate::github::Github::new(pool.clone(), github_settings, commands.clone(), base_url)?;
+            crate::github::Github::new(pool.clone(), github_settings, commands.clone(), base_url)?
+                .with_drift(drift.clone());
         github.spawn(shutdown.clone());
         let state = AppState {
             shutdown: shutdown.clone(),

@@ -18,14 +18,18 @@ use super::{AppError, Field};
 pub enum Source {
     /// A local directory or git checkout on Canopy's host.
     Path { path: String },
-    // The repository linked through the GitHub App comes with the GitHub issue: a variant
-    // `GithubApp { repository, ... }` read through the trees + contents API.
+    /// The repository the service is linked to through the GitHub App (`owner/name`), read at
+    /// the head of `branch` through the trees and blobs API.
+    Github { repository: String, branch: String },
 }
 
 impl Source {
     pub fn describe(&self) -> String {
         match self {
             Source::Path { path } => format!("local path {path}"),
+            Source::Github { repository, branch } => {
+                format!("GitHub repository {repository}, branch {branch}")
+            }
         }
     }
 }

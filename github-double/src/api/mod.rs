@@ -44,6 +44,14 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
             get(repos::get_contents),
         )
         .route(
+            "/repos/{owner}/{repo}/git/trees/{tree}",
+            get(repos::get_tree),
+        )
+        .route(
+            "/repos/{owner}/{repo}/git/blobs/{sha}",
+            get(repos::get_blob),
+        )
+        .route(
             "/repos/{owner}/{repo}/commits/{git_ref}/check-runs",
             get(repos::list_check_runs),
         )

@@ -171,6 +171,84 @@ fn wrapped_base64(content: &[u8]) -> String {
     wrapped
 }
 
+/// `GET /repos/{owner}/{repo}/git/trees/{tree}[?recursive=1]`: the tree of a branch or commit
+/// (GitHub takes either as `tree_sha`); `recursive` lists every file and directory below it.
+pub(super) async fn get_tree(
+    State(shared): State<Arc<Shared>>,
+    Extension(caller): Extension<Caller>,
+    Path((owner, repo, tree)): Path<(String, String, String)>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Answer {
+    let state = shared.lock();
+    authorize_repo(&state, &caller, &owner, &repo, Access::Read)?;
+    let found = state.repo(&owner, &repo).ok_or_else(ApiError::not_found)?;
+    let commit = found.resolve_ref(&tree);
+    let files = found.tree(&tree).ok_or_else(ApiError::not_found)?;
+    let recursive = query
+        .get("recursive")
+        .is_some_and(|value| !value.is_empty() && value != "0" && value != "false");
+    let full_name = found.full_name();
+    let mut dirs = BTreeSet::new();
+    let mut entries = Vec::new();
+    for (path, content) in files {
+        let parts: Vec<&str> = path.split('/').collect();
+        for depth in 1..parts.len() {
+            dirs.insert(parts[..depth].join("/"));
+        }
+        if recursive || parts.len() == 1 {
+            let sha = blob_sha(content);
+            entries.push((
+                path.clone(),
+                json!({ "path": path, "mode": "100644", "type": "blob", "sha": sha,
+                        "size": content.len(),
+                        "url": format!("{}/repos/{full_name}/git/blobs/{sha}", shared.api) }),
+            ));
+        }
+    }
+    for dir in dirs {
+        if recursive || !dir.contains('/') {
+            let sha = blob_sha(dir.as_bytes());
+            entries.push((
+                dir.clone(),
+                json!({ "path": dir, "mode": "040000", "type": "tree", "sha": sha,
+                        "url": format!("{}/repos/{full_name}/git/trees/{sha}", shared.api) }),
+            ));
+        }
+    }
+    entries.sort_by(|left, right| left.0.cmp(&right.0));
+    Ok(Json(json!({
+        "sha": commit,
+        "url": format!("{}/repos/{full_name}/git/trees/{commit}", shared.api),
+        "tree": entries.into_iter().map(|(_, entry)| entry).collect::<Vec<_>>(),
+        "truncated": false,
+    })))
+}
+
+/// `GET /repos/{owner}/{repo}/git/blobs/{sha}`: a file's content by its blob sha (base64).
+pub(super) async fn get_blob(
+    State(shared): State<Arc<Shared>>,
+    Extension(caller): Extension<Caller>,
+    Path((owner, repo, sha)): Path<(String, String, String)>,
+) -> Answer {
+    let state = shared.lock();
+    authorize_repo(&state, &caller, &owner, &repo, Access::Read)?;
+    let found = state.repo(&owner, &repo).ok_or_else(ApiError::not_found)?;
+    let content = found
+        .commits
+        .values()
+        .flat_map(|files| files.values())
+        .find(|content| blob_sha(content) == sha)
+        .ok_or_else(ApiError::not_found)?;
+    Ok(Json(json!({
+        "sha": sha,
+        "node_id": format!("B_{}", &sha[..sha.len().min(12)]),
+        "size": content.len(),
+        "url": format!("{}/repos/{}/git/blobs/{sha}", shared.api, found.full_name()),
+        "content": wrapped_base64(content),
+        "encoding": "base64",
+    })))
+}
+
 pub(super) async fn list_check_runs(
     State(shared): State<Arc<Shared>>,
     Extension(caller): Extension<Caller>,

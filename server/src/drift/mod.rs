@@ -71,6 +71,20 @@ struct Inner {
     settings: DriftSettings,
     /// Woken when a scan is queued, so "scan now" starts at once.
     wake: Notify,
+    /// Reads linked GitHub repositories (set once GitHub-linked delivery is built).
+    repo_files: std::sync::OnceLock<Arc<dyn RepoFiles>>,
+}
+
+/// Reads the manifest files of a repository on GitHub (implemented by `crate::github`).
+#[async_trait::async_trait]
+pub trait RepoFiles: Send + Sync {
+    /// The commit at the head of `branch` of `repository` (`owner/name`) and the files there
+    /// that are manifests; the error says what went wrong, in words.
+    async fn manifest_files(
+        &self,
+        repository: &str,
+        branch: &str,
+    ) -> std::result::Result<(String, Vec<canopy_drift::SourceFile>), String>;
 }
 
 impl Drift {
@@ -93,8 +107,68 @@ impl Drift {
                 registries,
                 settings,
                 wake: Notify::new(),
+                repo_files: std::sync::OnceLock::new(),
             }),
         })
+    }
+
+    /// Lets scans read linked GitHub repositories.
+    pub fn set_repo_files(&self, files: Arc<dyn RepoFiles>) {
+        let _ = self.inner.repo_files.set(files);
+    }
+
+    /// A service linked to `repository@branch` on GitHub reads its dependencies from there
+    /// (unless someone set a local path).
+    pub async fn use_github_source(
+        &self,
+        service_id: i64,
+        repository: &str,
+        branch: &str,
+        actor: &str,
+    ) -> Result<()> {
+        store::set_github_source(
+            &self.inner.pool,
+            service_id,
+            &format!("{repository}@{branch}"),
+            actor,
+        )
+        .await
+    }
+
+    /// After a push to `repository@branch`: queues a scan of the service when that is its
+    /// source (one waits or runs per service at most).
+    pub async fn scan_after_push(
+        &self,
+        service_id: i64,
+        repository: &str,
+        branch: &str,
+        actor: &str,
+    ) -> Result<bool> {
+        let Some(source @ Source::Github { .. }) =
+            store::source(&self.inner.pool, service_id).await?
+        else {
+            return Ok(false);
+        };
+        let Source::Github {
+            repository: linked,
+            branch: followed,
+        } = &source
+        else {
+            return Ok(false);
+        };
+        if !linked.eq_ignore_ascii_case(repository) || followed != branch {
+            return Ok(false);
+        }
+        store::enqueue(
+            &self.inner.pool,
+            service_id,
+            "push",
+            actor,
+            &store::scan_target(&source),
+        )
+        .await?;
+        self.inner.wake.notify_one();
+        Ok(true)
     }
 
     async fn service_id(&self, team: &TeamName, service: &ServiceName) -> Result<i64> {
@@ -129,13 +203,20 @@ impl Drift {
     ) -> Result<ScanView> {
         require(who, team, Permission::Deploy)?;
         let service_id = self.service_id(team, service).await?;
-        let Some(Source::Path { path }) = store::source(&self.inner.pool, service_id).await? else {
+        let Some(source) = store::source(&self.inner.pool, service_id).await? else {
             return Err(DriftError::NoSource(format!(
-                "Service {service} has no source yet: set source_path (a local directory or git checkout) first."
+                "Service {service} has no source yet: set source_path (a local directory or git checkout) first, or link it to a GitHub repository."
             )));
         };
-        let id =
-            store::enqueue(&self.inner.pool, service_id, "manual", &who.actor(), &path).await?;
+        let target = store::scan_target(&source);
+        let id = store::enqueue(
+            &self.inner.pool,
+            service_id,
+            "manual",
+            &who.actor(),
+            &target,
+        )
+        .await?;
         self.inner.wake.notify_one();
         let scan = store::scan(&self.inner.pool, id).await?;
         view::scan_view(&scan)

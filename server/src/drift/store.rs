@@ -98,10 +98,53 @@ pub async fn source(pool: &PgPool, service_id: i64) -> Result<Option<Source>> {
     )
     .fetch_optional(pool)
     .await?;
-    // 'path' is the only kind the schema allows today.
-    Ok(row.map(|row| Source::Path {
-        path: row.source_path,
+    Ok(row.map(|row| match row.kind.as_str() {
+        "github" => {
+            let (repository, branch) = row
+                .source_path
+                .split_once('@')
+                .unwrap_or((row.source_path.as_str(), "main"));
+            Source::Github {
+                repository: repository.to_owned(),
+                branch: branch.to_owned(),
+            }
+        }
+        _ => Source::Path {
+            path: row.source_path,
+        },
     }))
+}
+
+/// Makes the linked repository `owner/name@branch` the service's source, unless a local path
+/// was set (a path someone chose stays).
+pub async fn set_github_source(
+    pool: &PgPool,
+    service_id: i64,
+    repository_at_branch: &str,
+    actor: &str,
+) -> Result<()> {
+    sqlx::query!(
+        r#"INSERT INTO drift_sources (service_id, kind, source_path, updated_by)
+           VALUES ($1, 'github', $2, $3)
+           ON CONFLICT (service_id) DO UPDATE
+           SET source_path = EXCLUDED.source_path, updated_by = EXCLUDED.updated_by,
+               updated_at = now()
+           WHERE drift_sources.kind = 'github'"#,
+        service_id,
+        repository_at_branch,
+        actor
+    )
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// What a scan of `source` reads: the path, or `github:owner/name@branch`.
+pub fn scan_target(source: &Source) -> String {
+    match source {
+        Source::Path { path } => path.clone(),
+        Source::Github { repository, branch } => format!("github:{repository}@{branch}"),
+    }
 }
 
 /// Queues a scan, or returns the one already queued or running for the service.
@@ -155,7 +198,9 @@ pub async fn queue_scheduled_round(pool: &PgPool, every_secs: f64) -> Result<Opt
     }
     let queued = sqlx::query!(
         r#"INSERT INTO drift_scans (service_id, trigger, requested_by, source_path)
-           SELECT service_id, 'schedule', 'schedule', source_path FROM drift_sources
+           SELECT service_id, 'schedule', 'schedule',
+                  CASE WHEN kind = 'github' THEN 'github:' || source_path ELSE source_path END
+           FROM drift_sources
            ON CONFLICT (service_id) WHERE state IN ('queued', 'running') DO NOTHING"#
     )
     .execute(&mut *tx)

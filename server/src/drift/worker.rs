@@ -4,7 +4,7 @@
 
 use std::{path::PathBuf, sync::Arc, time::Duration};
 
-use canopy_drift::{scan_directory, summarise};
+use canopy_drift::{scan_directory, scan_files, summarise, ScanInput};
 use tokio::sync::Semaphore;
 
 use super::{
@@ -105,23 +105,10 @@ async fn run(drift: &Drift, claimed: Claimed) {
 
 /// Reads the source, asks the registries, and adds up.
 async fn scan(drift: &Drift, source_path: &str) -> Result<Finished, DriftError> {
-    let root = PathBuf::from(source_path);
-    if !tokio::fs::metadata(&root)
-        .await
-        .map(|m| m.is_dir())
-        .unwrap_or(false)
-    {
-        return Err(DriftError::InvalidInput {
-            field: "source_path",
-            message: format!("{source_path} is not a readable directory on Canopy's host any more"),
-        });
-    }
-    let input = tokio::task::spawn_blocking(move || scan_directory(&root))
-        .await
-        .map_err(|e| DriftError::InvalidInput {
-            field: "source_path",
-            message: format!("reading {source_path} stopped: {e}"),
-        })?;
+    let input = match source_path.strip_prefix("github:") {
+        Some(repository_at_branch) => read_github(drift, repository_at_branch).await?,
+        None => read_directory(source_path).await?,
+    };
     let reports = drift.inner.registries.lookup_all(&input.dependencies).await;
     let summary = summarise(&reports);
     Ok(Finished {
@@ -133,4 +120,51 @@ async fn scan(drift: &Drift, source_path: &str) -> Result<Finished, DriftError> 
         reports: serde_json::to_value(&reports)?,
         manifest_errors: serde_json::to_value(&input.errors)?,
     })
+}
+
+/// A local directory or checkout.
+async fn read_directory(source_path: &str) -> Result<ScanInput, DriftError> {
+    let root = PathBuf::from(source_path);
+    if !tokio::fs::metadata(&root)
+        .await
+        .map(|m| m.is_dir())
+        .unwrap_or(false)
+    {
+        return Err(DriftError::InvalidInput {
+            field: "source_path",
+            message: format!("{source_path} is not a readable directory on Canopy's host any more"),
+        });
+    }
+    tokio::task::spawn_blocking(move || scan_directory(&root))
+        .await
+        .map_err(|e| DriftError::InvalidInput {
+            field: "source_path",
+            message: format!("reading {source_path} stopped: {e}"),
+        })
+}
+
+/// The manifests of a linked GitHub repository at the head of its branch.
+async fn read_github(drift: &Drift, repository_at_branch: &str) -> Result<ScanInput, DriftError> {
+    let (repository, branch) = repository_at_branch
+        .split_once('@')
+        .unwrap_or((repository_at_branch, "main"));
+    let Some(files) = drift.inner.repo_files.get() else {
+        return Err(DriftError::NoSource(format!(
+            "{repository} is on GitHub, and Canopy has no GitHub App configured to read it"
+        )));
+    };
+    let (commit, files) = files
+        .manifest_files(repository, branch)
+        .await
+        .map_err(|reason| DriftError::NoSource(format!("{repository}@{branch}: {reason}")))?;
+    tracing::info!(
+        repository,
+        branch,
+        commit,
+        files = files.len(),
+        "drift: read from GitHub"
+    );
+    tokio::task::spawn_blocking(move || scan_files(&files))
+        .await
+        .map_err(|e| DriftError::NoSource(format!("reading {repository} stopped: {e}")))
 }

@@ -59,6 +59,33 @@ struct FileContent {
     content: Option<String>,
 }
 
+/// One entry of `GET /repos/{o}/{r}/git/trees/{ref}?recursive=1`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct TreeEntry {
+    pub path: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub sha: String,
+    #[serde(default)]
+    pub size: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Tree {
+    /// The commit the tree is of.
+    pub sha: String,
+    pub tree: Vec<TreeEntry>,
+    #[serde(default)]
+    pub truncated: bool,
+}
+
+#[derive(Debug, Deserialize)]
+struct Blob {
+    content: String,
+    #[serde(default)]
+    encoding: String,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 pub struct CheckRun {
     pub name: String,
@@ -286,6 +313,46 @@ impl Reader {
             })
     }
 
+    /// Every file and directory of `git_ref` (a branch or commit), or `None` when there is no
+    /// such ref.
+    pub async fn tree(
+        &self,
+        repo: &RepoName,
+        git_ref: &GitRef,
+    ) -> Result<Option<Tree>, GithubError> {
+        let route = format!(
+            "/repos/{}/{}/git/trees/{git_ref}",
+            repo.owner(),
+            repo.name()
+        );
+        self.get_optional(
+            "read the file tree",
+            repo,
+            route,
+            Some(&[("recursive", "1")]),
+        )
+        .await
+    }
+
+    /// A file's text by its blob sha.
+    pub async fn blob(&self, repo: &RepoName, sha: &str) -> Result<String, GithubError> {
+        let route = format!("/repos/{}/{}/git/blobs/{sha}", repo.owner(), repo.name());
+        let blob: Blob = self
+            .crab
+            .get(route, None::<&()>)
+            .await
+            .map_err(|e| GithubError::api("read a file", repo, e))?;
+        if blob.encoding != "base64" {
+            return Err(GithubError::Unexpected(format!(
+                "GitHub sent blob {sha} of {repo} encoded as {:?}, not base64",
+                blob.encoding
+            )));
+        }
+        decode_base64_text(&blob.content).ok_or_else(|| {
+            GithubError::Unexpected(format!("blob {sha} of {repo} is not UTF-8 base64 text"))
+        })
+    }
+
     /// The check runs of commit `sha`.
     pub async fn check_runs(
         &self,
@@ -399,4 +466,13 @@ pub fn status_of(error: &octocrab::Error) -> Option<u16> {
         octocrab::Error::GitHub { source, .. } => Some(source.status_code.as_u16()),
         _ => None,
     }
+}
+
+/// GitHub's base64 (wrapped in lines) as text.
+fn decode_base64_text(wrapped: &str) -> Option<String> {
+    let packed: String = wrapped.chars().filter(|c| !c.is_whitespace()).collect();
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(packed)
+        .ok()?;
+    String::from_utf8(bytes).ok()
 }

@@ -275,6 +275,19 @@ impl Github {
                     link.branch
                 ))
             } else {
+                if let Some(drift) = &self.drift {
+                    let scan = drift
+                        .scan_after_push(
+                            link.service_id,
+                            &link.repo.to_string(),
+                            branch,
+                            &format!("GitHub push {}", &push.after[..7]),
+                        )
+                        .await;
+                    if let Err(error) = scan {
+                        tracing::warn!(%error, "could not queue the drift scan after a push");
+                    }
+                }
                 self.deploy_push(link, &push.after, &message).await?
             };
             if action.wait {

@@ -128,6 +128,16 @@ impl Github {
         )
         .execute(&self.pool)
         .await?;
+        if let Some(drift) = &self.drift {
+            // The repository becomes the service's drift source (a local path set by someone
+            // stays); a failure here does not undo the link.
+            if let Err(error) = drift
+                .use_github_source(service_id, &repo.to_string(), branch.as_str(), &who.actor())
+                .await
+            {
+                tracing::warn!(%error, %repo, "could not make the linked repository the drift source");
+            }
+        }
         self.link_of(of)
             .await?
             .ok_or_else(|| GithubError::NotFound(format!("the link of {}", of.service)))

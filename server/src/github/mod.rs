@@ -12,6 +12,7 @@ pub mod deliveries;
 pub mod links;
 pub mod previews;
 pub mod repo;
+pub mod sources;
 pub mod statuses;
 pub mod webhooks;
 
@@ -161,6 +162,8 @@ pub struct Github {
     base_url: Arc<str>,
     deliveries_wake: Arc<Notify>,
     statuses_wake: Arc<Notify>,
+    /// Dependency drift, told about links and pushes (a linked repository is a drift source).
+    drift: Option<crate::drift::Drift>,
 }
 
 impl Github {
@@ -179,7 +182,19 @@ impl Github {
             base_url: base_url.trim_end_matches('/').into(),
             deliveries_wake: Arc::default(),
             statuses_wake: Arc::default(),
+            drift: None,
         })
+    }
+
+    /// Links and pushes also reach dependency drift, which reads linked repositories through
+    /// this capability's client.
+    pub fn with_drift(mut self, drift: crate::drift::Drift) -> Self {
+        drift.set_repo_files(Arc::new(sources::RepoReader {
+            client: self.client.clone(),
+            pool: self.pool.clone(),
+        }));
+        self.drift = Some(drift);
+        self
     }
 
     pub fn base_url(&self) -> &str {

@@ -331,3 +331,146 @@ async fn the_weekly_email_carries_the_teams_drift_as_the_dependencies_page_count
         "{preview}"
     );
 }
+
+/// Every file of the drift crate's `name` fixture, as (path relative to it, contents).
+fn fixture_files(name: &str) -> Vec<(String, String)> {
+    let root = fixture_repo(name);
+    let mut files = Vec::new();
+    let mut dirs = vec![root.clone()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if let Ok(contents) = std::fs::read_to_string(&path) {
+                let relative = path
+                    .strip_prefix(&root)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned();
+                files.push((relative, contents));
+            }
+        }
+    }
+    files
+}
+
+#[tokio::test]
+async fn a_linked_repository_is_read_from_github_scanned_after_a_push_and_files_are_read_once() {
+    use canopy_github_double::{GithubDouble, RepoOptions};
+
+    let registry = RegistryDouble::start().await;
+    let github = GithubDouble::start().await.unwrap();
+    github
+        .add_repo("acme", "shop", RepoOptions::private_installed())
+        .unwrap();
+    let files = fixture_files("shop");
+    for (path, contents) in &files {
+        github
+            .put_file("acme", "shop", "main", path, contents)
+            .unwrap();
+    }
+    github
+        .put_file("acme", "shop", "main", "README.md", "not a manifest")
+        .unwrap();
+    let app = TestApp::spawn_with_drift_and_github(
+        drift_settings(&registry),
+        crate::github::settings_for(&github),
+    )
+    .await;
+    register(&app, "alpha", "shop").await;
+    let linked = app
+        .client
+        .put(app.url("/api/v1/services/alpha/shop/dev/github"))
+        .json(&json!({ "repo": "acme/shop", "branch": "main", "image_template": "ghcr.io/acme/shop:{sha}" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(linked.status(), reqwest::StatusCode::OK);
+    let drift: Value = app
+        .client
+        .get(app.url(SERVICE))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        drift["source"],
+        json!({ "kind": "github", "repository": "acme/shop", "branch": "main" })
+    );
+
+    // A push to the linked branch queues a scan (and a deploy, refused here: no cluster).
+    let sha = "0123456789abcdef0123456789abcdef01234567";
+    github.set_branch_head("acme", "shop", "main", sha).unwrap();
+    let push = github.push_event("acme", "shop", "main", sha).unwrap();
+    let answer = github
+        .send_webhook(&app.url("/webhooks/github"), "push", &push)
+        .await
+        .unwrap();
+    assert_eq!(answer.status, 202, "{}", answer.body);
+    let mut done = Value::Null;
+    for _ in 0..300 {
+        let drift: Value = app
+            .client
+            .get(app.url(SERVICE))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if ["done", "failed"].contains(&drift["latest"]["state"].as_str().unwrap_or_default()) {
+            done = drift;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(done["latest"]["state"], "done", "{done:#}");
+    assert_eq!(done["latest"]["trigger"], "push");
+    // The same judgements as from the checkout on disk.
+    let serde = row(&done, "Cargo.toml", "serde");
+    assert_eq!(
+        (&serde["current"], &serde["newest"], &serde["update_type"]),
+        (&json!("1.0.190"), &json!("1.0.210"), &json!("patch"))
+    );
+    assert_eq!(
+        row(&done, "ml/requirements.txt", "requests")["newest"],
+        "2.32.3"
+    );
+
+    // Only manifests were read, each once: a second scan reads the tree again, no file.
+    let blob_reads = || {
+        github
+            .requests()
+            .iter()
+            .filter(|r| r.path.contains("/git/blobs/"))
+            .count()
+    };
+    let first = blob_reads();
+    // Manifests outside vendored or built directories; files with the same contents are one blob.
+    let manifests: std::collections::BTreeSet<&String> = files
+        .iter()
+        .filter(|(path, _)| canopy_drift::manifest::kind_of(std::path::Path::new(path)).is_some())
+        .filter(|(path, _)| {
+            !path
+                .split('/')
+                .any(|part| canopy_drift::SKIPPED_DIRS.contains(&part))
+        })
+        .map(|(_, contents)| contents)
+        .collect();
+    assert_eq!(
+        first,
+        manifests.len(),
+        "one request per manifest blob, none for README.md"
+    );
+    let again = scan_and_wait(&app).await;
+    assert_eq!(again["latest"]["state"], "done");
+    assert_eq!(
+        blob_reads(),
+        first,
+        "unchanged files come from the blob cache"
+    );
+    app.stop().await;
+}

@@ -130,7 +130,7 @@ fn DriftView(
     let (scan_team, scan_service) = (drift.team.clone(), drift.service.clone());
     let current_path = match &drift.source {
         Some(Source::Path { path }) => path.clone(),
-        None => String::new(),
+        Some(Source::Github { .. }) | None => String::new(),
     };
     let rows = drift.dependencies.clone();
     let base = format!("/services/{}/{}/dependencies", drift.team, drift.service);
@@ -156,7 +156,7 @@ fn DriftView(
                 <button type="submit" class="secondary">"Save source"</button>
             </ActionForm>
             <p class="muted small">
-                "Reading the repository linked through Canopy's GitHub App is not available yet (it comes with the GitHub integration); until then, point the service at a checkout."
+                "A service linked to a GitHub repository (its GitHub page) is read from there, at the head of the linked branch, and scanned again after each push; a local path saved here takes its place."
             </p>
         </section>
         <section class="card" aria-label="Scan" data-testid="drift-scan">

@@ -178,6 +178,24 @@ impl TestApp {
             .await
     }
 
+    /// Starts Canopy with registries and GitHub at local doubles.
+    pub async fn spawn_with_drift_and_github(
+        drift: DriftSettings,
+        github: GithubAppSettings,
+    ) -> Self {
+        let identity = canopy_server::config::IdentitySettings::from_lookup(|_| None)
+            .expect("default identity settings");
+        Self::start(
+            PathBuf::from("/nonexistent-canopy-site"),
+            identity,
+            test_mail_settings(),
+            drift,
+            github,
+            canopy_server::config::ClusterSettings::None,
+        )
+        .await
+    }
+
     /// Starts Canopy deploying to `cluster`, with GitHub at a local double.
     pub async fn spawn_with_cluster_and_github(
         cluster: canopy_server::config::ClusterSettings,
