@@ -223,7 +223,7 @@ fn Overview(
         <History history=overview.history.clone() latest_revision rollback may_deploy=overview.may_deploy
             team=overview.team.clone() service=overview.service.clone() environment=overview.environment.clone() />
         <GithubSection team=overview.team.clone() service=overview.service.clone()
-            environment=overview.environment.clone() />
+            environment=overview.environment.clone() deployed=has_deploys />
         <p class="small">
             <a
                 href=format!("/audit?team={}&service={}", overview.team, overview.service)
@@ -476,7 +476,13 @@ fn secrets_typed() -> String {
 /// The service's GitHub card: its status badge, the snippets for a README, and the link to its
 /// GitHub page (repository link, webhook deliveries, deployments on GitHub).
 #[component]
-fn GithubSection(team: String, service: String, environment: String) -> impl IntoView {
+fn GithubSection(
+    team: String,
+    service: String,
+    environment: String,
+    /// The status badge exists once the service is (its URL answers 404 before).
+    deployed: bool,
+) -> impl IntoView {
     let badge = format!("/badge/{team}/{service}/{environment}.svg");
     let card = Resource::new(
         move || (team.clone(), service.clone(), environment.clone()),
@@ -488,7 +494,7 @@ fn GithubSection(team: String, service: String, environment: String) -> impl Int
                 <section class="card" aria-label="GitHub" data-testid="github-card">
                     <h2>"GitHub"</h2>
                     <p>
-                        <img src=badge.clone() alt="Status badge of this service" />
+                        {deployed.then(|| view! { <img src=badge.clone() alt="Status badge of this service" /> })}
                         " "
                         {match card.linked.clone() {
                             Some(linked) => format!("Linked to {linked}: a push deploys it."),
