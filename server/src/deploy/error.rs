@@ -23,6 +23,9 @@ pub enum DeployError {
     Conflict { field: Field, message: String },
     #[error("the deploy records: {0}")]
     Database(#[from] sqlx::Error),
+    /// The task that owns a deploy panicked or was cancelled (a bug; the log has it).
+    #[error("the deploy's task ended abnormally: {0}")]
+    Task(String),
     #[error(transparent)]
     Apply(#[from] ApplyError),
     #[error("the Kubernetes API: {0}")]

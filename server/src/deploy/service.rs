@@ -272,38 +272,71 @@ impl DeployService {
         rollback_of: Option<i64>,
     ) -> Result<DeployRecord, DeployError> {
         let applier = self.applier()?.clone();
-        let record = self
-            .records
-            .start(NewDeploy {
-                spec: &request.spec,
-                requested_by: &request.requested_by,
-                reason: request.reason.as_deref(),
-                rollback_of,
-                git_sha: request.git_sha.as_deref(),
-            })
-            .await?;
+        // The deploy is Canopy's work, not the request's: recording it, applying it and handing
+        // it to the follower run in a task of their own. A client that goes away or a request
+        // that times out drops the request's future, never this task, so once recorded, the
+        // deploy always moves on to rolling out (and then to its end) or to failed.
+        let this = self.clone();
+        let owned = tokio::spawn(async move {
+            let record = this
+                .records
+                .start(NewDeploy {
+                    spec: &request.spec,
+                    requested_by: &request.requested_by,
+                    reason: request.reason.as_deref(),
+                    rollback_of,
+                    git_sha: request.git_sha.as_deref(),
+                })
+                .await?;
+            this.apply_recorded(applier, request, record.id, record.revision)
+                .await;
+            Ok::<_, DeployError>(record.id)
+        });
+        let id = owned.await.map_err(|error| {
+            tracing::error!(%error, "the deploy task ended abnormally");
+            DeployError::Task(error.to_string())
+        })??;
+        self.records.get(id).await
+    }
+
+    /// Applies a recorded deploy and hands it to the follower; every way out records an end.
+    /// Recording is retried with backoff while the database is unavailable (the row would
+    /// otherwise stay `applying` and block the service's next deploy).
+    async fn apply_recorded(
+        &self,
+        applier: Applier,
+        request: DeployRequest,
+        id: i64,
+        revision: i64,
+    ) {
         let key = ServiceRef::of(&request.spec);
-        self.live
-            .publish(&key, LiveRollout::applying(record.revision));
+        self.live.publish(&key, LiveRollout::applying(revision));
         let secrets: BTreeMap<String, String> = request
             .secret_values
             .iter()
             .map(|(k, v)| (k.clone(), v.expose_secret().to_owned()))
             .collect();
         let applied = self
-            .apply(&applier, &request.spec, record.revision, &secrets)
+            .apply(&applier, &request.spec, revision, &secrets)
             .await;
         match applied {
             Ok(warnings) => {
-                self.records.mark_rolling_out(record.id, &warnings).await?;
-                self.spawn_follow(record.id, request.spec, record.revision);
+                let recorded = persist(|| self.records.mark_rolling_out(id, &warnings)).await;
+                match recorded {
+                    Ok(()) => self.spawn_follow(id, request.spec, revision),
+                    Err(error) => {
+                        tracing::error!(deploy = id, %error, "could not record that the deploy is rolling out")
+                    }
+                }
             }
             Err(failure) => {
-                self.fail(&key, record.id, record.revision, failure.to_string())
-                    .await?;
+                let reason = failure.to_string();
+                let recorded = persist(|| self.fail(&key, id, revision, reason.clone())).await;
+                if let Err(error) = recorded {
+                    tracing::error!(deploy = id, %error, "could not record the deploy's failure");
+                }
             }
         }
-        self.records.get(record.id).await
     }
 
     async fn apply(
@@ -480,4 +513,26 @@ fn check_secret_values(request: &DeployRequest) -> Result<(), DeployError> {
     } else {
         Err(DeployError::InvalidSpec { errors })
     }
+}
+
+/// Runs `write` until it succeeds, retrying with backoff (from 200 ms, doubling, for about ten
+/// minutes) while the database cannot be reached; other errors are returned at once.
+async fn persist<F, Fut>(write: F) -> Result<(), DeployError>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<(), DeployError>>,
+{
+    use backon::{ExponentialBuilder, Retryable};
+    write
+        .retry(
+            ExponentialBuilder::default()
+                .with_min_delay(std::time::Duration::from_millis(200))
+                .with_max_delay(std::time::Duration::from_secs(30))
+                .with_max_times(25),
+        )
+        .when(|error| matches!(error, DeployError::Database(_)))
+        .notify(|error, after| {
+            tracing::warn!(%error, retry_in_ms = after.as_millis() as u64, "recording a deploy's state failed; trying again");
+        })
+        .await
 }

@@ -240,3 +240,56 @@ async fn a_second_click_while_a_deploy_is_in_progress_starts_no_duplicate() {
     })
     .await;
 }
+
+/// The caller of a deploy goes away once the deploy is recorded, while its objects are being
+/// applied (as when the browser disconnects or the request times out: the request's future is
+/// dropped). The deploy is Canopy's own work, so it still ends, and the next one is accepted.
+#[tokio::test]
+async fn a_deploy_whose_caller_goes_away_mid_apply_still_ends_and_the_next_one_is_accepted() {
+    simulator_logs();
+    with_team("owned", |team| async move {
+        let (_db, options) = fresh_database().await;
+        let canopy = canopy(options.clone()).await;
+        let pool = pool_for(options).await;
+        let records = DeployRecords::new(pool.clone());
+
+        let caller = {
+            let canopy = canopy.clone();
+            let request = request(&team, "api");
+            tokio::spawn(async move { canopy.deploy(request).await })
+        };
+        let id = loop {
+            let recorded: Option<(i64, String)> =
+                sqlx::query_as("SELECT id, status FROM deploys ORDER BY id DESC LIMIT 1")
+                    .fetch_optional(&pool)
+                    .await
+                    .expect("deploys");
+            if let Some((id, status)) = recorded {
+                assert_eq!(
+                    status, "applying",
+                    "caught after the record, before the apply"
+                );
+                break id;
+            }
+            assert!(
+                !caller.is_finished(),
+                "the deploy finished before it could be dropped"
+            );
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        };
+        caller.abort();
+
+        let ended = finished(&records, id).await;
+        assert_eq!(ended.status, DeployStatus::Succeeded, "{ended:?}");
+        let next = canopy
+            .deploy(request(&team, "api"))
+            .await
+            .expect("the next deploy is accepted");
+        assert_eq!(next.revision, 2);
+        assert_eq!(
+            finished(&records, next.id).await.status,
+            DeployStatus::Succeeded
+        );
+    })
+    .await;
+}
