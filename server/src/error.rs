@@ -81,6 +81,14 @@ impl From<DeployError> for AppError {
                     source: ref kube, ..
                 },
             ) if unreachable(kube) => cluster_down(kube),
+            DeployError::Apply(ref refused @ ApplyError::NotOurs { .. }) => AppError::Conflict {
+                field: Field::Name,
+                message: refused.to_string(),
+            },
+            DeployError::Apply(ref taken @ ApplyError::HostTaken { .. }) => AppError::Conflict {
+                field: Field::Route,
+                message: taken.to_string(),
+            },
             DeployError::NoCluster { reason } => AppError::NoCluster { reason },
             DeployError::NotFound { what } => AppError::NotFound { what },
             DeployError::InvalidInput { field, message } => {

@@ -33,6 +33,8 @@ pub enum Field {
     ImageTemplate,
     /// The check that must pass before a push deploys.
     RequiredCheck,
+    /// A service's public route (its host).
+    Route,
 }
 
 impl Field {
@@ -50,6 +52,7 @@ impl Field {
             Field::Path => "File path (path)",
             Field::ImageTemplate => "Image template (image_template)",
             Field::RequiredCheck => "Required check (required_check)",
+            Field::Route => "Public route (route.host)",
         }
     }
 }

@@ -29,6 +29,20 @@ pub enum ApplyError {
     },
     #[error("could not ask the Kubernetes API what it serves: {0}")]
     Discovery(#[source] kube::Error),
+    /// An object Canopy would write exists and is not Canopy's (or is another team's).
+    #[error("Canopy will not take over {kind} {name}: {why}. Ask the platform team to remove or rename it, or choose another name.")]
+    NotOurs {
+        kind: String,
+        name: String,
+        why: String,
+    },
+    /// The route's host is already routed to something else in the cluster.
+    #[error("the host {host} is already routed by Ingress {namespace}/{name}; each host goes to one service")]
+    HostTaken {
+        host: String,
+        namespace: String,
+        name: String,
+    },
     #[error("could not encode {kind}: {source}")]
     Encode {
         kind: String,
@@ -166,6 +180,42 @@ pub struct Applier {
     client: Client,
 }
 
+/// Whether labels say Canopy made the object.
+fn is_canopys(labels: Option<&BTreeMap<String, String>>) -> bool {
+    labels
+        .and_then(|l| l.get("app.kubernetes.io/managed-by"))
+        .is_some_and(|by| by == super::render::MANAGED_BY)
+}
+
+/// `Ok` when the live object may be written by this deploy: Canopy made it, for the same team.
+fn ensure_ours(object: &ManifestObject, live: &DynamicObject) -> Result<()> {
+    let refuse = |why: String| ApplyError::NotOurs {
+        kind: object.kind().to_owned(),
+        name: object.name(),
+        why,
+    };
+    let labels = live.metadata.labels.as_ref();
+    if !is_canopys(labels) {
+        return Err(refuse(
+            "it exists and was not created by Canopy (it has no app.kubernetes.io/managed-by=canopy label)".to_owned(),
+        ));
+    }
+    let team_of = |labels: Option<&BTreeMap<String, String>>| {
+        labels
+            .and_then(|l| l.get(super::render::LABEL_TEAM))
+            .cloned()
+    };
+    let ours = team_of(object.object.metadata.labels.as_ref());
+    let theirs = team_of(labels);
+    if theirs != ours {
+        return Err(refuse(format!(
+            "it belongs to team {}",
+            theirs.unwrap_or_else(|| "(none)".to_owned())
+        )));
+    }
+    Ok(())
+}
+
 impl Applier {
     pub fn new(client: Client) -> Self {
         Self { client }
@@ -200,13 +250,24 @@ impl Applier {
     pub async fn apply(&self, rendered: &RenderedService) -> Result<ApplyReport> {
         let params = PatchParams::apply(FIELD_MANAGER).force();
         let mut report = ApplyReport::default();
-        for object in rendered.manifest()? {
-            let api = object.api(&self.client);
-            let before = api
+        let manifest = rendered.manifest()?;
+        // Nothing is written unless every object is Canopy's to write.
+        let mut existing = Vec::with_capacity(manifest.len());
+        for object in &manifest {
+            let live = object
+                .api(&self.client)
                 .get_opt(&object.name())
                 .await
-                .map_err(|e| object.refusal(e))?
-                .map(|o| comparable(&o));
+                .map_err(|e| object.refusal(e))?;
+            if let Some(live) = &live {
+                ensure_ours(object, live)?;
+            }
+            existing.push(live);
+        }
+        self.ensure_host_free(rendered).await?;
+        for (object, live) in manifest.into_iter().zip(existing) {
+            let api = object.api(&self.client);
+            let before = live.map(|o| comparable(&o));
             let after = api
                 .patch(&object.name(), &params, &Patch::Apply(&object.object))
                 .await
@@ -234,6 +295,54 @@ impl Applier {
         Ok(report)
     }
 
+    /// `Ok` unless another Ingress in the cluster (any namespace, Canopy's or not) already routes
+    /// the rendered route's host.
+    async fn ensure_host_free(&self, rendered: &RenderedService) -> Result<()> {
+        use k8s_openapi::api::networking::v1::Ingress;
+        let Some(ours) = &rendered.ingress else {
+            return Ok(());
+        };
+        let hosts = |ingress: &Ingress| -> Vec<String> {
+            ingress
+                .spec
+                .iter()
+                .flat_map(|s| s.rules.iter().flatten())
+                .filter_map(|r| r.host.clone())
+                .collect()
+        };
+        let wanted = hosts(ours);
+        let (our_ns, our_name) = (
+            ours.metadata.namespace.clone().unwrap_or_default(),
+            ours.metadata.name.clone().unwrap_or_default(),
+        );
+        let all: Api<Ingress> = Api::all(self.client.clone());
+        let listed = all
+            .list(&kube::api::ListParams::default())
+            .await
+            .map_err(|source| ApplyError::Object {
+                kind: "Ingress".to_owned(),
+                name: "(all namespaces)".to_owned(),
+                source,
+            })?;
+        for other in listed.items {
+            let (ns, name) = (
+                other.metadata.namespace.clone().unwrap_or_default(),
+                other.metadata.name.clone().unwrap_or_default(),
+            );
+            if ns == our_ns && name == our_name {
+                continue;
+            }
+            if let Some(host) = hosts(&other).into_iter().find(|h| wanted.contains(h)) {
+                return Err(ApplyError::HostTaken {
+                    host,
+                    namespace: ns,
+                    name,
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// Creates the Secret, or merges the given keys into it (other keys stay). Returns whether
     /// anything was written.
     async fn merge_secret(&self, secret: &Secret) -> Result<bool> {
@@ -253,6 +362,13 @@ impl Applier {
                 Ok(true)
             }
             Some(existing) => {
+                if !is_canopys(existing.metadata.labels.as_ref()) {
+                    return Err(ApplyError::NotOurs {
+                        kind: "Secret".to_owned(),
+                        name: name.clone(),
+                        why: "it exists and was not created by Canopy".to_owned(),
+                    });
+                }
                 let patch = serde_json::json!({
                     "metadata": {
                         "labels": secret.metadata.labels,
@@ -284,6 +400,9 @@ impl Applier {
                 .get_opt(&object.name())
                 .await
                 .map_err(|e| object.refusal(e))?;
+            if let Some(live) = &live {
+                ensure_ours(&object, live)?;
+            }
             let namespace_missing = live.is_none()
                 && object.object.metadata.namespace.is_some()
                 && changes

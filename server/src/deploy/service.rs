@@ -68,6 +68,9 @@ enum ApplyFailure {
     Quota(#[source] DeployError),
     #[error("The cluster refused the objects: {0}")]
     Refused(#[source] super::apply::ApplyError),
+    /// Another team's (or nobody's) object, or a host routed elsewhere: nothing was written.
+    #[error("Nothing was deployed: {0}")]
+    NotCanopys(#[source] super::apply::ApplyError),
 }
 
 impl DeployService {
@@ -355,7 +358,11 @@ impl DeployService {
         applier
             .apply(&rendered)
             .await
-            .map_err(ApplyFailure::Refused)?;
+            .map_err(|error| match error {
+                super::apply::ApplyError::NotOurs { .. }
+                | super::apply::ApplyError::HostTaken { .. } => ApplyFailure::NotCanopys(error),
+                other => ApplyFailure::Refused(other),
+            })?;
         Ok(rendered
             .skipped
             .iter()

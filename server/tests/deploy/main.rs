@@ -10,6 +10,7 @@ mod app_support;
 mod apply;
 mod failures;
 mod github;
+mod isolation;
 mod pods;
 mod quota;
 mod resume;
