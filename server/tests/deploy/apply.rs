@@ -449,6 +449,11 @@ async fn every_spec_validation_accepts_renders_objects_the_api_server_accepts() 
                 &Namespace {
                     metadata: kube::api::ObjectMeta {
                         name: Some(team.namespace()),
+                        // Canopy's, as it would make it (it takes over no one else's).
+                        labels: Some(std::collections::BTreeMap::from([
+                            ("app.kubernetes.io/managed-by".to_owned(), "canopy".to_owned()),
+                            ("canopy.dev/team".to_owned(), team.team.clone()),
+                        ])),
                         ..Default::default()
                     },
                     ..Default::default()

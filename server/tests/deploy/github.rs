@@ -22,6 +22,11 @@ use crate::{
 
 const SHA: &str = "3f786850e387550fdab836ed7e6dc881de23001b";
 
+/// Each test's own host (tests share the cluster, and Canopy routes a host to one service).
+fn host_of(team: &TestTeam) -> String {
+    format!("{}.example.test", team.team)
+}
+
 fn settings_for(github: &GithubDouble) -> GithubAppSettings {
     GithubAppSettings {
         api_url: url::Url::parse(&github.url()).expect("double url"),
@@ -48,7 +53,10 @@ async fn linked(team: &TestTeam, template: &str) -> (GithubDouble, TestApp) {
             &team.team,
             "main",
             "canopy.yaml",
-            "name: checkout\nimage: ghcr.io/acme/checkout:1.0.0\nport: 8080\nreplicas: 1\nroute:\n  host: checkout.example.com\n",
+            &format!(
+                "name: checkout\nimage: ghcr.io/acme/checkout:1.0.0\nport: 8080\nreplicas: 1\nroute:\n  host: {}\n",
+                host_of(team)
+            ),
         )
         .expect("file");
     let app = TestApp::spawn_with_cluster_and_github(
@@ -153,7 +161,10 @@ async fn a_push_deploys_the_commit_and_github_shows_in_progress_then_success() {
             [DeploymentState::InProgress, DeploymentState::Success]
         );
         let success = &deployment.statuses[0];
-        assert_eq!(success.environment_url, "https://checkout.example.com/");
+        assert_eq!(
+            success.environment_url,
+            format!("https://{}/", host_of(&team))
+        );
         assert_eq!(
             success.log_url,
             app.url(&format!("/services/{}/checkout?env=dev", team.team))
@@ -279,9 +290,12 @@ async fn a_pull_request_gets_a_preview_and_one_comment_and_closing_it_removes_th
 
     with_team("gh-pr", |team| async move {
         let (github, app) = linked(&team, "ghcr.io/acme/checkout:{sha}").await;
-        let yaml = "name: checkout\nimage: ghcr.io/acme/checkout:1.0.0\nport: 8080\nreplicas: 3\nsize: L\nroute:\n  host: checkout.example.com\n";
+        let yaml = format!(
+            "name: checkout\nimage: ghcr.io/acme/checkout:1.0.0\nport: 8080\nreplicas: 3\nsize: L\nroute:\n  host: {}\n",
+            host_of(&team)
+        );
         for sha in [SHA, SHA_2] {
-            github.put_file("acme", &team.team, sha, "canopy.yaml", yaml).expect("file");
+            github.put_file("acme", &team.team, sha, "canopy.yaml", &yaml).expect("file");
         }
         let event = |action: &'static str, sha: &'static str| {
             github
@@ -312,7 +326,8 @@ async fn a_pull_request_gets_a_preview_and_one_comment_and_closing_it_removes_th
         assert_eq!(requests["cpu"].0, "100m", "previews are size S");
         let comments = github.comments("acme", &team.team, 7);
         assert_eq!(comments.len(), 1);
-        assert!(comments[0].body.contains("https://pr-7-checkout.example.com/"), "{}", comments[0].body);
+        let preview_url = format!("https://pr-7-{}/", host_of(&team));
+        assert!(comments[0].body.contains(&preview_url), "{}", comments[0].body);
 
         // A new commit on the pull request: the same preview, a new revision, the same comment.
         let answer = github.send_webhook(&hook, "pull_request", &event("synchronize", SHA_2)).await.expect("deliver");
