@@ -7,8 +7,10 @@ pub const TEAM_LABEL: &str = "canopy.dev/team";
 /// The label naming the service a pod belongs to.
 pub const SERVICE_LABEL: &str = "canopy.dev/service";
 
-/// Who a pod's energy is attributed to. Pods without both labels (not created by Canopy) have
-/// empty team and service and are counted under their namespace only.
+/// Who a pod's energy is attributed to. Pods without both labels (not created by Canopy), and
+/// pods whose labels name a team that does not own their namespace (`<team>-<environment>`:
+/// anyone can put a `canopy.dev/team` label on a pod elsewhere), have empty team and service
+/// and are counted under their namespace only: unattributed.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Owner {
     pub namespace: String,
@@ -20,7 +22,11 @@ impl Owner {
     pub fn of(namespace: Option<&str>, labels: &BTreeMap<String, String>) -> Self {
         let team = labels.get(TEAM_LABEL).map(|v| v.trim()).unwrap_or("");
         let service = labels.get(SERVICE_LABEL).map(|v| v.trim()).unwrap_or("");
-        let (team, service) = if team.is_empty() || service.is_empty() {
+        let namespace_is_the_teams = namespace
+            .and_then(|ns| ns.strip_prefix(team))
+            .and_then(|rest| rest.strip_prefix('-'))
+            .is_some_and(|environment| app::api::spec::Environment::parse(environment).is_some());
+        let (team, service) = if team.is_empty() || service.is_empty() || !namespace_is_the_teams {
             ("", "")
         } else {
             (team, service)
@@ -63,5 +69,34 @@ mod tests {
         // Half-labelled pods are not guessed at.
         let owner = Owner::of(Some("x"), &labels(&[(TEAM_LABEL, "payments")]));
         assert_eq!(owner.team, "");
+    }
+
+    #[test]
+    fn labels_count_only_in_the_teams_own_namespaces() {
+        let claimed = labels(&[(TEAM_LABEL, "payments"), (SERVICE_LABEL, "checkout")]);
+        for namespace in [
+            "payments-dev",
+            "payments-staging",
+            "payments-prod",
+            "payments-pr-12",
+        ] {
+            let owner = Owner::of(Some(namespace), &claimed);
+            assert_eq!(owner.team, "payments", "{namespace}");
+        }
+        // Another team's namespace, a look-alike, no namespace: unattributed.
+        for namespace in [
+            Some("search-prod"),
+            Some("payments-x-prod"),
+            Some("payments"),
+            Some("pay-prod"),
+            None,
+        ] {
+            let owner = Owner::of(namespace, &claimed);
+            assert_eq!(
+                (owner.team.as_str(), owner.service.as_str()),
+                ("", ""),
+                "{namespace:?}"
+            );
+        }
     }
 }
