@@ -195,9 +195,33 @@ struct EnvQuery {
     env: Option<String>,
 }
 
-/// The page's service from `/services/{team}/{service}/github?env=`.
-fn page_service(team: &str, service: &str, env: &EnvQuery) -> Result<ServiceRef, AppError> {
-    ServiceRef::parse(team, service, env.env.as_deref().unwrap_or("dev"))
+/// The page's service from `/services/{team}/{service}/github...?env=` (default `dev`), or a
+/// 404 naming what does not exist.
+struct PageService(ServiceRef);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for PageService {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let Path(params) =
+            Path::<std::collections::HashMap<String, String>>::from_request_parts(parts, state)
+                .await
+                .map_err(IntoResponse::into_response)?;
+        let Query(env) = Query::<EnvQuery>::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let part = |name: &str| params.get(name).map(String::as_str).unwrap_or_default();
+        ServiceRef::parse(
+            part("team"),
+            part("service"),
+            env.env.as_deref().unwrap_or("dev"),
+        )
+        .map(Self)
+        .map_err(super::error::plain)
+    }
 }
 
 #[derive(Default, Deserialize)]
@@ -328,7 +352,7 @@ async fn page_view(
             };
             render(status, page)
         }
-        Err(error) => (super::error::status_of(&error), error.to_string()).into_response(),
+        Err(error) => super::error::plain(error),
     }
 }
 
@@ -336,13 +360,9 @@ async fn github_page(
     State(state): State<AppState>,
     session: Session,
     Caller(who): Caller,
-    Path((team, service)): Path<(String, String)>,
-    Query(env): Query<EnvQuery>,
+    PageService(of): PageService,
 ) -> Response {
-    match page_service(&team, &service, &env) {
-        Ok(of) => page_view(&state, &session, &who, &of, None, Ok(None)).await,
-        Err(error) => (super::error::status_of(&error), error.to_string()).into_response(),
-    }
+    page_view(&state, &session, &who, &of, None, Ok(None)).await
 }
 
 /// Runs a form's action (CSRF checked, the audit log told) and shows the page again.
@@ -375,14 +395,9 @@ async fn link(
     State(state): State<AppState>,
     session: Session,
     Caller(who): Caller,
-    Path((team, service)): Path<(String, String)>,
-    Query(env): Query<EnvQuery>,
+    PageService(of): PageService,
     Form(form): Form<LinkForm>,
 ) -> Response {
-    let of = match page_service(&team, &service, &env) {
-        Ok(of) => of,
-        Err(error) => return (super::error::status_of(&error), error.to_string()).into_response(),
-    };
     let result = async {
         check_csrf(&session, &form.csrf).await?;
         let link = state.github.link(&who, &of, &form.input()).await?;
@@ -417,14 +432,9 @@ async fn unlink(
     State(state): State<AppState>,
     session: Session,
     Caller(who): Caller,
-    Path((team, service)): Path<(String, String)>,
-    Query(env): Query<EnvQuery>,
+    PageService(of): PageService,
     Form(form): Form<CsrfForm>,
 ) -> Response {
-    let of = match page_service(&team, &service, &env) {
-        Ok(of) => of,
-        Err(error) => return (super::error::status_of(&error), error.to_string()).into_response(),
-    };
     let result = async {
         check_csrf(&session, &form.csrf).await?;
         state.github.unlink(&who, &of).await?;
@@ -447,14 +457,10 @@ async fn process_again(
     State(state): State<AppState>,
     session: Session,
     Caller(who): Caller,
-    Path((team, service, delivery)): Path<(String, String, String)>,
-    Query(env): Query<EnvQuery>,
+    PageService(of): PageService,
+    Path((_, _, delivery)): Path<(String, String, String)>,
     Form(form): Form<CsrfForm>,
 ) -> Response {
-    let of = match page_service(&team, &service, &env) {
-        Ok(of) => of,
-        Err(error) => return (super::error::status_of(&error), error.to_string()).into_response(),
-    };
     let result = async {
         check_csrf(&session, &form.csrf).await?;
         state.github.process_again(&who, &of, &delivery).await?;

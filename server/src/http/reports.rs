@@ -70,12 +70,8 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for TeamPage {
         let Path(raw) = Path::<String>::from_request_parts(parts, state)
             .await
             .map_err(IntoResponse::into_response)?;
-        team_of(&raw).map(Self).map_err(refused)
+        team_of(&raw).map(Self).map_err(super::error::plain)
     }
-}
-
-fn refused(error: AppError) -> Response {
-    (super::error::status_of(&error), error.to_string()).into_response()
 }
 
 /// Only the team's own members get its e-mail (and may test it or opt out).
@@ -179,7 +175,7 @@ async fn page_view(
     };
     match view.await {
         Ok(page) => render(outcome.status, page),
-        Err(error) => refused(error),
+        Err(error) => super::error::plain(error),
     }
 }
 
@@ -423,7 +419,7 @@ async fn preview(
             Html(html),
         )
             .into_response(),
-        Err(error) => refused(error),
+        Err(error) => super::error::plain(error),
     }
 }
 
@@ -439,7 +435,7 @@ async fn chart(
     .await;
     match result {
         Ok(png) => ([(header::CONTENT_TYPE, "image/png")], png).into_response(),
-        Err(error) => refused(error),
+        Err(error) => super::error::plain(error),
     }
 }
 
@@ -519,7 +515,7 @@ async fn unsubscribe_now(
                         token: None,
                     },
                 ),
-                Err(error) => refused(error.into()),
+                Err(error) => super::error::plain(error.into()),
             }
         }
         Err(why) => {
@@ -575,6 +571,6 @@ async fn outbox_page(State(state): State<AppState>, Caller(who): Caller) -> Resp
                 history,
             },
         ),
-        Err(error) => refused(error.into()),
+        Err(error) => super::error::plain(error.into()),
     }
 }

@@ -7,16 +7,12 @@
 use std::time::Duration;
 
 use canopy_github_double::{DeploymentState, GithubDouble, RecordedDeployment, RepoOptions};
-use canopy_server::{
-    config::ClusterSettings,
-    github::{AppCredentials, GithubAppSettings},
-};
+use canopy_server::config::ClusterSettings;
 use reqwest::StatusCode;
-use secrecy::SecretString;
 use serde_json::json;
 
 use crate::{
-    app_support::TestApp,
+    app_support::{github_settings, TestApp},
     support::{kubeconfig_path, simulator_logs, with_team, TestTeam},
 };
 
@@ -25,18 +21,6 @@ const SHA: &str = "3f786850e387550fdab836ed7e6dc881de23001b";
 /// Each test's own host (tests share the cluster, and Canopy routes a host to one service).
 fn host_of(team: &TestTeam) -> String {
     format!("{}.example.test", team.team)
-}
-
-fn settings_for(github: &GithubDouble) -> GithubAppSettings {
-    GithubAppSettings {
-        api_url: url::Url::parse(&github.url()).expect("double url"),
-        app: Some(AppCredentials {
-            app_id: github.app_id(),
-            private_key: SecretString::from(github.private_key_pem().to_owned()),
-        }),
-        webhook_secret: Some(SecretString::from(github.webhook_secret().to_owned())),
-        preview_ttl: canopy_server::github::DEFAULT_PREVIEW_TTL,
-    }
 }
 
 /// Canopy deploying to the control plane, `team`'s service `checkout` registered and linked to
@@ -61,7 +45,7 @@ async fn linked(team: &TestTeam, template: &str) -> (GithubDouble, TestApp) {
         .expect("file");
     let app = TestApp::spawn_with_cluster_and_github(
         ClusterSettings::Kubeconfig(kubeconfig_path()),
-        settings_for(&github),
+        github_settings(&github),
     )
     .await;
     let response = app

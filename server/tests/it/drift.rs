@@ -375,7 +375,7 @@ async fn a_linked_repository_is_read_from_github_scanned_after_a_push_and_files_
         .unwrap();
     let app = TestApp::spawn_with_drift_and_github(
         drift_settings(&registry),
-        crate::github::settings_for(&github),
+        crate::support::github_settings(&github),
     )
     .await;
     register(&app, "alpha", "shop").await;

@@ -5,29 +5,15 @@
 
 use app::api::auth::Role;
 use canopy_github_double::{GithubDouble, PullRequestEvent, RepoOptions, WebhookDelivery};
-use canopy_server::github::{AppCredentials, GithubAppSettings};
 use reqwest::StatusCode;
-use secrecy::SecretString;
 use serde_json::{json, Value};
 
-use crate::support::TestApp;
+use crate::support::{github_settings, TestApp};
 
 const SHA: &str = "3f786850e387550fdab836ed7e6dc881de23001b";
 const OTHER_SHA: &str = "9a1b2c3d4e5f60718293a4b5c6d7e8f901234567";
 
 const CANOPY_YAML: &str = "# Deploy with Canopy\nname: checkout\nimage: ghcr.io/acme/checkout:1.4.2\nport: 8080\nsize: S\nenv:\n  LOG_LEVEL: info\nsecrets: [DATABASE_PASSWORD]\n";
-
-pub fn settings_for(github: &GithubDouble) -> GithubAppSettings {
-    GithubAppSettings {
-        api_url: url::Url::parse(&github.url()).expect("double url"),
-        app: Some(AppCredentials {
-            app_id: github.app_id(),
-            private_key: SecretString::from(github.private_key_pem().to_owned()),
-        }),
-        webhook_secret: Some(SecretString::from(github.webhook_secret().to_owned())),
-        preview_ttl: canopy_server::github::DEFAULT_PREVIEW_TTL,
-    }
-}
 
 /// A double with `acme/checkout` (public, App installed, `canopy.yaml` on main) and
 /// `acme/secret-app` (private, App not installed).
@@ -83,7 +69,7 @@ async fn count(app: &TestApp, sql: &str) -> i64 {
 #[tokio::test]
 async fn linking_checks_the_app_installation_and_says_what_to_do() {
     let github = github().await;
-    let app = TestApp::spawn_with_github(settings_for(&github)).await;
+    let app = TestApp::spawn_with_github(github_settings(&github)).await;
     register(&app).await;
 
     let refused = link(
@@ -156,7 +142,7 @@ async fn the_deploy_button_prefills_the_form_or_says_exactly_what_is_wrong() {
             "name: checkout\nimage: ghcr.io/acme/checkout:1.0.0\nport: 99999\n",
         )
         .expect("file");
-    let app = TestApp::spawn_with_github(settings_for(&github)).await;
+    let app = TestApp::spawn_with_github(github_settings(&github)).await;
     let deployer = app
         .person(
             "dana",
@@ -260,7 +246,7 @@ impl Hook<'_> {
 #[tokio::test]
 async fn webhooks_are_verified_before_anything_is_parsed_and_recorded_once() {
     let github = github().await;
-    let app = TestApp::spawn_with_github(settings_for(&github)).await;
+    let app = TestApp::spawn_with_github(github_settings(&github)).await;
     register(&app).await;
     let linked = link(&app, json!({ "repo": "acme/checkout", "branch": "main", "image_template": "ghcr.io/acme/checkout:{sha}" })).await;
     assert_eq!(linked.status(), StatusCode::OK);
@@ -430,7 +416,7 @@ pub async fn wait_for_outcome(app: &TestApp, delivery: &str) -> (String, String)
 #[tokio::test]
 async fn badges_are_public_svg() {
     let github = github().await;
-    let app = TestApp::spawn_with_github(settings_for(&github)).await;
+    let app = TestApp::spawn_with_github(github_settings(&github)).await;
     register(&app).await;
     let anonymous = app.anonymous();
     let response = anonymous

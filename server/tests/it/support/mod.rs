@@ -435,3 +435,16 @@ pub async fn signed_in_client(base: &str, username: &str, password: &str) -> req
 pub fn no_github() -> GithubAppSettings {
     GithubAppSettings::without_app(url::Url::parse("http://127.0.0.1:9/").expect("url"))
 }
+
+/// Canopy's GitHub App settings for the GitHub double: its App id and key, its webhook secret.
+pub fn github_settings(github: &canopy_github_double::GithubDouble) -> GithubAppSettings {
+    GithubAppSettings {
+        api_url: url::Url::parse(&github.url()).expect("double url"),
+        app: Some(canopy_server::github::AppCredentials {
+            app_id: github.app_id(),
+            private_key: SecretString::from(github.private_key_pem().to_owned()),
+        }),
+        webhook_secret: Some(SecretString::from(github.webhook_secret().to_owned())),
+        preview_ttl: canopy_server::github::DEFAULT_PREVIEW_TTL,
+    }
+}
