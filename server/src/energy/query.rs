@@ -37,8 +37,12 @@ pub enum Selection {
     },
     /// Workloads in a namespace (labelled or not).
     Namespace(String),
-    /// One node's host energy (workloads, idle and system).
-    Node(String),
+    /// One node's host energy (workloads, idle and system). Node names are unique within a
+    /// cluster only: without `cluster`, the name must be known in one cluster.
+    Node {
+        cluster: Option<String>,
+        node: String,
+    },
 }
 
 /// Which rollup a query reads.
@@ -186,6 +190,26 @@ impl EnergyQuery {
     }
 
     /// Energy per step from `from` (inclusive) to `to` (exclusive), every step present.
+    /// Refuses a node name known in more than one cluster (their series would be merged).
+    async fn ensure_one_cluster(&self, node: &str) -> Result<(), EnergyError> {
+        let clusters: Vec<String> = sqlx::query_scalar(
+            "SELECT DISTINCT cluster FROM energy_node_tokens WHERE node = $1 ORDER BY cluster",
+        )
+        .bind(node)
+        .fetch_all(&self.pool)
+        .await?;
+        if clusters.len() > 1 {
+            return Err(EnergyError::InvalidInput {
+                field: "cluster",
+                message: format!(
+                    "node {node} reports from the clusters {}: add cluster= to choose one",
+                    clusters.join(", ")
+                ),
+            });
+        }
+        Ok(())
+    }
+
     pub async fn series(
         &self,
         selection: &Selection,
@@ -210,6 +234,13 @@ impl EnergyQuery {
             });
         }
         let resolution = Resolution::for_range(from, to, step_secs)?;
+        if let Selection::Node {
+            cluster: None,
+            node,
+        } = selection
+        {
+            self.ensure_one_cluster(node).await?;
+        }
         let (filter, binds) = filter_sql(selection);
         let sql = format!(
             "SELECT date_bin(make_interval(secs => $1), bucket, $2) AS b, cluster, source,
@@ -374,7 +405,17 @@ fn filter_sql(selection: &Selection) -> (&'static str, Vec<String>) {
             "AND namespace = $4 AND kind = 'workload'",
             vec![namespace.clone()],
         ),
-        Selection::Node(node) => ("AND node = $4", vec![node.clone()]),
+        Selection::Node {
+            cluster: None,
+            node,
+        } => ("AND node = $4", vec![node.clone()]),
+        Selection::Node {
+            cluster: Some(cluster),
+            node,
+        } => (
+            "AND node = $4 AND cluster = $5",
+            vec![node.clone(), cluster.clone()],
+        ),
     }
 }
 

@@ -138,6 +138,8 @@ struct SeriesParams {
     service: Option<String>,
     namespace: Option<String>,
     node: Option<String>,
+    /// With `node`: the cluster it is in (node names are unique within a cluster only).
+    cluster: Option<String>,
     from: Option<String>,
     to: Option<String>,
     step: Option<String>,
@@ -179,6 +181,12 @@ fn parse_time(field: &'static str, raw: &str) -> Result<OffsetDateTime, EnergyEr
 
 fn selection(params: &SeriesParams) -> Result<Selection, EnergyError> {
     let some = |v: &Option<String>| v.as_deref().filter(|s| !s.is_empty()).map(str::to_owned);
+    if some(&params.cluster).is_some() && some(&params.node).is_none() {
+        return Err(bad(
+            "cluster",
+            "cluster chooses a node's cluster: give node with it",
+        ));
+    }
     Ok(
         match (
             some(&params.team),
@@ -189,7 +197,10 @@ fn selection(params: &SeriesParams) -> Result<Selection, EnergyError> {
             (Some(team), Some(service), None, None) => Selection::Service { team, service },
             (Some(team), None, None, None) => Selection::Team(team),
             (None, None, Some(namespace), None) => Selection::Namespace(namespace),
-            (None, None, None, Some(node)) => Selection::Node(node),
+            (None, None, None, Some(node)) => Selection::Node {
+                cluster: some(&params.cluster),
+                node,
+            },
             (None, None, None, None) => Selection::All,
             (None, Some(_), _, _) => return Err(bad("team", "give the team with the service")),
             _ => {

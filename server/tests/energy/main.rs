@@ -419,3 +419,83 @@ async fn the_energy_page_explains_how_to_install_the_agent_when_empty() {
     );
     app.stop().await;
 }
+
+/// Node names are unique within a cluster only: a name in two clusters is refused without
+/// `cluster=` (their figures would be merged), and each cluster's series is its own.
+#[tokio::test]
+async fn the_same_node_name_in_two_clusters_is_never_merged() {
+    let app = TestApp::spawn().await;
+    let mut tokens = Vec::new();
+    for cluster in ["eu-west", "us-east"] {
+        let response = app
+            .client
+            .post(app.url("/api/v1/energy/node-tokens"))
+            .bearer_auth(TEST_API_TOKEN)
+            .json(&json!({ "cluster": cluster, "node": "worker-1" }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::CREATED);
+        let body: Value = response.json().await.unwrap();
+        tokens.push(body["token"].as_str().unwrap().to_owned());
+    }
+    let start = hour_start(OffsetDateTime::now_utc()) - Duration::hours(2);
+    // 0.2 kWh of idle energy in eu-west, 0.4 kWh in us-east.
+    for (token, idle) in tokens.iter().zip([720_000.0, 1_440_000.0]) {
+        let batch = IngestBatch::new(
+            "worker-1",
+            vec![sample(start, EnergySource::Measured, idle, 0.0, vec![])],
+        );
+        let (status, body) = app.post_batch(token, &batch).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    let range = format!(
+        "from={}&to={}&step=1h",
+        start.format(&Rfc3339).unwrap(),
+        (start + Duration::hours(3)).format(&Rfc3339).unwrap()
+    );
+    let get = |query: String| {
+        let app = &app;
+        async move {
+            let response = app
+                .client
+                .get(app.url(&format!("/api/v1/energy/series?{query}")))
+                .bearer_auth(TEST_API_TOKEN)
+                .send()
+                .await
+                .unwrap();
+            let status = response.status();
+            (
+                status,
+                response.json::<Value>().await.unwrap_or(Value::Null),
+            )
+        }
+    };
+    let (status, body) = get(format!("node=worker-1&{range}")).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["field"], "cluster");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("eu-west, us-east"),
+        "{body}"
+    );
+    for (cluster, kwh) in [("eu-west", 0.2), ("us-east", 0.4)] {
+        let (status, body) = get(format!("node=worker-1&cluster={cluster}&{range}")).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let total: f64 = body["series"]["points"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["figures"]["measured"]["kwh"].as_f64().unwrap_or(0.0))
+            .sum();
+        assert!(
+            (total - kwh).abs() < 1e-9,
+            "{cluster}: {total} kWh, expected {kwh}: {body}"
+        );
+    }
+    let (status, body) = get(format!("cluster=eu-west&{range}")).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    app.stop().await;
+}
