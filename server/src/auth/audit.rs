@@ -41,6 +41,26 @@ impl Audit {
         Self { pool }
     }
 
+    /// Appends the entry of an action that ended with `result`: refused when it was
+    /// forbidden, else allowed, with `describe(value)` or the error as its result.
+    pub async fn record_result<T>(
+        &self,
+        who: &Principal,
+        action: &str,
+        target: Target<'_>,
+        result: &Result<T, app::api::AppError>,
+        describe: impl FnOnce(&T) -> String,
+    ) {
+        let (allowed, text) = match result {
+            Ok(value) => (true, describe(value)),
+            Err(error) => (
+                !matches!(error, app::api::AppError::Forbidden { .. }),
+                error.to_string(),
+            ),
+        };
+        self.record(who, action, target, allowed, &text).await;
+    }
+
     /// Appends one entry. A failure to write it is logged, never hidden: the action's own
     /// outcome is already decided, and the log line keeps the record.
     pub async fn record(

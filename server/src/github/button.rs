@@ -108,12 +108,17 @@ impl Github {
     /// The service page's GitHub card.
     pub async fn card(&self, of: &ServiceRef) -> Result<GithubCard> {
         let link = self.link_of(of).await?;
+        Ok(self.card_for(of, link.as_ref()))
+    }
+
+    /// The card of `of`, whose link (if any) was read already.
+    pub fn card_for(&self, of: &ServiceRef, link: Option<&super::links::Link>) -> GithubCard {
         let base = &self.base_url;
         let env = of.environment.as_str();
         let status_badge_url = format!("{base}/badge/{}/{}/{env}.svg", of.team, of.service);
         let service_url = format!("{base}/services/{}/{}?env={env}", of.team, of.service);
         let deploy_badge_url = format!("{base}/badge/deploy.svg");
-        let deploy_url = link.as_ref().map(|l| {
+        let deploy_url = link.map(|l| {
             let path = if l.path.as_str() == RepoPath::DEFAULT {
                 String::new()
             } else {
@@ -121,8 +126,8 @@ impl Github {
             };
             format!("{base}/deploy?repo={}{path}", l.repo)
         });
-        Ok(GithubCard {
-            linked: link.as_ref().map(|l| format!("{}@{}", l.repo, l.branch)),
+        GithubCard {
+            linked: link.map(|l| format!("{}@{}", l.repo, l.branch)),
             status_markdown: format!(
                 "[![{} on Canopy ({env})]({status_badge_url})]({service_url})",
                 of.service
@@ -138,7 +143,7 @@ impl Github {
             status_badge_url,
             deploy_badge_url,
             settings_url: format!("/services/{}/{}/github?env={env}", of.team, of.service),
-        })
+        }
     }
 }
 

@@ -241,23 +241,14 @@ impl Github {
             .map(|c| c.message.lines().next().unwrap_or_default().to_owned())
             .unwrap_or_default();
         // A delivery tried again (it waited for a check) does not redo what it already did.
-        let done: Vec<(i64, String, bool, String)> = sqlx::query!(
-            "SELECT service_id, environment, deployed, outcome FROM github_delivery_actions
-             WHERE delivery_id = $1",
-            delivery
-        )
-        .fetch_all(&self.pool)
-        .await?
-        .into_iter()
-        .map(|r| (r.service_id, r.environment, r.deployed, r.outcome))
-        .collect();
+        let done = self.actions_done(delivery).await?;
         let mut summaries = Vec::new();
         let mut deployed_any = false;
         let mut waiting = None;
         for link in &links {
-            if let Some((_, _, deployed, outcome)) = done.iter().find(|(id, env, _, _)| {
-                *id == link.service_id && *env == link.of.environment.as_str()
-            }) {
+            if let Some((deployed, outcome)) =
+                done.get(&(link.service_id, link.of.environment.to_string()))
+            {
                 deployed_any |= deployed;
                 summaries.push(format!(
                     "{}/{} {}: {outcome}",
@@ -434,21 +425,21 @@ impl Github {
             .filter(|who| who.may(&link.of.team, app::api::auth::Permission::Deploy)))
     }
 
-    /// What an earlier try of `delivery` already did, per service (a delivery tried again does
-    /// not redo it).
+    /// What an earlier try of `delivery` already did, per service and environment (a delivery
+    /// tried again does not redo it).
     pub(super) async fn actions_done(
         &self,
         delivery: &str,
-    ) -> Result<std::collections::HashMap<i64, (bool, String)>> {
+    ) -> Result<std::collections::HashMap<(i64, String), (bool, String)>> {
         Ok(sqlx::query!(
-            "SELECT service_id, deployed, outcome FROM github_delivery_actions
+            "SELECT service_id, environment, deployed, outcome FROM github_delivery_actions
              WHERE delivery_id = $1",
             delivery
         )
         .fetch_all(&self.pool)
         .await?
         .into_iter()
-        .map(|r| (r.service_id, (r.deployed, r.outcome)))
+        .map(|r| ((r.service_id, r.environment), (r.deployed, r.outcome)))
         .collect())
     }
 

@@ -157,7 +157,9 @@ impl Github {
                 },
                 ..link.clone()
             };
-            if let Some((deployed, outcome)) = done.get(&preview.service_id) {
+            if let Some((deployed, outcome)) =
+                done.get(&(preview.service_id, preview.of.environment.to_string()))
+            {
                 deployed_any |= deployed;
                 summaries.push(format!("{}/{}: {outcome}", link.of.team, link.of.service));
                 continue;

@@ -330,7 +330,7 @@ async fn page_view(
             environment: of.environment.to_string(),
             link: link.as_ref().map(shown),
             form,
-            card: github.card(of).await?,
+            card: github.card_for(of, link.as_ref()),
             deliveries: github.deliveries(of, 50).await?,
             deployments: github.deployments(of, 20).await?,
             may_deploy: who.may(&of.team, Permission::Deploy),
@@ -375,17 +375,10 @@ async fn after_form(
     typed: Option<LinkForm>,
     result: Result<String, AppError>,
 ) -> Response {
-    let (allowed, text) = match &result {
-        Ok(done) => (true, done.clone()),
-        Err(error) => (
-            !matches!(error, AppError::Forbidden { .. }),
-            error.to_string(),
-        ),
-    };
     state
         .identity
         .audit
-        .record(who, action, Target::Service(of), allowed, &text)
+        .record_result(who, action, Target::Service(of), &result, String::clone)
         .await;
     let keep = if result.is_err() { typed } else { None };
     page_view(state, session, who, of, keep, result.map(Some)).await
@@ -538,19 +531,15 @@ async fn api_put_link(
         .link(&who, &of, &input)
         .await
         .map_err(AppError::from);
-    let text = match &outcome {
-        Ok(link) => format!("linked {}@{}", link.repo, link.branch),
-        Err(error) => error.to_string(),
-    };
     state
         .identity
         .audit
-        .record(
+        .record_result(
             &who,
             "link GitHub repository",
             Target::Service(&of),
-            !matches!(outcome, Err(AppError::Forbidden { .. })),
-            &text,
+            &outcome,
+            |link| format!("linked {}@{}", link.repo, link.branch),
         )
         .await;
     Ok(Json(LinkJson::from(&outcome?)))
@@ -565,14 +554,12 @@ async fn api_delete_link(
     state
         .identity
         .audit
-        .record(
+        .record_result(
             &who,
             "unlink GitHub repository",
             Target::Service(&of),
-            !matches!(outcome, Err(AppError::Forbidden { .. })),
-            &outcome
-                .as_ref()
-                .map_or_else(ToString::to_string, |()| "unlinked".to_owned()),
+            &outcome,
+            |()| "unlinked".to_owned(),
         )
         .await;
     outcome?;

@@ -197,17 +197,10 @@ async fn after_form(
     action: &str,
     result: Result<String, AppError>,
 ) -> Response {
-    let (allowed, text) = match &result {
-        Ok(done) => (true, done.clone()),
-        Err(error) => (
-            !matches!(error, AppError::Forbidden { .. }),
-            error.to_string(),
-        ),
-    };
     state
         .identity
         .audit
-        .record(who, action, Target::Team(team), allowed, &text)
+        .record_result(who, action, Target::Team(team), &result, String::clone)
         .await;
     let outcome = match result {
         Ok(notice) => Outcome {
