@@ -12,6 +12,7 @@ pub mod error;
 pub mod github;
 pub mod http;
 pub mod metrics;
+pub mod replicas;
 pub mod reports;
 pub mod sandbox;
 pub mod services;

@@ -61,6 +61,7 @@ pub struct Metrics {
     pub ingest_pod_samples_total: Counter,
     pub background_task_last_success_seconds:
         Family<TaskLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
+    pub background_task_runs_total: Family<TaskLabels, Counter>,
 }
 
 fn request_histogram() -> Histogram {
@@ -105,8 +106,15 @@ impl Metrics {
             "Unix time at which each background task last completed a run",
             background_task_last_success_seconds.clone(),
         );
+        let background_task_runs_total = Family::default();
+        registry.register(
+            "background_task_runs",
+            "Runs of each background task done by this replica (one replica runs each period)",
+            background_task_runs_total.clone(),
+        );
         Self {
             registry,
+            background_task_runs_total,
             http_request_duration_seconds,
             deploys_finished_total,
             ingest_batches_total,
@@ -138,7 +146,17 @@ impl Metrics {
             .inc();
     }
 
-    /// Marks a run of a background task as completed now.
+    /// Counts a run of a background task done by this replica.
+    pub fn task_ran(&self, task: &'static str) {
+        self.background_task_runs_total
+            .get_or_create(&TaskLabels {
+                task: task.to_owned(),
+            })
+            .inc();
+    }
+
+    /// Marks a background task as done for now (by this replica or, for jobs that run once
+    /// across replicas, by another one).
     pub fn task_succeeded(&self, task: &'static str) {
         let now = time::OffsetDateTime::now_utc();
         let seconds = now.unix_timestamp() as f64 + f64::from(now.millisecond()) / 1000.0;

@@ -143,6 +143,8 @@ impl Application {
             github: github_settings,
         } = parts;
         let energy_settings = crate::config::EnergySettings::from_env()?;
+        let replica_settings = crate::replicas::ReplicaSettings::from_env()?;
+        tracing::info!(replica = %replica_settings.replica, "this replica's name");
         if let DatabaseSettings::Embedded(embedded) = &settings.database {
             identity_settings.data_dir = embedded.data_dir.clone();
         }
@@ -205,10 +207,23 @@ impl Application {
             identity.audit.clone(),
         ));
         let (cluster, mut sandbox) = sandbox::connect(&cluster_settings).await;
-        let deploys = deploy_service(
+        let lease = crate::deploy::lease::FollowerLease::new(
+            pool.clone(),
+            replica_settings.replica.clone(),
+            replica_settings.follower_lease,
+        );
+        let deploys = deploy_service_with(
             pool.clone(),
             cluster.as_ref().map(|c: &ClusterContext| c.client.clone()),
+            lease,
         );
+        // Live states reach the pages of every replica through PostgreSQL.
+        let outbox = crate::replicas::live_bus::start(
+            pool.clone(),
+            replica_settings.replica.clone(),
+            deploys.live().clone(),
+        );
+        let deploys = deploys.with_shared_live(outbox);
         let cluster_client = cluster.as_ref().map(|c: &ClusterContext| c.client.clone());
         let commands = crate::deploy::commands::DeployCommands::new(
             deploys.clone(),
@@ -223,18 +238,18 @@ impl Application {
             commands: commands.clone(),
             sandbox: cluster.as_ref().is_some_and(|c| c.sandbox),
         });
-        match deploys.resume_unfinished().await {
-            Ok(0) => {}
-            Ok(count) => tracing::info!(count, "resumed following unfinished deploys"),
-            Err(error) => tracing::error!(%error, "could not resume unfinished deploys"),
-        }
+        // Deploys nobody follows (a stopped replica's, once its lease ran out) are taken over
+        // now and whenever another replica dies.
+        deploys.spawn_takeover();
+        let jobs = crate::replicas::jobs::Jobs::new(pool.clone(), replica_settings.replica.clone());
         let energy = crate::energy::EnergyState::new(pool.clone(), energy_settings);
         crate::energy::partitions::spawn_maintenance(
+            &jobs,
             pool.clone(),
             energy.ingestor.partitions.clone(),
             energy.retention_days,
         );
-        energy.spawn_live_grid();
+        energy.spawn_live_grid(&jobs);
         if let (Some(sandbox), Some(cluster)) = (sandbox.as_mut(), cluster.as_ref()) {
             sandbox
                 .start_energy_feed(cluster.client.clone(), energy.clone())
@@ -256,7 +271,7 @@ impl Application {
         )
         .await?
         .with_drift(drift.clone());
-        reports.spawn();
+        reports.spawn(&jobs);
         let shutdown = tokio_util::sync::CancellationToken::new();
         let github =
             crate::github::Github::new(pool.clone(), github_settings, commands.clone(), base_url)?
@@ -349,8 +364,24 @@ impl Application {
     }
 }
 
-/// The deploy service for `client`'s cluster, or one that reports there is no cluster.
+/// The deploy service for `client`'s cluster, or one that reports there is no cluster, as a
+/// replica of its own (tests; the binary uses [`deploy_service_with`]).
 pub fn deploy_service(pool: PgPool, client: Option<kube::Client>) -> DeployService {
+    let replica = crate::replicas::ReplicaSettings::default();
+    let lease = crate::deploy::lease::FollowerLease::new(
+        pool.clone(),
+        replica.replica,
+        replica.follower_lease,
+    );
+    deploy_service_with(pool, client, lease)
+}
+
+/// The deploy service for `client`'s cluster, following its deploys under `lease`.
+pub fn deploy_service_with(
+    pool: PgPool,
+    client: Option<kube::Client>,
+    lease: crate::deploy::lease::FollowerLease,
+) -> DeployService {
     let settings = RenderSettings::default();
     let quotas = TeamQuotas::new(pool.clone(), settings.quota);
     let records = DeployRecords::new(pool);
@@ -359,7 +390,7 @@ pub fn deploy_service(pool: PgPool, client: Option<kube::Client>) -> DeployServi
         Some(client) => Arc::new(KubeFollower::new(client)),
         None => Arc::new(NoCluster),
     };
-    DeployService::new(records, quotas, applier, follower, settings)
+    DeployService::new(records, quotas, applier, follower, settings, lease)
 }
 
 /// Teams' quotas, applied to `client`'s cluster (stored only, without one).

@@ -1,6 +1,8 @@
 //! The latest rollout state per service and environment, shared with live page subscribers.
 //! Bounded: a channel that has no state and no subscriber any more is dropped, so following a
-//! service that never rolled out (or does not exist) leaves nothing behind.
+//! service that never rolled out (or does not exist) leaves nothing behind. With several
+//! replicas, what this one publishes is shared through PostgreSQL and what others publish
+//! arrives through [`LiveRollouts::publish_local`] (`replicas/live_bus.rs`).
 
 use std::{
     collections::HashMap,
@@ -13,9 +15,17 @@ use tokio::sync::watch;
 #[derive(Clone, Default)]
 pub struct LiveRollouts {
     channels: Arc<Mutex<HashMap<ServiceRef, watch::Sender<Option<LiveRollout>>>>>,
+    /// Where this replica's states go to reach the others (none: a single process).
+    shared: Option<crate::replicas::live_bus::Outbox>,
 }
 
 impl LiveRollouts {
+    /// The same channels, with every state this replica publishes also sent to `outbox`.
+    pub fn shared(mut self, outbox: crate::replicas::live_bus::Outbox) -> Self {
+        self.shared = Some(outbox);
+        self
+    }
+
     fn sender(&self, key: &ServiceRef) -> watch::Sender<Option<LiveRollout>> {
         let mut channels = self.channels.lock().unwrap_or_else(PoisonError::into_inner);
         if !channels.contains_key(key) {
@@ -36,8 +46,22 @@ impl LiveRollouts {
             .len()
     }
 
-    /// Publishes a new state (subscribers see only the latest).
+    /// Publishes a new state (subscribers see only the latest), here and on the other replicas.
     pub fn publish(&self, key: &ServiceRef, state: LiveRollout) {
+        if let Some(outbox) = &self.shared {
+            let shared = crate::replicas::live_bus::Shared {
+                key: key.clone(),
+                state: state.clone(),
+            };
+            if outbox.try_send(shared).is_err() {
+                tracing::warn!(service = %key, "live rollout state not shared with the other replicas: the queue is full");
+            }
+        }
+        self.publish_local(key, state);
+    }
+
+    /// Publishes a state on this replica only (one that another replica published).
+    pub fn publish_local(&self, key: &ServiceRef, state: LiveRollout) {
         self.sender(key).send_replace(Some(state));
     }
 

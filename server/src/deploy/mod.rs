@@ -6,6 +6,7 @@ pub mod diagnose;
 pub mod error;
 pub mod follow;
 pub mod kube_words;
+pub mod lease;
 pub mod live;
 pub mod logs;
 pub mod manifest;

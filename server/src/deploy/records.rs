@@ -8,6 +8,7 @@ use sqlx::PgPool;
 use time::{format_description::well_known::Rfc3339, OffsetDateTime};
 
 use super::DeployError;
+use crate::replicas::ReplicaId;
 use app::api::ServiceRef;
 
 #[derive(Clone)]
@@ -22,6 +23,9 @@ pub struct NewDeploy<'a> {
     pub reason: Option<&'a str>,
     pub rollback_of: Option<i64>,
     pub git_sha: Option<&'a str>,
+    /// The replica that will follow the deploy, holding its lease from the start (none: any
+    /// replica may claim it).
+    pub follower: Option<&'a super::lease::FollowerLease>,
 }
 
 /// How a deploy ended.
@@ -32,14 +36,6 @@ pub enum Outcome {
     Failed {
         reason: String,
     },
-}
-
-/// An in-progress deploy that tracking must pick up (e.g. after a restart).
-#[derive(Debug, Clone)]
-pub struct Unfinished {
-    pub id: i64,
-    pub spec: ServiceSpec,
-    pub started_at: OffsetDateTime,
 }
 
 struct Row {
@@ -123,10 +119,19 @@ impl DeployRecords {
         .await?;
         let environment = new.spec.environment.to_string();
         let environment = environment.as_str();
+        let (follower, lease_secs) = match new.follower {
+            Some(lease) => (
+                Some(lease.replica().as_str()),
+                Some(lease.duration().as_secs_f64()),
+            ),
+            None => (None, None),
+        };
         let inserted = sqlx::query_scalar!(
             r#"INSERT INTO deploys (service_id, environment, revision, spec, image, requested_by,
-                                    reason, rollback_of, status, git_sha)
-               SELECT $1, $2, COALESCE(MAX(revision), 0) + 1, $3, $4, $5, $6, $7, 'applying', $8
+                                    reason, rollback_of, status, git_sha, follower,
+                                    follower_lease_until)
+               SELECT $1, $2, COALESCE(MAX(revision), 0) + 1, $3, $4, $5, $6, $7, 'applying', $8,
+                      $9, now() + make_interval(secs => $10)
                FROM deploys WHERE service_id = $1 AND environment = $2
                ON CONFLICT DO NOTHING
                RETURNING id"#,
@@ -137,7 +142,9 @@ impl DeployRecords {
             new.requested_by,
             new.reason,
             new.rollback_of,
-            new.git_sha
+            new.git_sha,
+            follower,
+            lease_secs
         )
         .fetch_optional(&mut *tx)
         .await?;
@@ -232,53 +239,49 @@ impl DeployRecords {
         Ok((row.id, spec, status))
     }
 
-    pub async fn mark_rolling_out(&self, id: i64, warnings: &[String]) -> Result<(), DeployError> {
+    /// Records that the objects are applied; only the replica following the deploy (`by`) can.
+    pub async fn mark_rolling_out(
+        &self,
+        id: i64,
+        warnings: &[String],
+        by: &ReplicaId,
+    ) -> Result<(), DeployError> {
         let warnings = serde_json::to_value(warnings)?;
         sqlx::query!(
-            "UPDATE deploys SET status = 'rolling_out', warnings = $2 WHERE id = $1 AND status = 'applying'",
+            r#"UPDATE deploys SET status = 'rolling_out', warnings = $2
+               WHERE id = $1 AND status = 'applying' AND follower = $3"#,
             id,
-            warnings
+            warnings,
+            by.as_str()
         )
         .execute(&self.pool)
-        .await
-        ?;
+        .await?;
         Ok(())
     }
 
-    /// Records the outcome once; later calls for the same deploy change nothing.
-    pub async fn finish(&self, id: i64, outcome: Outcome) -> Result<(), DeployError> {
+    /// Records the outcome once, by the replica following the deploy (`by`); later calls for
+    /// the same deploy, or calls from a replica that lost its lease, change nothing.
+    pub async fn finish(
+        &self,
+        id: i64,
+        outcome: Outcome,
+        by: &ReplicaId,
+    ) -> Result<(), DeployError> {
         let (status, reason) = match outcome {
             Outcome::Succeeded => ("succeeded", None),
             Outcome::Failed { reason } => ("failed", Some(reason)),
         };
         sqlx::query!(
-            r#"UPDATE deploys SET status = $2, failure_reason = $3, finished_at = now()
-               WHERE id = $1 AND status IN ('applying', 'rolling_out')"#,
+            r#"UPDATE deploys SET status = $2, failure_reason = $3, finished_at = now(),
+                                  follower_lease_until = NULL
+               WHERE id = $1 AND status IN ('applying', 'rolling_out') AND follower = $4"#,
             id,
             status,
-            reason
+            reason,
+            by.as_str()
         )
         .execute(&self.pool)
         .await?;
         Ok(())
-    }
-
-    /// Deploys left in progress (by a Canopy that stopped), oldest first.
-    pub async fn unfinished(&self) -> Result<Vec<Unfinished>, DeployError> {
-        let rows = sqlx::query!(
-            r#"SELECT id, spec, started_at FROM deploys
-               WHERE status IN ('applying', 'rolling_out') ORDER BY id"#
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter()
-            .map(|row| {
-                Ok(Unfinished {
-                    id: row.id,
-                    spec: serde_json::from_value(row.spec)?,
-                    started_at: row.started_at,
-                })
-            })
-            .collect()
     }
 }

@@ -15,6 +15,7 @@ use secrecy::{ExposeSecret, SecretString};
 use super::{
     apply::{Applier, ObjectChange},
     error::{no_cluster, not_deployed},
+    lease::{FollowerLease, Held},
     live::LiveRollouts,
     quota::TeamQuotas,
     records::{DeployRecords, NewDeploy, Outcome},
@@ -57,6 +58,8 @@ pub struct DeployService {
     follower: Arc<dyn RolloutFollower>,
     live: LiveRollouts,
     settings: RenderSettings,
+    /// This replica's leases on the deploys it follows.
+    lease: FollowerLease,
 }
 
 /// Why applying a deploy's objects failed; the message is what the deploy's record shows.
@@ -80,6 +83,7 @@ impl DeployService {
         applier: Option<Applier>,
         follower: Arc<dyn RolloutFollower>,
         settings: RenderSettings,
+        lease: FollowerLease,
     ) -> Self {
         Self {
             records,
@@ -88,11 +92,22 @@ impl DeployService {
             follower,
             live: LiveRollouts::default(),
             settings,
+            lease,
         }
+    }
+
+    /// The same service, sharing its live states with the other replicas through `outbox`.
+    pub fn with_shared_live(mut self, outbox: crate::replicas::live_bus::Outbox) -> Self {
+        self.live = self.live.shared(outbox);
+        self
     }
 
     pub fn live(&self) -> &LiveRollouts {
         &self.live
+    }
+
+    pub fn lease(&self) -> &FollowerLease {
+        &self.lease
     }
 
     pub fn records(&self) -> &DeployRecords {
@@ -289,9 +304,11 @@ impl DeployService {
                     reason: request.reason.as_deref(),
                     rollback_of,
                     git_sha: request.git_sha.as_deref(),
+                    follower: Some(&this.lease),
                 })
                 .await?;
-            this.apply_recorded(applier, request, record.id, record.revision)
+            let held = this.lease.keep(record.id);
+            this.apply_recorded(applier, request, record.id, record.revision, held)
                 .await;
             Ok::<_, DeployError>(record.id)
         });
@@ -302,7 +319,8 @@ impl DeployService {
         self.records.get(id).await
     }
 
-    /// Applies a recorded deploy and hands it to the follower; every way out records an end.
+    /// Applies a recorded deploy (whose lease this replica `held`) and hands it to the
+    /// follower; every way out records an end, unless another replica took the deploy over.
     /// Recording is retried with backoff while the database is unavailable (the row would
     /// otherwise stay `applying` and block the service's next deploy).
     async fn apply_recorded(
@@ -311,6 +329,7 @@ impl DeployService {
         request: DeployRequest,
         id: i64,
         revision: i64,
+        held: Held,
     ) {
         let key = ServiceRef::of(&request.spec);
         self.live.publish(&key, LiveRollout::applying(revision));
@@ -319,14 +338,17 @@ impl DeployService {
             .iter()
             .map(|(k, v)| (k.clone(), v.expose_secret().to_owned()))
             .collect();
-        let applied = self
-            .apply(&applier, &request.spec, revision, &secrets)
-            .await;
+        let applied = tokio::select! {
+            applied = self.apply(&applier, &request.spec, revision, &secrets) => applied,
+            () = held.lost() => return,
+        };
+        let replica = self.lease.replica();
         match applied {
             Ok(warnings) => {
-                let recorded = persist(|| self.records.mark_rolling_out(id, &warnings)).await;
+                let recorded =
+                    persist(|| self.records.mark_rolling_out(id, &warnings, replica)).await;
                 match recorded {
-                    Ok(()) => self.spawn_follow(id, request.spec, revision),
+                    Ok(()) => self.spawn_follow(id, request.spec, revision, held),
                     Err(error) => {
                         tracing::error!(deploy = id, %error, "could not record that the deploy is rolling out")
                     }
@@ -387,10 +409,13 @@ impl DeployService {
                 ..LiveRollout::applying(revision)
             },
         );
-        self.records.finish(id, Outcome::Failed { reason }).await
+        self.records
+            .finish(id, Outcome::Failed { reason }, self.lease.replica())
+            .await
     }
 
-    fn spawn_follow(&self, id: i64, spec: ServiceSpec, revision: i64) {
+    /// Follows the rollout of `id` to its end while this replica `held` its lease.
+    fn spawn_follow(&self, id: i64, spec: ServiceSpec, revision: i64, held: Held) {
         let this = self.clone();
         tokio::spawn(async move {
             let key = ServiceRef::of(&spec);
@@ -409,12 +434,16 @@ impl DeployService {
                     }
                 }
             };
-            let outcome = tokio::time::timeout(
-                FOLLOW_LIMIT,
-                this.follower.follow(&spec, revision, &publish),
-            )
-            .await
-            .unwrap_or_else(|_| {
+            let followed = tokio::select! {
+                followed = tokio::time::timeout(
+                    FOLLOW_LIMIT,
+                    this.follower.follow(&spec, revision, &publish),
+                ) => followed,
+                // Another replica follows it now and records its end.
+                () = held.lost() => return,
+            };
+            let replica = this.lease.replica();
+            let outcome = followed.unwrap_or_else(|_| {
                 Err(Problem {
                     title: "The rollout did not finish in time".to_owned(),
                     detail: format!(
@@ -432,7 +461,7 @@ impl DeployService {
             });
             let (result, final_state) = match outcome {
                 Ok(()) => (
-                    this.records.finish(id, Outcome::Succeeded).await,
+                    this.records.finish(id, Outcome::Succeeded, replica).await,
                     LiveRollout {
                         status: DeployStatus::Succeeded,
                         ..last.unwrap_or_else(|| LiveRollout {
@@ -452,7 +481,9 @@ impl DeployService {
                         })
                     };
                     (
-                        this.records.finish(id, Outcome::Failed { reason }).await,
+                        this.records
+                            .finish(id, Outcome::Failed { reason }, replica)
+                            .await,
                         state,
                     )
                 }
@@ -461,35 +492,46 @@ impl DeployService {
                 tracing::error!(deploy = id, %error, "could not record the deploy's outcome");
             }
             this.live.publish(&key, final_state);
+            drop(held);
         });
     }
 
-    /// Picks up deploys that a stopped Canopy left in progress: re-applies those that may not
-    /// have been applied, then follows each rollout to its end from the cluster's state.
+    /// Takes over the deploys nobody follows: those a stopped replica left in progress (once
+    /// its lease ran out) or that were recorded without a follower. Re-applies those that may
+    /// not have been applied, then follows each rollout to its end from the cluster's state.
+    /// Never touches a deploy whose follower still renews its lease. Returns how many it took.
     pub async fn resume_unfinished(&self) -> Result<usize, DeployError> {
         let Some(applier) = self.applier.clone() else {
             return Ok(0);
         };
-        let unfinished = self.records.unfinished().await?;
-        let count = unfinished.len();
-        for deploy in unfinished {
-            let record = self.records.get(deploy.id).await?;
+        let claimed = self.lease.claim_orphans().await?;
+        let count = claimed.len();
+        for deploy in claimed {
             tracing::info!(
                 deploy = deploy.id,
-                revision = record.revision,
-                "resuming an unfinished deploy"
+                revision = deploy.revision,
+                replica = %self.lease.replica(),
+                "taking over an unfinished deploy"
             );
-            if record.status == DeployStatus::Applying {
-                match self
-                    .apply(&applier, &deploy.spec, record.revision, &BTreeMap::new())
-                    .await
-                {
-                    Ok(warnings) => self.records.mark_rolling_out(deploy.id, &warnings).await?,
+            let held = self.lease.keep(deploy.id);
+            if deploy.status == DeployStatus::Applying {
+                // The secret values were never stored: the Secret keeps what the cluster has.
+                let no_secrets = BTreeMap::new();
+                let applied = tokio::select! {
+                    applied = self.apply(&applier, &deploy.spec, deploy.revision, &no_secrets) => applied,
+                    () = held.lost() => continue,
+                };
+                match applied {
+                    Ok(warnings) => {
+                        self.records
+                            .mark_rolling_out(deploy.id, &warnings, self.lease.replica())
+                            .await?
+                    }
                     Err(failure) => {
                         self.fail(
                             &ServiceRef::of(&deploy.spec),
                             deploy.id,
-                            record.revision,
+                            deploy.revision,
                             failure.to_string(),
                         )
                         .await?;
@@ -497,9 +539,30 @@ impl DeployService {
                     }
                 }
             }
-            self.spawn_follow(deploy.id, deploy.spec, record.revision);
+            self.spawn_follow(deploy.id, deploy.spec, deploy.revision, held);
         }
         Ok(count)
+    }
+
+    /// Looks for deploys to take over now and then every third of the lease, until the
+    /// process ends: a replica that dies leaves its rollouts to the others within the lease
+    /// time plus one check.
+    pub fn spawn_takeover(&self) -> tokio::task::JoinHandle<()> {
+        let this = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(this.lease.check_every());
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                match this.resume_unfinished().await {
+                    Ok(0) => {}
+                    Ok(count) => tracing::info!(count, "took over unfinished deploys"),
+                    Err(error) => {
+                        tracing::warn!(%error, "could not look for unfinished deploys to take over")
+                    }
+                }
+            }
+        })
     }
 }
 

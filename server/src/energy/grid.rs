@@ -247,18 +247,34 @@ impl LiveGrid {
         outcomes
     }
 
-    /// Refreshes now and then every hour until the process ends.
-    pub fn spawn(self: std::sync::Arc<Self>, zones: Vec<String>) -> tokio::task::JoinHandle<()> {
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(FETCH_EVERY);
-            loop {
-                tick.tick().await;
-                let outcomes = self.refresh(&zones).await;
-                if outcomes.iter().all(|(_, result)| result.is_ok()) {
-                    crate::metrics::global().task_succeeded("grid_intensity_fetch");
+    /// Refreshes once every [`FETCH_EVERY`] across replicas (the first time at start if this
+    /// period has not run) until the process ends. A period in which a zone failed runs again
+    /// on the next tick.
+    pub fn spawn(
+        self: std::sync::Arc<Self>,
+        jobs: &crate::replicas::jobs::Jobs,
+        zones: Vec<String>,
+    ) -> tokio::task::JoinHandle<()> {
+        jobs.spawn(
+            crate::replicas::jobs::Job::GridIntensityFetch,
+            FETCH_EVERY,
+            move || {
+                let (this, zones) = (self.clone(), zones.clone());
+                async move {
+                    let outcomes = this.refresh(&zones).await;
+                    let failed: Vec<&str> = outcomes
+                        .iter()
+                        .filter(|(_, result)| result.is_err())
+                        .map(|(zone, _)| zone.as_str())
+                        .collect();
+                    if failed.is_empty() {
+                        Ok(())
+                    } else {
+                        Err(format!("no live intensity for {}", failed.join(", ")))
+                    }
                 }
-            }
-        })
+            },
+        )
     }
 }
 

@@ -79,7 +79,7 @@ impl EnergyState {
 
     /// Starts the hourly Electricity Maps task when a token is configured and any cluster has
     /// a zone; else logs why live intensity is off.
-    pub fn spawn_live_grid(&self) {
+    pub fn spawn_live_grid(&self, jobs: &crate::replicas::jobs::Jobs) {
         let Some(live) = self.query.live() else {
             return;
         };
@@ -89,7 +89,7 @@ impl EnergyState {
             return;
         }
         tracing::info!(?zones, "live grid intensity from Electricity Maps, hourly");
-        live.clone().spawn(zones);
+        live.clone().spawn(jobs, zones);
     }
 }
 

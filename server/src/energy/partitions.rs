@@ -7,6 +7,7 @@ use sqlx::PgPool;
 use time::{Date, OffsetDateTime};
 
 use super::EnergyError;
+use crate::replicas::jobs::{Job, Jobs};
 
 /// The raw tables partitioned by day.
 const PARENTS: [&str; 2] = ["energy_node_samples", "energy_pod_samples"];
@@ -131,38 +132,38 @@ pub async fn maintain(
     Ok(report)
 }
 
-/// Runs [`maintain`] and the daily rollup ([`super::rollup::roll_daily`]) now and then every
-/// hour until the process ends; starts the compaction of pending hourly increments.
+/// Runs [`maintain`] and the daily rollup ([`super::rollup::roll_daily`]) once an hour across
+/// replicas (`replicas/jobs.rs`), the first time at start if this hour has not run; starts the
+/// compaction of pending hourly increments.
 pub fn spawn_maintenance(
+    jobs: &Jobs,
     pool: PgPool,
     cache: std::sync::Arc<PartitionCache>,
     retention_days: u32,
-) -> tokio::task::JoinHandle<()> {
-    super::rollup::spawn_compaction(pool.clone());
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(3600));
-        loop {
-            tick.tick().await;
-            match maintain(&pool, &cache, OffsetDateTime::now_utc(), retention_days).await {
-                Ok(report) => {
-                    crate::metrics::global().task_succeeded("energy_partitions");
-                    if !report.dropped_partitions.is_empty() {
-                        tracing::info!(?report, "energy retention ran")
-                    }
-                }
-                Err(error) => tracing::warn!(%error, "energy partition maintenance failed"),
+) {
+    super::rollup::spawn_compaction(jobs, pool.clone());
+    let hour = Duration::from_secs(3600);
+    let maintenance_pool = pool.clone();
+    jobs.spawn(Job::EnergyPartitions, hour, move || {
+        let (pool, cache) = (maintenance_pool.clone(), cache.clone());
+        async move {
+            let report = maintain(&pool, &cache, OffsetDateTime::now_utc(), retention_days).await?;
+            if !report.dropped_partitions.is_empty() {
+                tracing::info!(?report, "energy retention ran");
             }
-            match super::rollup::roll_daily(&pool, OffsetDateTime::now_utc()).await {
-                Ok(report) => {
-                    crate::metrics::global().task_succeeded("energy_daily_rollup");
-                    if report.rows > 0 {
-                        tracing::info!(?report, "energy daily rollup advanced")
-                    }
-                }
-                Err(error) => tracing::warn!(%error, "energy daily rollup failed"),
-            }
+            Ok::<_, EnergyError>(())
         }
-    })
+    });
+    jobs.spawn(Job::EnergyDailyRollup, hour, move || {
+        let pool = pool.clone();
+        async move {
+            let report = super::rollup::roll_daily(&pool, OffsetDateTime::now_utc()).await?;
+            if report.rows > 0 {
+                tracing::info!(?report, "energy daily rollup advanced");
+            }
+            Ok::<_, EnergyError>(())
+        }
+    });
 }
 
 #[cfg(test)]

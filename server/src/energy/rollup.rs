@@ -13,6 +13,7 @@ use sqlx::PgPool;
 use time::{Duration, OffsetDateTime};
 
 use super::{buckets::buckets, EnergyError};
+use crate::replicas::jobs::{Job, Jobs};
 
 /// How often pending hourly increments are folded into the hourly table.
 pub const COMPACT_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
@@ -38,20 +39,12 @@ pub async fn compact_pending(pool: &PgPool) -> Result<u64, EnergyError> {
     .rows_affected())
 }
 
-/// Runs [`compact_pending`] every [`COMPACT_EVERY`] until the process ends.
-pub fn spawn_compaction(pool: PgPool) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(COMPACT_EVERY);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            match compact_pending(&pool).await {
-                Ok(_) => crate::metrics::global().task_succeeded("energy_rollup_compaction"),
-                Err(error) => {
-                    tracing::warn!(%error, "energy rollup compaction failed (increments stay pending)")
-                }
-            }
-        }
+/// Runs [`compact_pending`] once every [`COMPACT_EVERY`] across replicas until the process
+/// ends (increments stay pending when a run fails, and the next one folds them).
+pub fn spawn_compaction(jobs: &Jobs, pool: PgPool) -> tokio::task::JoinHandle<()> {
+    jobs.spawn(Job::EnergyRollupCompaction, COMPACT_EVERY, move || {
+        let pool = pool.clone();
+        async move { compact_pending(&pool).await.map(|_| ()) }
     })
 }
 

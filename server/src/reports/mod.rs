@@ -243,30 +243,29 @@ impl Reports {
         }
     }
 
-    /// The schedule (when enabled) and the sender, every `settings.every`.
-    pub fn spawn(&self) -> Vec<tokio::task::JoinHandle<()>> {
+    /// The sender, and the schedule (when enabled) once every `settings.every` across replicas.
+    pub fn spawn(&self, jobs: &crate::replicas::jobs::Jobs) -> Vec<tokio::task::JoinHandle<()>> {
         let worker = format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple());
         let mut tasks = vec![self
             .sender(worker)
             .spawn(self.settings.every, self.wake.clone())];
         if self.settings.scheduled {
             let reports = self.clone();
-            tasks.push(tokio::spawn(async move {
-                let mut tick = tokio::time::interval(reports.settings.every);
-                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-                loop {
-                    tick.tick().await;
-                    match reports.enqueue_due(OffsetDateTime::now_utc()).await {
-                        Ok(queued) => {
-                            if queued > 0 {
-                                tracing::info!(queued, "weekly e-mails queued");
-                            }
-                            crate::metrics::global().task_succeeded("weekly_email_schedule");
+            tasks.push(jobs.spawn(
+                crate::replicas::jobs::Job::WeeklyEmailSchedule,
+                self.settings.every,
+                move || {
+                    let reports = reports.clone();
+                    async move {
+                        let queued = reports.enqueue_due(OffsetDateTime::now_utc()).await?;
+                        if queued > 0 {
+                            tracing::info!(queued, "weekly e-mails queued");
+                            reports.wake.notify_one();
                         }
-                        Err(error) => tracing::error!(%error, "weekly e-mail schedule failed"),
+                        Ok::<_, ReportError>(())
                     }
-                }
-            }));
+                },
+            ));
         }
         tasks
     }

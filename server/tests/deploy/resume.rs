@@ -2,19 +2,23 @@
 //! service on a real PostgreSQL database and the real control plane.
 //!
 //! "Canopy stops" is a whole tokio runtime shut down on its own thread: every task it ran (the
-//! rollout follower among them) dies with it, as it would with the process.
+//! rollout follower among them) dies with it, as it would with the process. Each Canopy here is
+//! a replica of its own with a 3 s follower lease: another one takes a deploy over only once
+//! the lease of the one that followed it ran out.
 
 use std::{collections::BTreeMap, time::Duration};
 
 use app::api::deploys::{DeployRecord, DeployStatus};
 use canopy_server::{
+    deploy::lease::FollowerLease,
     deploy::{
         records::{DeployRecords, NewDeploy},
         render::ANNOTATION_REVISION,
         service::{DeployRequest, DeployService},
         DeployError,
     },
-    startup::deploy_service,
+    replicas::ReplicaId,
+    startup::deploy_service_with,
 };
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::Api;
@@ -33,12 +37,30 @@ pub async fn pool_for(options: sqlx::postgres::PgConnectOptions) -> PgPool {
         .expect("connect to the test database")
 }
 
-/// A deploy service with its own pool and kube client, on the caller's runtime.
+/// The follower lease of the test replicas.
+pub const LEASE: Duration = Duration::from_secs(3);
+
+/// A deploy service (a replica of its own) with its own pool and kube client, on the caller's
+/// runtime.
 pub async fn canopy(options: sqlx::postgres::PgConnectOptions) -> DeployService {
     let client = canopy_sandbox::client_from_kubeconfig(&kubeconfig_path())
         .await
         .expect("kube client");
-    deploy_service(pool_for(options).await, Some(client))
+    let pool = pool_for(options).await;
+    let lease = FollowerLease::new(pool.clone(), ReplicaId::new(Some("test")), LEASE);
+    deploy_service_with(pool, Some(client), lease)
+}
+
+/// Calls `resume_unfinished` until it takes over something (at most twice the lease).
+async fn take_over(service: &DeployService) -> usize {
+    let deadline = tokio::time::Instant::now() + LEASE * 2;
+    loop {
+        let taken = service.resume_unfinished().await.expect("resume");
+        if taken > 0 || tokio::time::Instant::now() > deadline {
+            return taken;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 pub fn request(team: &TestTeam, name: &str) -> DeployRequest {
@@ -122,9 +144,16 @@ async fn a_rollout_in_progress_when_canopy_stops_is_completed_after_it_restarts(
         );
         assert!(orphaned.finished_at.is_none());
 
-        // The second Canopy resumes from the cluster's state and completes the record.
+        // The second Canopy cannot tell a dead follower from a live one until its lease runs
+        // out: it takes nothing over at once, then resumes from the cluster's state and
+        // completes the record.
         let restarted = canopy(options).await;
-        assert_eq!(restarted.resume_unfinished().await.expect("resume"), 1);
+        assert_eq!(
+            restarted.resume_unfinished().await.expect("resume"),
+            0,
+            "a deploy whose follower's lease holds is not taken over"
+        );
+        assert_eq!(take_over(&restarted).await, 1);
         let done = finished(&records, started.id).await;
         assert_eq!(done.status, DeployStatus::Succeeded, "{done:?}");
         assert_eq!(done.revision, 1);
@@ -159,6 +188,7 @@ async fn a_deploy_recorded_but_never_applied_is_applied_and_followed_after_a_res
                 reason: None,
                 rollback_of: None,
                 git_sha: None,
+                follower: None,
             })
             .await
             .expect("record");
@@ -289,6 +319,41 @@ async fn a_deploy_whose_caller_goes_away_mid_apply_still_ends_and_the_next_one_i
         assert_eq!(
             finished(&records, next.id).await.status,
             DeployStatus::Succeeded
+        );
+    })
+    .await;
+}
+
+/// Two live replicas: the one that started a deploy keeps its lease (renewing it) for as long
+/// as it follows, and the other never takes that deploy over, however often it looks.
+#[tokio::test]
+async fn a_replica_never_takes_over_a_deploy_that_a_live_replica_follows() {
+    simulator_logs();
+    with_team("owned", |team| async move {
+        let (_db, options) = fresh_database().await;
+        let first = canopy(options.clone()).await;
+        let second = canopy(options.clone()).await;
+        // Pods that run but never pass their readiness probe: the rollout stays in progress.
+        let mut deploy = request(&team, "slow");
+        deploy.spec = team.spec("slow", |raw| {
+            raw.image = "ghcr.io/acme/web:readiness-fail".to_owned();
+        });
+        let started = first.deploy(deploy).await.expect("the deploy starts");
+        let records = DeployRecords::new(pool_for(options).await);
+        let watch_until = tokio::time::Instant::now() + LEASE * 3;
+        while tokio::time::Instant::now() < watch_until {
+            assert_eq!(
+                second.resume_unfinished().await.expect("look for orphans"),
+                0,
+                "the second replica took over a deploy the first still follows"
+            );
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        let record = records.get(started.id).await.expect("record");
+        assert_eq!(
+            record.status,
+            DeployStatus::RollingOut,
+            "the rollout was still in progress throughout (three leases long): {record:?}"
         );
     })
     .await;
