@@ -5,7 +5,8 @@
 //!
 //! - two replicas never run the same job at once (the lock), nor twice in a period (the row);
 //! - a replica that dies mid-run loses its connection, PostgreSQL releases the lock and rolls
-//!   the transaction back, and the next replica to tick runs that period again;
+//!   the transaction back, and the next replica to tick runs that period again (a run whose
+//!   task is dropped inside a live process rolls back when sqlx returns the connection);
 //! - a failed run records nothing, so the period is tried again on the next tick.
 //!
 //! Jobs are idempotent by design (watermarks, `ON CONFLICT`), so a retried period is safe.
@@ -120,11 +121,12 @@ impl Jobs {
         .fetch_one(&mut *tx)
         .await?;
         if done {
+            tx.rollback().await?;
             return Ok(Tick::AlreadyDone);
         }
         let started_at = OffsetDateTime::now_utc();
         if let Err(error) = work.await {
-            // Dropping the transaction rolls it back and releases the lock.
+            tx.rollback().await?;
             return Ok(Tick::Failed(error.to_string()));
         }
         sqlx::query!(
@@ -159,7 +161,7 @@ impl Jobs {
     where
         F: Fn() -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<(), E>> + Send,
-        E: std::fmt::Display,
+        E: std::fmt::Display + Send,
     {
         let jobs = self.clone();
         tokio::spawn(async move {

@@ -10,6 +10,7 @@ mod github;
 mod github_signin;
 mod health;
 mod quota_api;
+mod replicas;
 mod services;
 mod shutdown;
 mod sign_in;
