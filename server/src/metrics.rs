@@ -109,7 +109,7 @@ impl Metrics {
         let background_task_runs_total = Family::default();
         registry.register(
             "background_task_runs",
-            "Runs of each background task done by this replica (one replica runs each period)",
+            "Runs of each background task started by this replica (one run per period across replicas)",
             background_task_runs_total.clone(),
         );
         Self {
@@ -146,7 +146,7 @@ impl Metrics {
             .inc();
     }
 
-    /// Counts a run of a background task done by this replica.
+    /// Counts a run of a background task started by this replica.
     pub fn task_ran(&self, task: &'static str) {
         self.background_task_runs_total
             .get_or_create(&TaskLabels {

@@ -125,6 +125,7 @@ impl Jobs {
             return Ok(Tick::AlreadyDone);
         }
         let started_at = OffsetDateTime::now_utc();
+        crate::metrics::global().task_ran(job.name());
         if let Err(error) = work.await {
             tx.rollback().await?;
             return Ok(Tick::Failed(error.to_string()));
@@ -175,11 +176,7 @@ impl Jobs {
                     .tick(job, every, OffsetDateTime::now_utc(), work())
                     .await
                 {
-                    Ok(Tick::Ran) => {
-                        metrics.task_ran(job.name());
-                        metrics.task_succeeded(job.name());
-                    }
-                    Ok(Tick::AlreadyDone) => metrics.task_succeeded(job.name()),
+                    Ok(Tick::Ran | Tick::AlreadyDone) => metrics.task_succeeded(job.name()),
                     Ok(Tick::Busy) => {}
                     Ok(Tick::Failed(error)) => {
                         tracing::warn!(job = job.name(), %error, "background job failed; it runs again on the next tick")

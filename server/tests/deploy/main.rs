@@ -13,6 +13,7 @@ mod github;
 mod isolation;
 mod pods;
 mod quota;
+mod replicas;
 mod resume;
 mod rollout;
 mod sandbox;

@@ -157,7 +157,11 @@ async fn a_run_that_fails_or_dies_midway_is_run_again_in_the_same_period() {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert_eq!(taken, Tick::Ran, "the period the dead run left is run again");
+    assert_eq!(
+        taken,
+        Tick::Ran,
+        "the period the dead run left is run again"
+    );
 }
 
 fn state(revision: i64, ready: i32) -> LiveRollout {
