@@ -59,6 +59,7 @@ pub struct Parts {
     pub mail: crate::reports::MailSettings,
     pub drift: crate::config::DriftSettings,
     pub github: crate::github::GithubAppSettings,
+    pub rate_limit: crate::http::rate_limit::RateLimitSettings,
 }
 
 /// How long open requests may take to finish once shutdown begins.
@@ -71,6 +72,8 @@ pub struct Application {
     shutdown: tokio_util::sync::CancellationToken,
     router: axum::Router,
     pool: PgPool,
+    /// The background jobs' locks and LISTEN (`replicas/`).
+    coordination: PgPool,
     embedded: Option<EmbeddedPostgres>,
     /// The sandbox cluster started for this run, stopped after the HTTP server drains.
     sandbox: Option<Sandbox>,
@@ -125,6 +128,7 @@ impl Application {
             mail,
             drift: crate::config::DriftSettings::from_env()?,
             github: crate::config::github_app_settings(|key| std::env::var(key).ok())?,
+            rate_limit: crate::http::rate_limit::RateLimitSettings::from_env()?,
         };
         Self::build_with_parts(settings, cluster_settings, parts).await
     }
@@ -141,6 +145,7 @@ impl Application {
             mail,
             drift: drift_settings,
             github: github_settings,
+            rate_limit: rate_limit_settings,
         } = parts;
         let energy_settings = crate::config::EnergySettings::from_env()?;
         let replica_settings = crate::replicas::ReplicaSettings::from_env()?;
@@ -157,6 +162,11 @@ impl Application {
             }
         };
         let pool = connect_and_migrate(&url, settings.db_max_connections).await?;
+        // Advisory locks of the background jobs and LISTEN, apart from the requests' pool.
+        let coordination = db::pool(
+            db::connect_options(&url)?,
+            crate::replicas::COORDINATION_CONNECTIONS,
+        );
 
         let listener = TcpListener::bind(settings.listen_addr)
             .await
@@ -220,6 +230,7 @@ impl Application {
         // Live states reach the pages of every replica through PostgreSQL.
         let outbox = crate::replicas::live_bus::start(
             pool.clone(),
+            coordination.clone(),
             replica_settings.replica.clone(),
             deploys.live().clone(),
         );
@@ -241,7 +252,10 @@ impl Application {
         // Deploys nobody follows (a stopped replica's, once its lease ran out) are taken over
         // now and whenever another replica dies.
         deploys.spawn_takeover();
-        let jobs = crate::replicas::jobs::Jobs::new(pool.clone(), replica_settings.replica.clone());
+        let jobs = crate::replicas::jobs::Jobs::new(
+            coordination.clone(),
+            replica_settings.replica.clone(),
+        );
         let energy = crate::energy::EnergyState::new(pool.clone(), energy_settings);
         crate::energy::partitions::spawn_maintenance(
             &jobs,
@@ -277,7 +291,21 @@ impl Application {
             crate::github::Github::new(pool.clone(), github_settings, commands.clone(), base_url)?
                 .with_drift(drift.clone());
         github.spawn(shutdown.clone());
+        let rate_limit =
+            crate::http::rate_limit::RateLimiter::new(pool.clone(), rate_limit_settings);
+        jobs.spawn(
+            crate::replicas::jobs::Job::RateLimitPrune,
+            std::time::Duration::from_secs(600),
+            {
+                let rate_limit = rate_limit.clone();
+                move || {
+                    let rate_limit = rate_limit.clone();
+                    async move { rate_limit.prune().await.map(|_| ()) }
+                }
+            },
+        );
         let state = AppState {
+            rate_limit,
             shutdown: shutdown.clone(),
             streams: crate::http::streams::StreamLimits::default(),
             reports,
@@ -308,6 +336,7 @@ impl Application {
             router: router(state, &bundle),
             listener,
             pool,
+            coordination,
             embedded,
             sandbox,
         })
@@ -352,6 +381,7 @@ impl Application {
         };
         tracing::info!("HTTP server stopped; closing the database pool");
         self.pool.close().await;
+        self.coordination.close().await;
         if let Some(sandbox) = self.sandbox {
             if let Err(error) = sandbox.stop().await {
                 tracing::warn!(%error, "could not stop the sandbox cluster");

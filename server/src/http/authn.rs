@@ -161,7 +161,7 @@ fn is_unsafe(method: &Method) -> bool {
     !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
 }
 
-fn refuse(path: &str, status: StatusCode, error: AppError) -> Response {
+pub(super) fn refuse(path: &str, status: StatusCode, error: AppError) -> Response {
     if path.starts_with("/api/") {
         (status, ApiError::App(error)).into_response()
     } else {

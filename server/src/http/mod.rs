@@ -16,6 +16,7 @@ mod logs;
 mod metrics;
 mod people;
 mod quota_api;
+pub mod rate_limit;
 mod reports;
 mod router;
 pub mod routes;

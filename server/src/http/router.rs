@@ -56,6 +56,8 @@ pub struct AppState {
     pub cluster: Option<crate::sandbox::ClusterContext>,
     /// GitHub-linked delivery: links, webhooks, deployment statuses, the deploy button.
     pub github: crate::github::Github,
+    /// The request rate limit shared by the replicas (`http/rate_limit.rs`).
+    pub rate_limit: super::rate_limit::RateLimiter,
     pub github_backend: Arc<dyn app::api::backend::GithubBackend>,
 }
 
@@ -140,6 +142,8 @@ pub fn router(state: AppState, bundle: &SiteBundle) -> Router {
     let options = state.leptos_options.clone();
     let sessions = crate::auth::session::layer(state.pool.clone(), state.secure_cookies);
     let authenticate = middleware::from_fn_with_state(state.clone(), authn::authenticate);
+    let rate_limit =
+        middleware::from_fn_with_state(state.rate_limit.clone(), super::rate_limit::limit);
 
     let pkg = ServeDir::new(bundle.site_root.join("pkg"))
         .precompressed_br()
@@ -160,8 +164,9 @@ pub fn router(state: AppState, bundle: &SiteBundle) -> Router {
 
     // Server functions' errors get their statuses from the one table (http/error.rs).
     router = router.layer(middleware::from_fn(super::error::server_fn_status));
-    // Who is asking (inside the session layer, which loads the session it reads).
-    router = router.layer(authenticate).layer(sessions);
+    // Who is asking (inside the session layer, which loads the session it reads), then how
+    // often they ask.
+    router = router.layer(rate_limit).layer(authenticate).layer(sessions);
     // Per route (Router::layer wraps each route), so the matched route pattern is known.
     router = router.layer(middleware::from_fn(metrics::time_requests));
     for layer in security::layers() {

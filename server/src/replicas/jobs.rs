@@ -27,6 +27,7 @@ pub enum Job {
     EnergyDailyRollup = 3,
     GridIntensityFetch = 4,
     WeeklyEmailSchedule = 5,
+    RateLimitPrune = 6,
 }
 
 /// The advisory lock class of Canopy's jobs (`'CNPY'`), so they never collide with other
@@ -45,6 +46,7 @@ impl Job {
             Self::EnergyDailyRollup => "energy_daily_rollup",
             Self::GridIntensityFetch => "grid_intensity_fetch",
             Self::WeeklyEmailSchedule => "weekly_email_schedule",
+            Self::RateLimitPrune => "rate_limit_prune",
         }
     }
 

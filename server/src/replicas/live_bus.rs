@@ -42,11 +42,12 @@ pub struct Shared {
 pub type Outbox = mpsc::Sender<Shared>;
 
 /// Connects `live` to the other replicas: returns the outbox to give
-/// [`LiveRollouts::shared`] and starts the writer and the listener.
-pub fn start(pool: PgPool, replica: ReplicaId, live: LiveRollouts) -> Outbox {
+/// [`LiveRollouts::shared`] and starts the writer (on `pool`) and the listener (its own
+/// connection from the `coordination` pool, reads on `pool`).
+pub fn start(pool: PgPool, coordination: PgPool, replica: ReplicaId, live: LiveRollouts) -> Outbox {
     let (outbox, queue) = mpsc::channel(QUEUE);
     tokio::spawn(write(pool.clone(), replica.clone(), queue));
-    tokio::spawn(listen(pool, replica, live));
+    tokio::spawn(listen(pool, coordination, replica, live));
     outbox
 }
 
@@ -95,11 +96,11 @@ async fn store(
     Ok(())
 }
 
-async fn listen(pool: PgPool, replica: ReplicaId, live: LiveRollouts) {
+async fn listen(pool: PgPool, coordination: PgPool, replica: ReplicaId, live: LiveRollouts) {
     loop {
-        match listen_once(&pool, &replica, &live).await {
+        match listen_once(&pool, &coordination, &replica, &live).await {
             Ok(()) => return,
-            Err(_) if pool.is_closed() => return,
+            Err(_) if pool.is_closed() || coordination.is_closed() => return,
             Err(error) => {
                 tracing::warn!(%error, "live rollout updates from other replicas paused; listening again");
                 tokio::time::sleep(Duration::from_secs(1)).await;
@@ -111,10 +112,11 @@ async fn listen(pool: PgPool, replica: ReplicaId, live: LiveRollouts) {
 /// Listens until an error; after each (re)connection, first catches up from the table.
 async fn listen_once(
     pool: &PgPool,
+    coordination: &PgPool,
     replica: &ReplicaId,
     live: &LiveRollouts,
 ) -> Result<(), sqlx::Error> {
-    let mut listener = PgListener::connect_with(pool).await?;
+    let mut listener = PgListener::connect_with(coordination).await?;
     listener.listen(CHANNEL).await?;
     catch_up(pool, replica, live).await?;
     loop {

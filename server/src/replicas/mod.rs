@@ -11,6 +11,12 @@ use std::{fmt, time::Duration};
 
 use crate::config::ConfigError;
 
+/// Connections of the coordination pool: one per background job (each holds its advisory lock
+/// in a transaction while it runs; the work itself uses the main pool, so a job never waits
+/// for a connection it holds) and one for LISTEN. Apart from the main pool
+/// (`CANOPY_DB_MAX_CONNECTIONS`), so a small main pool cannot deadlock the jobs.
+pub const COORDINATION_CONNECTIONS: u32 = 8;
+
 /// This process among the replicas: the host name (a pod's name in Kubernetes) and a random
 /// part, new at every start, so a restarted pod never mistakes its predecessor's leases for
 /// its own.

@@ -185,6 +185,7 @@ async fn a_live_state_published_on_one_replica_reaches_the_others_within_a_secon
             let local = LiveRollouts::default();
             let outbox = live_bus::start(
                 pool(&options).await,
+                pool(&options).await,
                 ReplicaId::new(Some(name)),
                 local.clone(),
             );
@@ -227,4 +228,41 @@ async fn a_live_state_published_on_one_replica_reaches_the_others_within_a_secon
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(latest, Some(state(7, 3)));
+}
+
+#[tokio::test]
+async fn replicas_share_one_rate_limit_budget() {
+    use canopy_server::http::rate_limit::{Decision, RateLimitSettings, RateLimiter};
+    let (_db, options) = fresh_database().await;
+    let settings = RateLimitSettings {
+        per_second: 0.1,
+        burst: 5,
+    };
+    let a = RateLimiter::new(pool(&options).await, settings);
+    let b = RateLimiter::new(pool(&options).await, settings);
+    let mut allowed = 0;
+    let mut refused = Vec::new();
+    for i in 0..12 {
+        let limiter = if i % 2 == 0 { &a } else { &b };
+        match limiter.check("user:7").await.expect("check") {
+            Decision::Allowed => allowed += 1,
+            Decision::Limited { retry_after } => refused.push(retry_after),
+        }
+    }
+    assert_eq!(allowed, 5, "one budget of 5 across both replicas");
+    assert_eq!(refused.len(), 7);
+    // The next request fits once one interval (10 s) has passed since the budget ran out.
+    assert!(
+        refused
+            .iter()
+            .all(|wait| *wait > Duration::from_secs(8) && *wait <= Duration::from_secs(10)),
+        "{refused:?}"
+    );
+    // Another caller has a budget of their own.
+    assert_eq!(
+        b.check("addr:10.0.0.9").await.expect("check"),
+        Decision::Allowed
+    );
+    // Nothing to prune while the budgets are in use.
+    assert_eq!(a.prune().await.expect("prune"), 0);
 }

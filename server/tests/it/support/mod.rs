@@ -269,6 +269,12 @@ impl TestApp {
                 mail,
                 drift,
                 github,
+                // Far above what any test here sends: the limit has its own tests
+                // (`replicas.rs`, and over HTTP across three processes in the deploy suite).
+                rate_limit: canopy_server::http::rate_limit::RateLimitSettings {
+                    per_second: 100_000.0,
+                    burst: 1_000_000,
+                },
             },
         )
         .await

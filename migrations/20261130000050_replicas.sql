@@ -31,3 +31,11 @@ CREATE TABLE background_job_runs (
     finished_at   TIMESTAMPTZ NOT NULL DEFAULT now(),
     PRIMARY KEY (job, period_start)
 );
+
+-- The request rate limit shared by the replicas (server/src/http/rate_limit.rs): one row per
+-- caller with its theoretical arrival time (GCRA). UNLOGGED: losing it in a crash only gives
+-- callers a fresh budget. Rows in the past are pruned by a background job.
+CREATE UNLOGGED TABLE rate_limits (
+    key  TEXT PRIMARY KEY,
+    tat  TIMESTAMPTZ NOT NULL
+);
