@@ -34,7 +34,10 @@ pub enum Refusal {
     TooLarge,
     /// 400 and 422: the server cannot read or does not accept the batch.
     Invalid,
-    /// 409 other than `duplicate_batch`.
+    /// 409 `overlapping_interval`: the server already holds energy of this node for part of
+    /// the batch's time (stored by another batch), so it would be counted twice.
+    Overlapping,
+    /// 409 other than `duplicate_batch` and `overlapping_interval`.
     Conflict,
     /// Any other 4xx except 404, 408, 425 and 429 (which are retried).
     ClientError,
@@ -61,6 +64,7 @@ impl Refusal {
             Self::Forbidden => "forbidden",
             Self::TooLarge => "too_large",
             Self::Invalid => "invalid",
+            Self::Overlapping => "overlapping",
             Self::Conflict => "conflict",
             Self::ClientError => "client_error",
         }
@@ -88,6 +92,12 @@ impl Refusal {
                 "the server does not accept this batch from node {node} (its answer says which \
                  field): check the agent and server versions and the node's clock"
             ),
+            Self::Overlapping => format!(
+                "the server already holds energy of node {node} for part of this batch's time \
+                 (its answer names the stored batch and interval), so this batch was not \
+                 counted: a second agent on the node, a restored or copied spool, or a node \
+                 clock that went back; the batch is kept for inspection, do not move it back"
+            ),
             Self::Conflict => {
                 "the server answered 409 without `duplicate_batch`: check the server's logs".into()
             }
@@ -113,7 +123,8 @@ pub enum Delivery {
 
 /// Classifies an HTTP status and the start of the answer's body as [`Delivery`].
 pub fn classify(status: StatusCode, body: &str) -> Delivery {
-    if status.is_success() || (status == StatusCode::CONFLICT && is_duplicate_batch(body)) {
+    let conflict = (status == StatusCode::CONFLICT).then(|| conflict_kind(body));
+    if status.is_success() || conflict == Some(ConflictKind::DuplicateBatch) {
         return Delivery::Delivered;
     }
     let answer = if body.is_empty() {
@@ -121,21 +132,35 @@ pub fn classify(status: StatusCode, body: &str) -> Delivery {
     } else {
         format!("server answered {status}: {}", truncate(body, 300))
     };
-    match Refusal::from_status(status) {
+    let refusal = match conflict {
+        Some(ConflictKind::OverlappingInterval) => Some(Refusal::Overlapping),
+        _ => Refusal::from_status(status),
+    };
+    match refusal {
         Some(refusal) => Delivery::Refused { refusal, answer },
         None => Delivery::Retry(answer),
     }
 }
 
-/// The server answers a batch id it already stored with 409 `{"error": "duplicate_batch"}`; a
-/// 409 without a JSON `error` (an older server) means the same.
-fn is_duplicate_batch(body: &str) -> bool {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ConflictKind {
+    DuplicateBatch,
+    OverlappingInterval,
+    Other,
+}
+
+/// What a 409 means: the server answers a batch id it already stored with
+/// `{"error": "duplicate_batch"}` (a 409 without a JSON `error`, from an older server, means
+/// the same) and time of the node it already holds under another batch id with
+/// `{"error": "overlapping_interval"}`.
+fn conflict_kind(body: &str) -> ConflictKind {
     match serde_json::from_str::<serde_json::Value>(body) {
         Ok(value) => match value.get("error").and_then(|e| e.as_str()) {
-            Some(kind) => kind == "duplicate_batch",
-            None => true,
+            Some("duplicate_batch") | None => ConflictKind::DuplicateBatch,
+            Some("overlapping_interval") => ConflictKind::OverlappingInterval,
+            Some(_) => ConflictKind::Other,
         },
-        Err(_) => true,
+        Err(_) => ConflictKind::DuplicateBatch,
     }
 }
 
@@ -302,6 +327,21 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn an_overlapping_interval_is_refused_for_good_under_its_own_reason() {
+        let overlap = r#"{"error":"overlapping_interval","field":"samples[0]","stored":{}}"#;
+        match classify(StatusCode::CONFLICT, overlap) {
+            Delivery::Refused { refusal, answer } => {
+                assert_eq!(refusal, Refusal::Overlapping);
+                assert_eq!(refusal.as_str(), "overlapping");
+                assert!(answer.contains("samples[0]"), "{answer}");
+            }
+            other => panic!("{other:?}"),
+        }
+        let advice = Refusal::Overlapping.advice("node-a", "x", 1);
+        assert!(advice.contains("node node-a") && advice.contains("not counted"));
     }
 
     #[test]

@@ -103,6 +103,10 @@ pub enum EnergyError {
     /// This batch_id is already stored; nothing was written again.
     #[error("batch {0} was already stored")]
     Duplicate(uuid::Uuid),
+    /// The batch covers time already stored for its node under another batch_id; nothing of
+    /// it was written.
+    #[error("{0}")]
+    Overlapping(Box<ingest::Overlap>),
     /// The token belongs to another node than the batch names.
     #[error(
         "this token belongs to node {token_node:?} of cluster {cluster:?}, not {batch_node:?}"

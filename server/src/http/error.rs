@@ -138,6 +138,12 @@ fn energy_response(error: EnergyError) -> Response {
             StatusCode::CONFLICT,
             json!({ "error": "duplicate_batch", "batch_id": batch_id, "message": message }),
         ),
+        EnergyError::Overlapping(overlap) => json_error(
+            StatusCode::CONFLICT,
+            json!({ "error": "overlapping_interval", "field": overlap.field,
+                    "node": overlap.node, "cluster": overlap.cluster,
+                    "stored": overlap.stored, "message": message }),
+        ),
         EnergyError::WrongNode { .. } => json_error(
             StatusCode::FORBIDDEN,
             json!({ "error": "wrong_node", "field": "node", "message": message }),

@@ -4,6 +4,7 @@
 
 mod grid;
 mod idempotency;
+mod overlap;
 mod pages;
 mod pods;
 mod retention_and_tokens;
