@@ -808,6 +808,61 @@ mod drift_tests {
     }
 }
 
+/// Node identity of agents in the portal's cluster (docs/INSTALL.md): off unless
+/// `CANOPY_AGENT_SERVICE_ACCOUNT=<namespace>/<name>` names the agents' ServiceAccount;
+/// `CANOPY_AGENT_TOKEN_AUDIENCE` (default `canopy`) is the audience their projected tokens
+/// carry, `CANOPY_AGENT_CLUSTER` (default `default`) the cluster their batches are stored under.
+pub fn agent_identity_settings(
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<Option<crate::energy::agent_identity::AgentIdentitySettings>, ConfigError> {
+    let Some(value) = lookup("CANOPY_AGENT_SERVICE_ACCOUNT").filter(|v| !v.trim().is_empty())
+    else {
+        return Ok(None);
+    };
+    let label = |s: &str| {
+        !s.is_empty()
+            && s.len() <= 63
+            && s.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
+    };
+    let invalid = |var: &'static str, value: String, reason: &str| ConfigError::Invalid {
+        var,
+        value,
+        reason: reason.to_owned(),
+    };
+    let (namespace, service_account) = match value.trim().split_once('/') {
+        Some((ns, name)) if label(ns) && label(name) => (ns.to_owned(), name.to_owned()),
+        _ => {
+            return Err(invalid(
+                "CANOPY_AGENT_SERVICE_ACCOUNT",
+                value,
+                "expected <namespace>/<service account name>, such as canopy/canopy-agent",
+            ))
+        }
+    };
+    let audience = lookup("CANOPY_AGENT_TOKEN_AUDIENCE")
+        .map(|a| a.trim().to_owned())
+        .filter(|a| !a.is_empty())
+        .unwrap_or_else(|| "canopy".to_owned());
+    let cluster = match lookup("CANOPY_AGENT_CLUSTER").map(|c| c.trim().to_owned()) {
+        None => "default".to_owned(),
+        Some(c) if label(&c) => c,
+        Some(c) => {
+            return Err(invalid(
+                "CANOPY_AGENT_CLUSTER",
+                c,
+                "expected 1 to 63 characters of a-z, 0-9, '-' and '.'",
+            ))
+        }
+    };
+    Ok(Some(crate::energy::agent_identity::AgentIdentitySettings {
+        namespace,
+        service_account,
+        audience,
+        cluster,
+    }))
+}
+
 /// GitHub-linked delivery (docs/GITHUB.md): `CANOPY_GITHUB_APP_ID`,
 /// `CANOPY_GITHUB_APP_PRIVATE_KEY_FILE`, `CANOPY_GITHUB_WEBHOOK_SECRET` or
 /// `CANOPY_GITHUB_WEBHOOK_SECRET_FILE`, and `CANOPY_GITHUB_API_URL` (shared with sign-in).

@@ -59,6 +59,8 @@ pub struct Parts {
     pub mail: crate::reports::MailSettings,
     pub drift: crate::config::DriftSettings,
     pub github: crate::github::GithubAppSettings,
+    /// Agents' ServiceAccount tokens as node identity (`None`: node tokens only).
+    pub agent_identity: Option<crate::energy::agent_identity::AgentIdentitySettings>,
 }
 
 /// How long open requests may take to finish once shutdown begins.
@@ -125,6 +127,7 @@ impl Application {
             mail,
             drift: crate::config::DriftSettings::from_env()?,
             github: crate::config::github_app_settings(|key| std::env::var(key).ok())?,
+            agent_identity: crate::config::agent_identity_settings(|key| std::env::var(key).ok())?,
         };
         Self::build_with_parts(settings, cluster_settings, parts).await
     }
@@ -141,6 +144,7 @@ impl Application {
             mail,
             drift: drift_settings,
             github: github_settings,
+            agent_identity,
         } = parts;
         let energy_settings = crate::config::EnergySettings::from_env()?;
         if let DatabaseSettings::Embedded(embedded) = &settings.database {
@@ -228,7 +232,11 @@ impl Application {
             Ok(count) => tracing::info!(count, "resumed following unfinished deploys"),
             Err(error) => tracing::error!(%error, "could not resume unfinished deploys"),
         }
-        let energy = crate::energy::EnergyState::new(pool.clone(), energy_settings);
+        let energy = crate::energy::EnergyState::new(pool.clone(), energy_settings)
+            .with_agent_identity(agent_identity.map(|settings| {
+                let client = cluster.as_ref().map(|c: &ClusterContext| c.client.clone());
+                crate::energy::agent_identity::AgentIdentity::new(settings, client)
+            }));
         crate::energy::partitions::spawn_maintenance(
             pool.clone(),
             energy.ingestor.partitions.clone(),

@@ -175,7 +175,9 @@ impl Ingestor {
             .validate()
             .map_err(|e| self.count_refusal(e.into(), node))?;
         if batch.node != node.node {
+            crate::metrics::global().ingest_batch("wrong_node");
             return Err(EnergyError::WrongNode {
+                credential: node.describe(),
                 token_node: node.node.clone(),
                 cluster: node.cluster.clone(),
                 batch_node: batch.node.clone(),
@@ -245,8 +247,9 @@ impl Ingestor {
         let stored = sqlx::query_scalar!(
             r#"WITH batch AS (
                    INSERT INTO energy_batches (batch_id, node_token_id, cluster, node,
-                       agent_created_at, sample_count, pod_sample_count, dropped_batches_total)
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                       agent_created_at, sample_count, pod_sample_count, dropped_batches_total,
+                       agent_pod)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $45)
                    ON CONFLICT (batch_id) DO NOTHING RETURNING batch_id),
                intervals AS (
                    INSERT INTO energy_node_intervals (cluster, node, source, during, batch_id)
@@ -289,7 +292,7 @@ impl Ingestor {
                                  sample_secs = r.sample_secs + EXCLUDED.sample_secs)
                SELECT count(*) AS "stored!" FROM batch"#,
             batch.batch_id,
-            node.token_id,
+            node.token_id(),
             node.cluster,
             node.node,
             batch.created_at,
@@ -332,6 +335,7 @@ impl Ingestor {
             &d.source as &[String],
             &d.energy as &[f64],
             &d.secs as &[f64],
+            node.agent_pod(),
         )
         .fetch_one(&self.pool)
         .await;

@@ -2,6 +2,7 @@
 //! figures against hand-computed kWh and gCO2e, idempotency, refusals, retention, tokens.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+mod agent_identity;
 mod grid;
 mod idempotency;
 mod overlap;
