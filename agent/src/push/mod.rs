@@ -1,4 +1,5 @@
-//! Push to the Canopy server: `POST /api/v1/ingest` with the node's bearer token, fed from the
+//! Push to the Canopy server: `POST /api/v1/ingest` with the node's bearer token (a node token,
+//! or the pod's projected ServiceAccount token, re-read for every batch), fed from the
 //! on-disk spool in order; what the server cannot take now waits in the spool, what it refuses
 //! for good goes to the dead-letter directory so it cannot block the batches behind it.
 
@@ -6,7 +7,7 @@ pub mod dead_letter;
 pub mod outbox;
 pub mod spool;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use canopy_protocol::INGEST_PATH;
@@ -26,9 +27,11 @@ pub enum PushError {
 /// The label of `canopy_agent_batches_dead_lettered_total` and part of the dead letter's name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Refusal {
-    /// 401: the token is unknown or revoked.
+    /// 401: the token is unknown or revoked (or, for a ServiceAccount token, not accepted by
+    /// the API server, or the server takes none).
     Unauthorized,
-    /// 403: the token is valid but not for this node (or cluster).
+    /// 403: the token is valid but not for this node (or cluster), or is not the agent
+    /// ServiceAccount's.
     Forbidden,
     /// 413: the body is larger than the server or a proxy in front of it accepts.
     TooLarge,
@@ -164,17 +167,37 @@ fn conflict_kind(body: &str) -> ConflictKind {
     }
 }
 
+/// The bearer credential sent with every batch.
+#[derive(Debug, Clone)]
+enum Bearer {
+    /// A node token, read once.
+    Fixed(SecretString),
+    /// A file read before every request: the projected ServiceAccount token, which the kubelet
+    /// replaces well before it expires.
+    File(PathBuf),
+}
+
 /// Sends serialized batches to the server.
 #[derive(Debug, Clone)]
 pub struct Pusher {
     client: reqwest::Client,
     url: String,
-    token: SecretString,
+    bearer: Bearer,
 }
 
 impl Pusher {
     /// `server_url` is the server's base URL (`http://canopy:3000`); the path is appended.
     pub fn new(server_url: &str, token: SecretString) -> Result<Self, PushError> {
+        Self::with_bearer(server_url, Bearer::Fixed(token))
+    }
+
+    /// Sends the token in `path`, read again for every batch (the agent's projected
+    /// ServiceAccount token; the server checks it with the Kubernetes TokenReview API).
+    pub fn with_token_file(server_url: &str, path: &Path) -> Result<Self, PushError> {
+        Self::with_bearer(server_url, Bearer::File(path.to_path_buf()))
+    }
+
+    fn with_bearer(server_url: &str, bearer: Bearer) -> Result<Self, PushError> {
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
             .connect_timeout(Duration::from_secs(3))
@@ -182,20 +205,45 @@ impl Pusher {
         Ok(Self {
             client,
             url: format!("{}{INGEST_PATH}", server_url.trim_end_matches('/')),
-            token,
+            bearer,
         })
+    }
+
+    /// The token to send now.
+    async fn token(&self) -> Result<SecretString, String> {
+        match &self.bearer {
+            Bearer::Fixed(token) => Ok(token.clone()),
+            Bearer::File(path) => match tokio::fs::read_to_string(path).await {
+                Ok(token) if !token.trim().is_empty() => {
+                    Ok(SecretString::from(token.trim().to_owned()))
+                }
+                Ok(_) => Err(format!(
+                    "the identity token file {} is empty",
+                    path.display()
+                )),
+                Err(e) => Err(format!(
+                    "reading the identity token file {}: {e}",
+                    path.display()
+                )),
+            },
+        }
     }
 
     pub fn url(&self) -> &str {
         &self.url
     }
 
-    /// POSTs one JSON body.
+    /// POSTs one JSON body. A token file that cannot be read is retried (the kubelet writes
+    /// it before the container starts and replaces it atomically).
     pub async fn send(&self, body: Vec<u8>) -> Delivery {
+        let token = match self.token().await {
+            Ok(token) => token,
+            Err(reason) => return Delivery::Retry(reason),
+        };
         let response = self
             .client
             .post(&self.url)
-            .bearer_auth(self.token.expose_secret())
+            .bearer_auth(token.expose_secret())
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .body(body)
             .send()
