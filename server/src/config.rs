@@ -383,6 +383,49 @@ mod tests {
     }
 
     #[test]
+    fn the_agent_service_account_is_namespace_slash_name_and_off_by_default() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |key: &str| {
+                pairs
+                    .iter()
+                    .find(|(k, _)| *k == key)
+                    .map(|(_, v)| (*v).to_owned())
+            }
+        };
+        assert_eq!(agent_identity_settings(env(&[])).unwrap(), None);
+        let settings = agent_identity_settings(env(&[(
+            "CANOPY_AGENT_SERVICE_ACCOUNT",
+            "canopy/canopy-agent",
+        )]))
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            (
+                settings.namespace.as_str(),
+                settings.service_account.as_str(),
+                settings.audience.as_str(),
+                settings.cluster.as_str()
+            ),
+            ("canopy", "canopy-agent", "canopy", "default")
+        );
+        for bad in ["canopy-agent", "canopy/", "/x", "Canopy/agent", "a/b/c"] {
+            let pairs: &'static [(&'static str, &'static str)] =
+                Box::leak(Box::new([("CANOPY_AGENT_SERVICE_ACCOUNT", bad)]));
+            let error = agent_identity_settings(env(pairs)).unwrap_err().to_string();
+            assert!(
+                error.contains("CANOPY_AGENT_SERVICE_ACCOUNT"),
+                "{bad}: {error}"
+            );
+        }
+        let error = agent_identity_settings(env(&[
+            ("CANOPY_AGENT_SERVICE_ACCOUNT", "canopy/agent"),
+            ("CANOPY_AGENT_CLUSTER", "Prod EU"),
+        ]))
+        .unwrap_err();
+        assert!(error.to_string().contains("CANOPY_AGENT_CLUSTER"));
+    }
+
+    #[test]
     fn live_grid_intensity_is_on_only_with_a_token_and_zones_come_from_clusters() {
         use secrecy::ExposeSecret;
         assert!(energy(&[]).expect("defaults").electricity_maps.is_none());
