@@ -112,7 +112,35 @@ BAD_VALUES = [
     ({"portal": {"resources": {"limits": {"memory": None}}}}, ["/portal/resources/limits", "memory"]),
     ({"portal": {"resources": {"requests": {"cpu": "a lot"}}}}, ["/portal/resources/requests/cpu"]),
     ({"agent": {"source": "guess"}}, ["/agent/source"]),
+    ({"agent": {"credential": "secret"}}, ["/agent/credential"]),
 ]
+
+
+def node_identity(chart: Path, default_objects: list[dict[str, Any]], namespace: str) -> None:
+    """By default the agent's identity is its pod's token, which the portal is told to review;
+    node tokens from a Secret are the opt-in, and then the portal reviews nothing."""
+    def env_of(objects: list[dict[str, Any]], kind: str, component: str) -> dict[str, Any]:
+        pod = one(objects, kind, component)["spec"]["template"]["spec"]
+        return {e["name"]: e.get("value") for c in pod["containers"] for e in c.get("env", [])}
+
+    agent_env = env_of(default_objects, "DaemonSet", "agent")
+    portal_env = env_of(default_objects, "Deployment", "portal")
+    account = one(default_objects, "ServiceAccount", "agent")["metadata"]["name"]
+    check(agent_env.get("CANOPY_IDENTITY_TOKEN_FILE") == "/var/run/secrets/canopy-identity/token"
+          and "CANOPY_NODE_TOKEN_FILE" not in agent_env, f"default agent credential: {agent_env}")
+    check(portal_env.get("CANOPY_AGENT_SERVICE_ACCOUNT") == f"{namespace}/{account}"
+          and portal_env.get("CANOPY_AGENT_TOKEN_AUDIENCE") == "canopy",
+          f"the portal is not told the agents' ServiceAccount: {portal_env}")
+    tokens = render(chart, {"agent": {"credential": "nodeTokens"}}, namespace)
+    agent_env = env_of(tokens, "DaemonSet", "agent")
+    portal_env = env_of(tokens, "Deployment", "portal")
+    check("CANOPY_NODE_TOKEN_FILE" in agent_env and "CANOPY_IDENTITY_TOKEN_FILE" not in agent_env,
+          f"agent.credential=nodeTokens: {agent_env}")
+    check("CANOPY_AGENT_SERVICE_ACCOUNT" not in portal_env, "agent.credential=nodeTokens still has the portal review tokens")
+    check(("authentication.k8s.io", "tokenreviews") not in granted(one(tokens, "ClusterRole", "portal")),
+          "agent.credential=nodeTokens still grants tokenreviews")
+    check(not agent_problems(one(tokens, "DaemonSet", "agent")), "agent.credential=nodeTokens breaks the agent's rules")
+    ok("node identity: the agent's pod token by default (no Secret of every node's token), node tokens opt-in")
 
 
 def refuses(chart: Path, values: dict[str, Any], expected: list[str]) -> None:
@@ -256,10 +284,19 @@ def agent_problems(daemonset: dict[str, Any]) -> list[str]:
         for s in (v.get("projected") or {}).get("sources", [])
         if "serviceAccountToken" in s
     ]
-    if not any(t.get("audience") == "canopy" for t in identity):
-        problems.append(f"{where}: a projected ServiceAccount token with audience canopy must be mounted")
-    if not any((v.get("secret") or {}).get("secretName") for v in pod.get("volumes", [])):
-        problems.append(f"{where}: the node token Secret must be mounted")
+    env = {e["name"]: e.get("value") for c in pod["containers"] for e in c.get("env", [])}
+    secrets = [v for v in pod.get("volumes", []) if (v.get("secret") or {}).get("secretName")]
+    if "CANOPY_IDENTITY_TOKEN_FILE" in env:
+        # The node identity is the pod's own token: no Secret with every node's token.
+        if not any(t.get("audience") == "canopy" for t in identity):
+            problems.append(f"{where}: a projected ServiceAccount token with audience canopy must be mounted")
+        if secrets:
+            problems.append(f"{where}: with the identity token, no Secret may be mounted ({[v['name'] for v in secrets]})")
+    elif "CANOPY_NODE_TOKEN_FILE" in env:
+        if not secrets:
+            problems.append(f"{where}: the node token Secret must be mounted")
+    else:
+        problems.append(f"{where}: the agent has no credential (CANOPY_IDENTITY_TOKEN_FILE or CANOPY_NODE_TOKEN_FILE)")
     return problems
 
 
@@ -317,6 +354,8 @@ PORTAL_NEEDS = {
     ("", "pods"): WATCHED,
     ("", "events"): WATCHED,
     ("", "pods/log"): ("get",),
+    # Agents' node identity (agent.credential=identity, the default): their tokens reviewed.
+    ("authentication.k8s.io", "tokenreviews"): ("create",),
 }
 
 
@@ -515,6 +554,7 @@ def main() -> int:
         hardened(default_objects, "default values")
         hardened(full_objects, "ci/full-values.yaml")
         portal_rbac(default_objects)
+        node_identity(chart, default_objects, namespace)
 
         print(f"==> Applying to the API server at {kube.server} ({kube.version()})", flush=True)
         status, answer = kube.request("POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})

@@ -29,7 +29,7 @@ pub enum DaemonError {
         path: std::path::PathBuf,
         source: std::io::Error,
     },
-    #[error("CANOPY_SERVER_URL is set but neither CANOPY_NODE_TOKEN nor CANOPY_NODE_TOKEN_FILE")]
+    #[error("CANOPY_SERVER_URL is set but none of CANOPY_NODE_TOKEN, CANOPY_NODE_TOKEN_FILE and CANOPY_IDENTITY_TOKEN_FILE")]
     MissingToken,
     #[error("interval must be a positive number of seconds, got {0}")]
     BadInterval(f64),
@@ -37,35 +37,46 @@ pub enum DaemonError {
     Serve(std::io::Error),
 }
 
-/// Opens the spool and the client; the token from CANOPY_NODE_TOKEN, or the token file (a
-/// directory, as a mounted Secret with one key per node, holds this node's token as `<node>`).
+/// Opens the spool and the client. The credential, first given wins: CANOPY_NODE_TOKEN; the
+/// node token file (a directory, as a mounted Secret with one key per node, holds this node's
+/// token as `<node>`); the projected ServiceAccount token file, re-read for every batch.
 fn open_outbox(
     settings: &RunSettings,
     server_url: &str,
     node: &str,
 ) -> Result<Outbox, DaemonError> {
-    let (token, origin) = match (&settings.node_token, &settings.node_token_file) {
-        (Some(token), _) => (token.clone(), "CANOPY_NODE_TOKEN".to_string()),
-        (None, Some(path)) if path.is_dir() => {
-            let file = path.join(node);
+    let (pusher, origin) = match (
+        &settings.node_token,
+        &settings.node_token_file,
+        &settings.identity_token_file,
+    ) {
+        (Some(token), _, _) => (
+            Pusher::new(server_url, token.clone())?,
+            "CANOPY_NODE_TOKEN".to_string(),
+        ),
+        (None, Some(path), _) => {
+            let file = if path.is_dir() {
+                path.join(node)
+            } else {
+                path.clone()
+            };
             (
-                read_token(&file)?,
+                Pusher::new(server_url, read_token(&file)?)?,
                 format!("the token file {}", file.display()),
             )
         }
-        (None, Some(path)) => (
-            read_token(path)?,
-            format!("the token file {}", path.display()),
+        (None, None, Some(path)) => (
+            Pusher::with_token_file(server_url, path)?,
+            format!(
+                "the ServiceAccount token {} (the portal's CANOPY_AGENT_SERVICE_ACCOUNT must name this pod's ServiceAccount)",
+                path.display()
+            ),
         ),
-        (None, None) => return Err(DaemonError::MissingToken),
+        (None, None, None) => return Err(DaemonError::MissingToken),
     };
+    tracing::info!(credential = %origin, "pushing batches to {}", pusher.url());
     let spool = Spool::open(&settings.spool_dir, settings.spool_options())?;
-    Ok(Outbox::new(
-        spool,
-        Pusher::new(server_url, token)?,
-        node,
-        &origin,
-    ))
+    Ok(Outbox::new(spool, pusher, node, &origin))
 }
 
 fn read_token(path: &std::path::Path) -> Result<SecretString, DaemonError> {

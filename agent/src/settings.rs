@@ -95,6 +95,11 @@ pub struct RunSettings {
     /// with a key per node); used when CANOPY_NODE_TOKEN is unset.
     #[arg(long, env = "CANOPY_NODE_TOKEN_FILE")]
     pub node_token_file: Option<PathBuf>,
+    /// The pod's projected ServiceAccount token (audience `canopy`), which the server checks
+    /// with the Kubernetes TokenReview API and binds to this pod's node; read again for every
+    /// batch. Used when neither CANOPY_NODE_TOKEN nor CANOPY_NODE_TOKEN_FILE is set.
+    #[arg(long, env = "CANOPY_IDENTITY_TOKEN_FILE")]
+    pub identity_token_file: Option<PathBuf>,
     /// Directory of batches waiting for the server.
     #[arg(long, env = "CANOPY_SPOOL_DIR", default_value = ".canopy/agent-spool")]
     pub spool_dir: PathBuf,

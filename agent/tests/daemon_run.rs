@@ -60,6 +60,7 @@ async fn run_serves_metrics_and_pushes_after_the_server_comes_back() {
         server_url: Some(format!("http://{server_addr}")),
         node_token: Some(SecretString::from("t")),
         node_token_file: None,
+        identity_token_file: None,
         spool_dir: dir.path().join("spool"),
         spool_max_batches: 1000,
         spool_max_bytes: 64 * 1024 * 1024,

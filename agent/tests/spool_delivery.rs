@@ -502,3 +502,41 @@ async fn the_dead_letter_byte_bound_drops_the_oldest_and_counts_them() {
     );
     server.abort();
 }
+
+#[tokio::test]
+async fn an_identity_token_file_is_read_again_for_every_batch() {
+    let addr = free_addr().await;
+    let state = Shared::default();
+    let server = start_server(addr, state.clone()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let token_file = dir.path().join("token");
+    let mut spool = Spool::open(dir.path().join("spool"), max_batches(10)).unwrap();
+    let pusher = Pusher::with_token_file(&format!("http://{addr}"), &token_file).unwrap();
+
+    // No token file yet (the kubelet has not written it): retried, the batch stays.
+    spool
+        .push(&serde_json::to_vec(&batch(0, 0)).unwrap())
+        .unwrap();
+    let outcome = flush(&mut spool, &pusher, 100).await.unwrap();
+    assert!(
+        outcome
+            .retry_reason
+            .as_deref()
+            .unwrap()
+            .contains("identity token file"),
+        "{outcome:?}"
+    );
+    assert_eq!(spool.len().unwrap(), 1);
+
+    // A stale token: refused. The kubelet rotates it: the next batch carries the new one.
+    std::fs::write(&token_file, "nope\n").unwrap();
+    let outcome = flush(&mut spool, &pusher, 100).await.unwrap();
+    assert_eq!(outcome.dead_lettered.len(), 1);
+    std::fs::write(&token_file, format!("{TOKEN}\n")).unwrap();
+    let next = batch(1, 0);
+    spool.push(&serde_json::to_vec(&next).unwrap()).unwrap();
+    let outcome = flush(&mut spool, &pusher, 100).await.unwrap();
+    assert_eq!(outcome.delivered, 1, "{outcome:?}");
+    assert_eq!(state.lock().unwrap().batch_ids, vec![next.batch_id]);
+    server.abort();
+}

@@ -172,6 +172,40 @@ fn too_many_samples_are_refused() {
     assert!(matches!(b.validate(), Err(ValidationError::TooMany { .. })));
 }
 
+#[test]
+fn overlapping_samples_of_one_source_are_refused_touching_ones_are_not() {
+    let next = |mut s: IntervalSample, secs: i64| {
+        s.start += time::Duration::seconds(secs);
+        s.end += time::Duration::seconds(secs);
+        s
+    };
+    // Back to back (end == next start) and out of order: valid.
+    let mut b = batch();
+    b.samples = vec![next(sample(), 10), sample(), next(sample(), 20)];
+    assert_eq!(b.validate(), Ok(()));
+    // The same time from another source is another figure: valid.
+    let mut estimated = sample();
+    estimated.source = EnergySource::Estimated;
+    b.samples.push(estimated);
+    assert_eq!(b.validate(), Ok(()));
+    // Five seconds of samples[0] again: refused, naming both.
+    b.samples.push(next(sample(), 15));
+    assert_eq!(
+        b.validate(),
+        Err(ValidationError::Overlapping {
+            field: "samples[4]".into(),
+            other: "samples[0]".into()
+        })
+    );
+    // The very same interval twice.
+    let mut b = batch();
+    b.samples.push(sample());
+    assert!(matches!(
+        b.validate(),
+        Err(ValidationError::Overlapping { .. })
+    ));
+}
+
 fn err_field(b: &IngestBatch) -> String {
     b.validate().unwrap_err().to_string()
 }

@@ -52,6 +52,9 @@ pub enum ValidationError {
         host_joules: f64,
         parts_joules: f64,
     },
+    /// Two intervals of the same source overlap: their energy would be counted twice.
+    #[error("{field} overlaps {other} (same source): that time would be counted twice")]
+    Overlapping { field: String, other: String },
 }
 
 impl IngestBatch {
@@ -61,7 +64,8 @@ impl IngestBatch {
     /// [`MAX_SAMPLES_PER_BATCH`] samples; any energy that is negative or not finite; an interval
     /// whose end is before its start or longer than [`MAX_INTERVAL_SECS`]; a host energy whose
     /// average power exceeds [`MAX_NODE_POWER_WATTS`]; parts (idle + system + pods) that do not
-    /// add up to the host energy within [`SUM_TOLERANCE_JOULES`] plus 1e-6 relative.
+    /// add up to the host energy within [`SUM_TOLERANCE_JOULES`] plus 1e-6 relative; two
+    /// intervals of the same source that overlap (`[start, end)`; touching ones are fine).
     pub fn validate(&self) -> Result<(), ValidationError> {
         if self.schema_version != SCHEMA_VERSION {
             return Err(ValidationError::UnknownSchemaVersion {
@@ -79,6 +83,25 @@ impl IngestBatch {
         }
         for (i, sample) in self.samples.iter().enumerate() {
             sample.validate(&format!("samples[{i}]"))?;
+        }
+        self.check_no_overlap()
+    }
+
+    /// Samples of one source must not overlap: sorted by (source, start), each must start at
+    /// or after the end of the one before it. Zero-length intervals cover no time.
+    fn check_no_overlap(&self) -> Result<(), ValidationError> {
+        let mut order: Vec<usize> = (0..self.samples.len())
+            .filter(|&i| self.samples[i].start < self.samples[i].end)
+            .collect();
+        order.sort_by_key(|&i| (self.samples[i].source, self.samples[i].start, i));
+        for pair in order.windows(2) {
+            let (before, after) = (&self.samples[pair[0]], &self.samples[pair[1]]);
+            if before.source == after.source && after.start < before.end {
+                return Err(ValidationError::Overlapping {
+                    field: format!("samples[{}]", pair[0].max(pair[1])),
+                    other: format!("samples[{}]", pair[0].min(pair[1])),
+                });
+            }
         }
         Ok(())
     }

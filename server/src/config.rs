@@ -383,6 +383,49 @@ mod tests {
     }
 
     #[test]
+    fn the_agent_service_account_is_namespace_slash_name_and_off_by_default() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |key: &str| {
+                pairs
+                    .iter()
+                    .find(|(k, _)| *k == key)
+                    .map(|(_, v)| (*v).to_owned())
+            }
+        };
+        assert_eq!(agent_identity_settings(env(&[])).unwrap(), None);
+        let settings = agent_identity_settings(env(&[(
+            "CANOPY_AGENT_SERVICE_ACCOUNT",
+            "canopy/canopy-agent",
+        )]))
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            (
+                settings.namespace.as_str(),
+                settings.service_account.as_str(),
+                settings.audience.as_str(),
+                settings.cluster.as_str()
+            ),
+            ("canopy", "canopy-agent", "canopy", "default")
+        );
+        for bad in ["canopy-agent", "canopy/", "/x", "Canopy/agent", "a/b/c"] {
+            let pairs: &'static [(&'static str, &'static str)] =
+                Box::leak(Box::new([("CANOPY_AGENT_SERVICE_ACCOUNT", bad)]));
+            let error = agent_identity_settings(env(pairs)).unwrap_err().to_string();
+            assert!(
+                error.contains("CANOPY_AGENT_SERVICE_ACCOUNT"),
+                "{bad}: {error}"
+            );
+        }
+        let error = agent_identity_settings(env(&[
+            ("CANOPY_AGENT_SERVICE_ACCOUNT", "canopy/agent"),
+            ("CANOPY_AGENT_CLUSTER", "Prod EU"),
+        ]))
+        .unwrap_err();
+        assert!(error.to_string().contains("CANOPY_AGENT_CLUSTER"));
+    }
+
+    #[test]
     fn live_grid_intensity_is_on_only_with_a_token_and_zones_come_from_clusters() {
         use secrecy::ExposeSecret;
         assert!(energy(&[]).expect("defaults").electricity_maps.is_none());
@@ -806,6 +849,61 @@ mod drift_tests {
         .unwrap_err();
         assert!(error.to_string().contains("CANOPY_DRIFT_NPM_URL"));
     }
+}
+
+/// Node identity of agents in the portal's cluster (docs/INSTALL.md): off unless
+/// `CANOPY_AGENT_SERVICE_ACCOUNT=<namespace>/<name>` names the agents' ServiceAccount;
+/// `CANOPY_AGENT_TOKEN_AUDIENCE` (default `canopy`) is the audience their projected tokens
+/// carry, `CANOPY_AGENT_CLUSTER` (default `default`) the cluster their batches are stored under.
+pub fn agent_identity_settings(
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<Option<crate::energy::agent_identity::AgentIdentitySettings>, ConfigError> {
+    let Some(value) = lookup("CANOPY_AGENT_SERVICE_ACCOUNT").filter(|v| !v.trim().is_empty())
+    else {
+        return Ok(None);
+    };
+    let label = |s: &str| {
+        !s.is_empty()
+            && s.len() <= 63
+            && s.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
+    };
+    let invalid = |var: &'static str, value: String, reason: &str| ConfigError::Invalid {
+        var,
+        value,
+        reason: reason.to_owned(),
+    };
+    let (namespace, service_account) = match value.trim().split_once('/') {
+        Some((ns, name)) if label(ns) && label(name) => (ns.to_owned(), name.to_owned()),
+        _ => {
+            return Err(invalid(
+                "CANOPY_AGENT_SERVICE_ACCOUNT",
+                value,
+                "expected <namespace>/<service account name>, such as canopy/canopy-agent",
+            ))
+        }
+    };
+    let audience = lookup("CANOPY_AGENT_TOKEN_AUDIENCE")
+        .map(|a| a.trim().to_owned())
+        .filter(|a| !a.is_empty())
+        .unwrap_or_else(|| "canopy".to_owned());
+    let cluster = match lookup("CANOPY_AGENT_CLUSTER").map(|c| c.trim().to_owned()) {
+        None => "default".to_owned(),
+        Some(c) if label(&c) => c,
+        Some(c) => {
+            return Err(invalid(
+                "CANOPY_AGENT_CLUSTER",
+                c,
+                "expected 1 to 63 characters of a-z, 0-9, '-' and '.'",
+            ))
+        }
+    };
+    Ok(Some(crate::energy::agent_identity::AgentIdentitySettings {
+        namespace,
+        service_account,
+        audience,
+        cluster,
+    }))
 }
 
 /// GitHub-linked delivery (docs/GITHUB.md): `CANOPY_GITHUB_APP_ID`,

@@ -60,6 +60,8 @@ pub struct Parts {
     pub drift: crate::config::DriftSettings,
     pub github: crate::github::GithubAppSettings,
     pub rate_limit: crate::http::rate_limit::RateLimitSettings,
+    /// Agents' ServiceAccount tokens as node identity (`None`: node tokens only).
+    pub agent_identity: Option<crate::energy::agent_identity::AgentIdentitySettings>,
 }
 
 /// How long open requests may take to finish once shutdown begins.
@@ -129,6 +131,7 @@ impl Application {
             drift: crate::config::DriftSettings::from_env()?,
             github: crate::config::github_app_settings(|key| std::env::var(key).ok())?,
             rate_limit: crate::http::rate_limit::RateLimitSettings::from_env()?,
+            agent_identity: crate::config::agent_identity_settings(|key| std::env::var(key).ok())?,
         };
         Self::build_with_parts(settings, cluster_settings, parts).await
     }
@@ -146,6 +149,7 @@ impl Application {
             drift: drift_settings,
             github: github_settings,
             rate_limit: rate_limit_settings,
+            agent_identity,
         } = parts;
         let energy_settings = crate::config::EnergySettings::from_env()?;
         let replica_settings = crate::replicas::ReplicaSettings::from_env()?;
@@ -256,7 +260,11 @@ impl Application {
             coordination.clone(),
             replica_settings.replica.clone(),
         );
-        let energy = crate::energy::EnergyState::new(pool.clone(), energy_settings);
+        let energy = crate::energy::EnergyState::new(pool.clone(), energy_settings)
+            .with_agent_identity(agent_identity.map(|settings| {
+                let client = cluster.as_ref().map(|c: &ClusterContext| c.client.clone());
+                crate::energy::agent_identity::AgentIdentity::new(settings, client)
+            }));
         crate::energy::partitions::spawn_maintenance(
             &jobs,
             pool.clone(),

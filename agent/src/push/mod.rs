@@ -1,4 +1,5 @@
-//! Push to the Canopy server: `POST /api/v1/ingest` with the node's bearer token, fed from the
+//! Push to the Canopy server: `POST /api/v1/ingest` with the node's bearer token (a node token,
+//! or the pod's projected ServiceAccount token, re-read for every batch), fed from the
 //! on-disk spool in order; what the server cannot take now waits in the spool, what it refuses
 //! for good goes to the dead-letter directory so it cannot block the batches behind it.
 
@@ -6,7 +7,7 @@ pub mod dead_letter;
 pub mod outbox;
 pub mod spool;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use canopy_protocol::INGEST_PATH;
@@ -26,15 +27,20 @@ pub enum PushError {
 /// The label of `canopy_agent_batches_dead_lettered_total` and part of the dead letter's name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Refusal {
-    /// 401: the token is unknown or revoked.
+    /// 401: the token is unknown or revoked (or, for a ServiceAccount token, not accepted by
+    /// the API server, or the server takes none).
     Unauthorized,
-    /// 403: the token is valid but not for this node (or cluster).
+    /// 403: the token is valid but not for this node (or cluster), or is not the agent
+    /// ServiceAccount's.
     Forbidden,
     /// 413: the body is larger than the server or a proxy in front of it accepts.
     TooLarge,
     /// 400 and 422: the server cannot read or does not accept the batch.
     Invalid,
-    /// 409 other than `duplicate_batch`.
+    /// 409 `overlapping_interval`: the server already holds energy of this node for part of
+    /// the batch's time (stored by another batch), so it would be counted twice.
+    Overlapping,
+    /// 409 other than `duplicate_batch` and `overlapping_interval`.
     Conflict,
     /// Any other 4xx except 404, 408, 425 and 429 (which are retried).
     ClientError,
@@ -61,6 +67,7 @@ impl Refusal {
             Self::Forbidden => "forbidden",
             Self::TooLarge => "too_large",
             Self::Invalid => "invalid",
+            Self::Overlapping => "overlapping",
             Self::Conflict => "conflict",
             Self::ClientError => "client_error",
         }
@@ -88,6 +95,12 @@ impl Refusal {
                 "the server does not accept this batch from node {node} (its answer says which \
                  field): check the agent and server versions and the node's clock"
             ),
+            Self::Overlapping => format!(
+                "the server already holds energy of node {node} for part of this batch's time \
+                 (its answer names the stored batch and interval), so this batch was not \
+                 counted: a second agent on the node, a restored or copied spool, or a node \
+                 clock that went back; the batch is kept for inspection, do not move it back"
+            ),
             Self::Conflict => {
                 "the server answered 409 without `duplicate_batch`: check the server's logs".into()
             }
@@ -113,7 +126,8 @@ pub enum Delivery {
 
 /// Classifies an HTTP status and the start of the answer's body as [`Delivery`].
 pub fn classify(status: StatusCode, body: &str) -> Delivery {
-    if status.is_success() || (status == StatusCode::CONFLICT && is_duplicate_batch(body)) {
+    let conflict = (status == StatusCode::CONFLICT).then(|| conflict_kind(body));
+    if status.is_success() || conflict == Some(ConflictKind::DuplicateBatch) {
         return Delivery::Delivered;
     }
     let answer = if body.is_empty() {
@@ -121,22 +135,46 @@ pub fn classify(status: StatusCode, body: &str) -> Delivery {
     } else {
         format!("server answered {status}: {}", truncate(body, 300))
     };
-    match Refusal::from_status(status) {
+    let refusal = match conflict {
+        Some(ConflictKind::OverlappingInterval) => Some(Refusal::Overlapping),
+        _ => Refusal::from_status(status),
+    };
+    match refusal {
         Some(refusal) => Delivery::Refused { refusal, answer },
         None => Delivery::Retry(answer),
     }
 }
 
-/// The server answers a batch id it already stored with 409 `{"error": "duplicate_batch"}`; a
-/// 409 without a JSON `error` (an older server) means the same.
-fn is_duplicate_batch(body: &str) -> bool {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ConflictKind {
+    DuplicateBatch,
+    OverlappingInterval,
+    Other,
+}
+
+/// What a 409 means: the server answers a batch id it already stored with
+/// `{"error": "duplicate_batch"}` (a 409 without a JSON `error`, from an older server, means
+/// the same) and time of the node it already holds under another batch id with
+/// `{"error": "overlapping_interval"}`.
+fn conflict_kind(body: &str) -> ConflictKind {
     match serde_json::from_str::<serde_json::Value>(body) {
         Ok(value) => match value.get("error").and_then(|e| e.as_str()) {
-            Some(kind) => kind == "duplicate_batch",
-            None => true,
+            Some("duplicate_batch") | None => ConflictKind::DuplicateBatch,
+            Some("overlapping_interval") => ConflictKind::OverlappingInterval,
+            Some(_) => ConflictKind::Other,
         },
-        Err(_) => true,
+        Err(_) => ConflictKind::DuplicateBatch,
     }
+}
+
+/// The bearer credential sent with every batch.
+#[derive(Debug, Clone)]
+enum Bearer {
+    /// A node token, read once.
+    Fixed(SecretString),
+    /// A file read before every request: the projected ServiceAccount token, which the kubelet
+    /// replaces well before it expires.
+    File(PathBuf),
 }
 
 /// Sends serialized batches to the server.
@@ -144,12 +182,22 @@ fn is_duplicate_batch(body: &str) -> bool {
 pub struct Pusher {
     client: reqwest::Client,
     url: String,
-    token: SecretString,
+    bearer: Bearer,
 }
 
 impl Pusher {
     /// `server_url` is the server's base URL (`http://canopy:3000`); the path is appended.
     pub fn new(server_url: &str, token: SecretString) -> Result<Self, PushError> {
+        Self::with_bearer(server_url, Bearer::Fixed(token))
+    }
+
+    /// Sends the token in `path`, read again for every batch (the agent's projected
+    /// ServiceAccount token; the server checks it with the Kubernetes TokenReview API).
+    pub fn with_token_file(server_url: &str, path: &Path) -> Result<Self, PushError> {
+        Self::with_bearer(server_url, Bearer::File(path.to_path_buf()))
+    }
+
+    fn with_bearer(server_url: &str, bearer: Bearer) -> Result<Self, PushError> {
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
             .connect_timeout(Duration::from_secs(3))
@@ -157,20 +205,45 @@ impl Pusher {
         Ok(Self {
             client,
             url: format!("{}{INGEST_PATH}", server_url.trim_end_matches('/')),
-            token,
+            bearer,
         })
+    }
+
+    /// The token to send now.
+    async fn token(&self) -> Result<SecretString, String> {
+        match &self.bearer {
+            Bearer::Fixed(token) => Ok(token.clone()),
+            Bearer::File(path) => match tokio::fs::read_to_string(path).await {
+                Ok(token) if !token.trim().is_empty() => {
+                    Ok(SecretString::from(token.trim().to_owned()))
+                }
+                Ok(_) => Err(format!(
+                    "the identity token file {} is empty",
+                    path.display()
+                )),
+                Err(e) => Err(format!(
+                    "reading the identity token file {}: {e}",
+                    path.display()
+                )),
+            },
+        }
     }
 
     pub fn url(&self) -> &str {
         &self.url
     }
 
-    /// POSTs one JSON body.
+    /// POSTs one JSON body. A token file that cannot be read is retried (the kubelet writes
+    /// it before the container starts and replaces it atomically).
     pub async fn send(&self, body: Vec<u8>) -> Delivery {
+        let token = match self.token().await {
+            Ok(token) => token,
+            Err(reason) => return Delivery::Retry(reason),
+        };
         let response = self
             .client
             .post(&self.url)
-            .bearer_auth(self.token.expose_secret())
+            .bearer_auth(token.expose_secret())
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .body(body)
             .send()
@@ -302,6 +375,21 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn an_overlapping_interval_is_refused_for_good_under_its_own_reason() {
+        let overlap = r#"{"error":"overlapping_interval","field":"samples[0]","stored":{}}"#;
+        match classify(StatusCode::CONFLICT, overlap) {
+            Delivery::Refused { refusal, answer } => {
+                assert_eq!(refusal, Refusal::Overlapping);
+                assert_eq!(refusal.as_str(), "overlapping");
+                assert!(answer.contains("samples[0]"), "{answer}");
+            }
+            other => panic!("{other:?}"),
+        }
+        let advice = Refusal::Overlapping.advice("node-a", "x", 1);
+        assert!(advice.contains("node node-a") && advice.contains("not counted"));
     }
 
     #[test]

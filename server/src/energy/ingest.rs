@@ -19,8 +19,10 @@ use super::{
     buckets::buckets, mapping::Owner, partitions::PartitionCache, tokens::NodeIdentity, EnergyError,
 };
 
+pub mod overlap;
 mod refusal;
 
+pub use overlap::{Overlap, StoredInterval};
 pub use refusal::{Refusal, RefusalKind};
 
 /// How far in the future a sample may end (clock skew between node and server).
@@ -32,7 +34,8 @@ pub struct IngestCounters {
     stored_batches: AtomicU64,
     stored_pod_samples: AtomicU64,
     duplicates: AtomicU64,
-    refused: [AtomicU64; 11],
+    overlapping: AtomicU64,
+    refused: [AtomicU64; RefusalKind::ALL.len()],
 }
 
 /// A snapshot of [`IngestCounters`] for the admin API.
@@ -41,6 +44,8 @@ pub struct IngestStats {
     pub stored_batches: u64,
     pub stored_pod_samples: u64,
     pub duplicate_batches: u64,
+    /// Batches refused because they cover time already stored for their node.
+    pub overlapping_batches: u64,
     pub refused: BTreeMap<&'static str, u64>,
 }
 
@@ -91,6 +96,7 @@ impl Ingestor {
             stored_batches: self.counters.stored_batches.load(Ordering::Relaxed),
             stored_pod_samples: self.counters.stored_pod_samples.load(Ordering::Relaxed),
             duplicate_batches: self.counters.duplicates.load(Ordering::Relaxed),
+            overlapping_batches: self.counters.overlapping.load(Ordering::Relaxed),
             refused: RefusalKind::ALL
                 .iter()
                 .enumerate()
@@ -169,7 +175,9 @@ impl Ingestor {
             .validate()
             .map_err(|e| self.count_refusal(e.into(), node))?;
         if batch.node != node.node {
+            crate::metrics::global().ingest_batch("wrong_node");
             return Err(EnergyError::WrongNode {
+                credential: node.describe(),
                 token_node: node.node.clone(),
                 cluster: node.cluster.clone(),
                 batch_node: batch.node.clone(),
@@ -221,8 +229,9 @@ impl Ingestor {
         Ok(())
     }
 
-    /// One statement writes everything: the batch row (the idempotency key), node and pod
-    /// samples, the hourly rollup increments (appended to `energy_rollup_pending`, folded into
+    /// One statement writes everything: the batch row (the idempotency key), the node's
+    /// intervals (refused by an exclusion constraint when they overlap stored ones: see
+    /// [`overlap`]), node and pod samples, the hourly rollup increments (appended to `energy_rollup_pending`, folded into
     /// the hourly table by a background task) and, only for days the daily job has already
     /// rolled (late batches), the daily increments (see [`super::rollup`]). A single statement
     /// is atomic, so a batch is never half-written; when the batch_id exists the other parts
@@ -238,9 +247,16 @@ impl Ingestor {
         let stored = sqlx::query_scalar!(
             r#"WITH batch AS (
                    INSERT INTO energy_batches (batch_id, node_token_id, cluster, node,
-                       agent_created_at, sample_count, pod_sample_count, dropped_batches_total)
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                       agent_created_at, sample_count, pod_sample_count, dropped_batches_total,
+                       agent_pod)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $45)
                    ON CONFLICT (batch_id) DO NOTHING RETURNING batch_id),
+               intervals AS (
+                   INSERT INTO energy_node_intervals (cluster, node, source, during, batch_id)
+                   SELECT $3, $4, u.source, tstzrange(u.start_at, u.end_at, '[)'), $1
+                   FROM UNNEST($9::text[], $10::timestamptz[], $11::timestamptz[])
+                       AS u (source, start_at, end_at)
+                   WHERE EXISTS (SELECT 1 FROM batch) AND u.start_at < u.end_at),
                node_rows AS (
                    INSERT INTO energy_node_samples (batch_id, cluster, node, source, start_at,
                        end_at, host_energy_joules, idle_energy_joules, system_energy_joules)
@@ -276,7 +292,7 @@ impl Ingestor {
                                  sample_secs = r.sample_secs + EXCLUDED.sample_secs)
                SELECT count(*) AS "stored!" FROM batch"#,
             batch.batch_id,
-            node.token_id,
+            node.token_id(),
             node.cluster,
             node.node,
             batch.created_at,
@@ -319,9 +335,27 @@ impl Ingestor {
             &d.source as &[String],
             &d.energy as &[f64],
             &d.secs as &[f64],
+            node.agent_pod(),
         )
         .fetch_one(&self.pool)
-        .await?;
+        .await;
+        let stored = match stored {
+            Ok(stored) => stored,
+            Err(error) if overlap::is_overlap(&error) => {
+                let samples = overlap::SampleIntervals {
+                    source: &c.node_source,
+                    start: &c.node_start,
+                    end: &c.node_end,
+                };
+                let found = overlap::find(&self.pool, &node.cluster, &node.node, samples).await?;
+                self.counters.overlapping.fetch_add(1, Ordering::Relaxed);
+                crate::metrics::global().ingest_batch("overlapping_interval");
+                tracing::warn!(node = %node.node, cluster = %node.cluster, batch_id = %batch.batch_id,
+                    refusal = %found, "energy batch refused: overlapping interval");
+                return Err(EnergyError::Overlapping(Box::new(found)));
+            }
+            Err(error) => return Err(error.into()),
+        };
         if stored == 0 {
             self.counters.duplicates.fetch_add(1, Ordering::Relaxed);
             crate::metrics::global().ingest_batch("duplicate");

@@ -1,6 +1,8 @@
 //! Energy insights: agent batches in, kWh and CO2e per service, team, namespace and node out.
 //!
 //! - [`tokens`]: node tokens (SHA-256 digests only), created and revoked by admins;
+//! - [`agent_identity`]: agents' projected ServiceAccount tokens, reviewed by the API server
+//!   and bound to their pod's node;
 //! - [`ingest`]: validation, pod → service mapping ([`mapping`]), one statement per batch
 //!   that writes raw samples and updates the hourly rollup (and the daily one for late days);
 //! - [`rollup`]: the daily rollup derived from the hourly one by a background job, behind the
@@ -14,6 +16,7 @@
 //! - [`sci`]: operational CO2e per deploy and per request (SCI-style), request counts;
 //! - [`backend`]: the UI's `EnergyBackend`.
 
+pub mod agent_identity;
 pub mod backend;
 pub mod buckets;
 pub mod carbon;
@@ -61,6 +64,8 @@ pub struct EnergyState {
     pub ingestor: Arc<Ingestor>,
     pub query: query::EnergyQuery,
     pub retention_days: u32,
+    /// Agents' ServiceAccount tokens as node identity, when configured.
+    pub agents: Option<Arc<agent_identity::AgentIdentity>>,
 }
 
 impl EnergyState {
@@ -74,7 +79,14 @@ impl EnergyState {
             ingestor: Arc::new(Ingestor::new(pool.clone(), settings.retention_days)),
             query: query::EnergyQuery::new(pool, carbon, settings.retention_days).with_live(live),
             retention_days: settings.retention_days,
+            agents: None,
         }
+    }
+
+    /// Also accepts agents' ServiceAccount tokens (when `agents` is `Some`).
+    pub fn with_agent_identity(mut self, agents: Option<agent_identity::AgentIdentity>) -> Self {
+        self.agents = agents.map(Arc::new);
+        self
     }
 
     /// Starts the hourly Electricity Maps task when a token is configured and any cluster has
@@ -103,11 +115,16 @@ pub enum EnergyError {
     /// This batch_id is already stored; nothing was written again.
     #[error("batch {0} was already stored")]
     Duplicate(uuid::Uuid),
-    /// The token belongs to another node than the batch names.
+    /// The batch covers time already stored for its node under another batch_id; nothing of
+    /// it was written.
+    #[error("{0}")]
+    Overlapping(Box<ingest::Overlap>),
+    /// The credential belongs to another node than the batch names.
     #[error(
-        "this token belongs to node {token_node:?} of cluster {cluster:?}, not {batch_node:?}"
+        "{credential} belongs to node {token_node:?} of cluster {cluster:?}, not {batch_node:?}"
     )]
     WrongNode {
+        credential: String,
         token_node: String,
         cluster: String,
         batch_node: String,
@@ -119,6 +136,9 @@ pub enum EnergyError {
     },
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// An agent's ServiceAccount token was not accepted.
+    #[error(transparent)]
+    Identity(#[from] agent_identity::IdentityError),
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
 }

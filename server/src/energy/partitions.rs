@@ -60,10 +60,11 @@ pub async fn ensure_day(pool: &PgPool, day: Date) -> Result<(), EnergyError> {
 pub struct RetentionReport {
     pub dropped_partitions: Vec<String>,
     pub deleted_batches: u64,
+    pub deleted_intervals: u64,
 }
 
 /// Drops raw partitions whose whole day ended more than `retention_days` days before `now`,
-/// and the batch records received before that. Rollups are kept.
+/// and the batch records received and node intervals ended before that. Rollups are kept.
 pub async fn drop_expired(
     pool: &PgPool,
     now: OffsetDateTime,
@@ -102,6 +103,14 @@ pub async fn drop_expired(
             .execute(pool)
             .await?
             .rows_affected();
+    // The intervals that ended before the oldest kept day (the time ingest no longer takes).
+    report.deleted_intervals = sqlx::query!(
+        "DELETE FROM energy_node_intervals WHERE during << tstzrange($1, NULL)",
+        cutoff
+    )
+    .execute(pool)
+    .await?
+    .rows_affected();
     Ok(report)
 }
 

@@ -1,4 +1,6 @@
-//! Node tokens: created and revoked by a platform admin, stored as SHA-256 digests only.
+//! Node tokens: created and revoked by a platform admin, stored as SHA-256 digests only; and
+//! the node identity an ingest request proves (with a node token, or with the agent's
+//! ServiceAccount token: [`super::agent_identity`]).
 
 use base64::Engine;
 use rand::RngCore;
@@ -12,12 +14,50 @@ use super::EnergyError;
 /// Prefix of every node token, so a leaked one is recognisable (`cnt_` = Canopy node token).
 pub const TOKEN_PREFIX: &str = "cnt_";
 
-/// The node a valid token belongs to.
+/// The node a valid credential belongs to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NodeIdentity {
-    pub token_id: i64,
+    pub credential: Credential,
     pub cluster: String,
     pub node: String,
+}
+
+/// How the agent proved its node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credential {
+    /// A `cnt_` node token (agents outside the portal's cluster).
+    NodeToken { id: i64 },
+    /// The agent's projected ServiceAccount token, reviewed by the API server and bound to this
+    /// pod, which runs on the node.
+    AgentPod { namespace: String, pod: String },
+}
+
+impl NodeIdentity {
+    /// The node token's id, when the agent used one.
+    pub fn token_id(&self) -> Option<i64> {
+        match self.credential {
+            Credential::NodeToken { id } => Some(id),
+            Credential::AgentPod { .. } => None,
+        }
+    }
+
+    /// `namespace/pod` of the agent, when it proved its node with its pod's token.
+    pub fn agent_pod(&self) -> Option<String> {
+        match &self.credential {
+            Credential::NodeToken { .. } => None,
+            Credential::AgentPod { namespace, pod } => Some(format!("{namespace}/{pod}")),
+        }
+    }
+
+    /// What the credential is, for messages: `node token 4` or `the pod canopy/agent-x`.
+    pub fn describe(&self) -> String {
+        match &self.credential {
+            Credential::NodeToken { id } => format!("node token {id}"),
+            Credential::AgentPod { namespace, pod } => {
+                format!("the ServiceAccount token of pod {namespace}/{pod}")
+            }
+        }
+    }
 }
 
 /// A token as admins list it (never the token itself).
@@ -157,7 +197,7 @@ impl NodeTokens {
         .fetch_optional(&self.pool)
         .await?;
         Ok(row.map(|r| NodeIdentity {
-            token_id: r.id,
+            credential: Credential::NodeToken { id: r.id },
             cluster: r.cluster,
             node: r.node,
         }))

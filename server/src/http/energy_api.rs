@@ -1,4 +1,5 @@
-//! The energy HTTP API: `POST /api/v1/ingest` for agents (node bearer token), and under
+//! The energy HTTP API: `POST /api/v1/ingest` for agents (a node token, or the agent's
+//! ServiceAccount token: checked before the body is read), and under
 //! `/api/v1/energy/` (the admin `CANOPY_API_TOKEN`) node tokens, ingest counters, series, the
 //! overview, request counts and SCI as JSON. Errors map to HTTP in `http/error.rs`.
 
@@ -15,9 +16,16 @@ use serde::Deserialize;
 use serde_json::json;
 use time::{format_description::well_known::Rfc3339, Duration, OffsetDateTime};
 
+use axum::extract::FromRequest;
+
 use super::error::{ApiError, ApiResult};
 use super::{authn::Caller, extract::ApiQuery, routes::RouteTable, AppState};
-use crate::energy::{buckets::buckets, query::Selection, EnergyError};
+use crate::energy::{
+    buckets::buckets,
+    query::Selection,
+    tokens::{NodeIdentity, TOKEN_PREFIX},
+    EnergyError,
+};
 
 /// Largest accepted ingest body (a full batch of 10,000 samples with pods fits).
 pub const MAX_INGEST_BODY_BYTES: usize = 64 * 1024 * 1024;
@@ -64,19 +72,51 @@ fn unauthorized(message: &'static str) -> Response {
 
 type EnergyResult<T> = ApiResult<T>;
 
-async fn ingest(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+/// Who sent the batch: a `cnt_` node token, else (when configured) the agent's ServiceAccount
+/// token reviewed by the API server. Runs before a byte of the body is read.
+async fn authenticate(
+    energy: &crate::energy::EnergyState,
+    headers: &HeaderMap,
+) -> Result<NodeIdentity, Response> {
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty());
     let Some(token) = token else {
-        return unauthorized("send Authorization: Bearer <node token>");
+        return Err(unauthorized(
+            "send Authorization: Bearer <node token or the agent's ServiceAccount token>",
+        ));
     };
+    if token.starts_with(TOKEN_PREFIX) {
+        return match energy.tokens.authenticate(token).await {
+            Ok(Some(node)) => Ok(node),
+            Ok(None) => Err(unauthorized("the node token is not valid or was revoked")),
+            Err(error) => Err(ApiError::from(error).into_response()),
+        };
+    }
+    let Some(agents) = &energy.agents else {
+        return Err(unauthorized(
+            "not a node token (cnt_...), and this server does not take ServiceAccount tokens (CANOPY_AGENT_SERVICE_ACCOUNT is not set)",
+        ));
+    };
+    agents.authenticate(token).await.map_err(|error| {
+        tracing::warn!(%error, "agent ServiceAccount token refused");
+        ApiError::from(EnergyError::from(error)).into_response()
+    })
+}
+
+async fn ingest(State(state): State<AppState>, request: axum::extract::Request) -> Response {
     let energy = &state.energy;
-    let node = match energy.tokens.authenticate(token.trim()).await {
-        Ok(Some(node)) => node,
-        Ok(None) => return unauthorized("the node token is not valid or was revoked"),
-        Err(error) => return ApiError::from(error).into_response(),
+    let node = match authenticate(energy, request.headers()).await {
+        Ok(node) => node,
+        Err(refused) => return refused,
+    };
+    // Only now the body, within the route's limit (DefaultBodyLimit: 413 past it).
+    let body = match Bytes::from_request(request, &()).await {
+        Ok(body) => body,
+        Err(rejection) => return rejection.into_response(),
     };
     let result = async {
         let batch = energy.ingestor.parse(&body, &node)?;

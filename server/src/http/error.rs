@@ -138,9 +138,21 @@ fn energy_response(error: EnergyError) -> Response {
             StatusCode::CONFLICT,
             json!({ "error": "duplicate_batch", "batch_id": batch_id, "message": message }),
         ),
-        EnergyError::WrongNode { .. } => json_error(
+        EnergyError::Overlapping(overlap) => json_error(
+            StatusCode::CONFLICT,
+            json!({ "error": "overlapping_interval", "field": overlap.field,
+                    "node": overlap.node, "cluster": overlap.cluster,
+                    "stored": overlap.stored, "message": message }),
+        ),
+        EnergyError::WrongNode {
+            token_node,
+            cluster,
+            batch_node,
+            ..
+        } => json_error(
             StatusCode::FORBIDDEN,
-            json!({ "error": "wrong_node", "field": "node", "message": message }),
+            json!({ "error": "wrong_node", "field": "node", "node": batch_node,
+                    "allowed_node": token_node, "cluster": cluster, "message": message }),
         ),
         EnergyError::InvalidInput { field, .. } => json_error(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -150,7 +162,42 @@ fn energy_response(error: EnergyError) -> Response {
             StatusCode::NOT_FOUND,
             json!({ "error": "not_found", "message": message }),
         ),
+        EnergyError::Identity(error) => identity_response(error, message),
         other => ApiError::App(other.into()).into_response(),
+    }
+}
+
+/// An agent's ServiceAccount token refused: 401 when it proves nobody (to us), 403 when it is
+/// someone who may not send (another account, no pod, a pod on no node), 503 when the API
+/// server could not be asked.
+fn identity_response(
+    error: crate::energy::agent_identity::IdentityError,
+    message: String,
+) -> Response {
+    use crate::energy::agent_identity::IdentityError;
+    let forbidden = |kind: &str| {
+        json_error(
+            StatusCode::FORBIDDEN,
+            json!({ "error": kind, "message": message }),
+        )
+    };
+    match error {
+        IdentityError::NotConfigured(_) | IdentityError::NotAuthenticated(_) => (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Bearer")],
+            Json(json!({ "error": "unauthorized", "message": message })),
+        )
+            .into_response(),
+        IdentityError::NotTheAgent { .. } => forbidden("not_agent"),
+        IdentityError::NotPodBound { .. } => forbidden("not_pod_bound"),
+        IdentityError::PodNotOnNode { .. } => forbidden("pod_not_on_node"),
+        IdentityError::Unavailable(source) => {
+            tracing::error!(error = %source, "TokenReview failed");
+            json_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                json!({ "error": "unavailable", "message": message }),
+            )
+        }
     }
 }
 

@@ -74,7 +74,10 @@ impl EnergyFeed {
             let vcpus = node_vcpus(&client, &node).await;
             feed_nodes.push(FeedNode { identity, vcpus });
         }
-        let token_ids = feed_nodes.iter().map(|n| n.identity.token_id).collect();
+        let token_ids = feed_nodes
+            .iter()
+            .filter_map(|n| n.identity.token_id())
+            .collect();
         let (stop, stopped) = oneshot::channel();
         let task = tokio::spawn(run(client, energy.clone(), feed_nodes, interval, stopped));
         Ok(Self {

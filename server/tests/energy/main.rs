@@ -2,8 +2,10 @@
 //! figures against hand-computed kWh and gCO2e, idempotency, refusals, retention, tokens.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+mod agent_identity;
 mod grid;
 mod idempotency;
+mod overlap;
 mod pages;
 mod pods;
 mod retention_and_tokens;

@@ -51,6 +51,9 @@ async fn retention_drops_old_raw_partitions_and_keeps_rollups() {
     .await
     .unwrap();
     assert_eq!(kept, 2.0 * 2_160_000.0, "rollups keep both days");
+    // The expired day's intervals go too; today's still refuse a second copy.
+    assert_eq!(report.deleted_intervals, 2, "{report:?}");
+    assert_eq!(app.count("energy_node_intervals").await, 2);
     app.stop().await;
 }
 

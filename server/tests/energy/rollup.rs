@@ -67,8 +67,9 @@ async fn daily_figures_are_exact_before_and_after_the_job_rolls_a_day() {
     // A second run has nothing to do.
     assert_eq!(rollup::roll_daily(&app.pool, later).await.unwrap().rows, 0);
 
-    // A late batch for the rolled day updates both rollups in its one statement.
-    let late = known_batch("node-a", old);
+    // A late batch for the rolled day (the next two minutes: the same ones again would be
+    // refused as overlapping) updates both rollups in its one statement.
+    let late = known_batch("node-a", old + Duration::minutes(2));
     assert_eq!(app.post_batch(&token, &late).await.0, StatusCode::CREATED);
     assert_eq!(sum(&app, checkout_daily).await, 2.0 * 2_160_000.0);
     assert_eq!(app.count("energy_rollup_daily_rolled").await, 7);

@@ -18,10 +18,12 @@ pub enum RefusalKind {
     Absurd,
     NotConserved,
     OutsideRetention,
+    /// Two samples of the batch cover the same time of one source.
+    OverlappingSamples,
 }
 
 impl RefusalKind {
-    pub const ALL: [RefusalKind; 11] = [
+    pub const ALL: [RefusalKind; 12] = [
         Self::Malformed,
         Self::UnknownVersion,
         Self::Empty,
@@ -33,6 +35,7 @@ impl RefusalKind {
         Self::Absurd,
         Self::NotConserved,
         Self::OutsideRetention,
+        Self::OverlappingSamples,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -48,6 +51,7 @@ impl RefusalKind {
             Self::Absurd => "absurd",
             Self::NotConserved => "not_conserved",
             Self::OutsideRetention => "outside_retention",
+            Self::OverlappingSamples => "overlapping_samples",
         }
     }
 }
@@ -77,6 +81,7 @@ impl From<ValidationError> for Refusal {
             ValidationError::EndBeforeStart { field } => (RefusalKind::EndBeforeStart, field),
             ValidationError::Absurd { field, .. } => (RefusalKind::Absurd, field),
             ValidationError::NotConserved { field, .. } => (RefusalKind::NotConserved, field),
+            ValidationError::Overlapping { field, .. } => (RefusalKind::OverlappingSamples, field),
         };
         Self {
             kind,

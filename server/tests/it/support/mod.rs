@@ -237,6 +237,37 @@ impl TestApp {
         github: GithubAppSettings,
         cluster: canopy_server::config::ClusterSettings,
     ) -> Self {
+        Self::start_with_agents(site_root, identity, mail, drift, github, cluster, None).await
+    }
+
+    /// Starts Canopy on `cluster` taking agents' ServiceAccount tokens as `agents` says.
+    pub async fn spawn_with_agent_identity(
+        cluster: canopy_server::config::ClusterSettings,
+        agents: canopy_server::energy::agent_identity::AgentIdentitySettings,
+    ) -> Self {
+        let identity = canopy_server::config::IdentitySettings::from_lookup(|_| None)
+            .expect("default identity settings");
+        Self::start_with_agents(
+            PathBuf::from("/nonexistent-canopy-site"),
+            identity,
+            test_mail_settings(),
+            test_drift_settings(),
+            no_github(),
+            cluster,
+            Some(agents),
+        )
+        .await
+    }
+
+    async fn start_with_agents(
+        site_root: PathBuf,
+        identity: canopy_server::config::IdentitySettings,
+        mail: MailSettings,
+        drift: DriftSettings,
+        github: GithubAppSettings,
+        cluster: canopy_server::config::ClusterSettings,
+        agent_identity: Option<canopy_server::energy::agent_identity::AgentIdentitySettings>,
+    ) -> Self {
         init_logs();
         let (db_name, options) = fresh_database().await;
         let pool = sqlx::postgres::PgPoolOptions::new()
@@ -275,6 +306,7 @@ impl TestApp {
                     per_second: 100_000.0,
                     burst: 1_000_000,
                 },
+                agent_identity,
             },
         )
         .await
