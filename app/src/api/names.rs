@@ -197,8 +197,22 @@ mod tests {
         let service = regex::Regex::new(SERVICE_NAME_PATTERN).expect("pattern");
         let team = regex::Regex::new(TEAM_NAME_PATTERN).expect("pattern");
         let samples = [
-            "", "a", "9", "web", "api-2", "9lives", "-web", "web-", "a--b", "My_Service",
-            "web.api", "café", "x y", &"a".repeat(40), &"a".repeat(41), &"a".repeat(63),
+            "",
+            "a",
+            "9",
+            "web",
+            "api-2",
+            "9lives",
+            "-web",
+            "web-",
+            "a--b",
+            "My_Service",
+            "web.api",
+            "café",
+            "x y",
+            &"a".repeat(40),
+            &"a".repeat(41),
+            &"a".repeat(63),
             &"a".repeat(64),
         ];
         for raw in samples {

@@ -2,7 +2,9 @@
 //! `/api/v1/energy/` (the admin `CANOPY_API_TOKEN`) node tokens, ingest counters, series, the
 //! overview, request counts and SCI as JSON. Errors map to HTTP in `http/error.rs`.
 
-use app::api::energy::{BySource, EnergyOverview, EnergyPeriod, EnergySeries, RequestSci, ServicePodPower};
+use app::api::energy::{
+    BySource, EnergyOverview, EnergyPeriod, EnergySeries, RequestSci, ServicePodPower,
+};
 use axum::{
     body::Bytes,
     extract::{rejection::JsonRejection, DefaultBodyLimit, Path, State},

@@ -15,7 +15,7 @@ use axum::{
 use utoipa::{
     openapi::{
         security::{Http, HttpAuthScheme, SecurityScheme},
-        OpenApi as Document,
+        ContentBuilder, OpenApi as Document, Ref, ResponseBuilder,
     },
     Modify, OpenApi,
 };
@@ -93,7 +93,60 @@ pub fn document() -> Document {
     ] {
         document.merge(part);
     }
+    CommonRefusals.modify(&mut document);
     document
+}
+
+/// Refusals every operation can answer, described once here instead of on each handler: 500
+/// (unexpected; the `reference` is in the server log) everywhere, and for the routes that take
+/// the bearer token 401 (no valid token or session) and 503 (the database, where tokens and
+/// sessions are looked up, is unreachable). A handler's own description of a status wins.
+struct CommonRefusals;
+
+impl Modify for CommonRefusals {
+    fn modify(&self, openapi: &mut Document) {
+        let refusal = |description: &str| {
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("ApiError")))
+                        .build(),
+                )
+                .build()
+        };
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for operation in operations.into_iter().flatten() {
+                // `None`: the document's default, the bearer token.
+                let takes_bearer = operation.security.is_none();
+                let responses = &mut operation.responses.responses;
+                let mut add = |status: &str, description: &str| {
+                    responses
+                        .entry(status.to_owned())
+                        .or_insert_with(|| refusal(description).into());
+                };
+                add(
+                    "500",
+                    "Something unexpected: quote `reference`; the server log has the details",
+                );
+                if takes_bearer {
+                    add(
+                        "401",
+                        "No valid bearer token (unknown, revoked or expired) or session",
+                    );
+                    add("503", "The database is unreachable; try again shortly");
+                }
+            }
+        }
+    }
 }
 
 /// The document as committed in `docs/openapi.json`: pretty JSON, keys in a stable order, one

@@ -262,7 +262,10 @@ pub struct RawServiceSpec {
     pub port: u32,
     /// `S`, `M`, `L` or `XL` (any case); default `S`.
     #[serde(default = "default_size")]
-    #[cfg_attr(feature = "ssr", schema(default = "S", pattern = "^([sSmMlL]|[xX][lL])$"))]
+    #[cfg_attr(
+        feature = "ssr",
+        schema(default = "S", pattern = "^([sSmMlL]|[xX][lL])$")
+    )]
     pub size: String,
     /// A fixed number of replicas (1-50); give this or `autoscaling`, not both.
     #[serde(default, skip_serializing_if = "Option::is_none")]

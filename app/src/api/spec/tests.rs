@@ -181,8 +181,19 @@ fn preview_environments_are_pr_and_a_number_and_travel_as_their_name() {
 fn the_stated_environment_pattern_agrees_with_parse() {
     let pattern = regex::Regex::new(ENVIRONMENT_PATTERN).expect("pattern");
     for raw in [
-        "dev", "staging", "prod", "pr-1", "pr-999999", "pr-1000000", "pr-0", "pr-01", "pr-",
-        "qa", "Dev", "dev ", "pr-12a",
+        "dev",
+        "staging",
+        "prod",
+        "pr-1",
+        "pr-999999",
+        "pr-1000000",
+        "pr-0",
+        "pr-01",
+        "pr-",
+        "qa",
+        "Dev",
+        "dev ",
+        "pr-12a",
     ] {
         assert_eq!(
             pattern.is_match(raw),
