@@ -31,6 +31,7 @@ pub const SCHEMA_VERSION: u32 = 1;
 pub const INGEST_PATH: &str = "/api/v1/ingest";
 
 /// Where an energy figure comes from. Every figure is labelled; consumers must show it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum EnergySource {
@@ -60,6 +61,7 @@ impl std::fmt::Display for EnergySource {
 }
 
 /// One request body: samples from one node, identified by `batch_id` so re-sends are idempotent.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IngestBatch {
     /// Must equal [`SCHEMA_VERSION`].
@@ -83,6 +85,7 @@ pub struct IngestBatch {
 ///
 /// Conservation: `host_energy_joules == idle_energy_joules + system_energy_joules
 /// + sum(pods[].energy_joules)` within [`SUM_TOLERANCE_JOULES`].
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IntervalSample {
     #[serde(with = "time::serde::rfc3339")]
@@ -105,6 +108,7 @@ pub struct IntervalSample {
 }
 
 /// Energy of one zone (`package-0`, `package-0/dram`, `psys`, `cpu`, `memory`).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ZoneEnergy {
     pub zone: String,
@@ -112,6 +116,7 @@ pub struct ZoneEnergy {
 }
 
 /// Energy attributed to one container of one pod over the interval.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PodEnergy {
     /// Pod UID as Kubernetes spells it (lowercase, with dashes).

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::{AppError, TeamName};
 
 /// A role in one team; each includes the ones before it.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
@@ -67,6 +68,7 @@ impl Permission {
 }
 
 /// Scopes of API tokens; a token never does more than its owner may.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Scope {

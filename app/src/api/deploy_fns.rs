@@ -39,6 +39,7 @@ pub struct ServiceOverview {
 }
 
 /// One object in a deploy preview.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ObjectPreview {
     pub kind: String,

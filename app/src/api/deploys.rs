@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::spec::Environment;
 
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DeployStatus {
@@ -52,6 +53,7 @@ impl DeployStatus {
 }
 
 /// One recorded deploy.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DeployRecord {
     pub id: i64,
@@ -74,6 +76,7 @@ pub struct DeployRecord {
 }
 
 /// A problem explained for people: what is wrong, the evidence, and what to do.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Problem {
     pub title: String,
@@ -82,6 +85,7 @@ pub struct Problem {
 }
 
 /// The live state of a service's newest rollout, pushed to the service page.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LiveRollout {
     pub revision: i64,

@@ -13,6 +13,7 @@ use super::{auth::Permission, ServiceName, TeamName};
 use super::{AppError, Field};
 
 /// Where a service's code is read from.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Source {
@@ -35,6 +36,7 @@ impl Source {
 }
 
 /// Where a scan is.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ScanState {
@@ -67,6 +69,7 @@ impl ScanState {
 }
 
 /// The figures of one scan (or of several services added up).
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct DriftTotals {
     pub dependencies: u32,
@@ -84,6 +87,7 @@ pub struct DriftTotals {
 }
 
 /// One scan of one service.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScanView {
     pub id: i64,
@@ -106,6 +110,7 @@ pub struct ScanView {
 }
 
 /// One dependency in a scan.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DependencyRow {
     pub name: String,
@@ -132,6 +137,7 @@ pub struct DependencyRow {
 
 /// A service's drift: its source, the scan in progress or last finished, the latest done
 /// scan's rows, and recent history.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ServiceDrift {
     pub team: String,
@@ -147,6 +153,7 @@ pub struct ServiceDrift {
 }
 
 /// One service in the org-wide ranking (its newest done scan).
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ServiceRanking {
     pub team: String,
@@ -156,6 +163,7 @@ pub struct ServiceRanking {
 }
 
 /// Sum of libyears over services (each at its newest scan on or before that day).
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrendPoint {
     /// `YYYY-MM-DD` (UTC).
@@ -165,6 +173,7 @@ pub struct TrendPoint {
 }
 
 /// The org-wide picture, with the filters it was built for.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OrgDrift {
     pub ecosystem: Option<String>,

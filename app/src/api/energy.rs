@@ -11,6 +11,7 @@ mod period;
 pub use period::*;
 
 /// Energy and its operational emissions (PUE and grid intensity applied).
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
 pub struct Figure {
     pub kwh: f64,
@@ -26,6 +27,7 @@ impl Figure {
 
 /// A figure per source. Measured, estimated and simulated energy are kept apart; a total is
 /// always shown with its composition.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
 pub struct BySource {
     pub measured: Figure,
@@ -71,6 +73,7 @@ impl BySource {
 }
 
 /// One row of a breakdown (a team, a service, or a namespace of pods Canopy did not create).
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EnergyRow {
     pub team: String,
@@ -82,6 +85,7 @@ pub struct EnergyRow {
     pub deploys: i64,
 }
 
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SeriesPoint {
     /// Start of the step, RFC 3339 UTC.
@@ -90,6 +94,7 @@ pub struct SeriesPoint {
 }
 
 /// Energy over time for one selection (a service, a team, a namespace, a node, or everything).
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EnergySeries {
     pub team: String,
@@ -110,6 +115,7 @@ pub struct EnergySeries {
 /// the CO2e of the hours covered by request counts supplied through the API, divided by those
 /// requests. Operational only: embodied emissions (M) are not included (`note` says so).
 /// Measured, estimated and simulated stay apart, as everywhere.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct RequestSci {
     /// Requests in the intervals counted (those wholly inside the period).
@@ -127,6 +133,7 @@ pub struct RequestSci {
 }
 
 /// Everything the Energy page shows for one period.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EnergyOverview {
     pub period: EnergyPeriod,
@@ -158,6 +165,7 @@ pub struct EnergyOverview {
 
 /// Which grid intensity CO2e figures used over a period for one cluster (or "other clusters"):
 /// hours with a live Electricity Maps value use it, the other hours the yearly table.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct GridIntensityUse {
     /// `cluster prod`, or `other clusters`.
@@ -210,6 +218,7 @@ pub struct TeamEnergy {
 }
 
 /// One pod's recent power (containers summed), for "power now" and the per-pod breakdown.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PodPower {
     pub namespace: String,
@@ -222,6 +231,7 @@ pub struct PodPower {
 }
 
 /// A service's pods over the last few minutes, from the raw samples.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ServicePodPower {
     pub team: String,

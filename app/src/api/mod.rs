@@ -18,6 +18,6 @@ pub mod spec;
 pub mod backend;
 
 pub use error::{AppError, Field};
-pub use names::{NameError, ServiceName, TeamName};
+pub use names::{NameError, ServiceName, TeamName, SERVICE_NAME_PATTERN, TEAM_NAME_PATTERN};
 pub use service_ref::{parse_environment, ServiceRef};
 pub use services::*;

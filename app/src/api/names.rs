@@ -40,10 +40,10 @@ fn check_dns_label(raw: &str, max: usize) -> Result<(), NameError> {
 }
 
 macro_rules! dns_label_newtype {
-    ($(#[$doc:meta])* $name:ident, $max:expr) => {
-        dns_label_newtype!($(#[$doc])* $name, $max, |_raw: &str| Ok(()));
+    ($(#[$doc:meta])* $name:ident, $max:expr, $pattern:expr, $rule:expr) => {
+        dns_label_newtype!($(#[$doc])* $name, $max, $pattern, $rule, |_raw: &str| Ok(()));
     };
-    ($(#[$doc:meta])* $name:ident, $max:expr, $extra:expr) => {
+    ($(#[$doc:meta])* $name:ident, $max:expr, $pattern:expr, $rule:expr, $extra:expr) => {
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
         #[serde(try_from = "String", into = "String")]
@@ -90,6 +90,27 @@ macro_rules! dns_label_newtype {
                 f.write_str(&self.0)
             }
         }
+
+        /// The REST API's description (docs/openapi.json): the same rules as `parse`.
+        #[cfg(feature = "ssr")]
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                utoipa::openapi::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .min_length(Some(1))
+                    .max_length(Some(Self::MAX_LEN))
+                    .pattern(Some($pattern))
+                    .description(Some($rule))
+                    .into()
+            }
+        }
+
+        #[cfg(feature = "ssr")]
+        impl utoipa::ToSchema for $name {
+            fn name() -> std::borrow::Cow<'static, str> {
+                stringify!($name).into()
+            }
+        }
     };
 }
 
@@ -98,6 +119,9 @@ dns_label_newtype!(
     /// among them, so it starts with a letter).
     ServiceName,
     63,
+    SERVICE_NAME_PATTERN,
+    "A DNS-1035 label: 1-63 lowercase letters, digits and '-', starting with a letter and \
+     ending with a letter or digit.",
     |raw: &str| match raw.chars().next() {
         Some(first) if !first.is_ascii_lowercase() => {
             Err(NameError::MustStartWithLetter { found: first })
@@ -110,8 +134,16 @@ dns_label_newtype!(
     /// A team's name: a DNS-1123 label short enough that `<team>-<environment>`
     /// is still a valid namespace name.
     TeamName,
-    40
+    40,
+    TEAM_NAME_PATTERN,
+    "A DNS-1123 label of at most 40 characters (so that `<team>-<environment>` is a namespace \
+     name): lowercase letters, digits and '-', starting and ending with a letter or digit."
 );
+
+/// [`ServiceName`]'s rules as a regular expression (the API description states them).
+pub const SERVICE_NAME_PATTERN: &str = "^[a-z]([-a-z0-9]*[a-z0-9])?$";
+/// [`TeamName`]'s rules as a regular expression (the API description states them).
+pub const TEAM_NAME_PATTERN: &str = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$";
 
 #[cfg(test)]
 mod tests {
@@ -157,6 +189,45 @@ mod tests {
             ServiceName::parse("café"),
             Err(NameError::InvalidCharacter { found: 'é' })
         );
+    }
+
+    /// The patterns the API description states accept exactly what `parse` accepts.
+    #[test]
+    fn the_stated_patterns_agree_with_parse() {
+        let service = regex::Regex::new(SERVICE_NAME_PATTERN).expect("pattern");
+        let team = regex::Regex::new(TEAM_NAME_PATTERN).expect("pattern");
+        let samples = [
+            "",
+            "a",
+            "9",
+            "web",
+            "api-2",
+            "9lives",
+            "-web",
+            "web-",
+            "a--b",
+            "My_Service",
+            "web.api",
+            "café",
+            "x y",
+            &"a".repeat(40),
+            &"a".repeat(41),
+            &"a".repeat(63),
+            &"a".repeat(64),
+        ];
+        for raw in samples {
+            let stated = |re: &regex::Regex, max: usize| re.is_match(raw) && raw.len() <= max;
+            assert_eq!(
+                stated(&service, ServiceName::MAX_LEN),
+                ServiceName::parse(raw).is_ok(),
+                "service name {raw:?}"
+            );
+            assert_eq!(
+                stated(&team, TeamName::MAX_LEN),
+                TeamName::parse(raw).is_ok(),
+                "team name {raw:?}"
+            );
+        }
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub const DEFAULT_TAIL_LINES: u32 = 100;
 pub const MAX_TAIL_LINES: u32 = 5000;
 
 /// One pod of a service, as the page lists it.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PodInfo {
     pub name: String,
@@ -55,6 +56,7 @@ impl PodInfo {
 }
 
 /// One Kubernetes event about a service's Deployment, ReplicaSets or pods.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EventInfo {
     /// `Normal` or `Warning`.
@@ -86,6 +88,7 @@ pub struct ServicePods {
 }
 
 /// The last lines of one container's log.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PodLog {
     pub pod: String,

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::AppError;
 
 /// Quantities written the Kubernetes way (`8`, `500m`, `16Gi`).
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TeamQuotaView {
     pub requests_cpu: String,

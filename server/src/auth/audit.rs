@@ -8,7 +8,7 @@ use sqlx::PgPool;
 use time::OffsetDateTime;
 
 /// One audit row as pages and the API show it.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct AuditEntry {
     pub id: i64,
     #[serde(with = "time::serde::rfc3339")]

@@ -28,7 +28,7 @@ pub enum TokenOwner {
 }
 
 /// A token as its owner lists it (never the token itself).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct TokenInfo {
     pub id: i64,
     pub name: String,
@@ -45,7 +45,7 @@ pub struct TokenInfo {
 }
 
 /// A freshly created token: the only time it exists in clear.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct CreatedApiToken {
     pub id: i64,
     pub token: String,

@@ -20,18 +20,28 @@ const MAX_PODS: u32 = 10_000;
 
 /// A quota change as it arrives (REST API): Kubernetes quantities as text; fields left out
 /// keep their current value.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct QuotaChange {
+    /// CPU requests in all, a Kubernetes quantity (`4`, `2500m`).
+    #[schema(example = "4")]
     pub requests_cpu: Option<String>,
+    /// Memory requests in all, a Kubernetes quantity (`8Gi`, `512Mi`).
+    #[schema(example = "8Gi")]
     pub requests_memory: Option<String>,
+    /// CPU limits in all (not below the requests).
+    #[schema(example = "8")]
     pub limits_cpu: Option<String>,
+    /// Memory limits in all (not below the requests).
+    #[schema(example = "16Gi")]
     pub limits_memory: Option<String>,
+    /// Pods at most, 1-10000.
+    #[schema(minimum = 1, maximum = 10000)]
     pub pods: Option<u32>,
 }
 
 /// Where a team's quota comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum QuotaSource {
     /// Canopy's built-in default: the team has none of its own.

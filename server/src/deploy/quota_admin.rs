@@ -14,7 +14,7 @@ use super::{
 };
 
 /// A team's quota after a change, and what happened in the cluster.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct QuotaUpdate {
     pub team: String,
     pub quota: QuotaView,

@@ -39,18 +39,20 @@ pub struct IngestCounters {
 }
 
 /// A snapshot of [`IngestCounters`] for the admin API.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct IngestStats {
     pub stored_batches: u64,
     pub stored_pod_samples: u64,
     pub duplicate_batches: u64,
     /// Batches refused because they cover time already stored for their node.
     pub overlapping_batches: u64,
+    /// Refused batches by why (`malformed`, `not_conserved`, ...).
+    #[schema(value_type = BTreeMap<String, u64>)]
     pub refused: BTreeMap<&'static str, u64>,
 }
 
 /// What was stored.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct IngestReceipt {
     pub batch_id: Uuid,
     pub samples: usize,

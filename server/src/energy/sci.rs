@@ -66,7 +66,7 @@ pub fn per_unit(figures: &BySource, units: f64) -> Option<BySource> {
 }
 
 /// A request count as the API receives it (validated by [`RequestCount::parse`]).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RequestCountBody {
     pub team: String,
@@ -148,7 +148,7 @@ impl RequestCount {
 }
 
 /// What storing a request count did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Recorded {
     /// A new interval.

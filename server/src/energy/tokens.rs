@@ -61,7 +61,7 @@ impl NodeIdentity {
 }
 
 /// A token as admins list it (never the token itself).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct NodeTokenInfo {
     pub id: i64,
     pub cluster: String,
@@ -76,7 +76,7 @@ pub struct NodeTokenInfo {
 }
 
 /// A freshly created token: the only time the clear token exists outside the agent.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct CreatedToken {
     pub id: i64,
     pub cluster: String,

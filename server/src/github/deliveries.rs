@@ -26,7 +26,7 @@ const CHECK_TRIES: i32 = 120;
 const MAX_ATTEMPTS: i32 = 8;
 
 /// One delivery as the deliveries page shows it.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct DeliveryView {
     pub delivery_id: String,
     pub event: String,

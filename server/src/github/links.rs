@@ -11,13 +11,21 @@ use time::OffsetDateTime;
 use super::{require, GitRef, Github, GithubError, ImageTemplate, RepoName, RepoPath, Result};
 
 /// What a person asks for when linking (every field as typed).
-#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[derive(Debug, Clone, Default, serde::Deserialize, utoipa::ToSchema)]
 pub struct LinkInput {
+    /// `owner/name`.
+    #[schema(example = "acme/web")]
     pub repo: String,
+    /// The branch whose pushes deploy.
+    #[schema(example = "main")]
     pub branch: String,
+    /// Where `canopy.yaml` is in the repository (default: the root).
     #[serde(default)]
     pub path: String,
+    /// The image a push deploys; `{sha}` becomes the commit.
+    #[schema(example = "ghcr.io/acme/web:{sha}")]
     pub image_template: String,
+    /// A check run that must pass before a push deploys (empty: none).
     #[serde(default)]
     pub required_check: String,
 }

@@ -28,7 +28,7 @@ use super::{error::ApiError, AppState};
 use crate::auth;
 
 /// Paths anyone may reach (prefixes end with '/').
-const PUBLIC: [&str; 13] = [
+const PUBLIC: [&str; 14] = [
     // Authorised by its HMAC signature (see `needs_no_identity`).
     "/webhooks/github",
     // README badges: GitHub fetches them without cookies.
@@ -46,6 +46,8 @@ const PUBLIC: [&str; 13] = [
     "/pkg/",
     "/favicon.ico",
     canopy_protocol::INGEST_PATH,
+    // The REST API's description: public, so scripts and tools can read it first.
+    super::openapi::OPENAPI_PATH,
 ];
 
 pub fn is_public(path: &str) -> bool {
@@ -68,6 +70,7 @@ fn needs_no_identity(path: &str) -> bool {
         "/metrics",
         "/favicon.ico",
         canopy_protocol::INGEST_PATH,
+        super::openapi::OPENAPI_PATH,
         // One-click unsubscribe (RFC 8058): mail clients post it from elsewhere, without
         // cookies; the signed token in the link is the authority, not a session.
         "/unsubscribe",
@@ -454,6 +457,7 @@ mod tests {
             "/pkg/abc/canopy.js",
             "/invite/tok",
             "/api/v1/ingest",
+            "/api/v1/openapi.json",
         ] {
             assert!(is_public(public), "{public}");
         }

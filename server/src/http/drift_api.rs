@@ -15,7 +15,12 @@ use axum::{
 };
 use serde::Deserialize;
 
-use super::{api::ApiError, authn::Caller, routes::RouteTable, AppState};
+use super::{api::ApiError, authn::Caller, error::ErrorBody, routes::RouteTable, AppState};
+
+/// The drift routes' part of the REST API's description (`http/openapi.rs`).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(org, service, set_source, scan_now))]
+pub(super) struct Doc;
 
 pub fn routes() -> RouteTable<AppState> {
     const SERVICE: &str = "/services/{team}/{service}/dependencies";
@@ -33,15 +38,30 @@ fn names(team: &str, service: &str) -> Result<(TeamName, ServiceName), ApiError>
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct OrgQuery {
+    /// Only this ecosystem's dependencies (`cargo`, `npm`, `pypi`, `go`, `docker`, ...).
     #[serde(default)]
     ecosystem: Option<String>,
+    /// Only this team's services.
     #[serde(default)]
+    #[param(value_type = Option<TeamName>)]
     team: Option<String>,
 }
 
+/// The organisation's dependency drift: services ranked by libyears, totals, the 90-day trend.
+#[utoipa::path(
+    get,
+    path = "/api/v1/dependencies",
+    tag = "drift",
+    params(OrgQuery),
+    responses(
+        (status = 200, description = "The org-wide picture", body = OrgDrift),
+        (status = 422, description = "A bad ecosystem, team or query", body = ErrorBody),
+    )
+)]
 async fn org(
     State(state): State<AppState>,
     Caller(_who): Caller,
@@ -62,6 +82,22 @@ async fn org(
     ))
 }
 
+/// One service's dependencies at its latest scan, and its scans.
+#[utoipa::path(
+    get,
+    path = "/api/v1/services/{team}/{service}/dependencies",
+    tag = "drift",
+    params(
+        ("team" = TeamName, Path, description = "The team"),
+        ("service" = ServiceName, Path, description = "The service"),
+    ),
+    responses(
+        (status = 200, description = "The service's drift", body = ServiceDrift),
+        (status = 403, description = "The caller is not a member of the team", body = ErrorBody),
+        (status = 404, description = "No such service", body = ErrorBody),
+        (status = 422, description = "Not a team or service name", body = ErrorBody),
+    )
+)]
 async fn service(
     State(state): State<AppState>,
     Caller(who): Caller,
@@ -77,12 +113,31 @@ async fn service(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct SourceBody {
+    /// An absolute path to an existing directory on Canopy's host (under
+    /// `CANOPY_DRIFT_SOURCE_ROOTS` when set).
     source_path: String,
 }
 
+/// Sets where the service's code is read from.
+#[utoipa::path(
+    put,
+    path = "/api/v1/services/{team}/{service}/dependencies/source",
+    tag = "drift",
+    params(
+        ("team" = TeamName, Path, description = "The team"),
+        ("service" = ServiceName, Path, description = "The service"),
+    ),
+    request_body = SourceBody,
+    responses(
+        (status = 200, description = "The source now", body = Source),
+        (status = 403, description = "The caller may not deploy in this team", body = ErrorBody),
+        (status = 404, description = "No such service", body = ErrorBody),
+        (status = 422, description = "A refused path or body", body = ErrorBody),
+    )
+)]
 async fn set_source(
     State(state): State<AppState>,
     Caller(who): Caller,
@@ -100,6 +155,23 @@ async fn set_source(
     ))
 }
 
+/// Queues a scan of the service's dependencies now.
+#[utoipa::path(
+    post,
+    path = "/api/v1/services/{team}/{service}/dependencies/scan",
+    tag = "drift",
+    params(
+        ("team" = TeamName, Path, description = "The team"),
+        ("service" = ServiceName, Path, description = "The service"),
+    ),
+    responses(
+        (status = 202, description = "Queued (or the scan already queued or running)", body = ScanView),
+        (status = 403, description = "The caller may not deploy in this team", body = ErrorBody),
+        (status = 404, description = "No such service", body = ErrorBody),
+        (status = 409, description = "The service has no source", body = ErrorBody),
+        (status = 422, description = "Not a team or service name", body = ErrorBody),
+    )
+)]
 async fn scan_now(
     State(state): State<AppState>,
     Caller(who): Caller,

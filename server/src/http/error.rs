@@ -3,14 +3,17 @@
 //! Domain errors (`DeployError`, `EnergyError`) first become what users see (`AppError`) in
 //! `server/src/error.rs`; only the energy API's own refusals keep their finer JSON kinds here.
 
-use app::api::{spec::SpecErrors, AppError};
+use app::api::{
+    spec::{SpecError, SpecErrors},
+    AppError,
+};
 use axum::{
     extract::rejection::{JsonRejection, PathRejection, QueryRejection},
     http::{header, StatusCode},
     response::{IntoResponse, Response},
     Json,
 };
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 
 use crate::{deploy::DeployError, energy::EnergyError};
 
@@ -37,7 +40,8 @@ pub fn plain(error: AppError) -> Response {
     (status_of(&error), error.to_string()).into_response()
 }
 
-/// An API failure, rendered as JSON `{"error": kind, "message": ..., ...}` with its status.
+/// An API failure, rendered as JSON ([`ErrorBody`]: `{"error": kind, "message": ..., ...}`)
+/// with its status.
 #[derive(Debug)]
 pub enum ApiError {
     App(AppError),
@@ -89,40 +93,151 @@ impl From<EnergyError> for ApiError {
     }
 }
 
-fn json_error(status: StatusCode, body: serde_json::Value) -> Response {
+/// The one JSON shape of every `/api/v1` refusal (`ApiError` in docs/openapi.json). `error` and
+/// `message` are always there; the other fields only when they apply.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = ApiError)]
+pub struct ErrorBody {
+    /// What kind of refusal: `invalid_body`, `invalid_query`, `invalid_input`, `invalid_spec`,
+    /// `unauthorized`, `forbidden`, `not_found`, `conflict`, `too_many_requests`,
+    /// `no_cluster`, `unavailable`, `upstream`, `internal`; the agents' ingest also
+    /// `duplicate_batch`, `wrong_node` and the refused batch's kind (`malformed`,
+    /// `unknown_version`, `not_conserved`, ...).
+    pub error: String,
+    /// For people: what is wrong and what to do.
+    pub message: String,
+    /// The same as `error`, for Canopy's user-facing errors (what server functions answer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// The input the refusal is about (`team`, `name`, `samples[0].end`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// `invalid_spec`: every bad field with what is allowed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Vec<SpecError>>,
+    /// `not_found`: what was not found.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub what: Option<String>,
+    /// `no_cluster`: why no cluster can be reached.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// `internal`: the reference to quote; the server log has the details under it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+    /// `duplicate_batch`: the batch already stored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_id: Option<uuid::Uuid>,
+    /// `wrong_node`, `overlapping_interval`: the node the batch names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
+    /// `wrong_node`: the node the credential belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_node: Option<String>,
+    /// `wrong_node`, `overlapping_interval`: the node's cluster.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<String>,
+    /// `overlapping_interval`: the interval already stored that the batch overlaps.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stored: Option<crate::energy::ingest::overlap::StoredInterval>,
+}
+
+impl ErrorBody {
+    fn new(error: &str, message: String) -> Self {
+        Self {
+            error: error.to_owned(),
+            message,
+            kind: None,
+            field: None,
+            errors: None,
+            what: None,
+            reason: None,
+            reference: None,
+            batch_id: None,
+            node: None,
+            allowed_node: None,
+            cluster: None,
+            stored: None,
+        }
+    }
+
+    fn with_field(mut self, field: impl Into<String>) -> Self {
+        self.field = Some(field.into());
+        self
+    }
+
+    /// A user-facing error: its kind (as `error` and `kind`), the message people read and
+    /// the variant's own fields.
+    fn of_app(error: &AppError) -> Self {
+        let kind = app_kind(error);
+        let mut body = Self::new(kind, error.to_string());
+        body.kind = Some(kind.to_owned());
+        match error {
+            AppError::InvalidInput { field, .. } | AppError::Conflict { field, .. } => {
+                body.field = serde_json::to_value(field)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned));
+            }
+            AppError::InvalidSpec { errors } => body.errors = Some(errors.clone()),
+            AppError::NoCluster { reason } => body.reason = Some(reason.clone()),
+            AppError::NotFound { what } => body.what = Some(what.clone()),
+            AppError::Internal { reference } => body.reference = Some(reference.clone()),
+            AppError::Unauthorized
+            | AppError::Forbidden { .. }
+            | AppError::TooManyRequests { .. }
+            | AppError::Unavailable
+            | AppError::Upstream { .. }
+            | AppError::Transport(_) => {}
+        }
+        body
+    }
+}
+
+/// `AppError`'s serde tag (`kind`) for each variant.
+fn app_kind(error: &AppError) -> &'static str {
+    match error {
+        AppError::InvalidInput { .. } => "invalid_input",
+        AppError::Conflict { .. } => "conflict",
+        AppError::InvalidSpec { .. } => "invalid_spec",
+        AppError::NoCluster { .. } => "no_cluster",
+        AppError::NotFound { .. } => "not_found",
+        AppError::Unauthorized => "unauthorized",
+        AppError::Forbidden { .. } => "forbidden",
+        AppError::TooManyRequests { .. } => "too_many_requests",
+        AppError::Unavailable => "unavailable",
+        AppError::Upstream { .. } => "upstream",
+        AppError::Internal { .. } => "internal",
+        AppError::Transport(_) => "transport",
+    }
+}
+
+fn json_error(status: StatusCode, body: ErrorBody) -> Response {
     (status, Json(body)).into_response()
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         match self {
-            ApiError::Spec(errors) => json_error(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                json!({ "error": "invalid_spec", "message": errors.to_string(), "errors": errors.0 }),
-            ),
+            ApiError::Spec(errors) => {
+                let mut body = ErrorBody::new("invalid_spec", errors.to_string());
+                body.errors = Some(errors.0);
+                json_error(StatusCode::UNPROCESSABLE_ENTITY, body)
+            }
             ApiError::BadBody(message) => json_error(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                json!({ "error": "invalid_body", "message": message }),
+                ErrorBody::new("invalid_body", message),
             ),
             ApiError::BadQuery(message) => json_error(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                json!({ "error": "invalid_query", "message": message }),
+                ErrorBody::new("invalid_query", message),
             ),
             ApiError::Unauthorized(message) => (
                 StatusCode::UNAUTHORIZED,
                 [(header::WWW_AUTHENTICATE, "Bearer")],
-                Json(json!({ "error": "unauthorized", "message": message })),
+                Json(ErrorBody::new("unauthorized", message.to_owned())),
             )
                 .into_response(),
             ApiError::Energy(error) => energy_response(error),
-            ApiError::App(error) => {
-                let status = status_of(&error);
-                let mut body = serde_json::to_value(&error).unwrap_or_else(|_| json!({}));
-                if let serde_json::Value::Object(map) = &mut body {
-                    map.insert("message".to_owned(), json!(error.to_string()));
-                }
-                json_error(status, body)
-            }
+            ApiError::App(error) => json_error(status_of(&error), ErrorBody::of_app(&error)),
         }
     }
 }
@@ -132,37 +247,41 @@ fn energy_response(error: EnergyError) -> Response {
     match error {
         EnergyError::Refused(refusal) => json_error(
             StatusCode::UNPROCESSABLE_ENTITY,
-            json!({ "error": refusal.kind, "field": refusal.field, "message": message }),
+            ErrorBody::new(refusal.kind.as_str(), message).with_field(refusal.field),
         ),
-        EnergyError::Duplicate(batch_id) => json_error(
-            StatusCode::CONFLICT,
-            json!({ "error": "duplicate_batch", "batch_id": batch_id, "message": message }),
-        ),
-        EnergyError::Overlapping(overlap) => json_error(
-            StatusCode::CONFLICT,
-            json!({ "error": "overlapping_interval", "field": overlap.field,
-                    "node": overlap.node, "cluster": overlap.cluster,
-                    "stored": overlap.stored, "message": message }),
-        ),
+        EnergyError::Overlapping(overlap) => {
+            let mut body =
+                ErrorBody::new("overlapping_interval", message).with_field(overlap.field);
+            body.node = Some(overlap.node);
+            body.cluster = Some(overlap.cluster);
+            body.stored = overlap.stored;
+            json_error(StatusCode::CONFLICT, body)
+        }
+        EnergyError::Duplicate(batch_id) => {
+            let mut body = ErrorBody::new("duplicate_batch", message);
+            body.batch_id = Some(batch_id);
+            json_error(StatusCode::CONFLICT, body)
+        }
         EnergyError::WrongNode {
             token_node,
             cluster,
             batch_node,
             ..
-        } => json_error(
-            StatusCode::FORBIDDEN,
-            json!({ "error": "wrong_node", "field": "node", "node": batch_node,
-                    "allowed_node": token_node, "cluster": cluster, "message": message }),
-        ),
+        } => {
+            let mut body = ErrorBody::new("wrong_node", message).with_field("node");
+            body.node = Some(batch_node);
+            body.allowed_node = Some(token_node);
+            body.cluster = Some(cluster);
+            json_error(StatusCode::FORBIDDEN, body)
+        }
         EnergyError::InvalidInput { field, .. } => json_error(
             StatusCode::UNPROCESSABLE_ENTITY,
-            json!({ "error": "invalid_input", "field": field, "message": message }),
-        ),
-        EnergyError::NotFound(_) => json_error(
-            StatusCode::NOT_FOUND,
-            json!({ "error": "not_found", "message": message }),
+            ErrorBody::new("invalid_input", message).with_field(field),
         ),
         EnergyError::Identity(error) => identity_response(error, message),
+        EnergyError::NotFound(_) => {
+            json_error(StatusCode::NOT_FOUND, ErrorBody::new("not_found", message))
+        }
         other => ApiError::App(other.into()).into_response(),
     }
 }
@@ -175,17 +294,13 @@ fn identity_response(
     message: String,
 ) -> Response {
     use crate::energy::agent_identity::IdentityError;
-    let forbidden = |kind: &str| {
-        json_error(
-            StatusCode::FORBIDDEN,
-            json!({ "error": kind, "message": message }),
-        )
-    };
+    let forbidden =
+        |kind: &str| json_error(StatusCode::FORBIDDEN, ErrorBody::new(kind, message.clone()));
     match error {
         IdentityError::NotConfigured(_) | IdentityError::NotAuthenticated(_) => (
             StatusCode::UNAUTHORIZED,
             [(header::WWW_AUTHENTICATE, "Bearer")],
-            Json(json!({ "error": "unauthorized", "message": message })),
+            Json(ErrorBody::new("unauthorized", message.clone())),
         )
             .into_response(),
         IdentityError::NotTheAgent { .. } => forbidden("not_agent"),
@@ -195,7 +310,7 @@ fn identity_response(
             tracing::error!(error = %source, "TokenReview failed");
             json_error(
                 StatusCode::SERVICE_UNAVAILABLE,
-                json!({ "error": "unavailable", "message": message }),
+                ErrorBody::new("unavailable", message),
             )
         }
     }
@@ -267,6 +382,49 @@ mod tests {
                 ApiError::App(error).into_response().status().as_u16(),
                 status
             );
+        }
+    }
+
+    /// `error`/`kind` name the variant exactly as `AppError`'s own serialization does (what
+    /// server functions answer), and every body parses back as the one documented shape.
+    #[test]
+    fn every_error_body_has_the_one_shape() {
+        let errors = [
+            AppError::invalid(app::api::Field::Team, "x"),
+            AppError::Conflict {
+                field: app::api::Field::Route,
+                message: "x".into(),
+            },
+            AppError::InvalidSpec { errors: vec![] },
+            AppError::NoCluster { reason: "x".into() },
+            AppError::NotFound { what: "x".into() },
+            AppError::Unauthorized,
+            AppError::Forbidden {
+                message: "x".into(),
+            },
+            AppError::TooManyRequests {
+                message: "x".into(),
+            },
+            AppError::Unavailable,
+            AppError::Upstream {
+                message: "x".into(),
+            },
+            AppError::Internal {
+                reference: "r".into(),
+            },
+        ];
+        for error in errors {
+            let serialized = serde_json::to_value(&error).expect("serializes");
+            let body = ErrorBody::of_app(&error);
+            assert_eq!(serialized["kind"], body.error.as_str(), "{error:?}");
+            assert_eq!(body.kind.as_deref(), Some(body.error.as_str()));
+            for key in ["field", "errors", "what", "reason", "reference"] {
+                assert_eq!(
+                    serde_json::to_value(&body).expect("serializes").get(key),
+                    serialized.get(key),
+                    "{key} of {error:?}"
+                );
+            }
         }
     }
 

@@ -2,7 +2,7 @@
 //! as one parsed [`ServiceRef`], or a 404 naming the part that cannot exist; a query string as
 //! [`ApiQuery`], refused in the API's JSON error shape.
 
-use app::api::ServiceRef;
+use app::api::{spec::Environment, ServiceName, ServiceRef, TeamName};
 use axum::{
     extract::{FromRequestParts, Path, Query},
     http::request::Parts,
@@ -13,6 +13,34 @@ use super::error::ApiError;
 
 /// `/{team}/{service}/{environment}` as one value.
 pub struct ServicePath(pub ServiceRef);
+
+/// [`ServicePath`]'s parts as the API description states them.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)] // Only described, never built: ServicePath parses the path.
+pub struct ServicePathParams {
+    /// The team.
+    team: TeamName,
+    /// The service.
+    service: ServiceName,
+    /// `dev`, `staging`, `prod` or a preview `pr-<number>`.
+    environment: Environment,
+}
+
+/// [`ServicePodPath`]'s parts as the API description states them.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)] // Only described, never built: ServicePodPath parses the path.
+pub struct ServicePodPathParams {
+    /// The team.
+    team: TeamName,
+    /// The service.
+    service: ServiceName,
+    /// `dev`, `staging`, `prod` or a preview `pr-<number>`.
+    environment: Environment,
+    /// One of the service's pods (as `GET .../pods` lists them).
+    pod: String,
+}
 
 impl<S: Send + Sync> FromRequestParts<S> for ServicePath {
     type Rejection = ApiError;

@@ -21,8 +21,8 @@ use tower_sessions::Session;
 
 use super::{
     authn::{check_csrf, Caller},
-    error::ApiError,
-    extract::ServicePath,
+    error::{ApiError, ErrorBody},
+    extract::{ServicePath, ServicePathParams},
     routes::RouteTable,
     signin::{pkg_dir, render},
     AppState,
@@ -57,6 +57,11 @@ pub(super) fn routes() -> RouteTable<AppState> {
             process_again,
         )
 }
+
+/// The GitHub link routes' part of the REST API's description (`http/openapi.rs`).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(api_get_link, api_put_link, api_delete_link, api_deliveries))]
+pub(super) struct Doc;
 
 /// `/api/v1/services/{team}/{service}/{environment}/github`.
 pub(super) fn api_routes() -> RouteTable<AppState> {
@@ -475,7 +480,7 @@ async fn process_again(
 }
 
 /// A link as the REST API shows it.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct LinkJson {
     repo: String,
     branch: String,
@@ -500,6 +505,18 @@ impl From<&Link> for LinkJson {
     }
 }
 
+/// The service's link to a GitHub repository.
+#[utoipa::path(
+    get,
+    path = "/api/v1/services/{team}/{service}/{environment}/github",
+    tag = "github",
+    params(ServicePathParams),
+    responses(
+        (status = 200, description = "The link", body = LinkJson),
+        (status = 403, description = "The caller is not a member of the team", body = ErrorBody),
+        (status = 404, description = "The service has no link there", body = ErrorBody),
+    )
+)]
 async fn api_get_link(
     State(state): State<AppState>,
     Caller(who): Caller,
@@ -520,12 +537,30 @@ async fn api_get_link(
         })
 }
 
+/// Links the service to a repository and branch: pushes to it deploy the image the template
+/// names (after the required check, when one is given).
+#[utoipa::path(
+    put,
+    path = "/api/v1/services/{team}/{service}/{environment}/github",
+    tag = "github",
+    params(ServicePathParams),
+    request_body = LinkInput,
+    responses(
+        (status = 200, description = "The link now", body = LinkJson),
+        (status = 403, description = "The caller may not deploy in this team", body = ErrorBody),
+        (status = 404, description = "No such service", body = ErrorBody),
+        (status = 409, description = "The repository is linked elsewhere", body = ErrorBody),
+        (status = 422, description = "A refused field (repo, branch, path, image template, check) or body", body = ErrorBody),
+        (status = 502, description = "GitHub failed or could not be reached", body = ErrorBody),
+    )
+)]
 async fn api_put_link(
     State(state): State<AppState>,
     Caller(who): Caller,
     ServicePath(of): ServicePath,
-    Json(input): Json<LinkInput>,
+    input: Result<Json<LinkInput>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<LinkJson>, ApiError> {
+    let Json(input) = input?;
     let outcome = state
         .github
         .link(&who, &of, &input)
@@ -545,6 +580,18 @@ async fn api_put_link(
     Ok(Json(LinkJson::from(&outcome?)))
 }
 
+/// Removes the service's link.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/services/{team}/{service}/{environment}/github",
+    tag = "github",
+    params(ServicePathParams),
+    responses(
+        (status = 204, description = "Unlinked"),
+        (status = 403, description = "The caller may not deploy in this team", body = ErrorBody),
+        (status = 404, description = "The service has no link there", body = ErrorBody),
+    )
+)]
 async fn api_delete_link(
     State(state): State<AppState>,
     Caller(who): Caller,
@@ -566,6 +613,17 @@ async fn api_delete_link(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// The webhook deliveries Canopy received for the service's link, and what it did with each.
+#[utoipa::path(
+    get,
+    path = "/api/v1/services/{team}/{service}/{environment}/github/deliveries",
+    tag = "github",
+    params(ServicePathParams),
+    responses(
+        (status = 200, description = "The newest 100, newest first", body = Vec<DeliveryView>),
+        (status = 403, description = "The caller is not a member of the team", body = ErrorBody),
+    )
+)]
 async fn api_deliveries(
     State(state): State<AppState>,
     Caller(who): Caller,

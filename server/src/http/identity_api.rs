@@ -12,12 +12,11 @@ use axum::{
     http::{HeaderMap, StatusCode},
     Json,
 };
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
 
 use super::{
     authn::Caller,
-    error::{ApiError, ApiResult},
+    error::{ApiError, ApiResult, ErrorBody},
     routes::RouteTable,
     AppState,
 };
@@ -25,8 +24,21 @@ use crate::auth::{
     self,
     accounts::InviteGrant,
     audit::Target,
-    tokens::{TokenInfo, TokenOwner},
+    tokens::{CreatedApiToken, TokenInfo, TokenOwner},
 };
+
+/// The identity routes' part of the REST API's description (`http/openapi.rs`).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    create_invite,
+    set_member,
+    remove_member,
+    create_token,
+    list_tokens,
+    revoke_token,
+    audit
+))]
+pub(super) struct Doc;
 
 pub fn routes() -> RouteTable<AppState> {
     const MEMBER: &str = "/teams/{team}/members/{username}";
@@ -53,24 +65,49 @@ fn refused(field: &str, message: impl Into<String>) -> ApiError {
     })
 }
 
-#[derive(Deserialize)]
+/// An invite: optionally a role in one team, optionally organisation admin.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct InviteBody {
+    /// The team the new person gets a role in (with `role`).
     #[serde(default)]
+    #[schema(value_type = Option<TeamName>)]
     team: Option<String>,
+    /// Their role in `team`.
     #[serde(default)]
+    #[schema(value_type = Option<Role>)]
     role: Option<String>,
     #[serde(default)]
     org_admin: bool,
 }
 
+/// A new invite link, shown once.
+#[derive(Serialize, utoipa::ToSchema)]
+struct InviteCreated {
+    token: String,
+    /// The sign-up link to send (`<public URL>/invite/<token>`); it works once.
+    link: String,
+    valid_for_days: i64,
+}
+
 /// `POST /invites`: a single-use sign-up link (organisation admins).
+#[utoipa::path(
+    post,
+    path = "/api/v1/invites",
+    tag = "identity",
+    request_body = InviteBody,
+    responses(
+        (status = 201, description = "The invite link, shown once", body = InviteCreated),
+        (status = 403, description = "The caller is not an organisation admin", body = ErrorBody),
+        (status = 422, description = "A bad team, role or body", body = ErrorBody),
+    )
+)]
 async fn create_invite(
     State(state): State<AppState>,
     Caller(who): Caller,
     headers: HeaderMap,
     body: Result<Json<InviteBody>, JsonRejection>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<InviteCreated>)> {
     let Json(body) = body?;
     if let Err(error) = auth::require_org_admin(&who) {
         state
@@ -122,18 +159,27 @@ async fn create_invite(
         .await;
     Ok((
         StatusCode::CREATED,
-        Json(json!({
-            "token": token,
-            "link": format!("{base}/invite/{token}"),
-            "valid_for_days": auth::accounts::INVITE_VALID_FOR.whole_days(),
-        })),
+        Json(InviteCreated {
+            link: format!("{base}/invite/{token}"),
+            token,
+            valid_for_days: auth::accounts::INVITE_VALID_FOR.whole_days(),
+        }),
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct MemberBody {
+    #[schema(value_type = Role)]
     role: String,
+}
+
+/// A person's role in a team after a change (`null`: no longer a member).
+#[derive(Serialize, utoipa::ToSchema)]
+struct Membership {
+    team: TeamName,
+    username: String,
+    role: Option<Role>,
 }
 
 async fn change_member(
@@ -142,7 +188,7 @@ async fn change_member(
     team: &TeamName,
     username: &str,
     role: Option<Role>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Membership>> {
     let action = "set_role";
     if let Err(error) = who.require(team, Permission::Admin) {
         state
@@ -167,18 +213,36 @@ async fn change_member(
         .audit
         .record(who, action, Target::Team(team), true, &result)
         .await;
-    Ok(Json(
-        json!({ "team": team, "username": username, "role": role }),
-    ))
+    Ok(Json(Membership {
+        team: team.clone(),
+        username: username.to_owned(),
+        role,
+    }))
 }
 
 /// `PUT /teams/{team}/members/{username}` `{"role": "deployer"}` (team admins).
+#[utoipa::path(
+    put,
+    path = "/api/v1/teams/{team}/members/{username}",
+    tag = "identity",
+    params(
+        ("team" = TeamName, Path, description = "The team"),
+        ("username" = String, Path, description = "A person's username"),
+    ),
+    request_body = MemberBody,
+    responses(
+        (status = 200, description = "The person's role now", body = Membership),
+        (status = 403, description = "The caller is not an admin of the team", body = ErrorBody),
+        (status = 404, description = "No such person", body = ErrorBody),
+        (status = 422, description = "A bad team, role or body", body = ErrorBody),
+    )
+)]
 async fn set_member(
     State(state): State<AppState>,
     Caller(who): Caller,
     Path((team_name, username)): Path<(String, String)>,
     body: Result<Json<MemberBody>, JsonRejection>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Membership>> {
     let Json(body) = body?;
     let team = team(&team_name)?;
     let role =
@@ -186,33 +250,67 @@ async fn set_member(
     change_member(&state, &who, &team, &username, Some(role)).await
 }
 
+/// `DELETE /teams/{team}/members/{username}`: removes a person from the team (team admins).
+#[utoipa::path(
+    delete,
+    path = "/api/v1/teams/{team}/members/{username}",
+    tag = "identity",
+    params(
+        ("team" = TeamName, Path, description = "The team"),
+        ("username" = String, Path, description = "A person's username"),
+    ),
+    responses(
+        (status = 200, description = "Removed (`role` is null)", body = Membership),
+        (status = 403, description = "The caller is not an admin of the team", body = ErrorBody),
+        (status = 404, description = "No such person", body = ErrorBody),
+        (status = 422, description = "Not a team name", body = ErrorBody),
+    )
+)]
 async fn remove_member(
     State(state): State<AppState>,
     Caller(who): Caller,
     Path((team_name, username)): Path<(String, String)>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Membership>> {
     let team = team(&team_name)?;
     change_member(&state, &who, &team, &username, None).await
 }
 
-#[derive(Deserialize)]
+/// A new API token: what it is for, what it may do, whose it is, how long it lasts.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct TokenBody {
+    /// A name to recognise it by (`ci-deploy`).
     name: String,
+    /// `read`, `deploy` or `admin`: the most the token may do (never more than its owner).
+    #[schema(value_type = Scope)]
     scope: String,
     /// A team's token (needs the team's admin role); without it, your own.
     #[serde(default)]
+    #[schema(value_type = Option<TeamName>)]
     team: Option<String>,
+    /// 1-365 days; left out: no expiry.
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 365)]
     expires_in_days: Option<u16>,
 }
 
 /// `POST /tokens`: a new API token, shown once.
+#[utoipa::path(
+    post,
+    path = "/api/v1/tokens",
+    tag = "identity",
+    request_body = TokenBody,
+    responses(
+        (status = 201, description = "The token, shown once: keep it secret", body = CreatedApiToken),
+        (status = 403, description = "A token asked (tokens cannot make tokens), or the caller is not an admin of `team`", body = ErrorBody),
+        (status = 422, description = "A bad scope, team, expiry or body", body = ErrorBody),
+    )
+)]
 async fn create_token(
     State(state): State<AppState>,
     Caller(who): Caller,
     body: Result<Json<TokenBody>, JsonRejection>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<CreatedApiToken>)> {
     let Json(body) = body?;
     let scope =
         Scope::parse(&body.scope).ok_or_else(|| refused("scope", "use read, deploy or admin"))?;
@@ -265,17 +363,31 @@ async fn create_token(
             ),
         )
         .await;
-    Ok((StatusCode::CREATED, Json(json!(created))))
+    Ok((StatusCode::CREATED, Json(created)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct TokensQuery {
+    /// A team's tokens (its admins) instead of your own.
     #[serde(default)]
+    #[param(value_type = Option<TeamName>)]
     team: Option<String>,
 }
 
 /// `GET /tokens[?team=]`: your tokens, or a team's (its admins).
+#[utoipa::path(
+    get,
+    path = "/api/v1/tokens",
+    tag = "identity",
+    params(TokensQuery),
+    responses(
+        (status = 200, description = "The tokens (never the tokens themselves)", body = Vec<TokenInfo>),
+        (status = 403, description = "The caller is not an admin of `team`", body = ErrorBody),
+        (status = 422, description = "A bad team or query", body = ErrorBody),
+    )
+)]
 async fn list_tokens(
     State(state): State<AppState>,
     Caller(who): Caller,
@@ -300,12 +412,30 @@ async fn list_tokens(
     ))
 }
 
+/// What a revoke did.
+#[derive(Serialize, utoipa::ToSchema)]
+struct Revoked {
+    /// The revoked token's id.
+    revoked: i64,
+}
+
 /// `DELETE /tokens/{id}`: revokes a token (its owner, the team's admins, or an org admin).
+#[utoipa::path(
+    delete,
+    path = "/api/v1/tokens/{id}",
+    tag = "identity",
+    params(("id" = i64, Path, description = "The token's id")),
+    responses(
+        (status = 200, description = "Revoked", body = Revoked),
+        (status = 403, description = "The caller may not revoke this token", body = ErrorBody),
+        (status = 404, description = "No such token", body = ErrorBody),
+    )
+)]
 async fn revoke_token(
     State(state): State<AppState>,
     Caller(who): Caller,
     Path(id): Path<i64>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Revoked>> {
     let tokens = &state.identity.tokens;
     let owner = tokens.owner_of(id).await.map_err(AppError::from)?;
     let allowed = match &owner {
@@ -339,19 +469,34 @@ async fn revoke_token(
             &format!("token {id} revoked"),
         )
         .await;
-    Ok(Json(json!({ "revoked": id })))
+    Ok(Json(Revoked { revoked: id }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct AuditQuery {
+    /// A team's entries (its members); without it, everything (organisation admins).
     #[serde(default)]
+    #[param(value_type = Option<TeamName>)]
     team: Option<String>,
+    /// Only this service's entries.
     #[serde(default)]
     service: Option<String>,
 }
 
 /// `GET /audit[?team=&service=]`: a team's (its members) or everything (organisation admins).
+#[utoipa::path(
+    get,
+    path = "/api/v1/audit",
+    tag = "identity",
+    params(AuditQuery),
+    responses(
+        (status = 200, description = "The newest 500 entries, newest first", body = Vec<auth::AuditEntry>),
+        (status = 403, description = "Not a member of `team`, or without it not an organisation admin", body = ErrorBody),
+        (status = 422, description = "A bad team or query", body = ErrorBody),
+    )
+)]
 async fn audit(
     State(state): State<AppState>,
     Caller(who): Caller,

@@ -14,6 +14,7 @@ mod identity_api;
 mod live;
 mod logs;
 mod metrics;
+pub mod openapi;
 mod people;
 mod quota_api;
 pub mod rate_limit;

@@ -8,7 +8,7 @@ use axum::{
 };
 use serde::Serialize;
 
-use super::{api::ApiError, authn::Caller, routes::RouteTable, AppState};
+use super::{api::ApiError, authn::Caller, error::ErrorBody, routes::RouteTable, AppState};
 use crate::deploy::{
     quota::{QuotaChange, QuotaSource, QuotaView},
     quota_admin::QuotaUpdate,
@@ -22,17 +22,35 @@ pub fn routes() -> RouteTable<AppState> {
         .delete(QUOTA, reset_quota)
 }
 
+/// The quota routes' part of the REST API's description (`http/openapi.rs`).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(get_quota, put_quota, reset_quota))]
+pub(super) struct Doc;
+
 fn team_name(raw: &str) -> Result<TeamName, ApiError> {
     TeamName::parse(raw).map_err(|e| ApiError::App(AppError::invalid(Field::Team, e)))
 }
 
-#[derive(Serialize)]
+/// A team's quota and whether it is the team's own or the default.
+#[derive(Serialize, utoipa::ToSchema)]
 struct QuotaAnswer {
     team: String,
     quota: QuotaView,
     source: QuotaSource,
 }
 
+/// The team's quota (its own, or the default).
+#[utoipa::path(
+    get,
+    path = "/api/v1/teams/{team}/quota",
+    tag = "quotas",
+    params(("team" = TeamName, Path, description = "The team")),
+    responses(
+        (status = 200, description = "The quota", body = QuotaAnswer),
+        (status = 403, description = "The caller is not a member of the team", body = ErrorBody),
+        (status = 422, description = "Not a team name", body = ErrorBody),
+    )
+)]
 async fn get_quota(
     State(state): State<AppState>,
     Caller(who): Caller,
@@ -47,6 +65,20 @@ async fn get_quota(
     }))
 }
 
+/// Changes the team's quota (fields left out keep their value) and applies it at once to the
+/// team's existing namespaces.
+#[utoipa::path(
+    put,
+    path = "/api/v1/teams/{team}/quota",
+    tag = "quotas",
+    params(("team" = TeamName, Path, description = "The team")),
+    request_body = QuotaChange,
+    responses(
+        (status = 200, description = "The new quota, where it was applied, and warnings", body = QuotaUpdate),
+        (status = 403, description = "The caller is not an admin of the team", body = ErrorBody),
+        (status = 422, description = "A refused amount (`invalid_spec` lists each), or a bad body", body = ErrorBody),
+    )
+)]
 async fn put_quota(
     State(state): State<AppState>,
     Caller(who): Caller,
@@ -60,6 +92,18 @@ async fn put_quota(
     ))
 }
 
+/// Puts the team back on the default quota.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/teams/{team}/quota",
+    tag = "quotas",
+    params(("team" = TeamName, Path, description = "The team")),
+    responses(
+        (status = 200, description = "The default quota, where it was applied, and warnings", body = QuotaUpdate),
+        (status = 403, description = "The caller is not an admin of the team", body = ErrorBody),
+        (status = 422, description = "Not a team name", body = ErrorBody),
+    )
+)]
 async fn reset_quota(
     State(state): State<AppState>,
     Caller(who): Caller,

@@ -155,7 +155,7 @@ impl RateLimiter {
 }
 
 /// Whether a request counts against the limit.
-fn counted(method: &Method, path: &str) -> bool {
+pub(super) fn counted(method: &Method, path: &str) -> bool {
     if path == "/api/v1/ingest" || path.starts_with("/webhooks/") {
         return false;
     }

@@ -18,7 +18,7 @@ use tower_http::{
 
 use super::{
     api, assets, authn, drift_api, energy_api, github, health, identity_api, live, logs, metrics,
-    quota_api, reports,
+    openapi, quota_api, reports,
     routes::{RouteEntry, RouteTable},
     security, signin, SiteBundle,
 };
@@ -121,6 +121,7 @@ fn route_table() -> RouteTable<AppState> {
         )
         .merge(github::routes())
         .merge(energy_api::routes())
+        .merge(openapi::routes())
         .merge(signin::routes())
         .merge(reports::routes())
 }

@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use tokio::sync::oneshot;
 
 use crate::{
-    app_support::{fresh_database, init_logs, TEST_API_TOKEN},
+    app_support::{fresh_database, init_logs, openapi, TEST_API_TOKEN},
     support::{kubeconfig_path, simulator_logs, with_team, TestTeam, WAIT},
 };
 
@@ -109,7 +109,18 @@ async fn wait_for_running_pods(app: &ClusterApp, path: &str, count: usize) -> Ve
     }
 }
 
-async fn deploy_web(app: &ClusterApp, team: &TestTeam) {
+/// Fails the test unless `answer` validates against the REST API's document (docs/openapi.json)
+/// for `GET pattern` answering `status`.
+fn assert_documented(method: reqwest::Method, pattern: &str, status: StatusCode, answer: &Value) {
+    let problems = openapi::mismatches(&openapi::document(), &method, pattern, status, answer);
+    assert!(
+        problems.is_empty(),
+        "{method} {pattern} {status} disagrees with docs/openapi.json: {problems:#?}\n{answer:#}"
+    );
+}
+
+/// Deploys `web` and checks the 202 record against the document.
+async fn deploy_web(app: &ClusterApp, team: &TestTeam) -> Value {
     let response = app
         .client
         .post(format!("{}/api/v1/deploys", app.base))
@@ -122,6 +133,14 @@ async fn deploy_web(app: &ClusterApp, team: &TestTeam) {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let record: Value = response.json().await.unwrap();
+    assert_documented(
+        reqwest::Method::POST,
+        "/api/v1/deploys",
+        StatusCode::ACCEPTED,
+        &record,
+    );
+    record
 }
 
 #[tokio::test]
@@ -141,8 +160,50 @@ async fn pods_events_and_logs_through_the_rest_api() {
         assert_eq!(status, StatusCode::NOT_FOUND, "not deployed yet: {body}");
         assert_eq!(body["message"], "A deploy of web in dev was not found");
 
-        deploy_web(&app, &team).await;
+        assert_documented(
+            reqwest::Method::GET,
+            "/api/v1/services/{team}/{service}/{environment}/pods",
+            status,
+            &body,
+        );
+
+        let record = deploy_web(&app, &team).await;
         let pods = wait_for_running_pods(&app, &format!("{service}/pods"), 1).await;
+        // The answers a CI job reads, as the document says: the deploy's record (polled until
+        // it ends), the service's status and history, its pods.
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let (status, record) = app.get(&format!("/api/v1/deploys/{}", record["id"])).await;
+            assert_documented(
+                reqwest::Method::GET,
+                "/api/v1/deploys/{id}",
+                status,
+                &record,
+            );
+            if record["status"] == "succeeded" {
+                break;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "{record:#}");
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        let (status, overview) = app.get(&service).await;
+        assert_documented(
+            reqwest::Method::GET,
+            "/api/v1/services/{team}/{service}/{environment}",
+            status,
+            &overview,
+        );
+        assert_eq!(
+            overview["history"][0]["status"], "succeeded",
+            "{overview:#}"
+        );
+        let (status, listed) = app.get(&format!("{service}/pods")).await;
+        assert_documented(
+            reqwest::Method::GET,
+            "/api/v1/services/{team}/{service}/{environment}/pods",
+            status,
+            &listed,
+        );
         let pod = pods[0]["name"].as_str().unwrap().to_owned();
         assert_eq!(pods[0]["phase"], "Running");
         assert_eq!(pods[0]["containers_ready"], 1);
@@ -151,6 +212,12 @@ async fn pods_events_and_logs_through_the_rest_api() {
 
         let (status, events) = app.get(&format!("{service}/events")).await;
         assert_eq!(status, StatusCode::OK);
+        assert_documented(
+            reqwest::Method::GET,
+            "/api/v1/services/{team}/{service}/{environment}/events",
+            status,
+            &events,
+        );
         let events = events["events"].as_array().unwrap();
         assert!(
             events
@@ -177,6 +244,12 @@ async fn pods_events_and_logs_through_the_rest_api() {
         };
         assert_eq!(status, StatusCode::OK, "{log}");
         assert_eq!(log["container"], "web");
+        assert_documented(
+            reqwest::Method::GET,
+            "/api/v1/services/{team}/{service}/{environment}/pods/{pod}/logs",
+            status,
+            &log,
+        );
         assert!(
             log["lines"][0]
                 .as_str()

@@ -107,9 +107,15 @@ fn handler_case(
         .replace("{delivery}", "no-such-delivery");
     let m = method.as_str();
     let case = match (m, pattern) {
-        ("GET", "/healthz" | "/readyz" | "/metrics" | "/signin" | "/favicon.ico") => {
-            (Needs::Public, path, Body::Empty)
-        }
+        (
+            "GET",
+            "/healthz"
+            | "/readyz"
+            | "/metrics"
+            | "/signin"
+            | "/favicon.ico"
+            | "/api/v1/openapi.json",
+        ) => (Needs::Public, path, Body::Empty),
         ("POST", "/signin") => (
             Needs::Public,
             path,

@@ -9,6 +9,7 @@ mod embedded_postgres;
 mod github;
 mod github_signin;
 mod health;
+mod openapi;
 mod quota_api;
 mod replicas;
 mod services;

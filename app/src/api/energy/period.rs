@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::api::{AppError, Field};
 
 /// The periods the Energy page offers.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub enum EnergyPeriod {
     #[default]
@@ -43,6 +44,12 @@ impl EnergyPeriod {
 }
 
 /// A calendar day (UTC), as `<input type="date">` sends it: `YYYY-MM-DD` (a `time::Date`).
+/// In JSON it is `time`'s compact form, `[year, day of the year]`.
+#[cfg_attr(
+    feature = "ssr",
+    derive(utoipa::ToSchema),
+    schema(value_type = Vec<i32>, example = json!([2026, 334]))
+)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct CivilDate(time::Date);
 
@@ -103,6 +110,7 @@ impl std::fmt::Display for CivilDate {
 pub const MAX_CUSTOM_DAYS: i64 = 400;
 
 /// A custom period: whole UTC days from `from` to `to`, both included.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DayRange {
     pub from: CivilDate,
@@ -117,6 +125,7 @@ impl DayRange {
 }
 
 /// The period a page shows: one of the presets, or custom days.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum PeriodSelection {
     Preset(EnergyPeriod),

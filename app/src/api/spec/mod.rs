@@ -16,6 +16,7 @@ use super::{ServiceName, TeamName};
 
 /// One problem with a spec: the field (a path such as `env.LOG_LEVEL` or `autoscaling.max`)
 /// and what is allowed.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SpecError {
     pub field: String,
@@ -91,6 +92,30 @@ impl TryFrom<String> for Environment {
             .ok_or_else(|| format!("{raw:?} is not one of dev, staging, prod or pr-<number>"))
     }
 }
+
+/// The REST API's description (docs/openapi.json): the same rule as [`Environment::parse`].
+#[cfg(feature = "ssr")]
+impl utoipa::PartialSchema for Environment {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .pattern(Some(ENVIRONMENT_PATTERN))
+            .description(Some(
+                "dev, staging, prod, or a pull request's preview pr-<number> (1-999999)",
+            ))
+            .into()
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl utoipa::ToSchema for Environment {
+    fn name() -> std::borrow::Cow<'static, str> {
+        "Environment".into()
+    }
+}
+
+/// [`Environment::parse`]'s rule as a regular expression (the API description states it).
+pub const ENVIRONMENT_PATTERN: &str = "^(dev|staging|prod|pr-[1-9][0-9]{0,5})$";
 
 impl From<Environment> for String {
     fn from(environment: Environment) -> Self {
@@ -220,17 +245,31 @@ impl ServiceSpec {
 }
 
 /// The `canopy.yaml` shape. Unknown fields are refused by the file parser.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawServiceSpec {
+    #[cfg_attr(feature = "ssr", schema(value_type = TeamName))]
     pub team: String,
+    #[cfg_attr(feature = "ssr", schema(value_type = ServiceName))]
     pub name: String,
+    #[cfg_attr(feature = "ssr", schema(value_type = Environment))]
     pub environment: String,
+    /// A container image reference (`registry/repository:tag` or `@sha256:...`).
     pub image: String,
+    /// The port the container listens on.
+    #[cfg_attr(feature = "ssr", schema(minimum = 1, maximum = 65535))]
     pub port: u32,
+    /// `S`, `M`, `L` or `XL` (any case); default `S`.
     #[serde(default = "default_size")]
+    #[cfg_attr(
+        feature = "ssr",
+        schema(default = "S", pattern = "^([sSmMlL]|[xX][lL])$")
+    )]
     pub size: String,
+    /// A fixed number of replicas (1-50); give this or `autoscaling`, not both.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ssr", schema(minimum = 1, maximum = 50))]
     pub replicas: Option<u16>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub autoscaling: Option<RawAutoscaling>,
@@ -248,6 +287,7 @@ fn default_size() -> String {
     "S".to_owned()
 }
 
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawAutoscaling {
@@ -256,6 +296,7 @@ pub struct RawAutoscaling {
     pub target_cpu_percent: u8,
 }
 
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawRoute {

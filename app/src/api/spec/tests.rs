@@ -175,3 +175,30 @@ fn preview_environments_are_pr_and_a_number_and_travel_as_their_name() {
     assert_eq!(back, Environment::Preview(12));
     assert!(serde_json::from_str::<Environment>("\"qa\"").is_err());
 }
+
+/// The pattern the API description states accepts exactly what `Environment::parse` accepts.
+#[test]
+fn the_stated_environment_pattern_agrees_with_parse() {
+    let pattern = regex::Regex::new(ENVIRONMENT_PATTERN).expect("pattern");
+    for raw in [
+        "dev",
+        "staging",
+        "prod",
+        "pr-1",
+        "pr-999999",
+        "pr-1000000",
+        "pr-0",
+        "pr-01",
+        "pr-",
+        "qa",
+        "Dev",
+        "dev ",
+        "pr-12a",
+    ] {
+        assert_eq!(
+            pattern.is_match(raw),
+            Environment::parse(raw).is_some(),
+            "{raw:?}"
+        );
+    }
+}

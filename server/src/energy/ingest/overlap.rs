@@ -4,7 +4,7 @@
 //! arriving at once cannot both land); this module recognises its refusal and finds which
 //! stored interval the batch ran into, for the answer.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 use time::{format_description::well_known::Rfc3339, OffsetDateTime};
 use uuid::Uuid;
@@ -13,7 +13,7 @@ use uuid::Uuid;
 pub const CONSTRAINT: &str = "energy_node_intervals_no_overlap";
 
 /// An interval already stored for the node.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StoredInterval {
     pub batch_id: Uuid,
     pub source: String,

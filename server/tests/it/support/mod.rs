@@ -20,6 +20,7 @@ use secrecy::SecretString;
 use sqlx::{postgres::PgConnectOptions, Connection, Executor, PgConnection, PgPool};
 use tokio::sync::oneshot;
 
+pub mod openapi;
 pub mod registry;
 pub mod smtp;
 
