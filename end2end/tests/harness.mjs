@@ -207,3 +207,42 @@ export async function startGithubDouble(seed) {
 export function uniqueName(prefix) {
   return `${prefix}-${Date.now().toString(36)}${Math.floor(Math.random() * 1e4)}`;
 }
+
+/// Starts another replica of `canopy`: a second `canopy` process on the same database (and the
+/// same control plane, without a simulator of its own), as a load balancer would put beside the
+/// first. Returns `{ base, logs, stop }`. The browser's cookies are per host, not per port, so a
+/// page signed in on the first replica is signed in on this one too (sessions live in PostgreSQL).
+export async function startReplica(canopy) {
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const logs = [];
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "canopy-e2e-replica-"));
+  const server = spawn(required("CANOPY_BIN"), [], {
+    env: {
+      ...process.env,
+      DATABASE_URL: required("CANOPY_E2E_DATABASE_URL"),
+      CANOPY_SITE_ROOT: required("CANOPY_SITE_ROOT"),
+      CANOPY_LISTEN_ADDR: `127.0.0.1:${port}`,
+      CANOPY_API_TOKEN: canopy.apiToken,
+      CANOPY_DATA_DIR: dataDir,
+      CANOPY_KUBECONFIG: required("CANOPY_TEST_KUBECONFIG"),
+      HOSTNAME: "e2e-replica-b",
+      RUST_LOG: process.env.RUST_LOG ?? "warn",
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  server.stdout.on("data", (d) => logs.push(d.toString()));
+  server.stderr.on("data", (d) => logs.push(d.toString()));
+  await waitReady(base, server, logs);
+  return {
+    base,
+    logs,
+    async stop() {
+      server.kill("SIGTERM");
+      await new Promise((resolve) => {
+        if (server.exitCode !== null) return resolve();
+        server.on("exit", resolve);
+      });
+    },
+  };
+}
