@@ -30,10 +30,9 @@ impl From<AuthError> for AppError {
             AuthError::NotFound(what) => AppError::NotFound { what },
             AuthError::Database(error) => from_sqlx(error),
             // The session store is Canopy's PostgreSQL: failing to reach it is the database
-            // being unavailable.
+            // being unavailable, or the pool being busy.
             AuthError::Session(tower_sessions::session::Error::Store(error)) => {
-                tracing::warn!(%error, "session store unavailable");
-                AppError::Unavailable
+                from_session_store(&error)
             }
             other => internal(other),
         }
@@ -177,13 +176,37 @@ pub fn from_github(error: crate::github::GithubError) -> AppError {
     }
 }
 
-/// Maps a database failure: connectivity problems become `Unavailable`, the rest `Internal`.
+/// Maps a database failure: every pooled connection in use for the whole acquire wait is
+/// `Busy` (Canopy is overloaded, the database is fine), connectivity problems are
+/// `Unavailable`, the rest `Internal`.
 pub fn from_sqlx(error: sqlx::Error) -> AppError {
+    if matches!(error, sqlx::Error::PoolTimedOut) {
+        tracing::warn!(error = %error, "database pool busy");
+        return AppError::Busy;
+    }
     if is_unavailable(&error) {
         tracing::warn!(error = %error, "database unavailable");
         return AppError::Unavailable;
     }
     internal(error)
+}
+
+/// The session store (tower-sessions-sqlx-store) hands its sqlx errors on as text only
+/// (`session_store::Error::Backend(error.to_string())`): a pool timeout is recognised by
+/// sqlx's own words for it; anything else from the store is the database being unreachable.
+fn from_session_store(error: &tower_sessions::session_store::Error) -> AppError {
+    match error {
+        tower_sessions::session_store::Error::Backend(message)
+            if *message == sqlx::Error::PoolTimedOut.to_string() =>
+        {
+            tracing::warn!(%error, "session store: database pool busy");
+            AppError::Busy
+        }
+        _ => {
+            tracing::warn!(%error, "session store unavailable");
+            AppError::Unavailable
+        }
+    }
 }
 
 /// Logs an unexpected error with a reference users can quote.
@@ -204,7 +227,6 @@ fn is_unavailable(error: &sqlx::Error) -> bool {
     match error {
         sqlx::Error::Io(_)
         | sqlx::Error::Tls(_)
-        | sqlx::Error::PoolTimedOut
         | sqlx::Error::PoolClosed
         | sqlx::Error::WorkerCrashed => true,
         sqlx::Error::Database(db) => db.code().is_some_and(|code| {
@@ -221,8 +243,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn pool_timeouts_are_reported_as_unavailable() {
-        assert_eq!(from_sqlx(sqlx::Error::PoolTimedOut), AppError::Unavailable);
+    fn a_busy_pool_is_not_an_unreachable_database() {
+        assert_eq!(from_sqlx(sqlx::Error::PoolTimedOut), AppError::Busy);
+        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        assert_eq!(from_sqlx(sqlx::Error::Io(refused)), AppError::Unavailable);
+        assert_eq!(from_sqlx(sqlx::Error::PoolClosed), AppError::Unavailable);
+    }
+
+    #[test]
+    fn the_session_store_tells_busy_from_unreachable() {
+        use tower_sessions::session_store::Error;
+        let busy = Error::Backend(sqlx::Error::PoolTimedOut.to_string());
+        assert_eq!(from_session_store(&busy), AppError::Busy);
+        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        let down = Error::Backend(sqlx::Error::Io(refused).to_string());
+        assert_eq!(from_session_store(&down), AppError::Unavailable);
     }
 
     #[test]

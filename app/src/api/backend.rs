@@ -223,3 +223,9 @@ pub fn github_backend() -> Result<Arc<dyn GithubBackend>, AppError> {
             reference: "github-backend-not-provided".to_owned(),
         })
 }
+
+/// How a page whose data could not be loaded answers over HTTP: the server's one table of
+/// statuses and headers for [`AppError`] (`server/src/http/error.rs`), provided through context
+/// so the UI crate keeps no copy of it.
+#[derive(Clone, Copy)]
+pub struct ErrorHeadHandle(pub fn(&AppError) -> (http::StatusCode, http::HeaderMap));

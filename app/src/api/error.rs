@@ -83,9 +83,14 @@ pub enum AppError {
     /// Too many attempts; try again later.
     #[error("{message}")]
     TooManyRequests { message: String },
-    /// The database (or another dependency) cannot be reached right now.
+    /// Canopy's database cannot be reached right now (connection refused, dropped, shutting
+    /// down).
     #[error("Canopy cannot reach its database right now, so this cannot be shown or saved. Try again in a moment; if it persists, ask the platform team to check Canopy's database.")]
     Unavailable,
+    /// Canopy is overloaded: every database connection stayed in use for the whole wait, so
+    /// this request could not have one. The database itself is fine.
+    #[error("Canopy is busy right now: every database connection is in use, so this could not be shown or saved in time. The database is fine; try again in a few seconds.")]
+    Busy,
     /// A service Canopy relies on (GitHub) failed or could not be reached; try again later.
     #[error("{message}")]
     Upstream { message: String },

@@ -9,7 +9,7 @@ use leptos_router::hooks::use_query_map;
 
 use crate::{
     api::drift::{load_org_drift, OrgDrift, TrendPoint},
-    components::error_banner::ErrorBanner,
+    components::error_banner::LoadError,
     pages::service::dependencies::format_libyears,
 };
 
@@ -35,7 +35,7 @@ pub fn DependenciesPage() -> impl IntoView {
                         .get()
                         .map(|result| match result {
                             Ok(drift) => view! { <OrgView drift /> }.into_any(),
-                            Err(error) => view! { <ErrorBanner error /> }.into_any(),
+                            Err(error) => view! { <LoadError error /> }.into_any(),
                         })
                 }}
             </Suspense>

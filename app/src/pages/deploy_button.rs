@@ -12,7 +12,7 @@ use crate::{
         deploy_fns::{DeployService, PreviewDeploy},
         github::{load_deploy_button, DeployButton},
     },
-    components::error_banner::ErrorBanner,
+    components::error_banner::LoadError,
     pages::service::DeployFormView,
 };
 
@@ -54,7 +54,7 @@ pub fn DeployButtonPage() -> impl IntoView {
             <Suspense fallback=|| view! { <p class="muted">"Reading the repository…"</p> }>
                 {move || button.get().map(|result| match result {
                     Ok(button) => view! { <ButtonView button preview deploy /> }.into_any(),
-                    Err(error) => view! { <ErrorBanner error /> }.into_any(),
+                    Err(error) => view! { <LoadError error /> }.into_any(),
                 })}
             </Suspense>
         </section>

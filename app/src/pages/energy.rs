@@ -12,7 +12,7 @@ use crate::{
         energy_figures::{
             is_period_error, source_mix, trend, EnergyEmptyState, Figures, PeriodPicker, RawPeriod,
         },
-        error_banner::ErrorBanner,
+        error_banner::LoadError,
     },
 };
 
@@ -46,7 +46,7 @@ pub fn EnergyPage() -> impl IntoView {
                             }
                             Ok(o) => view! { <Overview overview=o /> }.into_any(),
                             Err(error) if is_period_error(&error) => ().into_any(),
-                            Err(error) => view! { <ErrorBanner error /> }.into_any(),
+                            Err(error) => view! { <LoadError error /> }.into_any(),
                         })
                 }}
             </Suspense>

@@ -21,7 +21,7 @@ use crate::{
     components::{
         energy_chart::{EnergyChart, PodPowerTable},
         energy_figures::{is_period_error, PeriodPicker, RawPeriod, RequestSciNote},
-        error_banner::ErrorBanner,
+        error_banner::{ErrorBanner, LoadError},
         live_status::LiveStatus,
     },
 };
@@ -116,7 +116,7 @@ pub fn ServicePage() -> impl IntoView {
                         .get()
                         .map(|result| match result {
                             Ok(overview) => view! { <Overview overview preview deploy rollback finished operations /> }.into_any(),
-                            Err(error) => view! { <ErrorBanner error /> }.into_any(),
+                            Err(error) => view! { <LoadError error /> }.into_any(),
                         })
                 }}
             </Suspense>
@@ -139,14 +139,14 @@ pub fn ServicePage() -> impl IntoView {
                                         .into_any()
                                 }
                                 Err(error) if is_period_error(&error) => ().into_any(),
-                                Err(error) => view! { <ErrorBanner error /> }.into_any(),
+                                Err(error) => view! { <LoadError error /> }.into_any(),
                             })
                     }}
                     {move || {
                         pods.get()
                             .map(|result| match result {
                                 Ok(pods) => view! { <PodPowerTable pods /> }.into_any(),
-                                Err(error) => view! { <ErrorBanner error /> }.into_any(),
+                                Err(error) => view! { <LoadError error /> }.into_any(),
                             })
                     }}
                 </Suspense>

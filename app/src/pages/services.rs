@@ -5,7 +5,10 @@ use leptos_meta::Title;
 
 use crate::{
     api::{list_services, AppError, Field, RegisterService, ServiceName, ServiceSummary},
-    components::{csrf::CsrfField, error_banner::ErrorBanner},
+    components::{
+        csrf::CsrfField,
+        error_banner::{ErrorBanner, LoadError},
+    },
 };
 
 #[component]
@@ -25,7 +28,7 @@ pub fn ServicesPage() -> impl IntoView {
                         .get()
                         .map(|result| match result {
                             Ok(list) => view! { <ServiceTable services=list /> }.into_any(),
-                            Err(error) => view! { <ErrorBanner error /> }.into_any(),
+                            Err(error) => view! { <LoadError error /> }.into_any(),
                         })
                 }}
             </Suspense>

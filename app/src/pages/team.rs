@@ -18,7 +18,7 @@ use crate::{
             is_period_error, percent, source_mix, trend, EnergyEmptyState, Figures, PeriodPicker,
             RawPeriod, Sparkline,
         },
-        error_banner::ErrorBanner,
+        error_banner::{answer_with, LoadError},
     },
 };
 
@@ -70,10 +70,7 @@ pub fn TeamPage() -> impl IntoView {
                             Ok(energy) => view! { <TeamServices energy /> }.into_any(),
                             Err(error) if is_period_error(&error) => ().into_any(),
                             Err(AppError::NotFound { what }) => {
-                                #[cfg(feature = "ssr")]
-                                if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
-                                    response.set_status(http::StatusCode::NOT_FOUND);
-                                }
+                                answer_with(&AppError::NotFound { what: what.clone() });
                                 view! {
                                     <div class="empty-state" data-testid="team-not-found">
                                         <p>{format!("{what} is unknown to Canopy: no service is registered under that team and no energy was ever reported for it.")}</p>
@@ -85,7 +82,7 @@ pub fn TeamPage() -> impl IntoView {
                                 }
                                     .into_any()
                             }
-                            Err(error) => view! { <ErrorBanner error /> }.into_any(),
+                            Err(error) => view! { <LoadError error /> }.into_any(),
                         })
                 }}
             </Suspense>

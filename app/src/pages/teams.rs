@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::{api::list_teams, components::error_banner::ErrorBanner};
+use crate::{api::list_teams, components::error_banner::LoadError};
 
 #[component]
 pub fn TeamsPage() -> impl IntoView {
@@ -53,7 +53,7 @@ pub fn TeamsPage() -> impl IntoView {
                                 }
                                     .into_any()
                             }
-                            Err(error) => view! { <ErrorBanner error /> }.into_any(),
+                            Err(error) => view! { <LoadError error /> }.into_any(),
                         })
                 }}
             </Suspense>

@@ -168,7 +168,9 @@ pub(super) fn refuse(path: &str, status: StatusCode, error: AppError) -> Respons
     if path.starts_with("/api/") {
         (status, ApiError::App(error)).into_response()
     } else {
-        (status, error.to_string()).into_response()
+        // `Retry-After` when trying again later helps (a busy pool, an unreachable database).
+        let (_, headers) = super::error::head_of(&error);
+        (status, headers, error.to_string()).into_response()
     }
 }
 

@@ -7,12 +7,15 @@ use app::api::{
     spec::{SpecError, SpecErrors},
     AppError,
 };
+use std::time::Duration;
+
 use axum::{
     extract::rejection::{JsonRejection, PathRejection, QueryRejection},
-    http::{header, StatusCode},
+    http::{header, HeaderMap, StatusCode},
     response::{IntoResponse, Response},
     Json,
 };
+use axum_extra::headers::{HeaderMapExt, RetryAfter};
 use serde::{Deserialize, Serialize};
 
 use crate::{deploy::DeployError, energy::EnergyError};
@@ -23,7 +26,9 @@ pub fn status_of(error: &AppError) -> StatusCode {
         AppError::InvalidInput { .. } | AppError::InvalidSpec { .. } => {
             StatusCode::UNPROCESSABLE_ENTITY
         }
-        AppError::NoCluster { .. } | AppError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        AppError::NoCluster { .. } | AppError::Unavailable | AppError::Busy => {
+            StatusCode::SERVICE_UNAVAILABLE
+        }
         AppError::Upstream { .. } => StatusCode::BAD_GATEWAY,
         AppError::Conflict { .. } => StatusCode::CONFLICT,
         AppError::NotFound { .. } => StatusCode::NOT_FOUND,
@@ -35,9 +40,34 @@ pub fn status_of(error: &AppError) -> StatusCode {
     }
 }
 
+/// How long to wait before trying again, for the failures that pass by themselves: a busy
+/// pool frees up within seconds; an unreachable database is given longer.
+pub fn retry_after_of(error: &AppError) -> Option<Duration> {
+    match error {
+        AppError::Busy => Some(BUSY_RETRY_AFTER),
+        AppError::Unavailable => Some(UNAVAILABLE_RETRY_AFTER),
+        _ => None,
+    }
+}
+
+/// `Retry-After` of a busy Canopy (a request waits up to 3 s for a connection).
+const BUSY_RETRY_AFTER: Duration = Duration::from_secs(5);
+/// `Retry-After` of an unreachable database.
+const UNAVAILABLE_RETRY_AFTER: Duration = Duration::from_secs(30);
+
+/// The status and headers every answer of `error` carries (JSON, text or a page).
+pub fn head_of(error: &AppError) -> (StatusCode, HeaderMap) {
+    let mut headers = HeaderMap::new();
+    if let Some(delay) = retry_after_of(error) {
+        headers.typed_insert(RetryAfter::delay(delay));
+    }
+    (status_of(error), headers)
+}
+
 /// For the page's own streams and downloads (`/ui/...`): the message as plain text.
 pub fn plain(error: AppError) -> Response {
-    (status_of(&error), error.to_string()).into_response()
+    let (status, headers) = head_of(&error);
+    (status, headers, error.to_string()).into_response()
 }
 
 /// An API failure, rendered as JSON ([`ErrorBody`]: `{"error": kind, "message": ..., ...}`)
@@ -100,7 +130,8 @@ impl From<EnergyError> for ApiError {
 pub struct ErrorBody {
     /// What kind of refusal: `invalid_body`, `invalid_query`, `invalid_input`, `invalid_spec`,
     /// `unauthorized`, `forbidden`, `not_found`, `conflict`, `too_many_requests`,
-    /// `no_cluster`, `unavailable`, `upstream`, `internal`; the agents' ingest also
+    /// `no_cluster`, `unavailable` (the database cannot be reached), `busy` (every database
+    /// connection is in use: Canopy is overloaded), `upstream`, `internal`; the agents' ingest also
     /// `duplicate_batch`, `wrong_node` and the refused batch's kind (`malformed`,
     /// `unknown_version`, `not_conserved`, ...).
     pub error: String,
@@ -185,6 +216,7 @@ impl ErrorBody {
             | AppError::Forbidden { .. }
             | AppError::TooManyRequests { .. }
             | AppError::Unavailable
+            | AppError::Busy
             | AppError::Upstream { .. }
             | AppError::Transport(_) => {}
         }
@@ -204,6 +236,7 @@ fn app_kind(error: &AppError) -> &'static str {
         AppError::Forbidden { .. } => "forbidden",
         AppError::TooManyRequests { .. } => "too_many_requests",
         AppError::Unavailable => "unavailable",
+        AppError::Busy => "busy",
         AppError::Upstream { .. } => "upstream",
         AppError::Internal { .. } => "internal",
         AppError::Transport(_) => "transport",
@@ -237,7 +270,10 @@ impl IntoResponse for ApiError {
             )
                 .into_response(),
             ApiError::Energy(error) => energy_response(error),
-            ApiError::App(error) => json_error(status_of(&error), ErrorBody::of_app(&error)),
+            ApiError::App(error) => {
+                let (status, headers) = head_of(&error);
+                (status, headers, Json(ErrorBody::of_app(&error))).into_response()
+            }
         }
     }
 }
@@ -345,7 +381,9 @@ pub async fn server_fn_status(
         }
     };
     if let Ok(error) = serde_json::from_slice::<AppError>(&bytes) {
-        parts.status = status_of(&error);
+        let (status, headers) = head_of(&error);
+        parts.status = status;
+        parts.headers.extend(headers);
     }
     Response::from_parts(parts, axum::body::Body::from(bytes))
 }
@@ -367,6 +405,7 @@ mod tests {
                 409,
             ),
             (AppError::Unavailable, 503),
+            (AppError::Busy, 503),
             (AppError::NoCluster { reason: "x".into() }, 503),
             (
                 AppError::Internal {
@@ -406,6 +445,7 @@ mod tests {
                 message: "x".into(),
             },
             AppError::Unavailable,
+            AppError::Busy,
             AppError::Upstream {
                 message: "x".into(),
             },
@@ -426,6 +466,32 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn busy_and_unreachable_say_when_to_try_again() {
+        for error in [AppError::Busy, AppError::Unavailable] {
+            let retry = retry_after_of(&error).expect("a delay");
+            for response in [
+                plain(error.clone()),
+                ApiError::App(error.clone()).into_response(),
+            ] {
+                assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+                assert_eq!(
+                    response.headers().get(header::RETRY_AFTER),
+                    Some(&axum::http::HeaderValue::from(retry.as_secs())),
+                    "{error:?}"
+                );
+            }
+        }
+        assert_ne!(
+            AppError::Busy.to_string(),
+            AppError::Unavailable.to_string()
+        );
+        assert!(plain(AppError::NotFound { what: "x".into() })
+            .headers()
+            .get(header::RETRY_AFTER)
+            .is_none());
     }
 
     #[test]

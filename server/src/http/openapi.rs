@@ -100,7 +100,7 @@ pub fn document() -> Document {
 /// Refusals every operation can answer, described once here instead of on each handler: 500
 /// (unexpected; the `reference` is in the server log) everywhere, and for the routes that take
 /// the bearer token 401 (no valid token or session) and 503 (the database, where tokens and
-/// sessions are looked up, is unreachable), and 429 where the request rate limit counts
+/// sessions are looked up, is unreachable or every connection to it busy), and 429 where the request rate limit counts
 /// (`http/rate_limit.rs`). A handler's own description of a status wins.
 struct CommonRefusals;
 
@@ -146,7 +146,10 @@ impl Modify for CommonRefusals {
                         "401",
                         "No valid bearer token (unknown, revoked or expired) or session",
                     );
-                    add("503", "The database is unreachable; try again shortly");
+                    add(
+                        "503",
+                        "The database is unreachable (`unavailable`) or Canopy is overloaded, every database connection in use (`busy`); the Retry-After header says when to try again",
+                    );
                 }
                 if super::rate_limit::counted(&method, path) {
                     add(

@@ -85,6 +85,8 @@ fn request_context(
         provide_context(app::api::backend::EnergyBackendHandle(
             energy_backend.clone(),
         ));
+        // A page whose data could not be loaded answers with the error's status and headers.
+        provide_context(app::api::backend::ErrorHeadHandle(super::error::head_of));
         // leptos_axum provides a fresh nonce for each page; the policy must name it.
         if let (Some(nonce), Some(response)) =
             (leptos::nonce::use_nonce(), use_context::<ResponseOptions>())

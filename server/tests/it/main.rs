@@ -10,6 +10,7 @@ mod github;
 mod github_signin;
 mod health;
 mod openapi;
+mod overload;
 mod quota_api;
 mod replicas;
 mod services;

@@ -12,7 +12,10 @@ use crate::{
         load_service_drift, DependencyRow, DriftTotals, ScanDependenciesNow, ScanView,
         ServiceDrift, SetDriftSource, Source,
     },
-    components::{csrf::CsrfField, error_banner::ErrorBanner},
+    components::{
+        csrf::CsrfField,
+        error_banner::{ErrorBanner, LoadError},
+    },
 };
 
 /// The update-type filters offered, with their labels.
@@ -110,7 +113,7 @@ pub fn ServiceDependenciesPage() -> impl IntoView {
                                 <DriftView drift filter set_source scan_now />
                             }
                             .into_any(),
-                            Err(error) => view! { <ErrorBanner error /> }.into_any(),
+                            Err(error) => view! { <LoadError error /> }.into_any(),
                         })
                 }}
             </Suspense>

@@ -7,7 +7,7 @@ use leptos_router::hooks::use_query_map;
 
 use crate::{
     api::pods::{get_pod_log, get_service_pods, EventInfo, LogView, PodInfo, PodLog},
-    components::error_banner::ErrorBanner,
+    components::error_banner::LoadError,
 };
 
 /// Lines kept in the viewer while following (the oldest go first).
@@ -129,7 +129,7 @@ pub(super) fn PodsSection(
                         <EventsList events=found.events />
                     }
                     .into_any(),
-                    Err(error) => view! { <ErrorBanner error /> }.into_any(),
+                    Err(error) => view! { <LoadError error /> }.into_any(),
                 })
             }}
         </Suspense>
@@ -152,7 +152,7 @@ pub(super) fn PodsSection(
                             }
                             .into_any()
                         }
-                        Err(error) => view! { <h2>"Logs"</h2> <ErrorBanner error /> }.into_any(),
+                        Err(error) => view! { <h2>"Logs"</h2> <LoadError error /> }.into_any(),
                 })
                 }}
             </Suspense>

@@ -238,7 +238,24 @@ impl TestApp {
         github: GithubAppSettings,
         cluster: canopy_server::config::ClusterSettings,
     ) -> Self {
-        Self::start_with_agents(site_root, identity, mail, drift, github, cluster, None).await
+        Self::start_with_agents(site_root, identity, mail, drift, github, cluster, None, 5).await
+    }
+
+    /// Starts Canopy with a request pool of `db_max_connections` (to exhaust it on purpose).
+    pub async fn spawn_with_pool_size(db_max_connections: u32) -> Self {
+        let identity = canopy_server::config::IdentitySettings::from_lookup(|_| None)
+            .expect("default identity settings");
+        Self::start_with_agents(
+            PathBuf::from("/nonexistent-canopy-site"),
+            identity,
+            test_mail_settings(),
+            test_drift_settings(),
+            no_github(),
+            canopy_server::config::ClusterSettings::None,
+            None,
+            db_max_connections,
+        )
+        .await
     }
 
     /// Starts Canopy on `cluster` taking agents' ServiceAccount tokens as `agents` says.
@@ -256,10 +273,13 @@ impl TestApp {
             no_github(),
             cluster,
             Some(agents),
+            5,
         )
         .await
     }
 
+    // The one constructor every `spawn_*` above goes through, each naming what it sets.
+    #[allow(clippy::too_many_arguments)]
     async fn start_with_agents(
         site_root: PathBuf,
         identity: canopy_server::config::IdentitySettings,
@@ -268,6 +288,7 @@ impl TestApp {
         github: GithubAppSettings,
         cluster: canopy_server::config::ClusterSettings,
         agent_identity: Option<canopy_server::energy::agent_identity::AgentIdentitySettings>,
+        db_max_connections: u32,
     ) -> Self {
         init_logs();
         let (db_name, options) = fresh_database().await;
@@ -290,7 +311,7 @@ impl TestApp {
                 url: url_of(&options, &db_name),
             },
             site_root,
-            db_max_connections: 5,
+            db_max_connections,
             api_token: Some(SecretString::from(TEST_API_TOKEN.to_owned())),
         };
         let application = Application::build_with_parts(
