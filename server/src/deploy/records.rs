@@ -28,6 +28,14 @@ pub struct NewDeploy<'a> {
     pub follower: Option<&'a super::lease::FollowerLease>,
 }
 
+/// A deploy just recorded: what its follower needs, without reading the row back (a read that
+/// fails after the commit must not keep the deploy from being applied).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Started {
+    pub id: i64,
+    pub revision: i64,
+}
+
 /// How a deploy ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
@@ -92,7 +100,7 @@ impl DeployRecords {
     /// Registers the service if needed and records a new deploy as `applying` with the next
     /// revision. Refused (Conflict) while another deploy of the same service and environment
     /// is in progress.
-    pub async fn start(&self, new: NewDeploy<'_>) -> Result<DeployRecord, DeployError> {
+    pub async fn start(&self, new: NewDeploy<'_>) -> Result<Started, DeployError> {
         let spec_json = serde_json::to_value(new.spec)?;
         let mut tx = self.pool.begin().await?;
         let team_id = sqlx::query_scalar!(
@@ -126,7 +134,7 @@ impl DeployRecords {
             ),
             None => (None, None),
         };
-        let inserted = sqlx::query_scalar!(
+        let inserted = sqlx::query!(
             r#"INSERT INTO deploys (service_id, environment, revision, spec, image, requested_by,
                                     reason, rollback_of, status, git_sha, follower,
                                     follower_lease_until)
@@ -134,7 +142,7 @@ impl DeployRecords {
                       $9, now() + make_interval(secs => $10)
                FROM deploys WHERE service_id = $1 AND environment = $2
                ON CONFLICT DO NOTHING
-               RETURNING id"#,
+               RETURNING id, revision"#,
             service_id,
             environment,
             spec_json,
@@ -148,7 +156,7 @@ impl DeployRecords {
         )
         .fetch_optional(&mut *tx)
         .await?;
-        let Some(id) = inserted else {
+        let Some(started) = inserted else {
             tx.rollback().await?;
             return Err(DeployError::Conflict {
                 field: app::api::Field::Name,
@@ -159,7 +167,10 @@ impl DeployRecords {
             });
         };
         tx.commit().await?;
-        self.get(id).await
+        Ok(Started {
+            id: started.id,
+            revision: started.revision,
+        })
     }
 
     pub async fn get(&self, id: i64) -> Result<DeployRecord, DeployError> {

@@ -296,7 +296,7 @@ impl DeployService {
         // deploy always moves on to rolling out (and then to its end) or to failed.
         let this = self.clone();
         let owned = tokio::spawn(async move {
-            let record = this
+            let started = this
                 .records
                 .start(NewDeploy {
                     spec: &request.spec,
@@ -307,10 +307,10 @@ impl DeployService {
                     follower: Some(&this.lease),
                 })
                 .await?;
-            let held = this.lease.keep(record.id);
-            this.apply_recorded(applier, request, record.id, record.revision, held)
+            let held = this.lease.keep(started.id);
+            this.apply_recorded(applier, request, started.id, started.revision, held)
                 .await;
-            Ok::<_, DeployError>(record.id)
+            Ok::<_, DeployError>(started.id)
         });
         let id = owned.await.map_err(|error| {
             tracing::error!(%error, "the deploy task ended abnormally");

@@ -192,6 +192,7 @@ async fn a_deploy_recorded_but_never_applied_is_applied_and_followed_after_a_res
             })
             .await
             .expect("record");
+        let recorded = records.get(recorded.id).await.expect("the record");
         assert_eq!(recorded.status, DeployStatus::Applying);
         let deployments: Api<Deployment> = team.api();
         assert!(deployments.get_opt("api").await.expect("get").is_none());
@@ -355,6 +356,93 @@ async fn a_replica_never_takes_over_a_deploy_that_a_live_replica_follows() {
             DeployStatus::RollingOut,
             "the rollout was still in progress throughout (three leases long): {record:?}"
         );
+    })
+    .await;
+}
+
+/// The database goes away right after a deploy is recorded (every connection of the test
+/// database is terminated and new ones are refused for three seconds, while the objects are
+/// being applied). The deploy still ends, with a reason if it failed, and the next deploy of the
+/// service is accepted, without a restart.
+#[tokio::test]
+async fn a_database_outage_right_after_the_record_is_written_still_ends_the_deploy() {
+    use sqlx::{Connection, Executor};
+    crate::app_support::init_logs();
+    simulator_logs();
+    with_team("dbfault", |team| async move {
+        let (db_name, options) = fresh_database().await;
+        let canopy = canopy(options.clone()).await;
+        // As in the binary: this replica also takes over deploys whose lease ran out.
+        let takeover = canopy.spawn_takeover();
+        let admin_options = options.clone().database("postgres");
+        let mut admin = sqlx::PgConnection::connect_with(&admin_options)
+            .await
+            .expect("admin connection");
+        let mut watcher = sqlx::PgConnection::connect_with(&options)
+            .await
+            .expect("watching connection");
+
+        let caller = {
+            let canopy = canopy.clone();
+            let request = request(&team, "api");
+            tokio::spawn(async move { canopy.deploy(request).await })
+        };
+        // The moment the record exists, the database goes away.
+        let deadline = tokio::time::Instant::now() + WAIT;
+        let id: i64 = loop {
+            let recorded: Option<i64> = sqlx::query_scalar("SELECT id FROM deploys LIMIT 1")
+                .fetch_optional(&mut watcher)
+                .await
+                .expect("watch");
+            if let Some(id) = recorded {
+                break id;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "never recorded");
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        };
+        admin
+            .execute(format!("ALTER DATABASE {db_name} ALLOW_CONNECTIONS false").as_str())
+            .await
+            .expect("refuse connections");
+        let terminated: Vec<bool> = sqlx::query_scalar(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1",
+        )
+        .bind(&db_name)
+        .fetch_all(&mut admin)
+        .await
+        .expect("terminate");
+        assert!(!terminated.is_empty(), "Canopy had connections to cut");
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        admin
+            .execute(format!("ALTER DATABASE {db_name} ALLOW_CONNECTIONS true").as_str())
+            .await
+            .expect("allow connections");
+        // The caller may have seen an error (it could not read the record back): that is fine;
+        // the deploy is Canopy's work and must end anyway.
+        let _ = caller.await;
+
+        let records = DeployRecords::new(pool_for(options.clone()).await);
+        let ended = finished(&records, id).await;
+        match ended.status {
+            DeployStatus::Succeeded => {}
+            DeployStatus::Failed => assert!(
+                ended
+                    .failure_reason
+                    .as_deref()
+                    .is_some_and(|reason| !reason.trim().is_empty()),
+                "a failed deploy says why: {ended:?}"
+            ),
+            other => panic!("the deploy did not end: {other:?}"),
+        }
+        let next = canopy
+            .deploy(request(&team, "api"))
+            .await
+            .expect("the next deploy is accepted without a restart");
+        assert_eq!(
+            finished(&records, next.id).await.status,
+            DeployStatus::Succeeded
+        );
+        takeover.abort();
     })
     .await;
 }
