@@ -44,13 +44,12 @@ async function waitReady(base, server, logs) {
   throw new Error(`canopy was not ready within 60 s:\n${logs.join("")}`);
 }
 
-/// Starts Canopy; with `kube: true` it is connected to the test control plane
-/// (CANOPY_TEST_KUBECONFIG) and the node simulator runs beside it.
-export async function startCanopy({ kube = false, env = {} } = {}) {
+/// Spawns the `canopy` binary on a free port with the test database and `apiToken`, and
+/// returns `{ base, dataDir, logs, server }` at once (`waitReady` waits for /readyz).
+async function spawnServer({ apiToken, env }) {
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   const logs = [];
-  const apiToken = `e2e-${Math.random().toString(36).slice(2)}-token-0123456789`;
   // Canopy's data directory: the e-mail outbox (.eml files) is written there.
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "canopy-e2e-"));
   const server = spawn(required("CANOPY_BIN"), [], {
@@ -62,13 +61,34 @@ export async function startCanopy({ kube = false, env = {} } = {}) {
       CANOPY_API_TOKEN: apiToken,
       CANOPY_DATA_DIR: dataDir,
       RUST_LOG: process.env.RUST_LOG ?? "warn",
-      ...(kube ? { CANOPY_KUBECONFIG: required("CANOPY_TEST_KUBECONFIG") } : { CANOPY_KUBECONFIG: "", CANOPY_SANDBOX: "off" }),
       ...env,
     },
     stdio: ["ignore", "pipe", "pipe"],
   });
   server.stdout.on("data", (d) => logs.push(d.toString()));
   server.stderr.on("data", (d) => logs.push(d.toString()));
+  return { base, dataDir, logs, server };
+}
+
+async function stopServer(server) {
+  server.kill("SIGTERM");
+  await new Promise((resolve) => {
+    if (server.exitCode !== null) return resolve();
+    server.on("exit", resolve);
+  });
+}
+
+/// Starts Canopy; with `kube: true` it is connected to the test control plane
+/// (CANOPY_TEST_KUBECONFIG) and the node simulator runs beside it.
+export async function startCanopy({ kube = false, env = {} } = {}) {
+  const apiToken = `e2e-${Math.random().toString(36).slice(2)}-token-0123456789`;
+  const { base, dataDir, logs, server } = await spawnServer({
+    apiToken,
+    env: {
+      ...(kube ? { CANOPY_KUBECONFIG: required("CANOPY_TEST_KUBECONFIG") } : { CANOPY_KUBECONFIG: "", CANOPY_SANDBOX: "off" }),
+      ...env,
+    },
+  });
   let simulator = null;
   if (kube) {
     simulator = spawn(required("CANOPY_NODE_SIM_BIN"), [], {
@@ -121,11 +141,7 @@ export async function startCanopy({ kube = false, env = {} } = {}) {
     async stop() {
       await browser.close();
       simulator?.kill("SIGTERM");
-      server.kill("SIGTERM");
-      await new Promise((resolve) => {
-        if (server.exitCode !== null) return resolve();
-        server.on("exit", resolve);
-      });
+      await stopServer(server);
     },
   };
   // Pages opened on this browser sign in as an organisation admin unless told otherwise.
@@ -213,36 +229,10 @@ export function uniqueName(prefix) {
 /// first. Returns `{ base, logs, stop }`. The browser's cookies are per host, not per port, so a
 /// page signed in on the first replica is signed in on this one too (sessions live in PostgreSQL).
 export async function startReplica(canopy) {
-  const port = await freePort();
-  const base = `http://127.0.0.1:${port}`;
-  const logs = [];
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "canopy-e2e-replica-"));
-  const server = spawn(required("CANOPY_BIN"), [], {
-    env: {
-      ...process.env,
-      DATABASE_URL: required("CANOPY_E2E_DATABASE_URL"),
-      CANOPY_SITE_ROOT: required("CANOPY_SITE_ROOT"),
-      CANOPY_LISTEN_ADDR: `127.0.0.1:${port}`,
-      CANOPY_API_TOKEN: canopy.apiToken,
-      CANOPY_DATA_DIR: dataDir,
-      CANOPY_KUBECONFIG: required("CANOPY_TEST_KUBECONFIG"),
-      HOSTNAME: "e2e-replica-b",
-      RUST_LOG: process.env.RUST_LOG ?? "warn",
-    },
-    stdio: ["ignore", "pipe", "pipe"],
+  const { base, logs, server } = await spawnServer({
+    apiToken: canopy.apiToken,
+    env: { CANOPY_KUBECONFIG: required("CANOPY_TEST_KUBECONFIG"), HOSTNAME: "e2e-replica-b" },
   });
-  server.stdout.on("data", (d) => logs.push(d.toString()));
-  server.stderr.on("data", (d) => logs.push(d.toString()));
   await waitReady(base, server, logs);
-  return {
-    base,
-    logs,
-    async stop() {
-      server.kill("SIGTERM");
-      await new Promise((resolve) => {
-        if (server.exitCode !== null) return resolve();
-        server.on("exit", resolve);
-      });
-    },
-  };
+  return { base, logs, stop: () => stopServer(server) };
 }
