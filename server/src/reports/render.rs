@@ -424,19 +424,19 @@ mod tests {
     fn every_figure_is_labelled_with_its_source_and_links_to_its_page() {
         let text = view().text().unwrap();
         assert!(
-            text.contains("checkout: 0.500 kWh · 289 g CO2e measured"),
+            text.contains("checkout: 500 Wh · 289 g CO2e measured"),
             "{text}"
         );
         assert!(
-            text.contains("cart: 0.100 kWh · 58 g CO2e measured; 0.100 kWh · 58 g CO2e estimated"),
+            text.contains("cart: 100 Wh · 57.7 g CO2e measured; 100 Wh · 57.7 g CO2e estimated"),
             "{text}"
         );
         assert!(
-            text.contains("Up: checkout +0.250 kWh (+100.0 % vs the previous period)"),
+            text.contains("Up: checkout +250 Wh (+100.0 % vs the previous period)"),
             "{text}"
         );
         assert!(
-            text.contains("Down: cart -0.100 kWh (-33.3 % vs the previous period)"),
+            text.contains("Down: cart -100 Wh (-33.3 % vs the previous period)"),
             "{text}"
         );
         assert!(
