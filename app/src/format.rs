@@ -58,11 +58,15 @@ impl fmt::Display for Quantity {
     }
 }
 
-/// `value` rounded to three significant figures (`value` > 0).
+/// `value` rounded to three significant figures (`value` > 0), halves away from zero.
+///
+/// The sum is nudged up by one part in 10^12 first: a figure computed in binary is often a hair
+/// under the decimal half it stands for (0.5 kWh × 481 × 1.2 / 4 is 72.149999999999991, not
+/// 72.15), and a person computing it by hand rounds that half up. No measurement is that exact.
 fn three_figures(value: f64) -> f64 {
     let decimals = 2 - value.log10().floor() as i32;
     let scale = 10f64.powi(decimals);
-    (value * scale).round() / scale
+    (value * scale * (1.0 + 1e-12)).round() / scale
 }
 
 /// Decimals that show three significant figures of an already rounded value.
@@ -220,6 +224,10 @@ mod tests {
         assert_eq!(energy(0.0125).unwrap(), "12.5 Wh");
         assert_eq!(energy(0.001_234_5).unwrap(), "1.23 Wh");
         assert_eq!(energy(12.345).unwrap(), "12.3 kWh");
+        // Halves round away from zero, also when binary arithmetic lands a hair under them.
+        assert_eq!(co2e(0.5 * 481.0 * 1.2 / 4.0).unwrap(), "72.2 g CO2e");
+        assert_eq!(co2e(14.43).unwrap(), "14.4 g CO2e");
+        assert_eq!(energy(0.001_245).unwrap(), "1.25 Wh");
         // 12 J (a small pod for a minute).
         assert_eq!(energy(12.0 / 3.6e6).unwrap(), "3.33 mWh");
     }

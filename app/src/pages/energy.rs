@@ -180,7 +180,12 @@ fn TopEmittersList(top: TopEmitters) -> impl IntoView {
     view! {
         <h2>"Top emitters"</h2>
         <p class="muted small">
-            {format!("The {shown} services of {} that emitted the most CO2e, and their share of the total. Every service, by source, is under \u{201c}By service\u{201d}.", top.of)}
+            {if shown == top.of {
+                "The services that emitted the most CO2e, and their share of the total. ".to_owned()
+            } else {
+                format!("The {shown} of {} services that emitted the most CO2e, and their share of the total. ", top.of)
+            }}
+            "Every service, by source, is under \u{201c}By service\u{201d}."
         </p>
         <ol class="top-emitters" data-testid="top-emitters">
             {top
