@@ -4,9 +4,11 @@
 #![recursion_limit = "512"]
 
 pub mod api;
-/// Shared view pieces; the figure formatting (`energy_chart::format_kwh`, ...) is also used by
-/// the server's e-mails, so a figure reads the same in both.
+/// Shared view pieces.
 pub mod components;
+/// How every figure reads (energy, CO2e, power, durations, times), on the pages and in the
+/// server's e-mails alike.
+pub mod format;
 mod pages;
 
 use leptos::prelude::*;

@@ -86,8 +86,8 @@ for (const javaScriptEnabled of [false, true]) {
     await section.locator("svg").first().waitFor({ timeout: 15_000 });
     const text = await section.textContent();
     assert.match(text, /measured/);
-    // 1,800 J = 0.0005 kWh for this service.
-    assert.match(text, /0\.0005\d* kWh|0\.001 kWh|0\.5 Wh/);
+    // 1,800 J = 0.5 Wh for this service: three significant figures in mWh (app/src/format.rs).
+    assert.match(text, /500 mWh · /);
     if (javaScriptEnabled) assert.deepEqual(problems, []);
     await context.close();
   });
@@ -140,7 +140,8 @@ test("the custom period form works without JavaScript and names a bad field", as
   const body = await page.locator("main").textContent();
   assert.match(body, new RegExp(`${batchDay} to ${batchDay} \\(1 day, UTC\\)`));
   const totals = await page.getByTestId("energy-totals").textContent();
-  assert.match(totals, /kWh/);
+  // A figure as app/src/format.rs writes it: three significant figures, energy · CO2e.
+  assert.match(totals, /(\d{3}|\d{2}\.\d|\d\.\d{2}) (mWh|Wh|kWh|MWh|GWh) · (\d{3}|\d{2}\.\d|\d\.\d{2}) (mg|g|kg|t) CO2e/);
   assert.match(totals, /measured/);
 
   // The last day before the first: the form says which field is wrong.
@@ -169,7 +170,7 @@ test("hovering a bar of the service chart shows its values once hydrated", async
     null,
     { timeout: 5_000 },
   );
-  assert.match(await readout.textContent(), /measured: (0\.5 Wh|0\.001 kWh)/);
+  assert.match(await readout.textContent(), /measured: 500 mWh · /);
   assert.deepEqual(problems, []);
   await context.close();
 });

@@ -5,7 +5,10 @@
 
 use leptos::prelude::*;
 
-use crate::api::energy::{EnergySeries, Figure, ServicePodPower};
+use crate::{
+    api::energy::{EnergySeries, Figure, ServicePodPower},
+    format::{energy, energy_and_co2e, or_refused, power},
+};
 
 const WIDTH: f64 = 640.0;
 const HEIGHT: f64 = 180.0;
@@ -19,31 +22,6 @@ pub const SOURCE_COLOURS: [(&str, &str); 3] = [
     ("simulated", "#7e57c2"),
 ];
 
-/// `0.123 kWh`, with more digits for small figures.
-pub fn format_kwh(kwh: f64) -> String {
-    if kwh >= 100.0 {
-        format!("{kwh:.0} kWh")
-    } else if kwh >= 0.01 || kwh == 0.0 {
-        format!("{kwh:.3} kWh")
-    } else if kwh >= 0.0001 {
-        format!("{:.1} Wh", kwh * 1000.0)
-    } else {
-        // A few minutes of a small pod: still a figure, not "0.0 Wh".
-        format!("{:.1} mWh", kwh * 1_000_000.0)
-    }
-}
-
-/// `289 g CO2e`, or kilograms past 10 kg.
-pub fn format_grams(grams: f64) -> String {
-    if grams >= 10_000.0 {
-        format!("{:.1} kg CO2e", grams / 1000.0)
-    } else if grams >= 1.0 || grams == 0.0 {
-        format!("{grams:.0} g CO2e")
-    } else {
-        format!("{:.1} mg CO2e", grams * 1000.0)
-    }
-}
-
 fn describe(start: &str, parts: &[(&str, Figure)]) -> String {
     let mut text = start.to_owned();
     if parts.is_empty() {
@@ -51,9 +29,8 @@ fn describe(start: &str, parts: &[(&str, Figure)]) -> String {
     }
     for (source, figure) in parts {
         text.push_str(&format!(
-            "\n{source}: {} ({})",
-            format_kwh(figure.kwh),
-            format_grams(figure.grams_co2e)
+            "\n{source}: {}",
+            or_refused(energy_and_co2e(figure.kwh, figure.grams_co2e))
         ));
     }
     text
@@ -161,7 +138,7 @@ pub fn EnergyChart(series: EnergySeries, #[prop(optional)] title: Option<String>
                 xmlns="http://www.w3.org/2000/svg"
             >
                 <line x1="0" y1=format!("{PLOT_BOTTOM}") x2=format!("{WIDTH}") y2=format!("{PLOT_BOTTOM}") stroke="#999" />
-                <text x="2" y="11" font-size="10" fill="#555">{format!("max {}", format_kwh(max_kwh))}</text>
+                <text x="2" y="11" font-size="10" fill="#555">{format!("max {}", or_refused(energy(max_kwh)))}</text>
                 {bars}
                 <text x="0" y="172" font-size="10" fill="#555">{first}</text>
                 <text x=format!("{WIDTH}") y="172" font-size="10" fill="#555" text-anchor="end">{last}</text>
@@ -182,7 +159,7 @@ pub fn EnergyChart(series: EnergySeries, #[prop(optional)] title: Option<String>
                         view! {
                             <span class="legend-item">
                                 <svg width="10" height="10" aria-hidden="true"><rect width="10" height="10" fill=*colour /></svg>
-                                {format!(" {source}: {} · {} ", format_kwh(figure.kwh), format_grams(figure.grams_co2e))}
+                                {format!(" {source}: {} ", or_refused(energy_and_co2e(figure.kwh, figure.grams_co2e)))}
                             </span>
                         }
                     })
@@ -213,7 +190,7 @@ mod pod_power {
         let now = pods
             .power_by_source()
             .into_iter()
-            .map(|(source, watts)| format!("{watts:.1} W {source}"))
+            .map(|(source, watts)| format!("{} {source}", or_refused(power(watts))))
             .collect::<Vec<_>>()
             .join(", ");
         view! {
@@ -236,7 +213,7 @@ mod pod_power {
                                 <tr>
                                     <td>{format!("{}/{}", p.namespace, p.pod)}</td>
                                     <td>{p.node}</td>
-                                    <td>{format!("{:.2} W", p.power_watts)}</td>
+                                    <td>{or_refused(power(p.power_watts))}</td>
                                     <td>{p.source}</td>
                                 </tr>
                             }
@@ -246,24 +223,5 @@ mod pod_power {
             </table>
         }
         .into_any()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn figures_are_formatted_with_units() {
-        assert_eq!(format_kwh(0.5), "0.500 kWh");
-        assert_eq!(format_kwh(0.002), "2.0 Wh");
-        assert_eq!(format_kwh(1234.0), "1234 kWh");
-        assert_eq!(format_grams(288.6), "289 g CO2e");
-        assert_eq!(format_grams(12_345.0), "12.3 kg CO2e");
-        // 12 J (a small pod for a minute): 3.3 mWh, 1.9 mg at 481 g/kWh × PUE 1.2.
-        assert_eq!(format_kwh(12.0 / 3.6e6), "3.3 mWh");
-        assert_eq!(format_grams(12.0 / 3.6e6 * 481.0 * 1.2), "1.9 mg CO2e");
-        assert_eq!(format_kwh(0.0), "0.000 kWh");
-        assert_eq!(format_grams(0.0), "0 g CO2e");
     }
 }

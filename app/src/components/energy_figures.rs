@@ -9,7 +9,8 @@ use crate::api::{
     AppError, Field,
 };
 
-use super::energy_chart::{format_grams, format_kwh, SOURCE_COLOURS};
+use super::energy_chart::SOURCE_COLOURS;
+use crate::format::{co2e, energy, energy_and_co2e, or_refused};
 
 /// The agent's DaemonSet manifest, shown in the empty state so it can be copied from the page.
 const DAEMONSET_MANIFEST: &str = include_str!("../../../deploy/agent/daemonset.yaml");
@@ -145,19 +146,19 @@ pub fn is_period_error(error: &AppError) -> bool {
     matches!(error.field(), Some(Field::From | Field::To))
 }
 
-/// A figure per source that has energy: `0.500 kWh · 289 g CO2e measured`.
+/// A figure per source that has energy: `500 Wh · 289 g CO2e measured` (`0 Wh` when none has).
 #[component]
 pub fn Figures(figures: BySource) -> impl IntoView {
     let parts = figures.parts();
     if parts.is_empty() {
-        return view! { <span class="muted">"0 kWh"</span> }.into_any();
+        return view! { <span class="muted">{or_refused(energy(0.0))}</span> }.into_any();
     }
     parts
         .into_iter()
         .map(|(source, f)| {
             view! {
                 <span class=format!("figure source-{source}")>
-                    {format!("{} · {} ", format_kwh(f.kwh), format_grams(f.grams_co2e))}
+                    {format!("{} ", or_refused(energy_and_co2e(f.kwh, f.grams_co2e)))}
                     <span class="source-label">{source}</span>
                 </span>
                 <br />
@@ -191,7 +192,7 @@ pub fn RequestSciNote(sci: RequestSci) -> impl IntoView {
                 .map(|(source, f)| {
                     view! {
                         <span class=format!("figure source-{source}")>
-                            {format!("{} ", format_grams(f.grams_co2e))}
+                            {format!("{} ", or_refused(co2e(f.grams_co2e)))}
                             <span class="source-label">{source}</span>
                             " "
                         </span>
@@ -277,7 +278,7 @@ pub fn Sparkline(series: EnergySeries) -> impl IntoView {
             let tip = f
                 .parts()
                 .into_iter()
-                .map(|(s, fig)| format!("{} {s}", format_kwh(fig.kwh)))
+                .map(|(s, fig)| format!("{} {s}", or_refused(energy(fig.kwh))))
                 .collect::<Vec<_>>()
                 .join(", ");
             let tip = if tip.is_empty() {

@@ -8,12 +8,13 @@ use leptos_router::hooks::use_query_map;
 use crate::{
     api::energy::{load_energy_overview, EnergyOverview, EnergyRow, PeriodSelection},
     components::{
-        energy_chart::{format_grams, format_kwh, EnergyChart},
+        energy_chart::EnergyChart,
         energy_figures::{
             is_period_error, source_mix, trend, EnergyEmptyState, Figures, PeriodPicker, RawPeriod,
         },
         error_banner::LoadError,
     },
+    format::{co2e, energy_and_co2e, or_refused},
 };
 
 #[component]
@@ -65,7 +66,7 @@ fn Overview(overview: EnergyOverview) -> impl IntoView {
         0.0
     };
     let source_mix = source_mix(&overview.total);
-    let top: Vec<EnergyRow> = overview.services.iter().take(5).cloned().collect();
+    let top = TopEmitters::from_services(&overview.services, total.grams_co2e);
     view! {
         <p class="muted">
             {format!("{} ({} to {}).", overview.selection.label(), overview.from, overview.to)}
@@ -74,7 +75,7 @@ fn Overview(overview: EnergyOverview) -> impl IntoView {
             <div class="card">
                 <h2>"Total"</h2>
                 <Figures figures=overview.total />
-                <p class="muted small">{format!("All sources together: {} · {} ({source_mix}).", format_kwh(total.kwh), format_grams(total.grams_co2e))}</p>
+                <p class="muted small">{format!("All sources together: {} ({source_mix}).", or_refused(energy_and_co2e(total.kwh, total.grams_co2e)))}</p>
                 <p class="small">{trend(total.kwh, previous.kwh)}</p>
             </div>
             <div class="card">
@@ -85,8 +86,7 @@ fn Overview(overview: EnergyOverview) -> impl IntoView {
                 <Figures figures=overview.system />
             </div>
         </div>
-        <h2>"Top emitters"</h2>
-        <RowTable rows=top first="Service" selection=overview.selection />
+        {top.map(|top| view! { <TopEmittersList top /> })}
         <h2>"By team"</h2>
         <RowTable rows=overview.teams first="Team" selection=overview.selection />
         <h2>"By service"</h2>
@@ -127,6 +127,81 @@ fn Overview(overview: EnergyOverview) -> impl IntoView {
                 })
                 .collect_view()}
         </ul>
+    }
+}
+
+/// The few services that emit the most, each with its share of the period's CO2e: a short
+/// highlight above the complete "By service" table (which has every service, by source).
+#[derive(Debug, Clone, PartialEq)]
+struct TopEmitters {
+    /// `(row, share of the total CO2e in %)`, largest first.
+    rows: Vec<(EnergyRow, f64)>,
+    /// How many services there are in all.
+    of: usize,
+}
+
+impl TopEmitters {
+    const COUNT: usize = 5;
+
+    /// None when there are fewer than two services with CO2e: a one-line highlight of one
+    /// service would only repeat the table under it.
+    fn from_services(services: &[EnergyRow], total_grams: f64) -> Option<Self> {
+        let mut emitting: Vec<&EnergyRow> = services
+            .iter()
+            .filter(|row| row.figures.total().grams_co2e > 0.0)
+            .collect();
+        if emitting.len() < 2 || total_grams <= 0.0 {
+            return None;
+        }
+        emitting.sort_by(|a, b| {
+            b.figures
+                .total()
+                .grams_co2e
+                .total_cmp(&a.figures.total().grams_co2e)
+        });
+        let rows = emitting
+            .into_iter()
+            .take(Self::COUNT)
+            .map(|row| {
+                let share = row.figures.total().grams_co2e / total_grams * 100.0;
+                (row.clone(), share)
+            })
+            .collect();
+        Some(Self {
+            rows,
+            of: services.len(),
+        })
+    }
+}
+
+#[component]
+fn TopEmittersList(top: TopEmitters) -> impl IntoView {
+    let shown = top.rows.len();
+    view! {
+        <h2>"Top emitters"</h2>
+        <p class="muted small">
+            {if shown == top.of {
+                "The services that emitted the most CO2e, and their share of the total. ".to_owned()
+            } else {
+                format!("The {shown} of {} services that emitted the most CO2e, and their share of the total. ", top.of)
+            }}
+            "Every service, by source, is under \u{201c}By service\u{201d}."
+        </p>
+        <ol class="top-emitters" data-testid="top-emitters">
+            {top
+                .rows
+                .into_iter()
+                .map(|(row, share)| {
+                    let href = format!("/services/{}/{}", row.team, row.service);
+                    view! {
+                        <li>
+                            <a href=href>{format!("{} / {}", row.team, row.service)}</a>
+                            {format!(": {}, {share:.1} % of the total", or_refused(co2e(row.figures.total().grams_co2e)))}
+                        </li>
+                    }
+                })
+                .collect_view()}
+        </ol>
     }
 }
 
@@ -171,7 +246,7 @@ fn RowTable(
                                 let grams = row.figures.total().grams_co2e / row.deploys as f64;
                                 format!(
                                     "SCI per deploy: {} ({} deploy{}; operational only, embodied emissions not included)",
-                                    format_grams(grams),
+                                    or_refused(co2e(grams)),
                                     row.deploys,
                                     if row.deploys == 1 { "" } else { "s" },
                                 )

@@ -13,13 +13,13 @@ use crate::{
         AppError,
     },
     components::{
-        energy_chart::{format_grams, format_kwh},
         energy_figures::{
             is_period_error, percent, source_mix, trend, EnergyEmptyState, Figures, PeriodPicker,
             RawPeriod, Sparkline,
         },
         error_banner::{answer_with, LoadError},
     },
+    format::{energy_and_co2e, or_refused},
 };
 
 #[component]
@@ -150,9 +150,8 @@ fn TeamServices(energy: TeamEnergy) -> impl IntoView {
             <Figures figures=energy.total />
             <p class="muted small">
                 {format!(
-                    "All sources together: {} · {} ({}).",
-                    format_kwh(total.kwh),
-                    format_grams(total.grams_co2e),
+                    "All sources together: {} ({}).",
+                    or_refused(energy_and_co2e(total.kwh, total.grams_co2e)),
                     source_mix(&energy.total),
                 )}
             </p>
@@ -223,9 +222,8 @@ fn ServiceRow(team: String, service: TeamServiceEnergy, team_kwh: f64) -> impl I
     let idle_share = percent(idle.kwh, own.kwh + idle.kwh);
     let idle_text = if idle.kwh > 0.0 {
         format!(
-            "{idle_share} ({} · {} {})",
-            format_kwh(idle.kwh),
-            format_grams(idle.grams_co2e),
+            "{idle_share} ({} {})",
+            or_refused(energy_and_co2e(idle.kwh, idle.grams_co2e)),
             source_mix(&service.idle)
         )
     } else {

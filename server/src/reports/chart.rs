@@ -79,7 +79,7 @@ fn draw(report: &WeeklyReport, rgb: &mut [u8], labels: bool) -> Result<(), Repor
     let mut chart = ChartBuilder::on(&root)
         .margin(12)
         .x_label_area_size(if labels { 24 } else { 0 })
-        .y_label_area_size(if labels { 56 } else { 0 })
+        .y_label_area_size(if labels { 72 } else { 0 })
         .build_cartesian_2d((0..days).into_segmented(), 0.0..top)
         .map_err(drawing)?;
     if labels {
@@ -87,7 +87,8 @@ fn draw(report: &WeeklyReport, rgb: &mut [u8], labels: bool) -> Result<(), Repor
         chart
             .configure_mesh()
             .disable_x_mesh()
-            .y_desc("kWh")
+            .y_desc("Energy")
+            .y_label_formatter(&|kwh| app::format::or_refused(app::format::energy(*kwh)))
             .y_labels(5)
             .x_label_formatter(&|x| match x {
                 SegmentValue::CenterOf(i) => names.get(*i as usize).cloned().unwrap_or_default(),

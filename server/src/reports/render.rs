@@ -4,10 +4,8 @@
 
 use app::{
     api::energy::BySource,
-    components::{
-        energy_chart::{format_grams, format_kwh},
-        energy_figures::{percent, source_mix, trend},
-    },
+    components::energy_figures::{percent, source_mix, trend},
+    format::{co2e, energy, energy_and_co2e, energy_change, or_refused},
 };
 use askama::Template;
 use lettre::{
@@ -23,7 +21,7 @@ use super::{content::WeeklyReport, ReportError};
 /// The chart's `Content-ID` in the message.
 pub const CHART_CID: &str = "week-chart";
 
-/// One figure of one source, as the pages write it: `0.500 kWh · 289 g CO2e`, `measured`.
+/// One figure of one source, as the pages write it (`app::format`): `500 Wh · 289 g CO2e`, `measured`.
 pub struct Part {
     pub text: String,
     pub source: &'static str,
@@ -35,7 +33,7 @@ fn parts(figures: &BySource) -> Vec<Part> {
         .parts()
         .into_iter()
         .map(|(source, f)| Part {
-            text: format!("{} · {}", format_kwh(f.kwh), format_grams(f.grams_co2e)),
+            text: or_refused(energy_and_co2e(f.kwh, f.grams_co2e)),
             source,
             colour: colour_of(source),
         })
@@ -107,9 +105,11 @@ struct TextEmail<'a> {
 }
 
 fn change_kwh(now: f64, before: f64) -> String {
-    let delta = now - before;
-    let sign = if delta >= 0.0 { "+" } else { "-" };
-    format!("{sign}{} ({})", format_kwh(delta.abs()), trend(now, before))
+    format!(
+        "{} ({})",
+        or_refused(energy_change(now - before)),
+        trend(now, before)
+    )
 }
 
 impl EmailView {
@@ -131,7 +131,7 @@ impl EmailView {
                 report.team, s.service, report.week_start, report.week_end
             ),
             parts: parts(&s.figures),
-            kwh: format_kwh(s.figures.total().kwh),
+            kwh: or_refused(energy(s.figures.total().kwh)),
             change: change_kwh(s.figures.total().kwh, s.previous.total().kwh),
         };
         let total_kwh = report.total.total().kwh;
@@ -149,8 +149,8 @@ impl EmailView {
             subject: format!(
                 "{}: {} and {} in the week of {}",
                 report.team,
-                format_kwh(total_kwh),
-                format_grams(report.total.total().grams_co2e),
+                or_refused(energy(total_kwh)),
+                or_refused(co2e(report.total.total().grams_co2e)),
                 report.week_start
             ),
             week_label: format!(
@@ -160,7 +160,7 @@ impl EmailView {
             team_url,
             has_data: report.has_data(),
             total: parts(&report.total),
-            total_kwh: format_kwh(total_kwh),
+            total_kwh: or_refused(energy(total_kwh)),
             change: change_kwh(total_kwh, report.previous.total().kwh),
             source_mix: source_mix(&report.total),
             idle_share: percent(report.idle.total().kwh, total_kwh + report.idle.total().kwh),
@@ -173,7 +173,7 @@ impl EmailView {
                 .iter()
                 .map(|d| Day {
                     label: format!("{} {}", d.weekday, d.date),
-                    kwh: format_kwh(d.figures.total().kwh),
+                    kwh: or_refused(energy(d.figures.total().kwh)),
                     parts: parts(&d.figures),
                 })
                 .collect(),
@@ -424,19 +424,19 @@ mod tests {
     fn every_figure_is_labelled_with_its_source_and_links_to_its_page() {
         let text = view().text().unwrap();
         assert!(
-            text.contains("checkout: 0.500 kWh · 289 g CO2e measured"),
+            text.contains("checkout: 500 Wh · 289 g CO2e measured"),
             "{text}"
         );
         assert!(
-            text.contains("cart: 0.100 kWh · 58 g CO2e measured; 0.100 kWh · 58 g CO2e estimated"),
+            text.contains("cart: 100 Wh · 57.7 g CO2e measured; 100 Wh · 57.7 g CO2e estimated"),
             "{text}"
         );
         assert!(
-            text.contains("Up: checkout +0.250 kWh (+100.0 % vs the previous period)"),
+            text.contains("Up: checkout +250 Wh (+100.0 % vs the previous period)"),
             "{text}"
         );
         assert!(
-            text.contains("Down: cart -0.100 kWh (-33.3 % vs the previous period)"),
+            text.contains("Down: cart -100 Wh (-33.3 % vs the previous period)"),
             "{text}"
         );
         assert!(

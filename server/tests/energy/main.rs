@@ -273,7 +273,7 @@ async fn ingested_batches_give_hand_computed_kwh_and_grams_in_the_api() {
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("checkout"), "page lists the service");
     assert!(
-        html.contains("0.500 kWh") && html.contains("289 g CO2e"),
+        html.contains("500 Wh · 289 g CO2e"),
         "page shows checkout's measured figure"
     );
     assert!(html.contains("measured") && html.contains("estimated"));

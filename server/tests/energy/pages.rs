@@ -98,7 +98,7 @@ async fn the_team_page_shows_its_services_side_by_side_with_hand_computed_figure
     assert!(html.contains("data-testid=\"team-services\""), "{html}");
 
     let checkout = row(&html, "checkout");
-    assert!(checkout.contains("0.500 kWh · 289 g CO2e"), "{checkout}");
+    assert!(checkout.contains("500 Wh · 289 g CO2e"), "{checkout}");
     assert!(checkout.contains(">measured<"), "{checkout}");
     assert!(checkout.contains("71.4 %"), "{checkout}");
     assert!(
@@ -110,7 +110,7 @@ async fn the_team_page_shows_its_services_side_by_side_with_hand_computed_figure
     assert!(checkout.contains("<svg"), "sparkline: {checkout}");
 
     let cart = row(&html, "cart");
-    assert!(cart.contains("0.100 kWh · 58 g CO2e"), "{cart}");
+    assert!(cart.contains("100 Wh · 57.7 g CO2e"), "{cart}");
     assert!(cart.contains(">estimated<"), "{cart}");
     assert!(cart.contains("28.6 %"), "{cart}");
     assert!(cart.contains("no data in the previous period"), "{cart}");
@@ -118,19 +118,103 @@ async fn the_team_page_shows_its_services_side_by_side_with_hand_computed_figure
     assert!(cart.contains("50 % measured, 50 % estimated"), "{cart}");
 
     let web = row(&html, "web");
-    assert!(web.contains("0 kWh") && web.contains("0.0 %"), "{web}");
+    assert!(web.contains(">0 Wh<") && web.contains("0.0 %"), "{web}");
     assert!(!web.contains("not registered"), "{web}");
 
     // Largest first.
     assert!(html.find("data-service=\"checkout\"") < html.find("data-service=\"cart\""));
     assert!(html.find("data-service=\"cart\"") < html.find("data-service=\"web\""));
     // The team's total: 0.6 kWh measured + 0.1 kWh estimated, +180 % on 0.25 kWh.
-    assert!(html.contains("0.600 kWh · 346 g CO2e"), "{html}");
+    assert!(html.contains("600 Wh · 346 g CO2e"), "{html}");
     assert!(html.contains("+180.0 % vs the previous period"), "{html}");
 
     // The teams list links to it.
     let (_, teams) = app.get_html("/teams").await;
     assert!(teams.contains("href=\"/teams/payments\""), "{teams}");
+    app.stop().await;
+}
+
+/// The HTML of the overview from its "By service" heading to the next heading.
+fn by_service(html: &str) -> &str {
+    let begin = html
+        .find(">By service</h2>")
+        .unwrap_or_else(|| panic!("no By service in:\n{html}"));
+    let end = html[begin + 1..]
+        .find("<h2")
+        .map_or(html.len(), |end| end + begin + 1);
+    &html[begin..end]
+}
+
+#[tokio::test]
+async fn one_figure_reads_the_same_on_the_service_page_the_team_page_and_the_overview() {
+    let app = TestApp::spawn().await;
+    let (_, token) = app.create_node_token("node-a").await;
+    let start = hour_start(OffsetDateTime::now_utc()) - Duration::hours(2);
+    // 3,598,200 J = 0.9995 kWh measured: three significant figures round it up across the unit
+    // boundary, to 1.00 kWh. CO2e by hand: 0.9995 × 1.2 × 481 = 576.9 g, 577 g.
+    let batch = IngestBatch::new(
+        "node-a",
+        vec![sample(
+            start,
+            EnergySource::Measured,
+            0.0,
+            0.0,
+            vec![pod("payments-prod", "checkout-1", CHECKOUT, 3_598_200.0)],
+        )],
+    );
+    let (status, body) = app.post_batch(&token, &batch).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    app.submit_registration_without_js("payments", "checkout")
+        .await;
+    let figure = "1.00 kWh · 577 g CO2e";
+
+    let (status, service) = app
+        .get_html("/services/payments/checkout?env=dev&period=24h")
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let card = &service[service
+        .find("data-testid=\"service-energy\"")
+        .unwrap_or_else(|| panic!("no energy card in:\n{service}"))..];
+    assert!(card.contains(&format!("measured: {figure}")), "{card}");
+
+    let (status, team) = app.get_html("/teams/payments?period=24h").await;
+    assert_eq!(status, StatusCode::OK);
+    let checkout = row(&team, "checkout");
+    assert!(checkout.contains(figure), "{checkout}");
+
+    let (status, overview) = app.get_html("/energy?period=24h").await;
+    assert_eq!(status, StatusCode::OK);
+    let services = by_service(&overview);
+    assert!(services.contains(figure), "{services}");
+    // One service: no "Top emitters" highlight repeating the row under "By service".
+    assert!(
+        !overview.contains("data-testid=\"top-emitters\""),
+        "{overview}"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_overview_highlights_the_top_emitters_and_lists_every_service_by_source() {
+    let app = TestApp::spawn().await;
+    seed(&app).await;
+    let (status, html) = app.get_html("/energy?period=24h").await;
+    assert_eq!(status, StatusCode::OK);
+    // The total is the nodes' energy: 3.24 MJ measured (idle 0.72, pods 2.52) + 0.36 MJ
+    // estimated = 1.0 kWh = 577.2 g. Checkout 288.6 g is 50.0 % of it, cart 115.4 g 20.0 %.
+    let begin = html
+        .find("data-testid=\"top-emitters\"")
+        .unwrap_or_else(|| panic!("no top emitters in:\n{html}"));
+    let top = &html[begin..begin + html[begin..].find("</ol>").unwrap()];
+    assert!(top.contains(": 289 g CO2e, 50.0 % of the total"), "{top}");
+    assert!(top.contains(": 115 g CO2e, 20.0 % of the total"), "{top}");
+    assert!(top.find("checkout") < top.find("cart"), "{top}");
+    // "By service" is the complete list, by source: each figure labelled, not the shares.
+    let services = by_service(&html);
+    assert!(services.contains("500 Wh · 289 g CO2e"), "{services}");
+    assert!(services.contains("100 Wh · 57.7 g CO2e"), "{services}");
+    assert!(services.contains(">estimated<"), "{services}");
+    assert!(!services.contains("of the total"), "{services}");
     app.stop().await;
 }
 
@@ -186,7 +270,7 @@ async fn a_custom_period_shows_those_days_and_compares_with_the_days_before() {
         .get_html(&format!("/teams/payments?from={one_day}&to={one_day}"))
         .await;
     let checkout = row(&html, "checkout");
-    assert!(checkout.contains("0.500 kWh · 289 g CO2e"), "{checkout}");
+    assert!(checkout.contains("500 Wh · 289 g CO2e"), "{checkout}");
     assert!(
         checkout.contains("+100.0 % vs the previous period"),
         "{checkout}"
@@ -199,7 +283,7 @@ async fn a_custom_period_shows_those_days_and_compares_with_the_days_before() {
         .get_html(&format!("/teams/payments?from={earlier}&to={day_before}"))
         .await;
     let checkout = row(&html, "checkout");
-    assert!(checkout.contains("0.250 kWh · 144 g CO2e"), "{checkout}");
+    assert!(checkout.contains("250 Wh · 144 g CO2e"), "{checkout}");
     app.stop().await;
 }
 

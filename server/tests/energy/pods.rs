@@ -1,4 +1,4 @@
-//! Power now and the per-pod breakdown of a service, through the JSON API.
+//! Power now and the per-pod breakdown of a service, through the JSON API and on the page.
 
 use canopy_protocol::{EnergySource, IngestBatch};
 use reqwest::StatusCode;
@@ -51,5 +51,15 @@ async fn power_now_is_energy_over_covered_seconds_per_pod() {
         "{answer}"
     );
     assert_eq!(pods[0]["source"], "measured");
+
+    // The service page writes them as every figure (app::format): 15 W and 1 W per pod, 16 W
+    // for the service, to three significant figures.
+    app.submit_registration_without_js("payments", "checkout")
+        .await;
+    let (status, html) = app.get_html("/services/payments/checkout?env=dev").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("<td>15.0 W</td>"), "{html}");
+    assert!(html.contains("<td>1.00 W</td>"), "{html}");
+    assert!(html.contains(": 16.0 W measured"), "{html}");
     app.stop().await;
 }

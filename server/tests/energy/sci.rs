@@ -108,7 +108,7 @@ async fn sci_per_request_divides_the_covered_hours_co2e_by_the_requests() {
         "{html}"
     );
     assert!(
-        html.contains("72 g CO2e") && html.contains("14 g CO2e"),
+        html.contains("72.2 g CO2e") && html.contains("14.4 g CO2e"),
         "{html}"
     );
     // The period's operational total covers both hours: 1 kWh measured.

@@ -217,9 +217,9 @@ async fn a_team_admin_sends_the_week_and_each_member_gets_one_eml_with_the_team_
 
     // By hand: checkout 0.5 kWh × 1.2 × 481 = 288.6 g; cart 0.1 kWh = 57.7 g per source; the
     // team 0.6 kWh measured = 346.3 g and 0.1 kWh estimated; 0.7 vs 0.25 kWh = +180.0 %.
-    let checkout = "0.500 kWh · 289 g CO2e";
-    let cart = "0.100 kWh · 58 g CO2e";
-    let team_measured = "0.600 kWh · 346 g CO2e";
+    let checkout = "500 Wh · 289 g CO2e";
+    let cart = "100 Wh · 57.7 g CO2e";
+    let team_measured = "600 Wh · 346 g CO2e";
 
     // The preview is the e-mail's own rendering.
     let preview = admin
@@ -596,10 +596,7 @@ async fn a_team_without_energy_gets_an_email_that_says_so_rather_than_zeros() {
         "{preview}"
     );
     assert!(preview.contains("not a measured zero"), "{preview}");
-    assert!(
-        !preview.contains("0.000 kWh · 0 g CO2e measured"),
-        "{preview}"
-    );
+    assert!(!preview.contains("0 Wh · 0 g CO2e measured"), "{preview}");
 }
 
 /// What a test sender does at a step.
