@@ -68,7 +68,7 @@ pub enum IdentityError {
     /// without a pod), so it proves no node.
     #[error("the token of {username} is not bound to a pod, so it proves no node: mount a projected ServiceAccount token")]
     NotPodBound { username: String },
-    /// The bound pod is gone, was replaced, or is on no node.
+    /// The bound pod is on no node.
     #[error("the token's pod {namespace}/{pod} {why}")]
     PodNotOnNode {
         namespace: String,
@@ -189,10 +189,15 @@ async fn pod_node(
     let found = Api::<Pod>::namespaced(client.clone(), namespace)
         .get_opt(pod)
         .await
-        .map_err(IdentityError::Unavailable)?
-        .ok_or_else(|| refused("no longer exists"))?;
+        .map_err(IdentityError::Unavailable)?;
+    // A token bound to a pod that is gone (or replaced) proves nothing any more, whether the
+    // API server's review noticed it yet or not: the same 401 either way.
+    let gone = |why: &str| {
+        IdentityError::NotAuthenticated(format!("the token's pod {namespace}/{pod} {why}"))
+    };
+    let found = found.ok_or_else(|| gone("no longer exists"))?;
     if found.metadata.uid.as_deref() != Some(pod_uid) {
-        return Err(refused("was replaced by another pod of that name"));
+        return Err(gone("was replaced by another pod of that name"));
     }
     found
         .spec
