@@ -45,6 +45,8 @@ struct Args {
 
 /// At most this many inputs are kept in memory for mutation.
 const MAX_POOL: usize = 4_096;
+/// At most this many distinct outcomes are remembered.
+const MAX_OUTCOMES: usize = 100_000;
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
@@ -122,9 +124,21 @@ fn main() -> anyhow::Result<()> {
         }));
         match result {
             Ok(Ok(outcome)) => {
-                let count = outcomes.entry(outcome).or_insert(0);
-                *count += 1;
-                if *count == 1 && !from_seed {
+                // Past MAX_OUTCOMES distinct outcomes (messages quoting the input make many),
+                // new ones are no longer remembered: memory stays bounded.
+                let full = outcomes.len() >= MAX_OUTCOMES;
+                let new = match outcomes.get_mut(&outcome) {
+                    Some(count) => {
+                        *count += 1;
+                        false
+                    }
+                    None if !full => {
+                        outcomes.insert(outcome, 1);
+                        true
+                    }
+                    None => false,
+                };
+                if new && !from_seed {
                     // An outcome not seen before: keep the input to mutate further.
                     if seen_inputs.insert(digest(&input)) {
                         if pool.len() >= MAX_POOL {

@@ -180,7 +180,7 @@ mod tests {
         let input = b"cpu  1 2 3 4 5 6 7 8\n".to_vec();
         let mut changed = 0;
         for _ in 0..10_000 {
-            let out = mutate(&mut rng, &input, &[input.clone()], &["cpu0 "]);
+            let out = mutate(&mut rng, &input, std::slice::from_ref(&input), &["cpu0 "]);
             assert!(out.len() <= 64 * 1024);
             changed += usize::from(out != input);
         }

@@ -314,10 +314,10 @@ fn procfs(input: &[u8], scratch: &Scratch) -> anyhow::Result<String> {
     ))
 }
 
-/// sysfs as the agent reads it: powercap zones and cgroup CPU usage. Sections:
-/// 1. zones, one a line: `<dir> <name> <max_energy_range_uj> <constraint_0_max_power_uw>`;
-/// 2-4. three readings, one a line: `<dir> <energy_uj>`, or `dt <seconds>` for the interval;
-/// 5. a pod's cgroup v2 `cpu.stat`, 6. its container's, 7. a v1 `cpuacct.usage`.
+/// sysfs as the agent reads it: powercap zones and cgroup CPU usage. Sections: zones, one a
+/// line (`<dir> <name> <max_energy_range_uj> <constraint_0_max_power_uw>`); three readings,
+/// one a line (`<dir> <energy_uj>`, or `dt <seconds>` for the interval); a pod's cgroup v2
+/// `cpu.stat`, its container's, and a v1 `cpuacct.usage`.
 ///
 /// Zones are discovered, sampled three times (the first is the baseline), and counter deltas
 /// checked against their definition; cgroup trees (v2 and v1) are read twice and differenced.
