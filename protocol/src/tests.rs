@@ -217,13 +217,13 @@ fn err_field(b: &IngestBatch) -> String {
 #[test]
 fn numbers_read_back_exactly_as_written() {
     let mut b = batch();
-    b.samples[0].zones[0].energy_joules = 1000.184_467_440_737_1;
+    b.samples[0].zones[0].energy_joules = 1_000.184_467_440_737_1;
     let json = serde_json::to_string(&b).unwrap();
     assert!(json.contains("1000.1844674407371"), "{json}");
     let back: IngestBatch = serde_json::from_str(&json).unwrap();
     assert_eq!(
         back.samples[0].zones[0].energy_joules.to_bits(),
-        1000.184_467_440_737_1_f64.to_bits()
+        1_000.184_467_440_737_1_f64.to_bits()
     );
     assert_eq!(back, b);
 }
