@@ -189,10 +189,16 @@ fn shape(message: &str) -> String {
     out
 }
 
-/// `canopy.yaml` as a push or deploy button reads it (`CanopyFile::parse`, which applies the
-/// portal's spec validation), then what the deploy uses of it.
+/// `canopy.yaml` as the REST API reads it (`deploy::manifest::parse`) and as a push or deploy
+/// button reads it (`CanopyFile::parse`, which applies the portal's spec validation and ties
+/// problems to lines), then what the deploy uses of it.
 fn canopy_yaml(input: &[u8]) -> String {
     let text = String::from_utf8_lossy(input);
+    // The REST API's `{"canopy_yaml": ...}` (POST /api/v1/deploys and .../preview).
+    let api = match canopy_server::deploy::manifest::parse(&text) {
+        Ok(_) => "api ok".to_owned(),
+        Err(errors) => format!("api {}", errors.0.len().min(3)),
+    };
     let file = CanopyFile::parse(&text, "payments", "staging");
     let spec = file.spec();
     let form = file.form();
@@ -203,10 +209,10 @@ fn canopy_yaml(input: &[u8]) -> String {
         (Some(p), _, _) => {
             // The field and the first words of the message: which rule refused it.
             let words: Vec<&str> = p.message.split_whitespace().take(3).collect();
-            format!("problem {} {}", p.field, shape(&words.join(" ")))
+            format!("{api}; problem {} {}", p.field, shape(&words.join(" ")))
         }
-        (None, Some(spec), Some(_)) => format!("ok ns={}", spec.namespace().len().min(8)),
-        (None, spec, form) => format!("ok spec={} form={}", spec.is_some(), form.is_some()),
+        (None, Some(spec), Some(_)) => format!("{api}; ok ns={}", spec.namespace().len().min(8)),
+        (None, spec, form) => format!("{api}; ok spec={} form={}", spec.is_some(), form.is_some()),
     }
 }
 
