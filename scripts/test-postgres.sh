@@ -2,6 +2,7 @@
 # Starts or stops the throwaway PostgreSQL cluster that the test suite uses.
 #   scripts/test-postgres.sh start DIR   -> prints DATABASE_URL=... (admin database "postgres")
 #   scripts/test-postgres.sh stop DIR
+# TEST_PG_PORT chooses the port (default: a free one).
 # Uses the installed PostgreSQL server binaries (initdb, pg_ctl). As root, runs them as the
 # `postgres` user, since PostgreSQL refuses to run as root.
 source "$(dirname "$0")/common.sh"
@@ -31,7 +32,8 @@ start)
     if as_pg "$BIN/pg_ctl" status -D "$dir/data" >/dev/null 2>&1; then
         port="$(sed -n 4p "$dir/data/postmaster.pid")"
     else
-        port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+        # TEST_PG_PORT: start again on the port it had (scripts/fault-test.sh restarts it).
+        port="${TEST_PG_PORT:-$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')}"
         as_pg "$BIN/pg_ctl" start -w -t 60 -D "$dir/data" -l "$dir/postgres.log" \
             -o "-p $port -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300" >/dev/null \
             || { tail -20 "$dir/postgres.log" >&2; die "test PostgreSQL did not start"; }

@@ -209,3 +209,21 @@ fn overlapping_samples_of_one_source_are_refused_touching_ones_are_not() {
 fn err_field(b: &IngestBatch) -> String {
     b.validate().unwrap_err().to_string()
 }
+
+/// Found by `scripts/fuzz.sh ingest` (fuzz/corpus/ingest/regression-*): without serde_json's
+/// `float_roundtrip`, `1000.1844674407371` (what serde_json writes for that f64) read back as
+/// `1000.1844674407372`, so a batch's joules changed by one unit in the last place between the
+/// agent and the server.
+#[test]
+fn numbers_read_back_exactly_as_written() {
+    let mut b = batch();
+    b.samples[0].zones[0].energy_joules = 1_000.184_467_440_737_1;
+    let json = serde_json::to_string(&b).unwrap();
+    assert!(json.contains("1000.1844674407371"), "{json}");
+    let back: IngestBatch = serde_json::from_str(&json).unwrap();
+    assert_eq!(
+        back.samples[0].zones[0].energy_joules.to_bits(),
+        1_000.184_467_440_737_1_f64.to_bits()
+    );
+    assert_eq!(back, b);
+}

@@ -105,7 +105,9 @@ pub fn parse_proc_stat(contents: &str) -> Option<NodeCpuTimes> {
     if values.len() < 5 {
         return None;
     }
-    let total_ticks: u64 = values.iter().sum();
+    // Counters whose sum does not fit in 64 bits are not the kernel's (it would take
+    // billions of years of ticks): refused like any other unreadable line, never wrapped.
+    let total_ticks = values.iter().try_fold(0u64, |sum, v| sum.checked_add(*v))?;
     let idle_ticks = values[3] + values[4];
     let cpu_count = lines
         .filter(|l| l.starts_with("cpu") && l.as_bytes().get(3).is_some_and(u8::is_ascii_digit))
@@ -148,7 +150,9 @@ impl ProcfsReader {
         })?;
         parse_proc_stat(&self.buf).ok_or_else(|| ProcfsError::Parse {
             path,
-            reason: "first line is not a `cpu` line with at least 5 numbers".into(),
+            reason:
+                "first line is not a `cpu` line with at least 5 numbers (summing to under 2^64)"
+                    .into(),
         })
     }
 
@@ -193,7 +197,8 @@ impl ProcfsReader {
                     pid,
                     start_ticks: stat.start_ticks,
                     comm: stat.comm,
-                    cpu_ticks: stat.utime_ticks + stat.stime_ticks,
+                    // Saturating: a corrupt stat file must not abort the whole snapshot.
+                    cpu_ticks: stat.utime_ticks.saturating_add(stat.stime_ticks),
                     owner,
                 });
             }
@@ -227,7 +232,7 @@ impl ProcfsReader {
         };
         match (field("MemTotal:"), field("MemAvailable:")) {
             (Some(total_kib), Some(available_kib)) => {
-                total_kib.saturating_sub(available_kib) * 1024
+                total_kib.saturating_sub(available_kib).saturating_mul(1024)
             }
             _ => 0,
         }

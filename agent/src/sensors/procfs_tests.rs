@@ -168,3 +168,29 @@ proptest::proptest! {
         proptest::prop_assert_eq!((fields.utime_ticks, fields.stime_ticks, fields.start_ticks), (11, 22, 33));
     }
 }
+
+/// Found by `scripts/fuzz.sh procfs` (fuzz/corpus/procfs/regression-*): counters near 2^64
+/// overflowed (a panic in debug builds, wrapped figures in release). A `/proc/stat` whose
+/// counters do not fit is refused; a process's utime + stime and the memory in use saturate.
+#[test]
+fn counters_near_u64_max_neither_panic_nor_wrap() {
+    let max = u64::MAX;
+    assert_eq!(
+        parse_proc_stat(&format!("cpu  {max} 1 1 1 1 0 0 0\ncpu0 1 1 1 1 1\n")),
+        None
+    );
+    assert_eq!(
+        parse_proc_stat(&format!("cpu  1 1 1 {max} 1 0 0 0\n")),
+        None
+    );
+    let fits = parse_proc_stat(&format!("cpu  {} 0 0 1 0 0 0 0\n", max - 1)).unwrap();
+    assert_eq!((fits.total_ticks, fits.active_ticks), (max, max - 1));
+
+    let dir = tempfile::tempdir().unwrap();
+    let fx = ProcfsFixture::new(dir.path(), 1).unwrap();
+    fx.process(7, "big", (max, 5), 1, SYSTEM).unwrap();
+    fx.meminfo(max, 0).unwrap();
+    let snapshot = ProcfsReader::new(dir.path()).snapshot().unwrap();
+    assert_eq!(snapshot.processes[0].cpu_ticks, max);
+    assert_eq!(snapshot.memory_used_bytes, max);
+}
