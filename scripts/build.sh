@@ -1,30 +1,45 @@
 #!/usr/bin/env bash
 # Builds Canopy: the wasm hydration bundle (client) and the `canopy` server binary.
-#   scripts/build.sh [--release]
+#   scripts/build.sh [--release] [--bundle-only]
 # Output: $CARGO_TARGET_DIR/<profile>/canopy and, beside it, site/ with
 #   site/pkg/<hash>/{canopy.js, canopy_bg.wasm, canopy.css} (+ .gz) and site/manifest.json.
 # Client and server are always built in the same mode (a debug server with a release bundle
 # fails during hydration).
+# A release bundle has no symbols (profile wasm-release), goes through `wasm-opt -Oz` (binaryen
+# from the npm registry, cached) and must fit the size budget: the wasm and the JS a first page
+# load fetches, gzipped, at most CANOPY_BUNDLE_BUDGET_KB (default 400) kB, or the build fails.
+# --bundle-only stops after the browser bundle (make test checks the budget this way).
 source "$(dirname "$0")/common.sh"
 
-profile=debug; cargo_profile=(); wasm_profile=(); wasm_dir=debug
-if [ "${1:-}" = "--release" ]; then
-    profile=release; cargo_profile=(--release); wasm_profile=(--profile wasm-release); wasm_dir=wasm-release
-fi
+profile=debug; cargo_profile=(); wasm_profile=(); wasm_dir=debug; bundle_only=0
+for arg in "$@"; do
+    case "$arg" in
+        --release) profile=release; cargo_profile=(--release); wasm_profile=(--profile wasm-release); wasm_dir=wasm-release ;;
+        --bundle-only) bundle_only=1 ;;
+        *) die "unknown option $arg (allowed: --release, --bundle-only)" ;;
+    esac
+done
+budget_kb="${CANOPY_BUNDLE_BUDGET_KB:-400}"
 
 eval "$("$REPO_ROOT/scripts/setup-wasm.sh")"
+
+# The bundle is split at the lazy routes (app/src/routes.rs): the linker keeps the relocations
+# the splitter needs. `erase_components` type-erases Leptos's views (much less monomorphised
+# code: 2.35 -> 1.79 MB of release wasm before splitting); it changes types, not the HTML.
+wasm_rustflags="-Clink-args=--emit-relocs --cfg erase_components"
 
 step "Building the browser bundle (wasm32, $profile)"
 cd "$REPO_ROOT"
 if [ "$WASM_ROUTE" = rustup ]; then
     wasm_target_dir="$CARGO_TARGET_DIR"
-    cargo build -p canopy-frontend --lib --target wasm32-unknown-unknown "${wasm_profile[@]}"
+    CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="$wasm_rustflags" \
+        cargo build -p canopy-frontend --lib --target wasm32-unknown-unknown "${wasm_profile[@]}"
 else
     # Debian's compiler with the private wasm32 sysroot; its own target dir keeps the two
     # compilers' artifacts apart (see docs/BUILDING.md).
     wasm_target_dir="$CARGO_TARGET_DIR/front"
     env -u RUSTFLAGS RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc \
-        CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="--sysroot=$WASM_SYSROOT" \
+        CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="--sysroot=$WASM_SYSROOT $wasm_rustflags" \
         /usr/bin/cargo build -p canopy-frontend --lib --target wasm32-unknown-unknown \
         --target-dir "$wasm_target_dir" "${wasm_profile[@]}"
 fi
@@ -33,10 +48,30 @@ wasm="$wasm_target_dir/wasm32-unknown-unknown/$wasm_dir/canopy_frontend.wasm"
 
 stage="$(mktemp -d)"
 trap 'rm -rf "$stage"' EXIT
-"$WASM_BINDGEN" --target web --out-name canopy --no-typescript --out-dir "$stage" "$wasm"
+# Split at the lazy routes (what cargo-leptos --split does): the main module, one module per
+# route's view, the chunks they share, the loader and the manifest HydrationScripts reads.
+cargo build -q -p canopy-wasm-split
+"$CARGO_TARGET_DIR/debug/canopy-wasm-split" "$wasm" "$stage" "$stage/canopy_split.wasm" >/dev/null
+"$WASM_BINDGEN" --target web --out-name canopy --no-typescript --keep-lld-exports --no-demangle \
+    --out-dir "$stage" "$stage/canopy_split.wasm"
+rm "$stage/canopy_split.wasm"
+if [ "$profile" = release ]; then
+    wasm_opt="$("$REPO_ROOT/scripts/setup-wasm-opt.sh")"
+    before="$(cat "$stage"/*.wasm | wc -c)"
+    # Features the Rust wasm32 target emits; wasm-opt must accept them (it drops the producers
+    # and name sections: no -g).
+    for module in "$stage"/*.wasm; do
+        node "$wasm_opt" -Oz --strip-debug --strip-producers \
+            --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+            --enable-mutable-globals --enable-reference-types --enable-multivalue \
+            "$module" -o "$module.opt"
+        mv "$module.opt" "$module"
+    done
+    info "wasm-opt -Oz: $before -> $(cat "$stage"/*.wasm | wc -c) bytes of wasm"
+fi
 cp "$REPO_ROOT/style/main.css" "$stage/canopy.css"
 cp "$REPO_ROOT/style/favicon.svg" "$stage/favicon.svg"
-assets=(canopy.js canopy_bg.wasm canopy.css favicon.svg)
+mapfile -t assets < <(cd "$stage" && ls -1 | LC_ALL=C sort)
 hash="$(cd "$stage" && cat "${assets[@]}" | sha256sum | cut -c1-20)"
 
 site="$CARGO_TARGET_DIR/$profile/site"
@@ -51,7 +86,16 @@ printf '{"pkg_dir":"pkg/%s"}\n' "$hash" > "$site/manifest.json.tmp"
 mv "$site/manifest.json.tmp" "$site/manifest.json"
 # Keep the previous bundle (pages already open may still load it); drop older ones.
 { ls -1t "$site/pkg" | grep -v "^$hash\$" || true; } | tail -n +2 | while read -r old; do rm -rf "${site:?}/pkg/$old"; done
-info "bundle: $site/pkg/$hash ($(du -h "$site/pkg/$hash/canopy_bg.wasm" | cut -f1) wasm)"
+
+# What a first visit downloads: the JS glue, the split loader, the main module and the modules
+# of the heaviest route (its view and the chunks it needs), gzipped.
+first_load="$(python3 "$REPO_ROOT/scripts/bundle-size.py" "$site/pkg/$hash")"
+info "$first_load"
+first_load_kb="$(printf '%s\n' "$first_load" | sed -n 's/^first page load: \([0-9]*\) kB.*/\1/p')"
+if [ "$profile" = release ] && [ "$first_load_kb" -gt "$budget_kb" ]; then
+    die "the release bundle needs $first_load_kb kB gzipped on a first page load, over the budget of $budget_kb kB (CANOPY_BUNDLE_BUDGET_KB; issue 16): find what grew before raising it"
+fi
+[ "$bundle_only" = 1 ] && exit 0
 
 step "Building the server ($profile)"
 cargo build -p canopy-server --bin canopy "${cargo_profile[@]}"

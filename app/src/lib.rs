@@ -10,23 +10,20 @@ pub mod components;
 /// server's e-mails alike.
 pub mod format;
 mod pages;
+mod routes;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Meta, MetaTags, Title};
 use leptos_router::{
     components::{Route, Router, Routes},
-    path, SsrMode,
+    path, Lazy, SsrMode,
 };
 
 use components::shell::AppShell;
-use pages::{
-    dependencies::DependenciesPage,
-    energy::EnergyPage,
-    not_found::NotFound,
-    service::{dependencies::ServiceDependenciesPage, ServicePage},
-    services::ServicesPage,
-    team::TeamPage,
-    teams::TeamsPage,
+use pages::not_found::NotFound;
+use routes::{
+    DependenciesRoute, DeployButtonRoute, EnergyRoute, ServiceDependenciesRoute, ServiceRoute,
+    ServicesRoute, TeamRoute, TeamsRoute,
 };
 
 /// The HTML document around the app, rendered on the server.
@@ -62,15 +59,15 @@ pub fn App() -> impl IntoView {
         <Router>
             <AppShell>
                 <Routes fallback=|| view! { <NotFound /> }>
-                    <Route path=path!("/") view=ServicesPage ssr=SsrMode::Async />
-                    <Route path=path!("/services") view=ServicesPage ssr=SsrMode::Async />
-                    <Route path=path!("/services/:team/:service") view=ServicePage ssr=SsrMode::Async />
-                    <Route path=path!("/services/:team/:service/dependencies") view=ServiceDependenciesPage ssr=SsrMode::Async />
-                    <Route path=path!("/energy") view=EnergyPage ssr=SsrMode::Async />
-                    <Route path=path!("/deploy") view=pages::deploy_button::DeployButtonPage ssr=SsrMode::Async />
-                    <Route path=path!("/dependencies") view=DependenciesPage ssr=SsrMode::Async />
-                    <Route path=path!("/teams") view=TeamsPage ssr=SsrMode::Async />
-                    <Route path=path!("/teams/:team") view=TeamPage ssr=SsrMode::Async />
+                    <Route path=path!("/") view={Lazy::<ServicesRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/services") view={Lazy::<ServicesRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/services/:team/:service") view={Lazy::<ServiceRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/services/:team/:service/dependencies") view={Lazy::<ServiceDependenciesRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/energy") view={Lazy::<EnergyRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/deploy") view={Lazy::<DeployButtonRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/dependencies") view={Lazy::<DependenciesRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/teams") view={Lazy::<TeamsRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/teams/:team") view={Lazy::<TeamRoute>::new()} ssr=SsrMode::Async />
                 </Routes>
             </AppShell>
         </Router>

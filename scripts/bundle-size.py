@@ -1,0 +1,40 @@
+#!/usr/bin/env python3
+"""What a first page load downloads from a built bundle folder (scripts/build.sh), gzipped.
+
+Every visit fetches the JS glue (canopy.js), the split loader and the main wasm module; the page
+being opened also needs its lazy route's view and the chunks the manifest lists for it. Prints
+one line per route, heaviest first, then `first page load: N kB ...` for the heaviest route.
+Usage: scripts/bundle-size.py SITE/pkg/HASH
+"""
+import json
+import os
+import sys
+
+
+def gz(folder, name):
+    return os.path.getsize(os.path.join(folder, name + ".gz"))
+
+
+def main():
+    folder = sys.argv[1]
+    manifest_path = os.path.join(folder, "__wasm_split_manifest.json")
+    with open(manifest_path) as f:
+        manifest = json.load(f)
+    loader = [n for n in os.listdir(folder) if n.startswith("__wasm_split.") and n.endswith(".js")]
+    always = gz(folder, "canopy.js") + gz(folder, "canopy_bg.wasm") + sum(gz(folder, n) for n in loader)
+    routes = sorted(
+        ((sum(gz(folder, m + ".wasm") for m in modules), split) for split, modules in manifest.items()),
+        reverse=True,
+    )
+    for size, split in routes:
+        name = split.strip("_").rsplit("_", 1)[0]
+        print(f"  {name}: {(always + size) / 1024:.0f} kB (route modules {size / 1024:.0f} kB)")
+    heaviest = routes[0][0] if routes else 0
+    print(
+        f"first page load: {-(-(always + heaviest) // 1024)} kB gzipped of wasm + JS at most "
+        f"(JS glue + loader + main module {always / 1024:.0f} kB, heaviest route {heaviest / 1024:.0f} kB)"
+    )
+
+
+if __name__ == "__main__":
+    main()
