@@ -24,9 +24,8 @@ budget_kb="${CANOPY_BUNDLE_BUDGET_KB:-400}"
 eval "$("$REPO_ROOT/scripts/setup-wasm.sh")"
 
 # The bundle is split at the lazy routes (app/src/routes.rs): the linker keeps the relocations
-# the splitter needs. `erase_components` type-erases Leptos's views (much less monomorphised
-# code: 2.35 -> 1.79 MB of release wasm before splitting); it changes types, not the HTML.
-wasm_rustflags="-Clink-args=--emit-relocs --cfg erase_components"
+# the splitter needs.
+wasm_rustflags="-Clink-args=--emit-relocs"
 
 step "Building the browser bundle (wasm32, $profile)"
 cd "$REPO_ROOT"
@@ -60,13 +59,17 @@ if [ "$profile" = release ]; then
     before="$(cat "$stage"/*.wasm | wc -c)"
     # Features the Rust wasm32 target emits; wasm-opt must accept them (it drops the producers
     # and name sections: no -g).
-    for module in "$stage"/*.wasm; do
-        node "$wasm_opt" -Oz --strip-debug --strip-producers \
+    export wasm_opt
+    # shellcheck disable=SC2016
+    # (Its warnings about the name section's newer subsections are noise: the names are dropped.)
+    find "$stage" -maxdepth 1 -name '*.wasm' -print0 | xargs -0 -P "$(nproc)" -I{} sh -c '
+        if ! node "$wasm_opt" -Oz --strip-debug --strip-producers \
             --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
             --enable-mutable-globals --enable-reference-types --enable-multivalue \
-            "$module" -o "$module.opt"
-        mv "$module.opt" "$module"
-    done
+            "$1" -o "$1.opt" 2>"$1.log"; then
+            echo "wasm-opt failed on $1:" >&2; cat "$1.log" >&2; exit 1
+        fi
+        mv "$1.opt" "$1"; rm -f "$1.log"' _ {} || die "wasm-opt failed"
     info "wasm-opt -Oz: $before -> $(cat "$stage"/*.wasm | wc -c) bytes of wasm"
 fi
 cp "$REPO_ROOT/style/main.css" "$stage/canopy.css"

@@ -72,6 +72,10 @@ cargo build -p canopy-sandbox --bin canopy-node-sim
 cargo build -p canopy-github-double --bin canopy-github-double
 timed
 
+t0=$SECONDS; step "The release browser bundle and its size budget (docs/BUILDING.md)"
+"$REPO_ROOT/scripts/build.sh" --release --bundle-only
+timed
+
 t0=$SECONDS; step "Starting a throwaway PostgreSQL for the tests"
 export "$("$REPO_ROOT/scripts/test-postgres.sh" start "$work/pg")"
 timed
