@@ -23,7 +23,10 @@ use pages::{
     dependencies::DependenciesPage,
     energy::EnergyPage,
     not_found::NotFound,
-    service::{dependencies::ServiceDependenciesPage, ServicePage},
+    service::{
+        dependencies::ServiceDependenciesPage, ServiceDeployPage, ServiceEnergyPage,
+        ServiceHistoryPage, ServiceOverviewPage, ServicePodsPage,
+    },
     services::ServicesPage,
     team::TeamPage,
     teams::TeamsPage,
@@ -64,8 +67,13 @@ pub fn App() -> impl IntoView {
                 <Routes fallback=|| view! { <NotFound /> }>
                     <Route path=path!("/") view=ServicesPage ssr=SsrMode::Async />
                     <Route path=path!("/services") view=ServicesPage ssr=SsrMode::Async />
-                    <Route path=path!("/services/:team/:service") view=ServicePage ssr=SsrMode::Async />
+                    // The service page's tabs, each its own URL (pages/service.rs).
+                    <Route path=path!("/services/:team/:service") view=ServiceOverviewPage ssr=SsrMode::Async />
+                    <Route path=path!("/services/:team/:service/deploy") view=ServiceDeployPage ssr=SsrMode::Async />
+                    <Route path=path!("/services/:team/:service/pods") view=ServicePodsPage ssr=SsrMode::Async />
+                    <Route path=path!("/services/:team/:service/energy") view=ServiceEnergyPage ssr=SsrMode::Async />
                     <Route path=path!("/services/:team/:service/dependencies") view=ServiceDependenciesPage ssr=SsrMode::Async />
+                    <Route path=path!("/services/:team/:service/history") view=ServiceHistoryPage ssr=SsrMode::Async />
                     <Route path=path!("/energy") view=EnergyPage ssr=SsrMode::Async />
                     <Route path=path!("/deploy") view=pages::deploy_button::DeployButtonPage ssr=SsrMode::Async />
                     <Route path=path!("/dependencies") view=DependenciesPage ssr=SsrMode::Async />

@@ -236,3 +236,58 @@ export async function startReplica(canopy) {
   await waitReady(base, server, logs);
   return { base, logs, stop: () => stopServer(server) };
 }
+
+/// axe-core's browser bundle (end2end/package.json), injected into pages by `checkA11y`.
+const axeSource = fs.readFileSync(
+  path.join(path.dirname(new URL(import.meta.url).pathname), "../node_modules/axe-core/axe.min.js"),
+  "utf8",
+);
+
+/// The impacts that fail a page: serious and critical (minor and moderate are reported only).
+const FAILING_IMPACTS = new Set(["serious", "critical"]);
+
+/// Runs axe-core on `page` as it is now (injected with `page.addScriptTag`, so the page's
+/// context needs `bypassCSP: true`: Canopy's CSP forbids inline scripts) and throws a readable
+/// list (rule, impact, target selector, help) if any violation is serious or critical. Returns
+/// every violation, for a test that wants to look at the rest.
+export async function checkA11y(page, label = page.url()) {
+  if (!(await page.evaluate(() => typeof window.axe === "object"))) {
+    await page.addScriptTag({ content: axeSource });
+  }
+  const violations = await page.evaluate(async () => {
+    const results = await window.axe.run(document, { resultTypes: ["violations"] });
+    return results.violations.map((v) => ({
+      id: v.id,
+      impact: v.impact,
+      help: v.help,
+      helpUrl: v.helpUrl,
+      nodes: v.nodes.map((n) => ({ target: n.target.join(" "), summary: n.failureSummary })),
+    }));
+  });
+  const failing = violations.filter((v) => FAILING_IMPACTS.has(v.impact));
+  if (failing.length > 0) {
+    const lines = failing.flatMap((v) =>
+      v.nodes.map((n) => `  ${v.id} (${v.impact}) at ${n.target}: ${v.help}\n      ${(n.summary ?? "").replace(/\n/g, "\n      ")}`),
+    );
+    throw new Error(`axe-core: ${failing.length} serious or critical rule(s) violated on ${label}:\n${lines.join("\n")}`);
+  }
+  return violations;
+}
+
+/// Runs `checkA11y` on what a browser WITHOUT JavaScript shows at `url`: the page is loaded in
+/// `noJsPage`'s context (javaScriptEnabled: false), and its DOM, scripts left out, is analysed in
+/// `analysisPage` (a JavaScript context with bypassCSP, since axe-core needs timers, which a
+/// context without JavaScript does not run), served at the same URL so its stylesheet applies.
+/// Returns the no-JS page's response.
+export async function checkA11yWithoutJs(noJsPage, analysisPage, url) {
+  const response = await noJsPage.goto(url);
+  const html = (await noJsPage.content()).replace(/<script\b[\s\S]*?<\/script>/gi, "");
+  const target = noJsPage.url();
+  await analysisPage.route(target, (route) =>
+    route.fulfill({ status: 200, contentType: "text/html; charset=utf-8", body: html }),
+  );
+  await analysisPage.goto(target);
+  await analysisPage.unroute(target);
+  await checkA11y(analysisPage, `${target} (without JavaScript)`);
+  return response;
+}

@@ -25,7 +25,7 @@ impl Target {
     /// This page with the log viewer on `pod` (and `container`, `previous`).
     fn page_href(&self, pod: &str, container: Option<&str>, previous: bool) -> String {
         let mut href = format!(
-            "/services/{}/{}?env={}&pod={pod}",
+            "/services/{}/{}/pods?env={}&pod={pod}",
             self.team, self.service, self.environment
         );
         if let Some(container) = container {
