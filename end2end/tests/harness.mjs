@@ -291,3 +291,79 @@ export async function checkA11yWithoutJs(noJsPage, analysisPage, url) {
   await checkA11y(analysisPage, `${target} (without JavaScript)`);
   return response;
 }
+
+/// Deploys `spec` ({ team, name, environment, image, port, replicas, ... }) through the REST
+/// API and waits until its revision runs (the control plane's simulated pods are ready).
+export async function deployAndWait(canopy, spec, timeout = 90_000) {
+  const headers = { authorization: `Bearer ${canopy.apiToken}`, "content-type": "application/json" };
+  const response = await fetch(`${canopy.base}/api/v1/deploys`, { method: "POST", headers, body: JSON.stringify({ spec }) });
+  const body = await response.text();
+  if (response.status !== 202) throw new Error(`deploy: ${response.status} ${body}`);
+  const { revision } = JSON.parse(body);
+  const deadline = Date.now() + timeout;
+  while (Date.now() < deadline) {
+    const status = await fetch(`${canopy.base}/api/v1/services/${spec.team}/${spec.name}/${spec.environment}`, { headers });
+    const { history } = await status.json();
+    const record = history.find((d) => d.revision === revision);
+    if (record?.status === "succeeded") return record;
+    if (record?.status === "failed") throw new Error(`deploy failed: ${JSON.stringify(record)}`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new Error(`revision ${revision} of ${spec.team}/${spec.name} was not running within ${timeout} ms`);
+}
+
+/// Ingests one measured 60 s interval a few minutes ago for a pod of `team`/`service` in
+/// `environment` (`joules` for the pod) through the real ingest API, as an agent would.
+export async function ingestEnergy(canopy, { team, service, environment = "dev", joules = 1800 }) {
+  const admin = { authorization: `Bearer ${canopy.apiToken}`, "content-type": "application/json" };
+  const node = uniqueName("node");
+  const created = await fetch(`${canopy.base}/api/v1/energy/node-tokens`, { method: "POST", headers: admin, body: JSON.stringify({ node }) });
+  if (created.status !== 201) throw new Error(`node token: ${created.status} ${await created.text()}`);
+  const { token } = await created.json();
+  const end = new Date(Date.now() - 5 * 60_000);
+  const start = new Date(end.getTime() - 60_000);
+  const batch = {
+    schema_version: 1,
+    node,
+    batch_id: crypto.randomUUID(),
+    created_at: new Date().toISOString(),
+    samples: [
+      {
+        start: start.toISOString(),
+        end: end.toISOString(),
+        source: "measured",
+        host_energy_joules: joules * 2,
+        idle_energy_joules: joules,
+        system_energy_joules: 0,
+        zones: [{ zone: "package-0", energy_joules: joules * 2 }],
+        pods: [
+          {
+            pod_uid: crypto.randomUUID(),
+            namespace: `${team}-${environment}`,
+            pod: `${service}-1`,
+            container: service,
+            labels: { "canopy.dev/team": team, "canopy.dev/service": service },
+            energy_joules: joules,
+          },
+        ],
+      },
+    ],
+  };
+  const ingested = await fetch(`${canopy.base}/api/v1/ingest`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    body: JSON.stringify(batch),
+  });
+  if (ingested.status < 200 || ingested.status >= 300) throw new Error(`ingest: ${ingested.status} ${await ingested.text()}`);
+}
+
+/// Presses Tab (at most `max` times) until the focused element matches `selector`; fails
+/// with where the focus went otherwise. Returns the number of presses.
+export async function tabTo(page, selector, max = 120) {
+  for (let i = 1; i <= max; i++) {
+    await page.keyboard.press("Tab");
+    if (await page.evaluate((s) => document.activeElement?.matches(s) ?? false, selector)) return i;
+  }
+  const at = await page.evaluate(() => document.activeElement?.outerHTML.slice(0, 120));
+  throw new Error(`${max} presses of Tab did not reach ${selector} (focus is on ${at})`);
+}

@@ -233,7 +233,8 @@ fn EventsList(events: Vec<EventInfo>) -> impl IntoView {
                 view! { <p class="muted">"No recent events."</p> }.into_any()
             } else {
                 view! {
-                    <ul class="events">
+                    // Scrollable: focusable so the keyboard can scroll it (axe: scrollable-region-focusable).
+                    <ul class="events" tabindex="0" aria-label="Recent events, newest first">
                         {events
                             .into_iter()
                             .map(|event| {
