@@ -265,6 +265,12 @@ export async function checkA11y(page, label = page.url()) {
     }));
   });
   const failing = violations.filter((v) => FAILING_IMPACTS.has(v.impact));
+  // CANOPY_A11Y_REPORT=1 also prints the minor and moderate ones (they do not fail a test).
+  if (process.env.CANOPY_A11Y_REPORT) {
+    for (const v of violations.filter((v) => !FAILING_IMPACTS.has(v.impact))) {
+      console.log(`a11y-report ${v.id} (${v.impact}) on ${label}: ${v.nodes.map((n) => n.target).join(", ")}`);
+    }
+  }
   if (failing.length > 0) {
     const lines = failing.flatMap((v) =>
       v.nodes.map((n) => `  ${v.id} (${v.impact}) at ${n.target}: ${v.help}\n      ${(n.summary ?? "").replace(/\n/g, "\n      ")}`),

@@ -184,7 +184,7 @@ fn PodsTable(pods: Vec<PodInfo>, target: Target) -> impl IntoView {
                         <th scope="col">"Age"</th>
                         <th scope="col">"Node"</th>
                         <th scope="col">"Revision"</th>
-                        <th scope="col"></th>
+                        <th scope="col"><span class="visually-hidden">"Logs"</span></th>
                     </tr>
                 </thead>
                 <tbody>
