@@ -22,8 +22,9 @@ use leptos_router::{
 use components::shell::AppShell;
 use pages::not_found::NotFound;
 use routes::{
-    DependenciesRoute, DeployButtonRoute, EnergyRoute, ServiceDependenciesRoute, ServiceRoute,
-    ServicesRoute, TeamRoute, TeamsRoute,
+    DependenciesRoute, DeployButtonRoute, EnergyRoute, ServiceDependenciesRoute,
+    ServiceDeployRoute, ServiceEnergyRoute, ServiceHistoryRoute, ServiceOverviewRoute,
+    ServicePodsRoute, ServicesRoute, TeamRoute, TeamsRoute,
 };
 
 /// The HTML document around the app, rendered on the server.
@@ -61,8 +62,13 @@ pub fn App() -> impl IntoView {
                 <Routes fallback=|| view! { <NotFound /> }>
                     <Route path=path!("/") view={Lazy::<ServicesRoute>::new()} ssr=SsrMode::Async />
                     <Route path=path!("/services") view={Lazy::<ServicesRoute>::new()} ssr=SsrMode::Async />
-                    <Route path=path!("/services/:team/:service") view={Lazy::<ServiceRoute>::new()} ssr=SsrMode::Async />
+                    // The service page's tabs, each its own URL (pages/service.rs).
+                    <Route path=path!("/services/:team/:service") view={Lazy::<ServiceOverviewRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/services/:team/:service/deploy") view={Lazy::<ServiceDeployRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/services/:team/:service/pods") view={Lazy::<ServicePodsRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/services/:team/:service/energy") view={Lazy::<ServiceEnergyRoute>::new()} ssr=SsrMode::Async />
                     <Route path=path!("/services/:team/:service/dependencies") view={Lazy::<ServiceDependenciesRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/services/:team/:service/history") view={Lazy::<ServiceHistoryRoute>::new()} ssr=SsrMode::Async />
                     <Route path=path!("/energy") view={Lazy::<EnergyRoute>::new()} ssr=SsrMode::Async />
                     <Route path=path!("/deploy") view={Lazy::<DeployButtonRoute>::new()} ssr=SsrMode::Async />
                     <Route path=path!("/dependencies") view={Lazy::<DependenciesRoute>::new()} ssr=SsrMode::Async />

@@ -9,8 +9,13 @@ use leptos_router::{lazy_route, LazyRoute};
 
 use crate::pages::{
     dependencies::DependenciesPage, deploy_button::DeployButtonPage, energy::EnergyPage,
-    service::dependencies::ServiceDependenciesPage, service::ServicePage, services::ServicesPage,
-    team::TeamPage, teams::TeamsPage,
+    service::{
+        dependencies::ServiceDependenciesPage, ServiceDeployPage, ServiceEnergyPage,
+        ServiceHistoryPage, ServiceOverviewPage, ServicePodsPage,
+    },
+    services::ServicesPage,
+    team::TeamPage,
+    teams::TeamsPage,
 };
 
 /// A route whose view is the page component `$page`, loaded lazily. Pages load their own data
@@ -38,8 +43,24 @@ lazy_page!(
     ServicesRoute => ServicesPage
 );
 lazy_page!(
-    /// `/services/:team/:service`.
-    ServiceRoute => ServicePage
+    /// `/services/:team/:service`: the service's Overview tab.
+    ServiceOverviewRoute => ServiceOverviewPage
+);
+lazy_page!(
+    /// `/services/:team/:service/deploy`.
+    ServiceDeployRoute => ServiceDeployPage
+);
+lazy_page!(
+    /// `/services/:team/:service/pods`: pods, events and logs.
+    ServicePodsRoute => ServicePodsPage
+);
+lazy_page!(
+    /// `/services/:team/:service/energy`.
+    ServiceEnergyRoute => ServiceEnergyPage
+);
+lazy_page!(
+    /// `/services/:team/:service/history`.
+    ServiceHistoryRoute => ServiceHistoryPage
 );
 lazy_page!(
     /// `/services/:team/:service/dependencies`.

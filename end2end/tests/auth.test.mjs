@@ -34,7 +34,7 @@ test("a viewer sees no deploy form and a forged deploy is refused", async () => 
   const team = uniqueName("view");
   const viewer = await canopy.createUser({ team, role: "viewer" });
   const { context, page, problems } = await newPage(canopy.browser, { user: viewer });
-  await page.goto(`${canopy.base}/services/${team}/web?env=dev`);
+  await page.goto(`${canopy.base}/services/${team}/web/deploy?env=dev`);
   await page.locator('main[data-hydrated="true"]').waitFor({ timeout: 30_000 });
   assert.equal(await page.locator('button:has-text("Preview changes")').count(), 0, "no deploy form");
   assert.match(await page.getByTestId("read-only").textContent(), new RegExp(`deployer role in team ${team}`));

@@ -78,7 +78,7 @@ after(async () => {
 for (const javaScriptEnabled of [false, true]) {
   test(`the service energy chart renders ${javaScriptEnabled ? "with" : "without"} JavaScript`, async () => {
     const { context, page, problems } = await newPage(canopy.browser, { javaScriptEnabled });
-    await page.goto(`${canopy.base}/services/${team}/web?env=dev`);
+    await page.goto(`${canopy.base}/services/${team}/web/energy?env=dev`);
     if (javaScriptEnabled) {
       await page.locator('main[data-hydrated="true"]').waitFor({ timeout: 30_000 });
     }
@@ -157,7 +157,7 @@ test("the custom period form works without JavaScript and names a bad field", as
 
 test("hovering a bar of the service chart shows its values once hydrated", async () => {
   const { context, page, problems } = await newPage(canopy.browser, { javaScriptEnabled: true });
-  await page.goto(`${canopy.base}/services/${team}/web?env=dev`);
+  await page.goto(`${canopy.base}/services/${team}/web/energy?env=dev`);
   await page.locator('main[data-hydrated="true"]').waitFor({ timeout: 30_000 });
   const section = page.getByTestId("service-energy");
   const readout = section.getByTestId("chart-readout");
@@ -178,14 +178,14 @@ test("hovering a bar of the service chart shows its values once hydrated", async
 for (const javaScriptEnabled of [false, true]) {
   test(`the service chart's period switch keeps the environment ${javaScriptEnabled ? "with" : "without"} JavaScript`, async () => {
     const { context, page, problems } = await newPage(canopy.browser, { javaScriptEnabled });
-    await page.goto(`${canopy.base}/services/${team}/web?env=dev`);
+    await page.goto(`${canopy.base}/services/${team}/web/energy?env=dev`);
     if (javaScriptEnabled) {
       await page.locator('main[data-hydrated="true"]').waitFor({ timeout: 30_000 });
     }
     const section = page.getByTestId("service-energy");
     // A preset: the last 24 hours still hold the batch of a few minutes ago.
     await section.getByRole("link", { name: "24h" }).click();
-    await page.waitForURL(`**/services/${team}/web?env=dev&period=24h`);
+    await page.waitForURL(`**/services/${team}/web/energy?env=dev&period=24h`);
     assert.equal(await section.getByRole("link", { name: "24h" }).getAttribute("aria-current"), "page");
     await section.locator("svg").first().waitFor({ timeout: 15_000 });
     assert.match(await section.textContent(), /measured/);
@@ -196,13 +196,13 @@ for (const javaScriptEnabled of [false, true]) {
     await form.locator('input[name="from"]').fill(batchDay);
     await form.locator('input[name="to"]').fill(batchDay);
     await form.getByRole("button", { name: "Show" }).click();
-    await page.waitForURL(`**/services/${team}/web?env=dev&from=${batchDay}&to=${batchDay}`);
+    await page.waitForURL(`**/services/${team}/web/energy?env=dev&from=${batchDay}&to=${batchDay}`);
     await section.locator("svg").first().waitFor({ timeout: 15_000 });
     assert.match(await section.textContent(), /measured/);
     if (javaScriptEnabled) assert.deepEqual(problems, []);
     await form.locator('input[name="to"]').fill("2020-01-01");
     await form.getByRole("button", { name: "Show" }).click();
-    await page.waitForURL(`**/services/${team}/web?env=dev&from=${batchDay}&to=2020-01-01`);
+    await page.waitForURL(`**/services/${team}/web/energy?env=dev&from=${batchDay}&to=2020-01-01`);
     const error = await section.getByTestId("period-error").textContent();
     assert.match(error, new RegExp(`^From: ${batchDay} is after the last day 2020-01-01`));
     // With JavaScript the refused server call answers with an error status, which the browser

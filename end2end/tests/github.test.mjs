@@ -52,6 +52,14 @@ test("a deployer opens a deploy button, sees the prefilled form, deploys and see
     null,
     { timeout: 90_000 },
   );
+  // Landed on the Overview tab with the live rollout; the History tab lists the deploy.
+  assert.equal(
+    await page.locator('nav[aria-label="Service sections"] a[aria-current="page"]').textContent(),
+    "Overview",
+  );
+  await page.getByRole("navigation", { name: "Service sections" }).getByRole("link", { name: "History" }).click();
+  await page.waitForURL(`${canopy.base}/services/${team}/shop/history?env=dev`);
+  await page.getByTestId("history").waitFor();
   assert.match(await page.getByTestId("history").textContent(), /ghcr\.io\/acme\/shop:2\.3\.0/);
   assert.deepEqual(problems, [], `console errors or policy violations: ${problems.join("\n")}`);
   await context.close();

@@ -236,3 +236,140 @@ export async function startReplica(canopy) {
   await waitReady(base, server, logs);
   return { base, logs, stop: () => stopServer(server) };
 }
+
+/// axe-core's browser bundle (end2end/package.json), injected into pages by `checkA11y`.
+const axeSource = fs.readFileSync(
+  path.join(path.dirname(new URL(import.meta.url).pathname), "../node_modules/axe-core/axe.min.js"),
+  "utf8",
+);
+
+/// The impacts that fail a page: serious and critical (minor and moderate are reported only).
+const FAILING_IMPACTS = new Set(["serious", "critical"]);
+
+/// Runs axe-core on `page` as it is now (injected with `page.addScriptTag`, so the page's
+/// context needs `bypassCSP: true`: Canopy's CSP forbids inline scripts) and throws a readable
+/// list (rule, impact, target selector, help) if any violation is serious or critical. Returns
+/// every violation, for a test that wants to look at the rest.
+export async function checkA11y(page, label = page.url()) {
+  if (!(await page.evaluate(() => typeof window.axe === "object"))) {
+    await page.addScriptTag({ content: axeSource });
+  }
+  const violations = await page.evaluate(async () => {
+    const results = await window.axe.run(document, { resultTypes: ["violations"] });
+    return results.violations.map((v) => ({
+      id: v.id,
+      impact: v.impact,
+      help: v.help,
+      helpUrl: v.helpUrl,
+      nodes: v.nodes.map((n) => ({ target: n.target.join(" "), summary: n.failureSummary })),
+    }));
+  });
+  const failing = violations.filter((v) => FAILING_IMPACTS.has(v.impact));
+  // CANOPY_A11Y_REPORT=1 also prints the minor and moderate ones (they do not fail a test).
+  if (process.env.CANOPY_A11Y_REPORT) {
+    for (const v of violations.filter((v) => !FAILING_IMPACTS.has(v.impact))) {
+      console.log(`a11y-report ${v.id} (${v.impact}) on ${label}: ${v.nodes.map((n) => n.target).join(", ")}`);
+    }
+  }
+  if (failing.length > 0) {
+    const lines = failing.flatMap((v) =>
+      v.nodes.map((n) => `  ${v.id} (${v.impact}) at ${n.target}: ${v.help}\n      ${(n.summary ?? "").replace(/\n/g, "\n      ")}`),
+    );
+    throw new Error(`axe-core: ${failing.length} serious or critical rule(s) violated on ${label}:\n${lines.join("\n")}`);
+  }
+  return violations;
+}
+
+/// Runs `checkA11y` on what a browser WITHOUT JavaScript shows at `url`: the page is loaded in
+/// `noJsPage`'s context (javaScriptEnabled: false), and its DOM, scripts left out, is analysed in
+/// `analysisPage` (a JavaScript context with bypassCSP, since axe-core needs timers, which a
+/// context without JavaScript does not run), served at the same URL so its stylesheet applies.
+/// Returns the no-JS page's response.
+export async function checkA11yWithoutJs(noJsPage, analysisPage, url) {
+  const response = await noJsPage.goto(url);
+  const html = (await noJsPage.content()).replace(/<script\b[\s\S]*?<\/script>/gi, "");
+  const target = noJsPage.url();
+  await analysisPage.route(target, (route) =>
+    route.fulfill({ status: 200, contentType: "text/html; charset=utf-8", body: html }),
+  );
+  await analysisPage.goto(target);
+  await analysisPage.unroute(target);
+  await checkA11y(analysisPage, `${target} (without JavaScript)`);
+  return response;
+}
+
+/// Deploys `spec` ({ team, name, environment, image, port, replicas, ... }) through the REST
+/// API and waits until its revision runs (the control plane's simulated pods are ready).
+export async function deployAndWait(canopy, spec, timeout = 90_000) {
+  const headers = { authorization: `Bearer ${canopy.apiToken}`, "content-type": "application/json" };
+  const response = await fetch(`${canopy.base}/api/v1/deploys`, { method: "POST", headers, body: JSON.stringify({ spec }) });
+  const body = await response.text();
+  if (response.status !== 202) throw new Error(`deploy: ${response.status} ${body}`);
+  const { revision } = JSON.parse(body);
+  const deadline = Date.now() + timeout;
+  while (Date.now() < deadline) {
+    const status = await fetch(`${canopy.base}/api/v1/services/${spec.team}/${spec.name}/${spec.environment}`, { headers });
+    const { history } = await status.json();
+    const record = history.find((d) => d.revision === revision);
+    if (record?.status === "succeeded") return record;
+    if (record?.status === "failed") throw new Error(`deploy failed: ${JSON.stringify(record)}`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new Error(`revision ${revision} of ${spec.team}/${spec.name} was not running within ${timeout} ms`);
+}
+
+/// Ingests one measured 60 s interval a few minutes ago for a pod of `team`/`service` in
+/// `environment` (`joules` for the pod) through the real ingest API, as an agent would.
+export async function ingestEnergy(canopy, { team, service, environment = "dev", joules = 1800 }) {
+  const admin = { authorization: `Bearer ${canopy.apiToken}`, "content-type": "application/json" };
+  const node = uniqueName("node");
+  const created = await fetch(`${canopy.base}/api/v1/energy/node-tokens`, { method: "POST", headers: admin, body: JSON.stringify({ node }) });
+  if (created.status !== 201) throw new Error(`node token: ${created.status} ${await created.text()}`);
+  const { token } = await created.json();
+  const end = new Date(Date.now() - 5 * 60_000);
+  const start = new Date(end.getTime() - 60_000);
+  const batch = {
+    schema_version: 1,
+    node,
+    batch_id: crypto.randomUUID(),
+    created_at: new Date().toISOString(),
+    samples: [
+      {
+        start: start.toISOString(),
+        end: end.toISOString(),
+        source: "measured",
+        host_energy_joules: joules * 2,
+        idle_energy_joules: joules,
+        system_energy_joules: 0,
+        zones: [{ zone: "package-0", energy_joules: joules * 2 }],
+        pods: [
+          {
+            pod_uid: crypto.randomUUID(),
+            namespace: `${team}-${environment}`,
+            pod: `${service}-1`,
+            container: service,
+            labels: { "canopy.dev/team": team, "canopy.dev/service": service },
+            energy_joules: joules,
+          },
+        ],
+      },
+    ],
+  };
+  const ingested = await fetch(`${canopy.base}/api/v1/ingest`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    body: JSON.stringify(batch),
+  });
+  if (ingested.status < 200 || ingested.status >= 300) throw new Error(`ingest: ${ingested.status} ${await ingested.text()}`);
+}
+
+/// Presses Tab (at most `max` times) until the focused element matches `selector`; fails
+/// with where the focus went otherwise. Returns the number of presses.
+export async function tabTo(page, selector, max = 120) {
+  for (let i = 1; i <= max; i++) {
+    await page.keyboard.press("Tab");
+    if (await page.evaluate((s) => document.activeElement?.matches(s) ?? false, selector)) return i;
+  }
+  const at = await page.evaluate(() => document.activeElement?.outerHTML.slice(0, 120));
+  throw new Error(`${max} presses of Tab did not reach ${selector} (focus is on ${at})`);
+}

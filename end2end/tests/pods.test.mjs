@@ -17,8 +17,7 @@ after(async () => {
 test("pods, events and a followed log on the service page", async () => {
   const { context, page, problems } = await newPage(canopy.browser);
   const team = uniqueName("e2e-pods");
-  const pageUrl = `${canopy.base}/services/${team}/web?env=dev`;
-  await page.goto(pageUrl);
+  await page.goto(`${canopy.base}/services/${team}/web/deploy?env=dev`);
   await page.locator('main[data-hydrated="true"]').waitFor({ timeout: 30_000 });
 
   await page.fill("#image", "ghcr.io/acme/web:1.0.0");
@@ -32,7 +31,9 @@ test("pods, events and a followed log on the service page", async () => {
     { timeout: 60_000 },
   );
 
-  // The section is rebuilt when the rollout ends; it then lists the running pod.
+  // The Pods & logs tab (a link: client-side navigation) lists the running pod.
+  await page.getByRole("navigation", { name: "Service sections" }).getByRole("link", { name: "Pods & logs" }).click();
+  await page.waitForURL(`${canopy.base}/services/${team}/web/pods?env=dev`);
   const pods = page.getByTestId("pods");
   await page.waitForFunction(
     () => document.querySelector('[data-testid="pods"] .pod-status')?.textContent === "Running",
@@ -102,7 +103,7 @@ test("without JavaScript the pods, events and log are on the page", async () => 
   const deadline = Date.now() + 60_000;
   let html = "";
   while (Date.now() < deadline) {
-    await page.goto(`${canopy.base}/services/${team}/api?env=dev`);
+    await page.goto(`${canopy.base}/services/${team}/api/pods?env=dev`);
     html = await page.content();
     if (html.includes('class="pod-status ok"') && html.includes("ready to serve requests")) break;
     await new Promise((r) => setTimeout(r, 1000));

@@ -1,7 +1,9 @@
 //! A service's energy over time as an SVG bar chart rendered on the server (works without
 //! JavaScript): one stacked bar per step, measured / estimated / simulated in separate colours,
 //! each bar's values in its tooltip (`<title>`), and a legend naming the sources. Once
-//! hydrated, hovering or focusing a bar shows its values under the chart.
+//! hydrated, hovering or focusing a bar shows its values under the chart. Its text
+//! alternative: the image's label summarises the series (total by source, the highest step),
+//! and a table of every step's figures sits under it in a `<details>`.
 
 use leptos::prelude::*;
 
@@ -68,12 +70,8 @@ pub fn EnergyChart(series: EnergySeries, #[prop(optional)] title: Option<String>
     let slot = WIDTH / count;
     let bar_width = (slot * 0.8).max(1.0);
     let label = title.unwrap_or_else(|| format!("{} / {}", series.team, series.service));
-    let aria = format!(
-        "Energy of {label} from {} to {}, per {} h, by source",
-        series.from,
-        series.to,
-        series.step_secs / 3600
-    );
+    let aria = summary(&series, &label);
+    let table = data_table(&series);
     let bars = series
         .points
         .iter()
@@ -146,6 +144,7 @@ pub fn EnergyChart(series: EnergySeries, #[prop(optional)] title: Option<String>
             <p class="chart-readout" aria-live="polite" data-testid="chart-readout">
                 {move || hovered.get().unwrap_or_else(|| "Hover over or focus a bar for its values.".to_owned())}
             </p>
+            {table}
             <figcaption>
                 <strong>{label}</strong>
                 {SOURCE_COLOURS
@@ -168,6 +167,84 @@ pub fn EnergyChart(series: EnergySeries, #[prop(optional)] title: Option<String>
         </figure>
     }
     .into_any()
+}
+
+/// The chart's label for screen readers: what it shows, the total by source and the highest
+/// step, e.g. `Energy of shop / web from … to …, per 1 h: measured 500 mWh · 289 mg CO2e in
+/// total; highest step 2026-11-30T10:00:00Z with 500 mWh.`
+fn summary(series: &EnergySeries, label: &str) -> String {
+    let totals = series
+        .total
+        .parts()
+        .into_iter()
+        .map(|(source, figure)| {
+            format!(
+                "{source} {}",
+                or_refused(energy_and_co2e(figure.kwh, figure.grams_co2e))
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let peak = series
+        .points
+        .iter()
+        .max_by(|a, b| a.figures.total().kwh.total_cmp(&b.figures.total().kwh))
+        .map(|p| {
+            format!(
+                "; highest step {} with {}",
+                p.start,
+                or_refused(energy(p.figures.total().kwh))
+            )
+        })
+        .unwrap_or_default();
+    format!(
+        "Energy of {label} from {} to {}, per {}: {totals} in total{peak}. The table below the chart lists every step.",
+        series.from,
+        series.to,
+        crate::format::duration(series.step_secs.max(0) as u64),
+    )
+}
+
+/// Every step's figures by source, as a table (the chart's text alternative).
+fn data_table(series: &EnergySeries) -> impl IntoView {
+    let figure = |f: Figure| {
+        if f.kwh > 0.0 {
+            or_refused(energy_and_co2e(f.kwh, f.grams_co2e))
+        } else {
+            "–".to_owned()
+        }
+    };
+    let rows = series
+        .points
+        .iter()
+        .map(|p| {
+            view! {
+                <tr>
+                    <th scope="row"><time datetime=p.start.clone()>{p.start.clone()}</time></th>
+                    <td>{figure(p.figures.measured)}</td>
+                    <td>{figure(p.figures.estimated)}</td>
+                    <td>{figure(p.figures.simulated)}</td>
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
+        <details class="chart-data" data-testid="chart-data">
+            <summary>"The chart's figures as a table"</summary>
+            <table class="table">
+                <caption class="visually-hidden">"Energy and CO2e per step, by source"</caption>
+                <thead>
+                    <tr>
+                        <th scope="col">"Step starting"</th>
+                        <th scope="col">"Measured"</th>
+                        <th scope="col">"Estimated"</th>
+                        <th scope="col">"Simulated"</th>
+                    </tr>
+                </thead>
+                <tbody>{rows}</tbody>
+            </table>
+        </details>
+    }
 }
 
 #[allow(unused_imports)]

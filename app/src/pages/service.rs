@@ -1,9 +1,15 @@
-//! A service's page in one environment: live rollout status, deploy form with preview,
-//! history with rollback.
+//! A service's page, one URL per section (tabs that are plain links, so they work without
+//! JavaScript): Overview (live status, current revision, GitHub), Deploy (the form with its
+//! preview, restart, scale, delete), Pods & logs, Energy, Dependencies (`dependencies.rs`) and
+//! History (with rollback). Each tab loads only what it shows; the tab links keep the chosen
+//! environment (`?env=`) and energy period.
 
 use leptos::{form::ActionForm, prelude::*};
 use leptos_meta::Title;
-use leptos_router::hooks::{use_params_map, use_query_map};
+use leptos_router::{
+    hooks::{use_params_map, use_query_map},
+    params::ParamsMap,
+};
 
 use crate::api::energy::{load_service_energy_for, load_service_pods};
 use crate::components::csrf::CsrfField;
@@ -14,6 +20,7 @@ use crate::{
             PreviewDeploy, RestartService, RollbackService, ScaleService, ServiceOverview,
         },
         deploys::{DeployRecord, DeployStatus},
+        energy::EnergyPeriod,
         github::load_github_card,
         spec::{Environment, Size},
         AppError,
@@ -33,19 +40,193 @@ mod pods;
 use operations::{Operations, OperationsView};
 use pods::PodsSection;
 
-#[component]
-pub fn ServicePage() -> impl IntoView {
+/// The service page's sections, each its own URL under `/services/:team/:service`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tab {
+    Overview,
+    Deploy,
+    Pods,
+    Energy,
+    Dependencies,
+    History,
+}
+
+impl Tab {
+    pub const ALL: [Tab; 6] = [
+        Tab::Overview,
+        Tab::Deploy,
+        Tab::Pods,
+        Tab::Energy,
+        Tab::Dependencies,
+        Tab::History,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Tab::Overview => "Overview",
+            Tab::Deploy => "Deploy",
+            Tab::Pods => "Pods & logs",
+            Tab::Energy => "Energy",
+            Tab::Dependencies => "Dependencies",
+            Tab::History => "History",
+        }
+    }
+
+    /// A short name: the path's last segment (the overview has none) and the tab link's test id.
+    pub fn slug(self) -> &'static str {
+        match self {
+            Tab::Overview => "overview",
+            Tab::Deploy => "deploy",
+            Tab::Pods => "pods",
+            Tab::Energy => "energy",
+            Tab::Dependencies => "dependencies",
+            Tab::History => "history",
+        }
+    }
+
+    /// The tab's path, without a query.
+    pub fn path(self, team: &str, service: &str) -> String {
+        match self {
+            Tab::Overview => format!("/services/{team}/{service}"),
+            tab => format!("/services/{team}/{service}/{}", tab.slug()),
+        }
+    }
+
+    /// The tab's URL keeping what the page's query chose that every tab shares (the
+    /// environment and the energy period), with `env` in place of the environment if given.
+    pub fn href(self, team: &str, service: &str, query: &ParamsMap, env: Option<&str>) -> String {
+        let mut kept = Vec::new();
+        match env {
+            Some(env) => kept.push(format!("env={env}")),
+            None => {
+                if let Some(env) = query.get("env").and_then(|e| Environment::parse(&e)) {
+                    kept.push(format!("env={}", env.as_str()));
+                }
+            }
+        }
+        if let Some(period) = query.get("period").and_then(|p| EnergyPeriod::parse(&p)) {
+            kept.push(format!("period={}", period.as_str()));
+        }
+        // Custom days are kept as they were typed when they can only be a date (no escaping
+        // needed); anything else is the energy tab's to refuse, not the links' to carry.
+        for name in ["from", "to"] {
+            if let Some(day) = query.get(name).filter(|d| {
+                !d.is_empty() && d.len() <= 10 && d.chars().all(|c| c.is_ascii_digit() || c == '-')
+            }) {
+                kept.push(format!("{name}={day}"));
+            }
+        }
+        let path = self.path(team, service);
+        if kept.is_empty() {
+            path
+        } else {
+            format!("{path}?{}", kept.join("&"))
+        }
+    }
+}
+
+/// The page's team, service and environment (`?env=`, dev when absent or unknown).
+#[derive(Clone, Copy)]
+struct PageTarget {
+    team: Signal<String>,
+    service: Signal<String>,
+    environment: Signal<String>,
+}
+
+fn page_target() -> PageTarget {
     let params = use_params_map();
     let query = use_query_map();
-    let team = move || params.read().get("team").unwrap_or_default();
-    let service = move || params.read().get("service").unwrap_or_default();
-    let environment = move || {
-        let env = query.read().get("env").unwrap_or_default();
-        Environment::parse(&env)
-            .unwrap_or(Environment::Dev)
-            .to_string()
-    };
+    PageTarget {
+        team: Signal::derive(move || params.read().get("team").unwrap_or_default()),
+        service: Signal::derive(move || params.read().get("service").unwrap_or_default()),
+        environment: Signal::derive(move || {
+            let env = query.read().get("env").unwrap_or_default();
+            Environment::parse(&env)
+                .unwrap_or(Environment::Dev)
+                .to_string()
+        }),
+    }
+}
 
+/// The page's head, shared by every tab: where it is, the service's name, the tab links and
+/// (for the tabs that depend on it) the environment links.
+#[component]
+pub(crate) fn ServiceHeader(tab: Tab) -> impl IntoView {
+    let PageTarget {
+        team,
+        service,
+        environment,
+    } = page_target();
+    let query = use_query_map();
+    view! {
+        <Title text=move || format!("{} · {} · Canopy", service.get(), tab.label()) />
+        <p class="muted small"><a href="/services">"Services"</a> " / " {team}</p>
+        <h1>{service}</h1>
+        <nav class="tabs service-tabs" aria-label="Service sections">
+            {Tab::ALL
+                .into_iter()
+                .map(|t| {
+                    let href = move || t.href(&team.get(), &service.get(), &query.read(), None);
+                    view! {
+                        <a href=href aria-current=(t == tab).then_some("page")
+                            data-testid=format!("tab-{}", t.slug())>
+                            {t.label()}
+                        </a>
+                    }
+                })
+                .collect_view()}
+        </nav>
+        {(tab != Tab::Dependencies).then(|| view! {
+            <nav class="tabs" aria-label="Environment">
+                {Environment::ALL
+                    .into_iter()
+                    .map(|env| {
+                        let href = move || tab.href(&team.get(), &service.get(), &query.read(), Some(env.as_str().as_ref()));
+                        view! {
+                            <a href=href aria-current=move || (environment.get() == env.as_str()).then_some("page")>
+                                {env.as_str()}
+                            </a>
+                        }
+                    })
+                    .collect_view()}
+            </nav>
+        })}
+    }
+}
+
+/// `/services/:team/:service`: live status, the current revision's figures, GitHub.
+#[component]
+pub fn ServiceOverviewPage() -> impl IntoView {
+    view! { <OverviewBackedTab tab=Tab::Overview /> }
+}
+
+/// `/services/:team/:service/deploy`: the deploy form with its preview, restart, scale and
+/// delete, and the live status of what they start.
+#[component]
+pub fn ServiceDeployPage() -> impl IntoView {
+    view! { <OverviewBackedTab tab=Tab::Deploy /> }
+}
+
+/// `/services/:team/:service/pods`: pods, events and the log viewer.
+#[component]
+pub fn ServicePodsPage() -> impl IntoView {
+    view! { <OverviewBackedTab tab=Tab::Pods /> }
+}
+
+/// `/services/:team/:service/history`: every deploy, with rollback.
+#[component]
+pub fn ServiceHistoryPage() -> impl IntoView {
+    view! { <OverviewBackedTab tab=Tab::History /> }
+}
+
+/// The tabs built on the service's deploy overview (state, history, permissions).
+#[component]
+fn OverviewBackedTab(tab: Tab) -> impl IntoView {
+    let PageTarget {
+        team,
+        service,
+        environment,
+    } = page_target();
     let preview = ServerAction::<PreviewDeploy>::new();
     let deploy = ServerAction::<DeployService>::new();
     let rollback = ServerAction::<RollbackService>::new();
@@ -59,9 +240,9 @@ pub fn ServicePage() -> impl IntoView {
     let overview = Resource::new(
         move || {
             (
-                team(),
-                service(),
-                environment(),
+                team.get(),
+                service.get(),
+                environment.get(),
                 deploy.version().get()
                     + rollback.version().get()
                     + operations.version()
@@ -70,60 +251,241 @@ pub fn ServicePage() -> impl IntoView {
         },
         |(team, service, env, _)| get_service_overview(team, service, env),
     );
-
-    // The chart's period (`period`, or custom `from`/`to` days) comes from the URL, so the
-    // switch is plain links and a GET form that work without JavaScript too.
-    let raw_period = Signal::derive(move || RawPeriod::from_query(&query.read()));
-    let energy = Resource::new(
-        move || (team(), service(), raw_period.get()),
-        |(team, service, raw)| load_service_energy_for(team, service, raw.period, raw.from, raw.to),
-    );
-    let period_error =
-        Signal::derive(move || energy.get().and_then(|r| r.err()).filter(is_period_error));
-    let service_path = Signal::derive(move || format!("/services/{}/{}", team(), service()));
-    let keep_env = Signal::derive(move || vec![("env".to_owned(), environment())]);
-    let pods = Resource::new(
-        move || (team(), service()),
-        |(team, service)| load_service_pods(team, service),
-    );
-
+    let actions = Actions {
+        preview,
+        deploy,
+        rollback,
+        operations,
+        finished,
+    };
     view! {
-        <Title text=move || format!("{} · Canopy", service()) />
         <section class="page">
-            <p class="muted small"><a href="/services">"Services"</a> " / " {team}</p>
-            <h1>{service}</h1>
-            <p class="small">
-                <a href=move || format!("/services/{}/{}/dependencies", team(), service()) data-testid="dependencies-tab">
-                    "Dependencies (drift)"
-                </a>
-            </p>
-            <nav class="tabs" aria-label="Environment">
-                {Environment::ALL
-                    .into_iter()
-                    .map(|env| {
-                        let href = move || format!("/services/{}/{}?env={}", team(), service(), env.as_str());
-                        view! {
-                            <a href=href aria-current=move || (environment() == env.as_str()).then_some("page")>
-                                {env.as_str()}
-                            </a>
-                        }
-                    })
-                    .collect_view()}
-            </nav>
+            <ServiceHeader tab />
             <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || {
                     overview
                         .get()
                         .map(|result| match result {
-                            Ok(overview) => view! { <Overview overview preview deploy rollback finished operations /> }.into_any(),
+                            Ok(overview) => view! { <TabBody tab overview actions /> }.into_any(),
                             Err(error) => view! { <LoadError error /> }.into_any(),
                         })
                 }}
             </Suspense>
-            <section class="card" aria-label="Energy" data-testid="service-energy">
-                <h2>"Energy and CO2e"</h2>
+        </section>
+    }
+}
+
+/// The actions of the overview-backed tabs (each reloads the overview when it is done).
+#[derive(Clone, Copy)]
+struct Actions {
+    preview: ServerAction<PreviewDeploy>,
+    deploy: ServerAction<DeployService>,
+    rollback: ServerAction<RollbackService>,
+    operations: Operations,
+    finished: RwSignal<u32>,
+}
+
+#[component]
+fn TabBody(tab: Tab, overview: ServiceOverview, actions: Actions) -> impl IntoView {
+    let has_deploys = !overview.history.is_empty();
+    let live_url = format!(
+        "/ui/live/{}/{}/{}",
+        overview.team, overview.service, overview.environment
+    );
+    let deploy_href = Tab::Deploy.href(
+        &overview.team,
+        &overview.service,
+        &ParamsMap::new(),
+        Some(&overview.environment),
+    );
+    let notices = view! {
+        {overview.sandbox.then(|| view! {
+            <div class="notice" role="note">
+                <strong>"Sandbox. "</strong>
+                "This is Canopy's local sandbox cluster: its Kubernetes control plane is real, but its pods are simulated, so no container actually runs."
+            </div>
+        })}
+        {overview.cluster_problem.clone().map(|problem| view! {
+            <div class="error-banner" role="alert">{problem}</div>
+        })}
+        <LiveStatus initial=overview.live.clone() url=live_url finished=actions.finished />
+    };
+    let body = match tab {
+        Tab::Overview => view! { <OverviewTab overview deploy_href /> }.into_any(),
+        Tab::Deploy => view! { <DeployTab overview actions /> }.into_any(),
+        Tab::Pods if has_deploys => view! {
+            <PodsSection team=overview.team.clone() service=overview.service.clone()
+                environment=overview.environment.clone() may_read_logs=overview.may_deploy />
+        }
+        .into_any(),
+        Tab::Pods => {
+            view! { <NotDeployedYet deploy_href may_deploy=overview.may_deploy /> }.into_any()
+        }
+        Tab::History => {
+            let latest_revision = overview.history.first().map(|d| d.revision);
+            view! {
+                <History history=overview.history.clone() latest_revision rollback=actions.rollback
+                    may_deploy=overview.may_deploy team=overview.team.clone()
+                    service=overview.service.clone() environment=overview.environment.clone()
+                    deploy_href />
+            }
+            .into_any()
+        }
+        Tab::Energy | Tab::Dependencies => ().into_any(),
+    };
+    view! { {notices} {body} }
+}
+
+/// The empty state of a tab about running pods when nothing was deployed yet.
+#[component]
+fn NotDeployedYet(deploy_href: String, may_deploy: bool) -> impl IntoView {
+    view! {
+        <div class="empty-state">
+            <p>
+                "No deploys yet in this environment. "
+                {may_deploy.then(|| view! { <a href=deploy_href>"Deploy it from the Deploy tab."</a> })}
+            </p>
+        </div>
+    }
+}
+
+/// The overview: the current revision's figures, GitHub, the audit log.
+#[component]
+fn OverviewTab(overview: ServiceOverview, deploy_href: String) -> impl IntoView {
+    let latest = overview.history.first().cloned();
+    let running = overview
+        .history
+        .iter()
+        .find(|d| d.status == DeployStatus::Succeeded)
+        .map(|d| d.revision);
+    let replicas = overview
+        .live
+        .as_ref()
+        .map(|l| format!("{} ready of {} desired", l.ready, l.desired));
+    let has_deploys = latest.is_some();
+    view! {
+        {match latest {
+            None => view! { <NotDeployedYet deploy_href may_deploy=overview.may_deploy /> }.into_any(),
+            Some(latest) => view! {
+                <section class="card" aria-labelledby="current-heading" data-testid="current-revision">
+                    <h2 id="current-heading">"Current revision"</h2>
+                    <dl class="key-figures">
+                        <div><dt>"Revision"</dt><dd>{latest.revision}</dd></div>
+                        <div>
+                            <dt>"Status"</dt>
+                            <dd class=format!("status {}", latest.status.as_str())>{latest.status.label()}</dd>
+                        </div>
+                        <div><dt>"Image"</dt><dd><code>{latest.image.clone()}</code></dd></div>
+                        <div><dt>"Pods"</dt><dd>{replicas.unwrap_or_else(|| "none".to_owned())}</dd></div>
+                        <div>
+                            <dt>"Deployed"</dt>
+                            <dd><time datetime=latest.started_at.clone()>{latest.started_at.clone()}</time>
+                                {format!(" by {}", latest.requested_by)}</dd>
+                        </div>
+                        <div>
+                            <dt>"Last good revision"</dt>
+                            <dd>{running.map_or_else(|| "none yet".to_owned(), |r| r.to_string())}</dd>
+                        </div>
+                        <div><dt>"Deploys"</dt><dd>{overview.history.len()}</dd></div>
+                    </dl>
+                </section>
+            }.into_any(),
+        }}
+        <GithubSection team=overview.team.clone() service=overview.service.clone()
+            environment=overview.environment.clone() deployed=has_deploys />
+        <p class="small">
+            <a
+                href=format!("/audit?team={}&service={}", overview.team, overview.service)
+                rel="external"
+                data-testid="audit-link"
+            >
+                "Audit log of this service"
+            </a>
+        </p>
+    }
+}
+
+/// The deploy tab: the form (or why it is not offered), then restart, scale and delete.
+#[component]
+fn DeployTab(overview: ServiceOverview, actions: Actions) -> impl IntoView {
+    let replicas_now = overview
+        .live
+        .as_ref()
+        .map_or(1, |l| l.desired.max(1))
+        .to_string();
+    let has_deploys = !overview.history.is_empty();
+    let form = overview
+        .current
+        .as_ref()
+        .map(DeployForm::from_spec)
+        .unwrap_or_else(|| DeployForm {
+            team: overview.team.clone(),
+            name: overview.service.clone(),
+            environment: overview.environment.clone(),
+            port: "8080".to_owned(),
+            size: "S".to_owned(),
+            scaling: "fixed".to_owned(),
+            replicas: "1".to_owned(),
+            min: "2".to_owned(),
+            max: "4".to_owned(),
+            target_cpu_percent: "70".to_owned(),
+            ..DeployForm::default()
+        });
+    let Actions {
+        preview,
+        deploy,
+        operations,
+        ..
+    } = actions;
+    view! {
+        {if overview.may_deploy {
+            view! { <DeployFormView form preview deploy /> }.into_any()
+        } else {
+            view! {
+                <p class="notice" role="note" data-testid="read-only">
+                    {format!("You can see this service. Deploying, restarting, scaling and reading its logs need the deployer role in team {}: ask one of its admins.", overview.team)}
+                </p>
+            }.into_any()
+        }}
+        {(has_deploys && overview.may_deploy).then(|| view! {
+            <OperationsView operations team=overview.team.clone() service=overview.service.clone()
+                environment=overview.environment.clone() replicas=replicas_now may_delete=overview.may_delete />
+        })}
+    }
+}
+
+/// `/services/:team/:service/energy`: the service's energy and CO2e over a period, and its
+/// pods' power now (the environment does not narrow them: energy is per service).
+#[component]
+pub fn ServiceEnergyPage() -> impl IntoView {
+    let PageTarget {
+        team,
+        service,
+        environment,
+    } = page_target();
+    let query = use_query_map();
+    // The chart's period (`period`, or custom `from`/`to` days) comes from the URL, so the
+    // switch is plain links and a GET form that work without JavaScript too.
+    let raw_period = Signal::derive(move || RawPeriod::from_query(&query.read()));
+    let energy = Resource::new(
+        move || (team.get(), service.get(), raw_period.get()),
+        |(team, service, raw)| load_service_energy_for(team, service, raw.period, raw.from, raw.to),
+    );
+    let period_error =
+        Signal::derive(move || energy.get().and_then(|r| r.err()).filter(is_period_error));
+    let energy_path = Signal::derive(move || Tab::Energy.path(&team.get(), &service.get()));
+    let keep_env = Signal::derive(move || vec![("env".to_owned(), environment.get())]);
+    let pods = Resource::new(
+        move || (team.get(), service.get()),
+        |(team, service)| load_service_pods(team, service),
+    );
+    view! {
+        <section class="page">
+            <ServiceHeader tab=Tab::Energy />
+            <section class="card" aria-labelledby="energy-heading" data-testid="service-energy">
+                <h2 id="energy-heading">"Energy and CO2e"</h2>
                 <Suspense fallback=|| ()>
-                    <PeriodPicker base=service_path raw=raw_period error=period_error keep=keep_env />
+                    <PeriodPicker base=energy_path raw=raw_period error=period_error keep=keep_env />
                 </Suspense>
                 <Suspense fallback=|| view! { <p class="muted">"Loading energy…"</p> }>
                     {move || {
@@ -152,87 +514,6 @@ pub fn ServicePage() -> impl IntoView {
                 </Suspense>
             </section>
         </section>
-    }
-}
-
-#[component]
-fn Overview(
-    overview: ServiceOverview,
-    preview: ServerAction<PreviewDeploy>,
-    deploy: ServerAction<DeployService>,
-    rollback: ServerAction<RollbackService>,
-    finished: RwSignal<u32>,
-    operations: Operations,
-) -> impl IntoView {
-    let replicas_now = overview
-        .live
-        .as_ref()
-        .map_or(1, |l| l.desired.max(1))
-        .to_string();
-    let has_deploys = !overview.history.is_empty();
-    let form = overview
-        .current
-        .as_ref()
-        .map(DeployForm::from_spec)
-        .unwrap_or_else(|| DeployForm {
-            team: overview.team.clone(),
-            name: overview.service.clone(),
-            environment: overview.environment.clone(),
-            port: "8080".to_owned(),
-            size: "S".to_owned(),
-            scaling: "fixed".to_owned(),
-            replicas: "1".to_owned(),
-            min: "2".to_owned(),
-            max: "4".to_owned(),
-            target_cpu_percent: "70".to_owned(),
-            ..DeployForm::default()
-        });
-    let latest_revision = overview.history.first().map(|d| d.revision);
-    let live_url = format!(
-        "/ui/live/{}/{}/{}",
-        overview.team, overview.service, overview.environment
-    );
-    view! {
-        {overview.sandbox.then(|| view! {
-            <div class="notice" role="note">
-                <strong>"Sandbox. "</strong>
-                "This is Canopy's local sandbox cluster: its Kubernetes control plane is real, but its pods are simulated, so no container actually runs."
-            </div>
-        })}
-        {overview.cluster_problem.clone().map(|problem| view! {
-            <div class="error-banner" role="alert">{problem}</div>
-        })}
-        <LiveStatus initial=overview.live.clone() url=live_url finished />
-        {if overview.may_deploy {
-            view! { <DeployFormView form preview deploy /> }.into_any()
-        } else {
-            view! {
-                <p class="notice" role="note" data-testid="read-only">
-                    {format!("You can see this service. Deploying, restarting, scaling and reading its logs need the deployer role in team {}: ask one of its admins.", overview.team)}
-                </p>
-            }.into_any()
-        }}
-        {(has_deploys && overview.may_deploy).then(|| view! {
-            <OperationsView operations team=overview.team.clone() service=overview.service.clone()
-                environment=overview.environment.clone() replicas=replicas_now may_delete=overview.may_delete />
-        })}
-        {has_deploys.then(|| view! {
-            <PodsSection team=overview.team.clone() service=overview.service.clone()
-                environment=overview.environment.clone() may_read_logs=overview.may_deploy />
-        })}
-        <History history=overview.history.clone() latest_revision rollback may_deploy=overview.may_deploy
-            team=overview.team.clone() service=overview.service.clone() environment=overview.environment.clone() />
-        <GithubSection team=overview.team.clone() service=overview.service.clone()
-            environment=overview.environment.clone() deployed=has_deploys />
-        <p class="small">
-            <a
-                href=format!("/audit?team={}&service={}", overview.team, overview.service)
-                rel="external"
-                data-testid="audit-link"
-            >
-                "Audit log of this service"
-            </a>
-        </p>
     }
 }
 
@@ -526,15 +807,18 @@ fn History(
     team: String,
     service: String,
     environment: String,
+    /// The deploy tab, for the empty state.
+    deploy_href: String,
 ) -> impl IntoView {
     if history.is_empty() {
-        return view! { <div class="empty-state"><p>"No deploys yet in this environment. Fill the form above to make the first one."</p></div> }.into_any();
+        return view! { <NotDeployedYet deploy_href may_deploy /> }.into_any();
     }
     let rollback_error = move || rollback.value().get().and_then(Result::err);
     view! {
-        <h2>"History"</h2>
+        <section class="card history" aria-labelledby="history-heading" data-testid="history-card">
+        <h2 id="history-heading">"History"</h2>
         {move || rollback_error().map(|error| view! { <ErrorBanner error /> })}
-        <table class="table" data-testid="history">
+        <table class="table history-table" data-testid="history">
             <thead>
                 <tr>
                     <th scope="col">"Revision"</th>
@@ -544,7 +828,7 @@ fn History(
                     <th scope="col">"Started"</th>
                     <th scope="col">"Took"</th>
                     <th scope="col">"Notes"</th>
-                    <th scope="col"></th>
+                    <th scope="col"><span class="visually-hidden">"Actions"</span></th>
                 </tr>
             </thead>
             <tbody>
@@ -558,7 +842,7 @@ fn History(
                         <tr data-revision=revision>
                             <td>{revision}</td>
                             <td class=format!("status {}", record.status.as_str())>{record.status.label()}</td>
-                            <td><code>{record.image.clone()}</code></td>
+                            <td class="image"><code>{record.image.clone()}</code></td>
                             <td>{record.requested_by.clone()}</td>
                             <td><time datetime=record.started_at.clone()>{record.started_at.clone()}</time></td>
                             <td>{record.duration_ms.map(|ms| format!("{:.1} s", ms as f64 / 1000.0)).unwrap_or_default()}</td>
@@ -576,6 +860,7 @@ fn History(
                 }).collect_view()}
             </tbody>
         </table>
+        </section>
     }
     .into_any()
 }

@@ -118,7 +118,7 @@ fn QuotaCard(info: TeamQuotaInfo) -> impl IntoView {
             </p>
             <table class="table">
                 <thead>
-                    <tr><th scope="col">""</th><th scope="col">"CPU"</th><th scope="col">"Memory"</th></tr>
+                    <tr><th scope="col"><span class="visually-hidden">"Quota"</span></th><th scope="col">"CPU"</th><th scope="col">"Memory"</th></tr>
                 </thead>
                 <tbody>
                     <tr><th scope="row">"Requested"</th><td>{quota.requests_cpu}</td><td>{quota.requests_memory}</td></tr>

@@ -169,7 +169,7 @@ async fn one_figure_reads_the_same_on_the_service_page_the_team_page_and_the_ove
     let figure = "1.00 kWh · 577 g CO2e";
 
     let (status, service) = app
-        .get_html("/services/payments/checkout?env=dev&period=24h")
+        .get_html("/services/payments/checkout/energy?env=dev&period=24h")
         .await;
     assert_eq!(status, StatusCode::OK);
     let card = &service[service

@@ -52,11 +52,13 @@ async fn power_now_is_energy_over_covered_seconds_per_pod() {
     );
     assert_eq!(pods[0]["source"], "measured");
 
-    // The service page writes them as every figure (app::format): 15 W and 1 W per pod, 16 W
+    // The service page's Energy tab writes them as every figure (app::format): 15 W and 1 W per pod, 16 W
     // for the service, to three significant figures.
     app.submit_registration_without_js("payments", "checkout")
         .await;
-    let (status, html) = app.get_html("/services/payments/checkout?env=dev").await;
+    let (status, html) = app
+        .get_html("/services/payments/checkout/energy?env=dev")
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("<td>15.0 W</td>"), "{html}");
     assert!(html.contains("<td>1.00 W</td>"), "{html}");

@@ -100,7 +100,7 @@ async fn sci_per_request_divides_the_covered_hours_co2e_by_the_requests() {
 
     // The service page shows the same figure per 1,000 requests, labelled by source.
     let (status, html) = app
-        .get_html("/services/payments/checkout?env=dev&period=24h")
+        .get_html("/services/payments/checkout/energy?env=dev&period=24h")
         .await;
     assert_eq!(status, StatusCode::OK);
     assert!(

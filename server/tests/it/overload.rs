@@ -65,6 +65,9 @@ async fn with_the_database_down_pages_and_the_api_answer_503_saying_unreachable(
         "/teams/payments",
         "/dependencies",
         "/services/payments/web",
+        "/services/payments/web/deploy",
+        "/services/payments/web/energy",
+        "/services/payments/web/history",
     ] {
         let (status, retry_after, html) = parts(page_with_token(&app, path).await).await;
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{path}: {html}");

@@ -4,7 +4,7 @@
 //! filtered by update type with plain links (`?update=major`), so it works without JavaScript.
 
 use leptos::{form::ActionForm, prelude::*};
-use leptos_meta::{Meta, Title};
+use leptos_meta::Meta;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::{
@@ -90,19 +90,8 @@ pub fn ServiceDependenciesPage() -> impl IntoView {
     };
 
     view! {
-        <Title text=move || format!("{} dependencies · Canopy", service()) />
         <section class="page">
-            <p class="muted small">
-                <a href="/services">"Services"</a> " / " {team} " / "
-                <a href=move || format!("/services/{}/{}", team(), service())>{service}</a>
-            </p>
-            <h1>{service} " · dependencies"</h1>
-            <nav class="tabs" aria-label="Service">
-                <a href=move || format!("/services/{}/{}", team(), service())>"Overview"</a>
-                <a href=move || format!("/services/{}/{}/dependencies", team(), service()) aria-current="page">
-                    "Dependencies"
-                </a>
-            </nav>
+            <super::ServiceHeader tab=super::Tab::Dependencies />
             {move || action_error().map(|error| view! { <ErrorBanner error /> })}
             <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || {
@@ -137,6 +126,12 @@ fn DriftView(
     };
     let rows = drift.dependencies.clone();
     let base = format!("/services/{}/{}/dependencies", drift.team, drift.service);
+    // The filters keep the environment the other tabs show (`?env=`).
+    let env = use_query_map()
+        .read_untracked()
+        .get("env")
+        .and_then(|e| crate::api::spec::Environment::parse(&e));
+    let base_query = env.map_or_else(String::new, |env| format!("env={}&", env.as_str()));
     view! {
         // Without JavaScript: the page reloads itself while the scan is not finished.
         {pending.then(|| view! { <Meta http_equiv="refresh" content="3" /> })}
@@ -194,7 +189,11 @@ fn DriftView(
                     })}
                     <nav class="tabs" aria-label="Filter by update type">
                         {FILTERS.iter().map(|(value, label)| {
-                            let href = if value.is_empty() { base.clone() } else { format!("{base}?update={value}") };
+                            let href = if value.is_empty() {
+                                match env { Some(env) => format!("{base}?env={}", env.as_str()), None => base.clone() }
+                            } else {
+                                format!("{base}?{base_query}update={value}")
+                            };
                             let value = *value;
                             view! {
                                 <a href=href aria-current=move || (filter.get() == value).then_some("page")>{*label}</a>

@@ -25,7 +25,7 @@ impl Target {
     /// This page with the log viewer on `pod` (and `container`, `previous`).
     fn page_href(&self, pod: &str, container: Option<&str>, previous: bool) -> String {
         let mut href = format!(
-            "/services/{}/{}?env={}&pod={pod}",
+            "/services/{}/{}/pods?env={}&pod={pod}",
             self.team, self.service, self.environment
         );
         if let Some(container) = container {
@@ -184,7 +184,7 @@ fn PodsTable(pods: Vec<PodInfo>, target: Target) -> impl IntoView {
                         <th scope="col">"Age"</th>
                         <th scope="col">"Node"</th>
                         <th scope="col">"Revision"</th>
-                        <th scope="col"></th>
+                        <th scope="col"><span class="visually-hidden">"Logs"</span></th>
                     </tr>
                 </thead>
                 <tbody>
@@ -233,7 +233,8 @@ fn EventsList(events: Vec<EventInfo>) -> impl IntoView {
                 view! { <p class="muted">"No recent events."</p> }.into_any()
             } else {
                 view! {
-                    <ul class="events">
+                    // Scrollable: focusable so the keyboard can scroll it (axe: scrollable-region-focusable).
+                    <ul class="events" tabindex="0" aria-label="Recent events, newest first">
                         {events
                             .into_iter()
                             .map(|event| {
