@@ -24,6 +24,7 @@ use pages::{
     energy::EnergyPage,
     not_found::NotFound,
     service::{dependencies::ServiceDependenciesPage, ServicePage},
+    service_new::RegisterServicePage,
     services::ServicesPage,
     team::TeamPage,
     teams::TeamsPage,
@@ -64,6 +65,7 @@ pub fn App() -> impl IntoView {
                 <Routes fallback=|| view! { <NotFound /> }>
                     <Route path=path!("/") view=ServicesPage ssr=SsrMode::Async />
                     <Route path=path!("/services") view=ServicesPage ssr=SsrMode::Async />
+                    <Route path=path!("/services/new") view=RegisterServicePage ssr=SsrMode::Async />
                     <Route path=path!("/services/:team/:service") view=ServicePage ssr=SsrMode::Async />
                     <Route path=path!("/services/:team/:service/dependencies") view=ServiceDependenciesPage ssr=SsrMode::Async />
                     <Route path=path!("/energy") view=EnergyPage ssr=SsrMode::Async />

@@ -74,7 +74,7 @@ impl Backend for CanopyBackend {
             .record(who, "register_service", Target::Team(&team), true, &result)
             .await;
         if outcome.is_ok() {
-            self.catalogue.refresh_soon();
+            self.catalogue.refresh_after_change().await;
         }
         outcome
     }

@@ -58,9 +58,9 @@ impl DeployCommands {
         self
     }
 
-    fn catalogue_changed(&self) {
+    async fn catalogue_changed(&self) {
         if let Some(catalogue) = &self.catalogue {
-            catalogue.refresh_soon();
+            catalogue.refresh_after_change().await;
         }
     }
 
@@ -112,7 +112,7 @@ impl DeployCommands {
         of: &ServiceRef,
         outcome: Result<DeployRecord, DeployError>,
     ) -> Result<DeployRecord, AppError> {
-        self.catalogue_changed();
+        self.catalogue_changed().await;
         self.finish(who, action, Target::Service(of), outcome, |record| {
             format!("revision {} {}", record.revision, record.status.label())
         })

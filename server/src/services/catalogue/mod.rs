@@ -1,15 +1,21 @@
 //! The services catalogue (`/services`): a per-replica, in-memory snapshot of every service
 //! with its computed fields (deploy states, pods ready, power now, energy this week, drift,
 //! last deploy), refreshed by a background task every few seconds
-//! (`CANOPY_CATALOGUE_REFRESH_SECS`, default 5) and at once after a register or deploy on this
-//! replica. Requests filter, sort and page the snapshot in memory (`view.rs`); no request
+//! (`CANOPY_CATALOGUE_REFRESH_SECS`, default 5) and, on this replica, after a register or a
+//! deploy (rollback, restart, scale) before that request answers. Requests filter, sort and page the snapshot in memory (`view.rs`); no request
 //! reads the database for it. The first refresh runs at startup, before serving.
 
 mod load;
 pub mod pods;
 mod view;
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::{
+        atomic::{AtomicU64, Ordering as AtomicOrdering},
+        Arc,
+    },
+    time::Duration,
+};
 
 use app::api::{
     catalogue::{CataloguePage, CatalogueQuery, DeployState, PerSource, PodsReady},
@@ -18,7 +24,6 @@ use app::api::{
 use arc_swap::ArcSwapOption;
 use sqlx::PgPool;
 use time::OffsetDateTime;
-use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 pub use pods::DeploymentWatch;
@@ -65,8 +70,12 @@ struct Inner {
     snapshot: ArcSwapOption<Snapshot>,
     /// The last refresh's failure, answered while there is no snapshot yet.
     last_error: std::sync::Mutex<Option<AppError>>,
-    wake: Notify,
     pods: Option<DeploymentWatch>,
+    /// Changes asked to be reflected (a counter), and the last one a refresh covered.
+    requested: AtomicU64,
+    covered: AtomicU64,
+    /// One refresh at a time on this replica.
+    running: tokio::sync::Mutex<()>,
 }
 
 /// This replica's catalogue (cheap to clone).
@@ -84,14 +93,44 @@ impl Catalogue {
                 pool,
                 snapshot: ArcSwapOption::empty(),
                 last_error: std::sync::Mutex::new(None),
-                wake: Notify::new(),
                 pods,
+                requested: AtomicU64::new(0),
+                covered: AtomicU64::new(0),
+                running: tokio::sync::Mutex::new(()),
             }),
         }
     }
 
     /// Reads everything again and swaps the snapshot in.
     pub async fn refresh(&self) -> Result<(), AppError> {
+        let _one = self.inner.running.lock().await;
+        let upto = self.inner.requested.load(AtomicOrdering::SeqCst);
+        self.read_and_swap().await?;
+        self.inner.covered.fetch_max(upto, AtomicOrdering::SeqCst);
+        Ok(())
+    }
+
+    /// After a change on this replica (a service registered, a deploy recorded): returns once
+    /// a refresh that started after the change is done, so the person who made it sees it on
+    /// their next page. Concurrent changes share one refresh.
+    pub async fn refresh_after_change(&self) {
+        let mine = self.inner.requested.fetch_add(1, AtomicOrdering::SeqCst) + 1;
+        let _one = self.inner.running.lock().await;
+        if self.inner.covered.load(AtomicOrdering::SeqCst) >= mine {
+            return;
+        }
+        let upto = self.inner.requested.load(AtomicOrdering::SeqCst);
+        match self.read_and_swap().await {
+            Ok(()) => {
+                self.inner.covered.fetch_max(upto, AtomicOrdering::SeqCst);
+            }
+            Err(error) => {
+                tracing::warn!(%error, "could not refresh the services catalogue after a change; the next refresh will");
+            }
+        }
+    }
+
+    async fn read_and_swap(&self) -> Result<(), AppError> {
         let counts = self.inner.pods.as_ref().map(DeploymentWatch::counts);
         let result = load::snapshot(&self.inner.pool, counts.as_ref(), OffsetDateTime::now_utc()).await;
         let mut last_error = self
@@ -112,13 +151,7 @@ impl Catalogue {
         }
     }
 
-    /// Asks the background task to refresh now (after a register or deploy on this replica).
-    pub fn refresh_soon(&self) {
-        self.inner.wake.notify_one();
-    }
-
-    /// Refreshes every `period` and whenever [`Catalogue::refresh_soon`] is called, until
-    /// `shutdown`.
+    /// Refreshes every `period` until `shutdown`.
     pub fn spawn(&self, period: Duration, shutdown: CancellationToken) {
         let catalogue = self.clone();
         tokio::spawn(async move {
@@ -126,7 +159,6 @@ impl Catalogue {
                 tokio::select! {
                     () = shutdown.cancelled() => break,
                     () = tokio::time::sleep(period) => {}
-                    () = catalogue.inner.wake.notified() => {}
                 }
                 if let Err(error) = catalogue.refresh().await {
                     tracing::warn!(%error, "could not refresh the services catalogue; keeping the last one");
