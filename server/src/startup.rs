@@ -225,8 +225,10 @@ impl Application {
         let shutdown = tokio_util::sync::CancellationToken::new();
         // The services catalogue: pods ready from a watch of Canopy's Deployments (when there
         // is a cluster); the first snapshot is read now, before serving.
+        // It reads through the coordination pool: a slow refresh never holds a request's
+        // connection.
         let catalogue = crate::services::Catalogue::new(
-            pool.clone(),
+            coordination.clone(),
             cluster
                 .as_ref()
                 .map(|c: &ClusterContext| {

@@ -521,7 +521,9 @@ pub struct CataloguePage {
 /// The catalogue for the page's query string. A page past the last one shows the last page
 /// (`query.page` in the answer says which).
 #[server(prefix = "/api/fn", endpoint = "load_catalogue")]
-pub async fn load_catalogue(raw: RawCatalogueQuery) -> Result<CataloguePage, AppError> {
+pub async fn load_catalogue(
+    #[server(default)] raw: RawCatalogueQuery,
+) -> Result<CataloguePage, AppError> {
     // The catalogue is org-wide: any signed-in person or token.
     super::auth::principal()?;
     let query = CatalogueQuery::parse(&raw)?;

@@ -31,6 +31,8 @@ pub use view::Snapshot;
 
 /// The setting that names the refresh period in seconds.
 pub const REFRESH_ENV: &str = "CANOPY_CATALOGUE_REFRESH_SECS";
+/// How long a change (register, deploy) waits for the catalogue to show it.
+pub const CHANGE_WAIT: Duration = Duration::from_secs(5);
 /// The refresh period when the setting is not given.
 pub const DEFAULT_REFRESH: Duration = Duration::from_secs(5);
 
@@ -113,19 +115,27 @@ impl Catalogue {
     /// After a change on this replica (a service registered, a deploy recorded): returns once
     /// a refresh that started after the change is done, so the person who made it sees it on
     /// their next page. Concurrent changes share one refresh.
+    /// Waits at most [`CHANGE_WAIT`]: the change itself is done; the periodic refresh shows
+    /// it if this one could not.
     pub async fn refresh_after_change(&self) {
         let mine = self.inner.requested.fetch_add(1, AtomicOrdering::SeqCst) + 1;
-        let _one = self.inner.running.lock().await;
-        if self.inner.covered.load(AtomicOrdering::SeqCst) >= mine {
-            return;
-        }
-        let upto = self.inner.requested.load(AtomicOrdering::SeqCst);
-        match self.read_and_swap().await {
-            Ok(()) => {
-                self.inner.covered.fetch_max(upto, AtomicOrdering::SeqCst);
+        let refresh = async {
+            let _one = self.inner.running.lock().await;
+            if self.inner.covered.load(AtomicOrdering::SeqCst) >= mine {
+                return Ok(());
             }
-            Err(error) => {
+            let upto = self.inner.requested.load(AtomicOrdering::SeqCst);
+            self.read_and_swap().await?;
+            self.inner.covered.fetch_max(upto, AtomicOrdering::SeqCst);
+            Ok::<(), AppError>(())
+        };
+        match tokio::time::timeout(CHANGE_WAIT, refresh).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => {
                 tracing::warn!(%error, "could not refresh the services catalogue after a change; the next refresh will");
+            }
+            Err(_) => {
+                tracing::warn!("the services catalogue's refresh after a change is slow; the next refresh will show it");
             }
         }
     }
