@@ -253,7 +253,7 @@ async fn services_deploys_energy_and_drift_show_up_and_search_filters_and_pages_
     assert!(html.contains("100 Wh <span class=\"source-label\">estimated</span>"), "{html}");
     assert!(html.contains("30.0 kW <span class=\"source-label\">measured</span>"), "{html}");
     assert!(html.contains(&format!("title=\"{}\" tabindex=\"0\"", last.exact)), "{html}");
-    assert!(html.contains("min ago"), "{html}");
+    assert!(html.contains(" ago</time>"), "{html}");
     assert!(html.contains("<a href=\"/teams/payments\">payments</a>"), "{html}");
 
     // web: failed in staging; a preview is not a column but counts as its last deploy.
