@@ -229,14 +229,12 @@ impl Application {
         // connection.
         let catalogue = crate::services::Catalogue::new(
             coordination.clone(),
-            cluster
-                .as_ref()
-                .map(|c: &ClusterContext| {
-                    crate::services::catalogue::DeploymentWatch::start(
-                        c.client.clone(),
-                        shutdown.clone(),
-                    )
-                }),
+            cluster.as_ref().map(|c: &ClusterContext| {
+                crate::services::catalogue::DeploymentWatch::start(
+                    c.client.clone(),
+                    shutdown.clone(),
+                )
+            }),
         );
         if let Err(error) = catalogue.refresh().await {
             tracing::warn!(%error, "could not read the services catalogue at startup; retrying in the background");

@@ -294,9 +294,9 @@ impl CatalogueQuery {
         let search = (!q.is_empty()).then(|| q.to_lowercase());
         let team = match raw.team.trim() {
             "" => None,
-            team => Some(
-                TeamName::parse(team).map_err(|e| AppError::invalid(Field::TeamFilter, e))?,
-            ),
+            team => {
+                Some(TeamName::parse(team).map_err(|e| AppError::invalid(Field::TeamFilter, e))?)
+            }
         };
         let state = match raw.state.trim() {
             "" => None,

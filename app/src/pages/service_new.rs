@@ -119,4 +119,3 @@ fn FieldError(message: Signal<Option<String>>, id: &'static str) -> impl IntoVie
             .map(|text| view! { <p class="field-error" id=id role="alert">{text}</p> })
     }
 }
-

@@ -66,9 +66,16 @@ fn href(query: &CatalogueQuery) -> String {
 fn Filters(page: CataloguePage) -> impl IntoView {
     let query = page.query.clone();
     let search = query.search.clone().unwrap_or_default();
-    let team = query.team.as_ref().map(|t| t.to_string()).unwrap_or_default();
+    let team = query
+        .team
+        .as_ref()
+        .map(|t| t.to_string())
+        .unwrap_or_default();
     let state = query.state.map(DeployState::as_str).unwrap_or_default();
-    let env = query.env.map(|e| e.as_str().into_owned()).unwrap_or_default();
+    let env = query
+        .env
+        .map(|e| e.as_str().into_owned())
+        .unwrap_or_default();
     let sorted = query.sort != SortColumn::default() || query.dir != query.sort.first_direction();
     view! {
         <form method="get" action="/services" class="inline filters" role="search" data-testid="catalogue-filters">
@@ -133,7 +140,11 @@ fn Catalogue(page: CataloguePage) -> impl IntoView {
         format!(
             "Showing {first}–{last} of {} {} · Page {} of {}",
             page.total,
-            if filtered { "matching services" } else { "services" },
+            if filtered {
+                "matching services"
+            } else {
+                "services"
+            },
             number,
             page.pages
         )
@@ -223,7 +234,10 @@ fn Row(row: CatalogueRow) -> impl IntoView {
     let team_href = format!("/teams/{}", row.team);
     let pods = match row.pods {
         Some(p) => view! { <td>{format!("{}/{}", p.ready, p.desired)}</td> }.into_any(),
-        None => view! { <td class="muted" title="Canopy has no cluster to read pods from">"—"</td> }.into_any(),
+        None => {
+            view! { <td class="muted" title="Canopy has no cluster to read pods from">"—"</td> }
+                .into_any()
+        }
     };
     let drift = match row.drift_outdated {
         Some(outdated) => view! { <td>{outdated}</td> }.into_any(),

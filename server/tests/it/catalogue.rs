@@ -121,7 +121,14 @@ async fn service_id(app: &TestApp, team: &str, service: &str) -> i64 {
     .expect("service id")
 }
 
-async fn deploy_row(app: &TestApp, service: i64, env: &str, revision: i64, status: &str, ago_secs: i64) {
+async fn deploy_row(
+    app: &TestApp,
+    service: i64,
+    env: &str,
+    revision: i64,
+    status: &str,
+    ago_secs: i64,
+) {
     sqlx::query(
         "INSERT INTO deploys (service_id, environment, revision, spec, image, requested_by, status, started_at)
          VALUES ($1, $2, $3, '{}'::jsonb, 'ghcr.io/acme/x:1', 'test', $4, now() - make_interval(secs => $5))",
@@ -160,7 +167,11 @@ async fn page(app: &TestApp, params: &[(&str, &str)]) -> CataloguePage {
 }
 
 /// Waits for the background refresh (every 5 s by default) until `check` holds.
-async fn eventually(app: &TestApp, params: &[(&str, &str)], check: impl Fn(&CataloguePage) -> bool) -> CataloguePage {
+async fn eventually(
+    app: &TestApp,
+    params: &[(&str, &str)],
+    check: impl Fn(&CataloguePage) -> bool,
+) -> CataloguePage {
     let mut last = page(app, params).await;
     for _ in 0..60 {
         if check(&last) {
@@ -246,32 +257,69 @@ async fn services_deploys_energy_and_drift_show_up_and_search_filters_and_pages_
     let (status, html) = app.get_html("/services?q=check").await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("data-testid=\"catalogue\""), "{html}");
-    assert!(html.contains("<span class=\"badge state-running\">running</span>"), "{html}");
-    assert!(html.contains("<span class=\"badge state-rolling_out\">rolling out</span>"), "{html}");
-    assert!(html.contains("<span class=\"badge state-not_deployed\">not deployed</span>"), "{html}");
-    assert!(html.contains("500 Wh <span class=\"source-label\">measured</span>"), "{html}");
-    assert!(html.contains("100 Wh <span class=\"source-label\">estimated</span>"), "{html}");
-    assert!(html.contains("30.0 kW <span class=\"source-label\">measured</span>"), "{html}");
-    assert!(html.contains(&format!("title=\"{}\" tabindex=\"0\"", last.exact)), "{html}");
+    assert!(
+        html.contains("<span class=\"badge state-running\">running</span>"),
+        "{html}"
+    );
+    assert!(
+        html.contains("<span class=\"badge state-rolling_out\">rolling out</span>"),
+        "{html}"
+    );
+    assert!(
+        html.contains("<span class=\"badge state-not_deployed\">not deployed</span>"),
+        "{html}"
+    );
+    assert!(
+        html.contains("500 Wh <span class=\"source-label\">measured</span>"),
+        "{html}"
+    );
+    assert!(
+        html.contains("100 Wh <span class=\"source-label\">estimated</span>"),
+        "{html}"
+    );
+    assert!(
+        html.contains("30.0 kW <span class=\"source-label\">measured</span>"),
+        "{html}"
+    );
+    assert!(
+        html.contains(&format!("title=\"{}\" tabindex=\"0\"", last.exact)),
+        "{html}"
+    );
     assert!(html.contains(" ago</time>"), "{html}");
-    assert!(html.contains("<a href=\"/teams/payments\">payments</a>"), "{html}");
+    assert!(
+        html.contains("<a href=\"/teams/payments\">payments</a>"),
+        "{html}"
+    );
 
     // web: failed in staging; a preview is not a column but counts as its last deploy.
     let web_row = page(&app, &[("q", "web")]).await;
     assert_eq!(
         web_row.rows[0].states,
-        [DeployState::NotDeployed, DeployState::Failed, DeployState::NotDeployed]
+        [
+            DeployState::NotDeployed,
+            DeployState::Failed,
+            DeployState::NotDeployed
+        ]
     );
-    assert!(web_row.rows[0].last_deploy.as_ref().is_some_and(|l| l.secs_ago < 180));
+    assert!(web_row.rows[0]
+        .last_deploy
+        .as_ref()
+        .is_some_and(|l| l.secs_ago < 180));
     assert_eq!(web_row.rows[0].drift_outdated, None, "never scanned");
 
     // Filters.
-    assert_eq!(names(&page(&app, &[("state", "failed")]).await), ["payments/web"]);
+    assert_eq!(
+        names(&page(&app, &[("state", "failed")]).await),
+        ["payments/web"]
+    );
     assert_eq!(
         names(&page(&app, &[("state", "running"), ("env", "dev")]).await),
         ["payments/checkout"]
     );
-    assert_eq!(names(&page(&app, &[("env", "staging")]).await), ["payments/web"]);
+    assert_eq!(
+        names(&page(&app, &[("env", "staging")]).await),
+        ["payments/web"]
+    );
     assert_eq!(
         names(&page(&app, &[("sort", "energy")]).await),
         ["payments/checkout", "payments/web"]
@@ -297,7 +345,11 @@ async fn services_deploys_energy_and_drift_show_up_and_search_filters_and_pages_
     let (status, html) = app.get_html("/services?team=search&page=2").await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("Page 2 of 3"), "{html}");
-    assert!(html.contains("href=\"/services?team=search&amp;page=3\" rel=\"next\"") || html.contains("href=\"/services?team=search&page=3\" rel=\"next\""), "{html}");
+    assert!(
+        html.contains("href=\"/services?team=search&amp;page=3\" rel=\"next\"")
+            || html.contains("href=\"/services?team=search&page=3\" rel=\"next\""),
+        "{html}"
+    );
     assert_eq!(html.matches("data-testid=\"catalogue-row\"").count(), 50);
     app.stop().await;
 }
@@ -313,7 +365,10 @@ async fn bad_parameters_are_refused_naming_the_parameter() {
     );
     let (status, html) = app.get_html("/services?page=0").await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
-    assert!(html.contains("Page (page): “0” is not a page number"), "{html}");
+    assert!(
+        html.contains("Page (page): “0” is not a page number"),
+        "{html}"
+    );
     let (status, html) = app.get_html("/services?sort=colour").await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
     assert!(html.contains("Sort column (sort)"), "{html}");

@@ -142,7 +142,8 @@ impl Catalogue {
 
     async fn read_and_swap(&self) -> Result<(), AppError> {
         let counts = self.inner.pods.as_ref().map(DeploymentWatch::counts);
-        let result = load::snapshot(&self.inner.pool, counts.as_ref(), OffsetDateTime::now_utc()).await;
+        let result =
+            load::snapshot(&self.inner.pool, counts.as_ref(), OffsetDateTime::now_utc()).await;
         let mut last_error = self
             .inner
             .last_error
@@ -201,10 +202,7 @@ mod tests {
     fn refresh_period_reads_whole_seconds() {
         assert_eq!(refresh_period(None).ok(), Some(DEFAULT_REFRESH));
         assert_eq!(refresh_period(Some(" ")).ok(), Some(DEFAULT_REFRESH));
-        assert_eq!(
-            refresh_period(Some("2")).ok(),
-            Some(Duration::from_secs(2))
-        );
+        assert_eq!(refresh_period(Some("2")).ok(), Some(Duration::from_secs(2)));
         for bad in ["0", "-1", "1.5", "3601", "five"] {
             let error = refresh_period(Some(bad)).expect_err(bad).to_string();
             assert!(error.contains(REFRESH_ENV), "{error}");

@@ -135,10 +135,9 @@ impl Snapshot {
             (None, None) => true,
             (None, Some(env)) => entry.states[env_index(env)] != DeployState::NotDeployed,
             (Some(state), Some(env)) => entry.states[env_index(env)] == state,
-            (Some(DeployState::NotDeployed), None) => entry
-                .states
-                .iter()
-                .all(|s| *s == DeployState::NotDeployed),
+            (Some(DeployState::NotDeployed), None) => {
+                entry.states.iter().all(|s| *s == DeployState::NotDeployed)
+            }
             (Some(state), None) => entry.states.contains(&state),
         }
     }
@@ -331,7 +330,11 @@ mod tests {
         let page = snapshot.page(query(&[("state", "not_deployed")]), NOW);
         assert_eq!(names(&page), ["payments/checkout-api", "search/web"]);
         let page = snapshot.page(
-            query(&[("state", "not_deployed"), ("env", "staging"), ("team", "search")]),
+            query(&[
+                ("state", "not_deployed"),
+                ("env", "staging"),
+                ("team", "search"),
+            ]),
             NOW,
         );
         assert_eq!(names(&page), ["search/api", "search/web"]);
@@ -364,7 +367,15 @@ mod tests {
         let page = snapshot.page(query(&[("sort", "last_deploy")]), NOW);
         assert_eq!(names(&page)[..2], ["payments/web", "search/api"]);
         let page = snapshot.page(query(&[("sort", "team"), ("dir", "desc")]), NOW);
-        assert_eq!(names(&page), ["search/api", "search/web", "payments/checkout-api", "payments/web"]);
+        assert_eq!(
+            names(&page),
+            [
+                "search/api",
+                "search/web",
+                "payments/checkout-api",
+                "payments/web"
+            ]
+        );
         let page = snapshot.page(query(&[("sort", "dev")]), NOW);
         assert_eq!(names(&page)[..2], ["payments/web", "search/api"]);
         let page = snapshot.page(query(&[("sort", "drift")]), NOW);
@@ -388,7 +399,13 @@ mod tests {
     fn rows_carry_the_figures_and_the_relative_time() {
         let page = sample().page(query(&[("q", "web"), ("team", "payments")]), NOW);
         let row = &page.rows[0];
-        assert_eq!(row.pods, Some(PodsReady { ready: 2, desired: 3 }));
+        assert_eq!(
+            row.pods,
+            Some(PodsReady {
+                ready: 2,
+                desired: 3
+            })
+        );
         assert_eq!(row.drift_outdated, Some(4));
         assert_eq!(row.energy_week_kwh.0, vec![("measured".to_owned(), 2.0)]);
         let last = row.last_deploy.as_ref().expect("deployed");
@@ -429,6 +446,9 @@ mod tests {
         let exact = many(100).page(query(&[("page", "3")]), NOW);
         assert_eq!((exact.query.page.get(), exact.rows.len()), (2, 50));
         let empty = many(0).page(query(&[("page", "2")]), NOW);
-        assert_eq!((empty.query.page.get(), empty.pages, empty.rows.len()), (1, 1, 0));
+        assert_eq!(
+            (empty.query.page.get(), empty.pages, empty.rows.len()),
+            (1, 1, 0)
+        );
     }
 }
