@@ -168,7 +168,7 @@ impl Snapshot {
             if page == wanted {
                 rows.push(entry);
             }
-            if total % size == 0 {
+            if total.is_multiple_of(size) {
                 tail.clear();
             }
             tail.push(entry);
