@@ -247,6 +247,26 @@ pub struct RawCatalogueQuery {
 }
 
 impl RawCatalogueQuery {
+    /// From `(name, value)` pairs (`q`, `team`, `state`, `env`, `sort`, `dir`, `page`); other
+    /// names are not the catalogue's and are left out.
+    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
+        let mut raw = Self::default();
+        for (key, value) in pairs {
+            let slot = match key {
+                "q" => &mut raw.q,
+                "team" => &mut raw.team,
+                "state" => &mut raw.state,
+                "env" => &mut raw.env,
+                "sort" => &mut raw.sort,
+                "dir" => &mut raw.dir,
+                "page" => &mut raw.page,
+                _ => continue,
+            };
+            *slot = value.to_owned();
+        }
+        raw
+    }
+
     pub fn from_query(query: &leptos_router::params::ParamsMap) -> Self {
         let get = |key: &str| query.get(key).unwrap_or_default();
         Self {
@@ -535,21 +555,7 @@ mod tests {
     use super::*;
 
     fn raw(pairs: &[(&str, &str)]) -> RawCatalogueQuery {
-        let mut raw = RawCatalogueQuery::default();
-        for (key, value) in pairs {
-            let value = (*value).to_owned();
-            match *key {
-                "q" => raw.q = value,
-                "team" => raw.team = value,
-                "state" => raw.state = value,
-                "env" => raw.env = value,
-                "sort" => raw.sort = value,
-                "dir" => raw.dir = value,
-                "page" => raw.page = value,
-                other => panic!("unknown key {other}"),
-            }
-        }
-        raw
+        RawCatalogueQuery::from_pairs(pairs.iter().copied())
     }
 
     fn refusal(pairs: &[(&str, &str)]) -> (Option<Field>, String) {
@@ -643,6 +649,19 @@ mod tests {
         assert!(text.starts_with("Team (team): "), "{text}");
         let (field, _) = refusal(&[("q", &"x".repeat(101))]);
         assert_eq!(field, Some(Field::Search));
+    }
+
+    #[test]
+    fn other_parameters_are_not_the_catalogue_s() {
+        let raw = RawCatalogueQuery::from_pairs([("team", "payments"), ("utm_source", "mail")]);
+        assert_eq!(raw.team, "payments");
+        assert_eq!(
+            raw,
+            RawCatalogueQuery {
+                team: "payments".to_owned(),
+                ..RawCatalogueQuery::default()
+            }
+        );
     }
 
     #[test]

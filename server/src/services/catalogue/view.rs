@@ -234,21 +234,8 @@ mod tests {
     }
 
     fn query(pairs: &[(&str, &str)]) -> CatalogueQuery {
-        let mut raw = RawCatalogueQuery::default();
-        for (key, value) in pairs {
-            let value = (*value).to_owned();
-            match *key {
-                "q" => raw.q = value,
-                "team" => raw.team = value,
-                "state" => raw.state = value,
-                "env" => raw.env = value,
-                "sort" => raw.sort = value,
-                "dir" => raw.dir = value,
-                "page" => raw.page = value,
-                other => panic!("unknown key {other}"),
-            }
-        }
-        CatalogueQuery::parse(&raw).expect("valid query")
+        CatalogueQuery::parse(&RawCatalogueQuery::from_pairs(pairs.iter().copied()))
+            .expect("valid query")
     }
 
     fn names(page: &CataloguePage) -> Vec<String> {
