@@ -141,9 +141,17 @@ impl Catalogue {
     }
 
     async fn read_and_swap(&self) -> Result<(), AppError> {
+        let started = std::time::Instant::now();
         let counts = self.inner.pods.as_ref().map(DeploymentWatch::counts);
         let result =
             load::snapshot(&self.inner.pool, counts.as_ref(), OffsetDateTime::now_utc()).await;
+        if let Ok(snapshot) = &result {
+            tracing::debug!(
+                services = snapshot.len(),
+                elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+                "services catalogue refreshed"
+            );
+        }
         let mut last_error = self
             .inner
             .last_error
@@ -197,6 +205,29 @@ impl Catalogue {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn without_a_snapshot_the_answer_is_503_saying_why() {
+        // Nothing listens on port 1: every refresh fails.
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .acquire_timeout(Duration::from_secs(1))
+            .connect_lazy("postgres://canopy@127.0.0.1:1/canopy")
+            .expect("lazy pool");
+        let catalogue = Catalogue::new(pool, None);
+        let before = catalogue
+            .query(CatalogueQuery::default())
+            .expect_err("no snapshot");
+        assert_eq!(before, AppError::Busy, "not read yet");
+        let failed = catalogue.refresh().await.expect_err("unreachable");
+        assert!(
+            matches!(failed, AppError::Unavailable | AppError::Busy),
+            "{failed:?}"
+        );
+        let after = catalogue
+            .query(CatalogueQuery::default())
+            .expect_err("still none");
+        assert_eq!(after, failed, "the refresh's own failure");
+    }
 
     #[test]
     fn refresh_period_reads_whole_seconds() {
