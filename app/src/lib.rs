@@ -22,9 +22,9 @@ use leptos_router::{
 use components::shell::AppShell;
 use pages::not_found::NotFound;
 use routes::{
-    DependenciesRoute, DeployButtonRoute, EnergyRoute, ServiceDependenciesRoute,
-    ServiceDeployRoute, ServiceEnergyRoute, ServiceHistoryRoute, ServiceOverviewRoute,
-    ServicePodsRoute, ServicesRoute, TeamRoute, TeamsRoute,
+    DependenciesRoute, DeployButtonRoute, EnergyRoute, RegisterServiceRoute,
+    ServiceDependenciesRoute, ServiceDeployRoute, ServiceEnergyRoute, ServiceHistoryRoute,
+    ServiceOverviewRoute, ServicePodsRoute, ServicesRoute, TeamRoute, TeamsRoute,
 };
 
 /// The HTML document around the app, rendered on the server.
@@ -62,6 +62,7 @@ pub fn App() -> impl IntoView {
                 <Routes fallback=|| view! { <NotFound /> }>
                     <Route path=path!("/") view={Lazy::<ServicesRoute>::new()} ssr=SsrMode::Async />
                     <Route path=path!("/services") view={Lazy::<ServicesRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/services/new") view={Lazy::<RegisterServiceRoute>::new()} ssr=SsrMode::Async />
                     // The service page's tabs, each its own URL (pages/service.rs).
                     <Route path=path!("/services/:team/:service") view={Lazy::<ServiceOverviewRoute>::new()} ssr=SsrMode::Async />
                     <Route path=path!("/services/:team/:service/deploy") view={Lazy::<ServiceDeployRoute>::new()} ssr=SsrMode::Async />

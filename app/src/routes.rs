@@ -8,11 +8,14 @@ use leptos::prelude::*;
 use leptos_router::{lazy_route, LazyRoute};
 
 use crate::pages::{
-    dependencies::DependenciesPage, deploy_button::DeployButtonPage, energy::EnergyPage,
+    dependencies::DependenciesPage,
+    deploy_button::DeployButtonPage,
+    energy::EnergyPage,
     service::{
         dependencies::ServiceDependenciesPage, ServiceDeployPage, ServiceEnergyPage,
         ServiceHistoryPage, ServiceOverviewPage, ServicePodsPage,
     },
+    service_new::RegisterServicePage,
     services::ServicesPage,
     team::TeamPage,
     teams::TeamsPage,
@@ -39,8 +42,12 @@ macro_rules! lazy_page {
 }
 
 lazy_page!(
-    /// `/services`: the services list and the register form.
+    /// `/services`: the catalogue.
     ServicesRoute => ServicesPage
+);
+lazy_page!(
+    /// `/services/new`: the register form.
+    RegisterServiceRoute => RegisterServicePage
 );
 lazy_page!(
     /// `/services/:team/:service`: the service's Overview tab.

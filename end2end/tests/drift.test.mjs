@@ -44,8 +44,8 @@ test("a service pointed at a checkout is scanned; its tab lists the drift and th
   const { context, page, problems } = await newPage(canopy.browser);
   const team = "drift";
   const name = uniqueName("shop");
-  // Register the service through the Services page.
-  await page.goto(`${canopy.base}/services`);
+  // Register the service through the register page.
+  await page.goto(`${canopy.base}/services/new`);
   await page.fill("#team", team);
   await page.fill("#name", name);
   await page.click('form.register-form button[type="submit"]');

@@ -1,5 +1,6 @@
-// The Services page in a real browser: register with and without JavaScript, inline errors,
-// and proof that the page hydrated (the wasm bundle ran under the Content-Security-Policy).
+// Registering a service (/services/new) in a real browser, with and without JavaScript, inline
+// errors, and proof that the page hydrated (the wasm bundle ran under the
+// Content-Security-Policy). The catalogue itself: catalogue.test.mjs.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { newPage, startCanopy, uniqueName } from "./harness.mjs";
@@ -12,8 +13,10 @@ after(async () => {
   await canopy?.stop();
 });
 
-async function serviceNames(page) {
-  return page.locator('[data-testid="services-table"] tbody tr td:first-child').allTextContents();
+/// The catalogue's rows for a search by `name` (a fresh page load).
+async function serviceNames(page, name) {
+  await page.goto(`${canopy.base}/services?q=${encodeURIComponent(name)}`);
+  return page.locator('[data-testid="catalogue-row"] td:first-child').allTextContents();
 }
 
 /// Types into the name field until the live hint answers: it only does once the wasm has loaded.
@@ -31,7 +34,7 @@ async function waitForHydration(page) {
 
 test("the page hydrates: the name hint updates as you type, with no CSP violations", async () => {
   const { context, page, problems } = await newPage(canopy.browser);
-  await page.goto(`${canopy.base}/services`);
+  await page.goto(`${canopy.base}/services/new`);
   const hint = await waitForHydration(page);
   assert.match(await hint.textContent(), /Service name may contain only lowercase letters/);
   await page.fill("#name", "");
@@ -41,29 +44,26 @@ test("the page hydrates: the name hint updates as you type, with no CSP violatio
   await context.close();
 });
 
-test("registering with JavaScript lists the service at once and after a reload", async () => {
+test("registering with JavaScript says so, links to the service, and the catalogue lists it at once", async () => {
   const { context, page, problems } = await newPage(canopy.browser);
-  await page.goto(`${canopy.base}/services`);
+  await page.goto(`${canopy.base}/services/new`);
   await waitForHydration(page);
   const name = uniqueName("js");
   await page.fill("#team", "payments");
   await page.fill("#name", name);
   await page.click('form.register-form button[type="submit"]');
-  await page.getByRole("status").filter({ hasText: `Registered ${name} for team payments.` }).waitFor();
-  // The list reloads on its own once the registration is done (no page reload).
-  await page
-    .locator('[data-testid="services-table"] tbody tr td:first-child', { hasText: name })
-    .waitFor({ timeout: 10_000 });
-  assert.ok((await serviceNames(page)).includes(name), "listed without a reload");
-  await page.reload();
-  assert.ok((await serviceNames(page)).includes(name), "still listed after a reload");
+  const status = page.getByRole("status").filter({ hasText: `Registered ${name} for team payments.` });
+  await status.waitFor();
+  assert.equal(await status.getByRole("link", { name: "Open its page" }).getAttribute("href"), `/services/payments/${name}`);
+  // The catalogue lists it at once (this replica refreshed it before answering).
+  assert.deepEqual(await serviceNames(page, name), [name]);
   assert.deepEqual(problems, []);
   await context.close();
 });
 
 test("a bad name gets an inline error with JavaScript and nothing is registered", async () => {
   const { context, page } = await newPage(canopy.browser);
-  await page.goto(`${canopy.base}/services`);
+  await page.goto(`${canopy.base}/services/new`);
   await waitForHydration(page);
   await page.fill("#team", "payments");
   await page.fill("#name", "Not_A_Label");
@@ -71,21 +71,27 @@ test("a bad name gets an inline error with JavaScript and nothing is registered"
   const error = page.locator("#name-error");
   await error.waitFor();
   assert.match(await error.textContent(), /Service name: may contain only lowercase letters.*found 'N'/);
-  await page.reload();
-  assert.ok(!(await serviceNames(page)).includes("Not_A_Label"));
+  assert.deepEqual(await serviceNames(page, "not_a_label"), []);
+  await context.close();
+});
+
+test("the catalogue links to the register page", async () => {
+  const { context, page } = await newPage(canopy.browser, { javaScriptEnabled: false });
+  await page.goto(`${canopy.base}/services`);
+  await Promise.all([page.waitForURL(`${canopy.base}/services/new`), page.getByRole("link", { name: "Register a service" }).click()]);
+  assert.equal(await page.locator("h1").textContent(), "Register a service");
   await context.close();
 });
 
 test("registering works with JavaScript disabled, and so do inline errors", async () => {
   const { context, page } = await newPage(canopy.browser, { javaScriptEnabled: false });
-  await page.goto(`${canopy.base}/services`);
+  await page.goto(`${canopy.base}/services/new`);
   const name = uniqueName("nojs");
   await page.fill("#team", "search");
   await page.fill("#name", name);
-  await Promise.all([page.waitForURL(`${canopy.base}/services`), page.click('form.register-form button[type="submit"]')]);
-  assert.ok((await serviceNames(page)).includes(name), "listed after the form post");
-  await page.reload();
-  assert.ok((await serviceNames(page)).includes(name), "still listed after a reload");
+  await Promise.all([page.waitForURL(`${canopy.base}/services/new`), page.click('form.register-form button[type="submit"]')]);
+  assert.deepEqual(await serviceNames(page, name), [name], "listed after the form post");
+  await page.goto(`${canopy.base}/services/new`);
 
   // The same name again in the same team: the page says it exists.
   await page.fill("#team", "search");
@@ -101,6 +107,6 @@ test("registering works with JavaScript disabled, and so do inline errors", asyn
     await page.locator("#name-error").textContent(),
     /Service name: must start and end with a lowercase letter or digit/,
   );
-  assert.ok(!(await serviceNames(page)).includes("-bad-"));
+  assert.deepEqual(await serviceNames(page, "-bad-"), []);
   await context.close();
 });

@@ -22,7 +22,7 @@ test("a team admin previews the week's e-mail, sends it, and finds one .eml per 
   const { context, page, problems } = await newPage(canopy.browser, { user: admin });
 
   // The team exists once it has a service.
-  await page.goto(`${canopy.base}/services`);
+  await page.goto(`${canopy.base}/services/new`);
   await page.locator('main[data-hydrated="true"]').waitFor({ timeout: 30_000 });
   await page.fill("#team", team);
   await page.fill("#name", "web");

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use app::api::{
     auth::{Permission, Principal},
     backend::{Backend, DeployBackend},
+    catalogue::{CataloguePage, CatalogueQuery},
     deploy_fns::{DeployForm, DeployPreview, ServiceOverview},
     deploys::DeployRecord,
     pods::{LogRequest, PodLog, ServicePods},
@@ -19,17 +20,22 @@ use secrecy::SecretString;
 use crate::{
     auth::{audit::Target, Audit},
     deploy::{commands::DeployCommands, quota::QuotaSource},
-    services::ServiceRepository,
+    services::{Catalogue, ServiceRepository},
 };
 
 pub struct CanopyBackend {
     services: ServiceRepository,
     audit: Audit,
+    catalogue: Catalogue,
 }
 
 impl CanopyBackend {
-    pub fn new(services: ServiceRepository, audit: Audit) -> Self {
-        Self { services, audit }
+    pub fn new(services: ServiceRepository, audit: Audit, catalogue: Catalogue) -> Self {
+        Self {
+            services,
+            audit,
+            catalogue,
+        }
     }
 }
 
@@ -67,11 +73,18 @@ impl Backend for CanopyBackend {
         self.audit
             .record(who, "register_service", Target::Team(&team), true, &result)
             .await;
+        if outcome.is_ok() {
+            self.catalogue.refresh_after_change().await;
+        }
         outcome
     }
 
     async fn list_teams(&self) -> Result<Vec<TeamSummary>, AppError> {
         self.services.teams().await
+    }
+
+    async fn catalogue(&self, query: CatalogueQuery) -> Result<CataloguePage, AppError> {
+        self.catalogue.query(query)
     }
 }
 

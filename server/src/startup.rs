@@ -153,6 +153,11 @@ impl Application {
         } = parts;
         let energy_settings = crate::config::EnergySettings::from_env()?;
         let replica_settings = crate::replicas::ReplicaSettings::from_env()?;
+        let catalogue_refresh = crate::services::catalogue::refresh_period(
+            std::env::var(crate::services::catalogue::REFRESH_ENV)
+                .ok()
+                .as_deref(),
+        )?;
         tracing::info!(replica = %replica_settings.replica, "this replica's name");
         if let DatabaseSettings::Embedded(embedded) = &settings.database {
             identity_settings.data_dir = embedded.data_dir.clone();
@@ -216,11 +221,30 @@ impl Application {
             Ok(None) => {}
             Err(error) => tracing::error!(%error, "could not create the first admin account"),
         }
+        let (cluster, mut sandbox) = sandbox::connect(&cluster_settings).await;
+        let shutdown = tokio_util::sync::CancellationToken::new();
+        // The services catalogue: pods ready from a watch of Canopy's Deployments (when there
+        // is a cluster); the first snapshot is read now, before serving.
+        // It reads through the coordination pool: a slow refresh never holds a request's
+        // connection.
+        let catalogue = crate::services::Catalogue::new(
+            coordination.clone(),
+            cluster.as_ref().map(|c: &ClusterContext| {
+                crate::services::catalogue::DeploymentWatch::start(
+                    c.client.clone(),
+                    shutdown.clone(),
+                )
+            }),
+        );
+        if let Err(error) = catalogue.refresh().await {
+            tracing::warn!(%error, "could not read the services catalogue at startup; retrying in the background");
+        }
+        catalogue.spawn(catalogue_refresh, shutdown.clone());
         let backend = Arc::new(CanopyBackend::new(
             ServiceRepository::new(pool.clone()),
             identity.audit.clone(),
+            catalogue.clone(),
         ));
-        let (cluster, mut sandbox) = sandbox::connect(&cluster_settings).await;
         let lease = crate::deploy::lease::FollowerLease::new(
             pool.clone(),
             replica_settings.replica.clone(),
@@ -248,7 +272,8 @@ impl Application {
             ),
             quota_admin(pool.clone(), cluster_client),
             identity.audit.clone(),
-        );
+        )
+        .with_catalogue(catalogue.clone());
         let deploy_backend = Arc::new(CanopyDeployBackend {
             commands: commands.clone(),
             sandbox: cluster.as_ref().is_some_and(|c| c.sandbox),
@@ -294,7 +319,6 @@ impl Application {
         .await?
         .with_drift(drift.clone());
         reports.spawn(&jobs);
-        let shutdown = tokio_util::sync::CancellationToken::new();
         let github =
             crate::github::Github::new(pool.clone(), github_settings, commands.clone(), base_url)?
                 .with_drift(drift.clone());

@@ -25,6 +25,11 @@ pub trait Backend: Send + Sync + 'static {
         name: ServiceName,
     ) -> Result<ServiceSummary, AppError>;
     async fn list_teams(&self) -> Result<Vec<TeamSummary>, AppError>;
+    /// One page of the services catalogue, from this replica's in-memory snapshot.
+    async fn catalogue(
+        &self,
+        query: super::catalogue::CatalogueQuery,
+    ) -> Result<super::catalogue::CataloguePage, AppError>;
 }
 
 /// What the server puts in Leptos context.

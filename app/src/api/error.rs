@@ -35,6 +35,20 @@ pub enum Field {
     RequiredCheck,
     /// A service's public route (its host).
     Route,
+    /// The catalogue's search text (`q`).
+    Search,
+    /// The catalogue's team filter (`team`).
+    TeamFilter,
+    /// The catalogue's deploy state filter (`state`).
+    State,
+    /// The catalogue's environment filter (`env`).
+    Environment,
+    /// The catalogue's sort column (`sort`).
+    Sort,
+    /// The catalogue's sort direction (`dir`).
+    Dir,
+    /// The catalogue's page number (`page`).
+    Page,
 }
 
 impl Field {
@@ -53,6 +67,13 @@ impl Field {
             Field::ImageTemplate => "Image template (image_template)",
             Field::RequiredCheck => "Required check (required_check)",
             Field::Route => "Public route (route.host)",
+            Field::Search => "Search (q)",
+            Field::TeamFilter => "Team (team)",
+            Field::State => "State (state)",
+            Field::Environment => "Environment (env)",
+            Field::Sort => "Sort column (sort)",
+            Field::Dir => "Sort direction (dir)",
+            Field::Page => "Page (page)",
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Server functions and the data types they exchange with the browser.
 
 pub mod auth;
+pub mod catalogue;
 pub mod deploy_fns;
 pub mod deploys;
 pub mod drift;

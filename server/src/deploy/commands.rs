@@ -32,6 +32,8 @@ pub struct DeployCommands {
     observer: ServiceObserver,
     quotas: QuotaAdmin,
     audit: Audit,
+    /// Refreshed at once after a deploy on this replica.
+    catalogue: Option<crate::services::Catalogue>,
 }
 
 impl DeployCommands {
@@ -46,6 +48,19 @@ impl DeployCommands {
             observer,
             quotas,
             audit,
+            catalogue: None,
+        }
+    }
+
+    /// Refreshes `catalogue` after every deploy, rollback, restart, scale or delete.
+    pub fn with_catalogue(mut self, catalogue: crate::services::Catalogue) -> Self {
+        self.catalogue = Some(catalogue);
+        self
+    }
+
+    async fn catalogue_changed(&self) {
+        if let Some(catalogue) = &self.catalogue {
+            catalogue.refresh_after_change().await;
         }
     }
 
@@ -97,6 +112,7 @@ impl DeployCommands {
         of: &ServiceRef,
         outcome: Result<DeployRecord, DeployError>,
     ) -> Result<DeployRecord, AppError> {
+        self.catalogue_changed().await;
         self.finish(who, action, Target::Service(of), outcome, |record| {
             format!("revision {} {}", record.revision, record.status.label())
         })

@@ -24,6 +24,7 @@ use tokio::sync::Notify;
 use crate::config::DriftSettings;
 
 pub use source::validate_source_path;
+pub use store::outdated_per_service;
 
 /// What can go wrong in the drift capability (mapped to what users see in `server/src/error.rs`).
 #[derive(Debug, thiserror::Error)]

@@ -319,6 +319,22 @@ pub async fn latest_done_per_service(pool: &PgPool) -> Result<Vec<LatestDone>> {
     .await?)
 }
 
+/// Outdated dependencies at each service's newest done scan, by service id (the catalogue).
+pub async fn outdated_per_service(pool: &PgPool) -> Result<std::collections::HashMap<i64, i32>> {
+    let rows = sqlx::query!(
+        r#"SELECT DISTINCT ON (service_id) service_id, outdated
+           FROM drift_scans
+           WHERE state = 'done'
+           ORDER BY service_id, finished_at DESC, id DESC"#
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|row| row.outdated.map(|outdated| (row.service_id, outdated)))
+        .collect())
+}
+
 /// Each service's last done scan per UTC day over the last `days` days.
 pub async fn daily_done(pool: &PgPool, days: i32) -> Result<Vec<DailyDone>> {
     Ok(sqlx::query_as!(

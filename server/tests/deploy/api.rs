@@ -383,3 +383,46 @@ async fn a_preview_never_sends_secret_values_back_to_the_browser() {
     })
     .await;
 }
+
+/// The services catalogue reads pods ready from its watch of Canopy's Deployments (no request
+/// to the API server per row) and the deploy state from the deploy's record.
+#[tokio::test]
+async fn the_catalogue_shows_pods_ready_from_its_deployment_watch() {
+    with_team("catalogue-pods", |team| async move {
+        let app = ClusterApp::spawn().await;
+        deploy_web(&app, &team).await;
+        wait_for_running_pods(
+            &app,
+            &format!("/api/v1/services/{}/web/dev/pods", team.team),
+            1,
+        )
+        .await;
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let response = app
+                .client
+                .post(format!("{}/api/fn/load_catalogue", app.base))
+                .bearer_auth(TEST_API_TOKEN)
+                .form(&[("raw[team]", team.team.as_str())])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), StatusCode::OK);
+            let page: Value = response.json().await.unwrap();
+            let row = &page["rows"][0];
+            if row["pods"] == json!({ "ready": 1, "desired": 1 })
+                && row["states"] == json!(["running", "not_deployed", "not_deployed"])
+            {
+                assert_eq!(row["service"], "web");
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the catalogue never showed 1/1 running: {page:#}"
+            );
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        app.stop().await;
+    })
+    .await;
+}

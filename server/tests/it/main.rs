@@ -4,6 +4,7 @@
 mod api;
 mod assets_and_headers;
 mod authorization;
+mod catalogue;
 mod drift;
 mod embedded_postgres;
 mod github;

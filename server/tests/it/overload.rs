@@ -49,7 +49,7 @@ async fn with_the_database_down_pages_and_the_api_answer_503_saying_unreachable(
     let app = TestApp::spawn().await;
     app.take_database_down().await;
 
-    let (status, retry_after, html) = parts(page_with_token(&app, "/services").await).await;
+    let (status, retry_after, html) = parts(page_with_token(&app, "/teams").await).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{html}");
     assert!(
         retry_after.is_some_and(|s| s > 0),
@@ -58,10 +58,15 @@ async fn with_the_database_down_pages_and_the_api_answer_503_saying_unreachable(
     assert!(html.contains(UNREACHABLE), "{html}");
     assert!(!html.contains(BUSY), "{html}");
 
+    // The services catalogue is this replica's in-memory snapshot: it still answers (as of
+    // its last refresh) while the database is down.
+    let (status, _, html) = parts(page_with_token(&app, "/services").await).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert!(html.contains("No services yet"), "{html}");
+
     // Every page that loads data, through the same component.
     for path in [
         "/energy",
-        "/teams",
         "/teams/payments",
         "/dependencies",
         "/services/payments/web",
@@ -111,7 +116,7 @@ async fn with_every_connection_in_use_pages_and_the_api_answer_503_saying_busy()
         .map(|_| {
             let request = app
                 .anonymous()
-                .get(app.url("/services"))
+                .get(app.url("/teams"))
                 .header(header::ACCEPT, "text/html")
                 .bearer_auth(TEST_API_TOKEN)
                 .send();
@@ -140,7 +145,7 @@ async fn with_every_connection_in_use_pages_and_the_api_answer_503_saying_busy()
     );
 
     let (page, signed_in, api) = tokio::join!(
-        page_with_token(&app, "/services"),
+        page_with_token(&app, "/teams"),
         app.get_html("/teams"),
         api_with_token(&app, "/api/v1/dependencies"),
     );

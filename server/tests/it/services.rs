@@ -36,7 +36,7 @@ async fn registering_without_javascript_redirects_back_and_lists_the_service() {
     // leptos strips its error parameters from the Referer and may leave an empty query ("?").
     assert_eq!(
         location(&response).trim_end_matches('?'),
-        app.url("/services")
+        app.url("/services/new")
     );
     assert_eq!(app.service_count().await, 1);
 
@@ -45,7 +45,10 @@ async fn registering_without_javascript_redirects_back_and_lists_the_service() {
         html.contains("/services/payments/checkout-api\">checkout-api</a></td>"),
         "{html}"
     );
-    assert!(html.contains("<td>payments</td>"), "{html}");
+    assert!(
+        html.contains("<td><a href=\"/teams/payments\">payments</a></td>"),
+        "{html}"
+    );
 
     let (_, teams) = app.get_html("/teams").await;
     // Each team links to its page.

@@ -178,7 +178,7 @@ async fn a_form_posted_without_javascript_needs_the_page_s_token() {
         app.client
             .post(app.url("/api/fn/register_service"))
             .header("accept", "text/html,application/xhtml+xml")
-            .header("referer", app.url("/services"))
+            .header("referer", app.url("/services/new"))
             .form(&[("team", "alpha"), ("name", "web"), ("csrf", token)])
             .send()
     };
@@ -192,7 +192,7 @@ async fn a_form_posted_without_javascript_needs_the_page_s_token() {
     let forged = post("guessed-token").await.expect("POST");
     assert_eq!(forged.status(), StatusCode::FORBIDDEN);
     assert_eq!(app.service_count().await, 0, "nothing was registered");
-    let token = app.form_token("/services").await;
+    let token = app.form_token("/services/new").await;
     assert!(token.len() >= 32, "the page carries the token: {token:?}");
     let accepted = app.submit_registration_without_js("alpha", "web").await;
     assert_eq!(

@@ -410,11 +410,11 @@ impl TestApp {
         team: &str,
         name: &str,
     ) -> reqwest::Response {
-        let token = self.form_token("/services").await;
+        let token = self.form_token("/services/new").await;
         self.client
             .post(self.url("/api/fn/register_service"))
             .header("accept", "text/html,application/xhtml+xml")
-            .header("referer", self.url("/services"))
+            .header("referer", self.url("/services/new"))
             .form(&[("team", team), ("name", name), ("csrf", &token)])
             .send()
             .await
