@@ -41,7 +41,7 @@ after(async () => {
 const PAGES = [
   { name: "home", path: () => "/" },
   { name: "services", path: () => "/services" },
-  { name: "new service (or the 404 page)", path: () => "/services/new", anyStatus: true },
+  { name: "register a service", path: () => "/services/new" },
   { name: "service overview tab", path: () => `/services/${team}/web?env=dev` },
   { name: "service deploy tab", path: () => `/services/${team}/web/deploy?env=dev` },
   { name: "service pods & logs tab", path: () => `/services/${team}/web/pods?env=dev` },
