@@ -9,6 +9,7 @@ use app::api::{
     backend::{Backend, DeployBackend},
     deploy_fns::{DeployForm, DeployPreview, ServiceOverview},
     deploys::DeployRecord,
+    home::Home,
     pods::{LogRequest, PodLog, ServicePods},
     quota::TeamQuotaInfo,
     spec::ServiceSpec,
@@ -19,17 +20,23 @@ use secrecy::SecretString;
 use crate::{
     auth::{audit::Target, Audit},
     deploy::{commands::DeployCommands, quota::QuotaSource},
+    home::HomeFeed,
     services::ServiceRepository,
 };
 
 pub struct CanopyBackend {
     services: ServiceRepository,
     audit: Audit,
+    home: HomeFeed,
 }
 
 impl CanopyBackend {
-    pub fn new(services: ServiceRepository, audit: Audit) -> Self {
-        Self { services, audit }
+    pub fn new(services: ServiceRepository, audit: Audit, home: HomeFeed) -> Self {
+        Self {
+            services,
+            audit,
+            home,
+        }
     }
 }
 
@@ -72,6 +79,11 @@ impl Backend for CanopyBackend {
 
     async fn list_teams(&self) -> Result<Vec<TeamSummary>, AppError> {
         self.services.teams().await
+    }
+
+    /// Any signed-in person or token (the server function checked that someone is).
+    async fn home(&self, who: &Principal) -> Result<Home, AppError> {
+        self.home.home(who).await
     }
 }
 

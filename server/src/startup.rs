@@ -216,10 +216,6 @@ impl Application {
             Ok(None) => {}
             Err(error) => tracing::error!(%error, "could not create the first admin account"),
         }
-        let backend = Arc::new(CanopyBackend::new(
-            ServiceRepository::new(pool.clone()),
-            identity.audit.clone(),
-        ));
         let (cluster, mut sandbox) = sandbox::connect(&cluster_settings).await;
         let lease = crate::deploy::lease::FollowerLease::new(
             pool.clone(),
@@ -319,7 +315,11 @@ impl Application {
             reports,
             leptos_options,
             pool: pool.clone(),
-            backend,
+            backend: Arc::new(CanopyBackend::new(
+                ServiceRepository::new(pool.clone()),
+                identity.audit.clone(),
+                crate::home::HomeFeed::new(pool.clone(), energy.query.clone()),
+            )),
             deploy_backend,
             commands,
             api_token: settings.api_token.clone(),

@@ -25,6 +25,9 @@ pub trait Backend: Send + Sync + 'static {
         name: ServiceName,
     ) -> Result<ServiceSummary, AppError>;
     async fn list_teams(&self) -> Result<Vec<TeamSummary>, AppError>;
+    /// The home page: what needs attention, recent deploys, this week's energy; `who`'s teams
+    /// first.
+    async fn home(&self, who: &Principal) -> Result<super::home::Home, AppError>;
 }
 
 /// What the server puts in Leptos context.
