@@ -22,6 +22,7 @@ use components::shell::AppShell;
 use pages::{
     dependencies::DependenciesPage,
     energy::EnergyPage,
+    home::HomePage,
     not_found::NotFound,
     service::{dependencies::ServiceDependenciesPage, ServicePage},
     services::ServicesPage,
@@ -62,7 +63,7 @@ pub fn App() -> impl IntoView {
         <Router>
             <AppShell>
                 <Routes fallback=|| view! { <NotFound /> }>
-                    <Route path=path!("/") view=ServicesPage ssr=SsrMode::Async />
+                    <Route path=path!("/") view=HomePage ssr=SsrMode::Async />
                     <Route path=path!("/services") view=ServicesPage ssr=SsrMode::Async />
                     <Route path=path!("/services/:team/:service") view=ServicePage ssr=SsrMode::Async />
                     <Route path=path!("/services/:team/:service/dependencies") view=ServiceDependenciesPage ssr=SsrMode::Async />

@@ -57,6 +57,8 @@ impl<T> Capped<T> {
 pub struct Moment {
     /// RFC 3339, UTC.
     pub at: String,
+    /// The exact time for people (`app::format::time`), shown on hover and focus.
+    pub exact: String,
     pub secs_ago: u64,
 }
 

@@ -21,6 +21,7 @@ const REASON_CHARS: usize = 200;
 pub fn moment(at: OffsetDateTime, now: OffsetDateTime) -> Moment {
     Moment {
         at: at.format(&Rfc3339).unwrap_or_default(),
+        exact: app::format::time(at),
         secs_ago: u64::try_from((now - at).whole_seconds()).unwrap_or(0),
     }
 }

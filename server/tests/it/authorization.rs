@@ -314,7 +314,9 @@ fn server_fn_case(path: &str) -> Option<(Needs, Body)> {
         ("form[health_check]", ""),
     ]);
     Some(match name {
-        "list_services" | "list_teams" | "current_user" => (Needs::SignedIn, Body::Empty),
+        "list_services" | "list_teams" | "current_user" | "load_home" => {
+            (Needs::SignedIn, Body::Empty)
+        }
         "get_team_quota" => (Needs::SignedIn, form(&[("team", "alpha")])),
         "get_service_overview" | "get_service_pods" => (Needs::SignedIn, with(&[])),
         "load_service_pods" => (
