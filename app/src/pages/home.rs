@@ -356,7 +356,7 @@ fn RisingItem(rising: RisingEnergy) -> impl IntoView {
     let (now, before) = (rising.this_week.total(), rising.last_week.total());
     let href = format!("/services/{}/{}", rising.team, rising.service);
     let text = format!(
-        " used {:+.0} % more energy this week than last: {} against {} ({}).",
+        " used {:.0} % more energy this week than last: {} against {} ({}).",
         rising.change_percent(),
         or_refused(energy(now.kwh)),
         or_refused(energy(before.kwh)),

@@ -256,7 +256,7 @@ async fn rising_energy_shows_above_the_threshold_and_not_below() {
 
     let (_, html) = app.get_html("/").await;
     assert!(html.contains("data-testid=\"home-rising\""), "{html}");
-    assert!(html.contains("+50 % more energy this week"), "{html}");
+    assert!(html.contains("used 50 % more energy this week"), "{html}");
     app.stop().await;
 }
 
