@@ -67,7 +67,7 @@ async function checkHome(page) {
   // Newest first: the failed revision 2, then search's deploy, then revision 1.
   const texts = await items.allTextContents();
   assert.equal(texts.length, 3, texts.join("\n"));
-  assert.match(texts[0], new RegExp(`ana deployed revision 2 of ${team}/checkout \\(prod\\) Failed \\d+ (s|min) ago`));
+  assert.match(texts[0], new RegExp(`ana deployed revision 2 of ${team}/checkout \\(prod\\) Failed (\\d+ s|1 min( \\d+ s)?) ago`));
   assert.match(texts[1], new RegExp(`bo deployed revision 1 of ${team}/search \\(dev\\) Running 10 min( \\d+ s)? ago`));
   const time = items.first().locator("time");
   assert.match(await time.getAttribute("datetime"), /^\d{4}-\d\d-\d\dT/);
