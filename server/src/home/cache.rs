@@ -1,6 +1,7 @@
 //! A per-replica cache of one value computed from many rows, kept for a short time: fresh
-//! values are shared; once stale, one caller recomputes while the others keep the stale value;
-//! when there is none yet, callers wait for the one computation in flight (never 32 at once).
+//! values are shared; once stale, the value is recomputed in the background (one task) while
+//! every caller keeps getting the stale one, so no visitor waits for it; when there is none
+//! yet, callers wait for the one computation in flight (never 32 at once).
 
 use std::{
     future::Future,
@@ -20,16 +21,16 @@ struct Entry<T> {
 pub struct Cached<T> {
     ttl: Duration,
     entry: RwLock<Option<Entry<T>>>,
-    /// Held by the one caller computing a new value.
-    computing: tokio::sync::Mutex<()>,
+    /// Held by the one task computing a new value.
+    computing: Arc<tokio::sync::Mutex<()>>,
 }
 
-impl<T: Send + Sync> Cached<T> {
+impl<T: Send + Sync + 'static> Cached<T> {
     pub fn new(ttl: Duration) -> Self {
         Self {
             ttl,
             entry: RwLock::new(None),
-            computing: tokio::sync::Mutex::new(()),
+            computing: Arc::new(tokio::sync::Mutex::new(())),
         }
     }
 
@@ -56,35 +57,40 @@ impl<T: Send + Sync> Cached<T> {
     }
 
     /// The cached value, computing it with `compute` when it is missing or stale (see the
-    /// module's docs). A failed recomputation keeps serving the stale value (and is logged);
+    /// module's docs). A failed background recomputation keeps the stale value (and is logged);
     /// with no value at all, the error is the caller's.
     pub async fn get<E, F, Fut>(
-        &self,
-        what: &str,
+        self: &Arc<Self>,
+        what: &'static str,
         compute: F,
     ) -> Result<(Arc<T>, OffsetDateTime), E>
     where
-        E: std::fmt::Display,
-        F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<T, E>>,
+        E: std::fmt::Display + Send + 'static,
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = Result<T, E>> + Send + 'static,
     {
         if let Some(fresh) = self.current(true) {
             return Ok(fresh);
         }
         if let Some(stale) = self.current(false) {
-            let Ok(_computing) = self.computing.try_lock() else {
-                return Ok(stale);
-            };
-            if let Some(fresh) = self.current(true) {
-                return Ok(fresh);
+            if let Ok(computing) = self.computing.clone().try_lock_owned() {
+                let this = self.clone();
+                tokio::spawn(async move {
+                    let _computing = computing;
+                    if this.current(true).is_some() {
+                        return;
+                    }
+                    match compute().await {
+                        Ok(value) => {
+                            this.store(value);
+                        }
+                        Err(error) => {
+                            tracing::warn!(%error, what, "could not refresh; the previous figures stay")
+                        }
+                    }
+                });
             }
-            return Ok(match compute().await {
-                Ok(value) => self.store(value),
-                Err(error) => {
-                    tracing::warn!(%error, what, "could not refresh; the previous figures stay");
-                    stale
-                }
-            });
+            return Ok(stale);
         }
         let _computing = self.computing.lock().await;
         if let Some(fresh) = self.current(true) {
@@ -108,7 +114,7 @@ mod tests {
             let (cache, computed) = (cache.clone(), computed.clone());
             tokio::spawn(async move {
                 cache
-                    .get("test", || async {
+                    .get("test", || async move {
                         tokio::time::sleep(Duration::from_millis(50)).await;
                         Ok::<_, std::io::Error>(computed.fetch_add(1, Ordering::SeqCst) + 1)
                     })
@@ -123,8 +129,8 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_stale_value_is_recomputed_and_kept_when_that_fails() {
-        let cache = Cached::<u32>::new(Duration::from_millis(10));
+    async fn a_stale_value_is_served_while_it_is_recomputed_and_kept_when_that_fails() {
+        let cache = Arc::new(Cached::<u32>::new(Duration::from_millis(10)));
         let first = cache
             .get("test", || async { Ok::<_, std::io::Error>(1) })
             .await
@@ -135,11 +141,24 @@ mod tests {
             .get("test", || async { Err(std::io::Error::other("down")) })
             .await
             .unwrap();
-        assert_eq!(*failed.0, 1, "the stale value stays when recomputing fails");
-        let second = cache
+        assert_eq!(*failed.0, 1, "the stale value while recomputing");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let stale = cache
             .get("test", || async { Ok::<_, std::io::Error>(2) })
             .await
             .unwrap();
-        assert_eq!(*second.0, 2);
+        assert_eq!(
+            *stale.0, 1,
+            "the failed recomputation kept it; this call recomputes"
+        );
+        // The background task stores 2 (polled: it runs on its own schedule).
+        for _ in 0..200 {
+            if cache.current(false).is_some_and(|(value, _)| *value == 2) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let fresh = cache.current(false).unwrap();
+        assert_eq!(*fresh.0, 2, "recomputed in the background");
     }
 }

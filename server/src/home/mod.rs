@@ -5,9 +5,9 @@
 //! A module of its own because it only reads, across capabilities: the deploy records
 //! (`deploys`), the energy rollups (through [`EnergyQuery::org_weeks`], so kWh and CO2e are
 //! computed as on the Energy page) and the principal's memberships. What scans many rows is
-//! computed once per replica at a time and kept briefly ([`cache::Cached`]): the failed and
-//! stuck rollouts for [`DEPLOYS_TTL`], the two weeks of energy per service for
-//! [`ENERGY_TTL`]. The feed is one indexed query per visit.
+//! computed once per replica at a time and kept briefly ([`cache::Cached`], refreshed in the
+//! background once stale): the failed and stuck rollouts for [`DEPLOYS_TTL`], the two weeks of
+//! energy per service for [`ENERGY_TTL`]. The feed is one indexed query per visit.
 
 pub mod cache;
 pub mod fold;
@@ -76,13 +76,14 @@ impl HomeFeed {
     }
 
     async fn deploy_state(&self) -> Result<(Arc<DeployState>, OffsetDateTime), AppError> {
+        let pool = self.pool.clone();
         self.deploys
-            .get("home: rollouts needing attention", || async {
+            .get("home: rollouts needing attention", || async move {
                 let now = OffsetDateTime::now_utc();
                 let deadline = time::Duration::seconds(STUCK_AFTER_SECS as i64);
                 Ok::<_, sqlx::Error>(DeployState {
-                    failed: store::failed_latest(&self.pool).await?,
-                    stuck: store::in_progress_since(&self.pool, now - deadline).await?,
+                    failed: store::failed_latest(&pool).await?,
+                    stuck: store::in_progress_since(&pool, now - deadline).await?,
                 })
             })
             .await
@@ -90,13 +91,14 @@ impl HomeFeed {
     }
 
     async fn energy_state(&self) -> Result<(Arc<EnergyState>, OffsetDateTime), AppError> {
+        let energy = self.energy.clone();
         self.weeks
-            .get("home: energy week over week", || async {
+            .get("home: energy week over week", || async move {
                 let weeks = Weeks::ending_before(OffsetDateTime::now_utc());
-                let org = self.energy.org_weeks(weeks).await?;
+                let org = energy.org_weeks(weeks).await?;
                 Ok::<_, crate::energy::EnergyError>(EnergyState {
                     rising: fold::rising(&org.services),
-                    has_any_data: self.energy.has_any_data().await?,
+                    has_any_data: energy.has_any_data().await?,
                     weeks,
                     org,
                 })
