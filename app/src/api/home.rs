@@ -38,12 +38,15 @@ impl<T> Default for Capped<T> {
 }
 
 impl<T> Capped<T> {
-    /// The first `limit` of `all`, counting the rest.
-    pub fn of(all: Vec<T>, limit: usize) -> Self {
-        let more = all.len().saturating_sub(limit);
-        let mut items = all;
-        items.truncate(limit);
-        Self { items, more }
+    /// The first `limit` of `all`, counting the rest (only the listed ones are built, when
+    /// `all` is a lazy iterator).
+    pub fn of(all: impl IntoIterator<Item = T>, limit: usize) -> Self {
+        let mut all = all.into_iter();
+        let items: Vec<T> = all.by_ref().take(limit).collect();
+        Self {
+            items,
+            more: all.count(),
+        }
     }
 
     pub fn total(&self) -> usize {

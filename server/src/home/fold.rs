@@ -97,15 +97,12 @@ pub fn attention(
     quota.sort_by_key(|q| q.when.secs_ago);
     Attention {
         failed: Capped::of(
-            failed_here
-                .into_iter()
-                .map(|f| FailedRollout {
-                    service: f.service.clone(),
-                    revision: f.revision,
-                    reason: shorten(&f.reason),
-                    failed: moment(f.at, now),
-                })
-                .collect(),
+            failed_here.into_iter().map(|f| FailedRollout {
+                service: f.service.clone(),
+                revision: f.revision,
+                reason: shorten(&f.reason),
+                failed: moment(f.at, now),
+            }),
             ITEMS_PER_KIND,
         ),
         stuck: Capped::of(
@@ -117,17 +114,12 @@ pub fn attention(
                     revision: s.revision,
                     status: s.status,
                     started: moment(s.started_at, now),
-                })
-                .collect(),
+                }),
             ITEMS_PER_KIND,
         ),
         quota: Capped::of(quota, ITEMS_PER_KIND),
         rising: Capped::of(
-            rising
-                .iter()
-                .filter(|r| in_scope(&r.team))
-                .cloned()
-                .collect(),
+            rising.iter().filter(|r| in_scope(&r.team)).cloned(),
             ITEMS_PER_KIND,
         ),
     }
