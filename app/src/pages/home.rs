@@ -89,7 +89,7 @@ fn HomeView(home: Home) -> impl IntoView {
     );
     let energy_href = format!("/energy?from={this_week_from}&to={this_week_to}");
     let attention = if team_names.is_empty() {
-        view! { <AttentionList attention=elsewhere team=None energy_href=energy_href.clone() /> }
+        view! { <AttentionList attention=elsewhere team=None energy_href=energy_href.clone() grouped=false /> }
             .into_any()
     } else {
         let names = team_names
@@ -99,9 +99,9 @@ fn HomeView(home: Home) -> impl IntoView {
             .join(", ");
         view! {
             <h3 data-testid="home-attention-mine">{format!("My teams ({names})")}</h3>
-            <AttentionList attention=mine team=one_team energy_href=energy_href.clone() />
+            <AttentionList attention=mine team=one_team energy_href=energy_href.clone() grouped=true />
             <h3 data-testid="home-attention-elsewhere">"Elsewhere in the organisation"</h3>
-            <AttentionList attention=elsewhere team=None energy_href=energy_href.clone() />
+            <AttentionList attention=elsewhere team=None energy_href=energy_href.clone() grouped=true />
         }
         .into_any()
     };
@@ -123,7 +123,7 @@ fn HomeView(home: Home) -> impl IntoView {
                     <table class="table" data-testid="home-energy-table">
                         <thead>
                             <tr>
-                                <th scope="col">""</th>
+                                <th scope="col">"Whose"</th>
                                 <th scope="col">"This week"</th>
                                 <th scope="col">"Last week"</th>
                                 <th scope="col">"Change"</th>
@@ -233,6 +233,8 @@ fn AttentionList(
     attention: Attention,
     team: Option<TeamName>,
     energy_href: String,
+    /// Under a "My teams" / "Elsewhere" heading (h3): the kinds' headings are one level down.
+    grouped: bool,
 ) -> impl IntoView {
     if attention.is_empty() {
         return view! {
@@ -250,24 +252,28 @@ fn AttentionList(
     } = attention;
     view! {
         <Kind
+            grouped
             title="Failed rollouts"
             list=failed
             more_href=catalogue("failed", &team)
             item=|f: FailedRollout| view! { <FailedItem failed=f /> }.into_any()
         />
         <Kind
+            grouped
             title="Stuck rollouts"
             list=stuck
             more_href=catalogue("rolling_out", &team)
             item=|s: StuckRollout| view! { <StuckItem stuck=s /> }.into_any()
         />
         <Kind
+            grouped
             title="Teams whose quota refused pods"
             list=quota
             more_href="/teams".to_owned()
             item=|q: QuotaRefusal| view! { <QuotaItem quota=q /> }.into_any()
         />
         <Kind
+            grouped
             title="Rising energy"
             list=rising
             more_href=energy_href
@@ -280,6 +286,7 @@ fn AttentionList(
 /// One kind of attention item: a heading, its items, and "and N more".
 #[component]
 fn Kind<T: Clone + Send + Sync + 'static>(
+    grouped: bool,
     title: &'static str,
     list: Capped<T>,
     more_href: String,
@@ -287,7 +294,14 @@ fn Kind<T: Clone + Send + Sync + 'static>(
 ) -> impl IntoView {
     (list.total() > 0).then(|| {
         view! {
-            <h4>{format!("{title} ({})", list.total())}</h4>
+            {
+                let heading = format!("{title} ({})", list.total());
+                if grouped {
+                    view! { <h4>{heading}</h4> }.into_any()
+                } else {
+                    view! { <h3>{heading}</h3> }.into_any()
+                }
+            }
             <ul class="attention">{list.items.into_iter().map(item).collect_view()}</ul>
             <More more=list.more href=more_href />
         }
