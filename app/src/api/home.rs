@@ -6,7 +6,9 @@
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::{deploys::DeployStatus, energy::BySource, AppError, ServiceRef, TeamName};
+use super::{
+    deploys::DeployStatus, energy::BySource, spec::Environment, AppError, ServiceRef, TeamName,
+};
 
 /// How many items of each kind the page lists; the rest are counted ("and 37 more").
 pub const ITEMS_PER_KIND: usize = 5;
@@ -102,6 +104,8 @@ pub struct QuotaRefusal {
 pub struct RisingEnergy {
     pub team: TeamName,
     pub service: String,
+    /// Where it used the most energy this week (its figures are all environments together).
+    pub environment: Option<Environment>,
     pub this_week: BySource,
     pub last_week: BySource,
 }

@@ -368,7 +368,10 @@ fn QuotaItem(quota: QuotaRefusal) -> impl IntoView {
 #[component]
 fn RisingItem(rising: RisingEnergy) -> impl IntoView {
     let (now, before) = (rising.this_week.total(), rising.last_week.total());
-    let href = format!("/services/{}/{}", rising.team, rising.service);
+    let href = match rising.environment {
+        Some(env) => format!("/services/{}/{}?env={env}", rising.team, rising.service),
+        None => format!("/services/{}/{}", rising.team, rising.service),
+    };
     let text = format!(
         " used {:.0} % more energy this week than last: {} against {} ({}).",
         rising.change_percent(),

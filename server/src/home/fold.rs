@@ -8,6 +8,7 @@ use app::api::{
         Attention, Capped, FailedRollout, Moment, QuotaRefusal, RisingEnergy, StuckRollout,
         ITEMS_PER_KIND, RISE_MIN_KWH, RISE_PERCENT,
     },
+    spec::Environment,
     TeamName,
 };
 use time::{format_description::well_known::Rfc3339, OffsetDateTime};
@@ -48,6 +49,11 @@ pub fn rising(services: &[ServiceWeeks]) -> Vec<RisingEnergy> {
         .filter_map(|s| {
             Some(RisingEnergy {
                 team: TeamName::parse(&s.team).ok()?,
+                environment: s
+                    .top_namespace
+                    .as_deref()
+                    .and_then(|namespace| namespace.strip_prefix(&format!("{}-", s.team)))
+                    .and_then(Environment::parse),
                 service: s.service.clone(),
                 this_week: s.weeks.this_week,
                 last_week: s.weeks.last_week,
@@ -161,6 +167,7 @@ mod tests {
             team: team.to_owned(),
             service: name.to_owned(),
             weeks,
+            top_namespace: Some(format!("{team}-staging")),
         }
     }
 
@@ -178,6 +185,7 @@ mod tests {
         let names: Vec<&str> = found.iter().map(|r| r.service.as_str()).collect();
         assert_eq!(names, ["big-rise", "small-rise"], "largest increase first");
         assert_eq!(found[0].change_percent(), 100.0);
+        assert_eq!(found[0].environment, Some(Environment::Staging));
     }
 
     #[test]

@@ -257,6 +257,10 @@ async fn rising_energy_shows_above_the_threshold_and_not_below() {
     let (_, html) = app.get_html("/").await;
     assert!(html.contains("data-testid=\"home-rising\""), "{html}");
     assert!(html.contains("used 50 % more energy this week"), "{html}");
+    assert!(
+        html.contains("href=\"/services/pay/rising?env=prod\""),
+        "links to the environment where it used the most: {html}"
+    );
     app.stop().await;
 }
 

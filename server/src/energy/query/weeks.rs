@@ -37,6 +37,8 @@ pub struct ServiceWeeks {
     pub team: String,
     pub service: String,
     pub weeks: WeekOverWeek,
+    /// The namespace (`<team>-<environment>`) where it used the most energy this week.
+    pub top_namespace: Option<String>,
 }
 
 /// The organisation's two weeks and every service's that had energy in either.
@@ -60,13 +62,13 @@ impl EnergyQuery {
     /// week; idle and system energy per cluster and source).
     pub async fn org_weeks(&self, weeks: Weeks) -> Result<OrgWeeks, EnergyError> {
         let sql = format!(
-            "SELECT bucket >= $2 AS this_week, kind, team, service, cluster, source,
+            "SELECT bucket >= $2 AS this_week, kind, team, service, namespace, cluster, source,
                     sum(energy_joules)
              FROM {} WHERE bucket >= $1 AND bucket < $3
-             GROUP BY 1, 2, 3, 4, 5, 6",
+             GROUP BY 1, 2, 3, 4, 5, 6, 7",
             Resolution::Daily.table()
         );
-        type Row = (bool, String, String, String, String, String, f64);
+        type Row = (bool, String, String, String, String, String, String, f64);
         let rows: Vec<Row> = sqlx::query_as(&sql)
             .bind(weeks.last_from)
             .bind(weeks.this_from)
@@ -75,16 +77,21 @@ impl EnergyQuery {
             .await?;
         let mut org = WeekOverWeek::default();
         let mut services: BTreeMap<(String, String), WeekOverWeek> = BTreeMap::new();
-        for (this_week, kind, team, service, cluster, source, joules) in rows {
+        // This week's joules per service and namespace, for the namespace it used most.
+        let mut by_namespace: BTreeMap<(String, String), BTreeMap<String, f64>> = BTreeMap::new();
+        for (this_week, kind, team, service, namespace, cluster, source, joules) in rows {
             let figure = self.figure(&cluster, joules);
             add(&mut org, this_week, &source, figure);
             if kind == "workload" && !team.is_empty() {
-                add(
-                    services.entry((team, service)).or_default(),
-                    this_week,
-                    &source,
-                    figure,
-                );
+                let key = (team, service);
+                if this_week {
+                    *by_namespace
+                        .entry(key.clone())
+                        .or_default()
+                        .entry(namespace)
+                        .or_default() += joules;
+                }
+                add(services.entry(key).or_default(), this_week, &source, figure);
             }
         }
         // Hours with a live grid intensity: the CO2e difference from the table's (no energy).
@@ -128,9 +135,15 @@ impl EnergyQuery {
             org,
             services: services
                 .into_iter()
-                .map(|((team, service), weeks)| ServiceWeeks {
-                    team,
-                    service,
+                .map(|(key, weeks)| ServiceWeeks {
+                    top_namespace: by_namespace.get(&key).and_then(|namespaces| {
+                        namespaces
+                            .iter()
+                            .max_by(|a, b| a.1.total_cmp(b.1))
+                            .map(|(namespace, _)| namespace.clone())
+                    }),
+                    team: key.0,
+                    service: key.1,
                     weeks,
                 })
                 .collect(),
