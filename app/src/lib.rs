@@ -22,7 +22,7 @@ use leptos_router::{
 use components::shell::AppShell;
 use pages::not_found::NotFound;
 use routes::{
-    DependenciesRoute, DeployButtonRoute, EnergyRoute, RegisterServiceRoute,
+    DependenciesRoute, DeployButtonRoute, EnergyRoute, HomeRoute, RegisterServiceRoute,
     ServiceDependenciesRoute, ServiceDeployRoute, ServiceEnergyRoute, ServiceHistoryRoute,
     ServiceOverviewRoute, ServicePodsRoute, ServicesRoute, TeamRoute, TeamsRoute,
 };
@@ -60,7 +60,7 @@ pub fn App() -> impl IntoView {
         <Router>
             <AppShell>
                 <Routes fallback=|| view! { <NotFound /> }>
-                    <Route path=path!("/") view={Lazy::<ServicesRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/") view={Lazy::<HomeRoute>::new()} ssr=SsrMode::Async />
                     <Route path=path!("/services") view={Lazy::<ServicesRoute>::new()} ssr=SsrMode::Async />
                     <Route path=path!("/services/new") view={Lazy::<RegisterServiceRoute>::new()} ssr=SsrMode::Async />
                     // The service page's tabs, each its own URL (pages/service.rs).

@@ -11,6 +11,7 @@ use crate::pages::{
     dependencies::DependenciesPage,
     deploy_button::DeployButtonPage,
     energy::EnergyPage,
+    home::HomePage,
     service::{
         dependencies::ServiceDependenciesPage, ServiceDeployPage, ServiceEnergyPage,
         ServiceHistoryPage, ServiceOverviewPage, ServicePodsPage,
@@ -41,6 +42,10 @@ macro_rules! lazy_page {
     };
 }
 
+lazy_page!(
+    /// `/`: what needs attention, recent deploys, this week's energy.
+    HomeRoute => HomePage
+);
 lazy_page!(
     /// `/services`: the catalogue.
     ServicesRoute => ServicesPage

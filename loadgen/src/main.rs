@@ -121,6 +121,7 @@ fn routes() -> Vec<Route> {
         marker,
     };
     vec![
+        page("page /", "/", "data-testid=\"home-attention\""),
         page("page /services", "/services", "</html>"),
         page("page /energy", "/energy", "</html>"),
         page("page /teams", "/teams", "</html>"),

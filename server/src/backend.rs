@@ -10,6 +10,7 @@ use app::api::{
     catalogue::{CataloguePage, CatalogueQuery},
     deploy_fns::{DeployForm, DeployPreview, ServiceOverview},
     deploys::DeployRecord,
+    home::Home,
     pods::{LogRequest, PodLog, ServicePods},
     quota::TeamQuotaInfo,
     spec::ServiceSpec,
@@ -20,6 +21,7 @@ use secrecy::SecretString;
 use crate::{
     auth::{audit::Target, Audit},
     deploy::{commands::DeployCommands, quota::QuotaSource},
+    home::HomeFeed,
     services::{Catalogue, ServiceRepository},
 };
 
@@ -27,14 +29,21 @@ pub struct CanopyBackend {
     services: ServiceRepository,
     audit: Audit,
     catalogue: Catalogue,
+    home: HomeFeed,
 }
 
 impl CanopyBackend {
-    pub fn new(services: ServiceRepository, audit: Audit, catalogue: Catalogue) -> Self {
+    pub fn new(
+        services: ServiceRepository,
+        audit: Audit,
+        catalogue: Catalogue,
+        home: HomeFeed,
+    ) -> Self {
         Self {
             services,
             audit,
             catalogue,
+            home,
         }
     }
 }
@@ -85,6 +94,11 @@ impl Backend for CanopyBackend {
 
     async fn catalogue(&self, query: CatalogueQuery) -> Result<CataloguePage, AppError> {
         self.catalogue.query(query)
+    }
+
+    /// Any signed-in person or token (the server function checked that someone is).
+    async fn home(&self, who: &Principal) -> Result<Home, AppError> {
+        self.home.home(who).await
     }
 }
 

@@ -10,6 +10,7 @@ pub mod drift;
 pub mod energy;
 pub mod error;
 pub mod github;
+pub mod home;
 pub mod http;
 pub mod metrics;
 pub mod replicas;

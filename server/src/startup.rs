@@ -240,11 +240,6 @@ impl Application {
             tracing::warn!(%error, "could not read the services catalogue at startup; retrying in the background");
         }
         catalogue.spawn(catalogue_refresh, shutdown.clone());
-        let backend = Arc::new(CanopyBackend::new(
-            ServiceRepository::new(pool.clone()),
-            identity.audit.clone(),
-            catalogue.clone(),
-        ));
         let lease = crate::deploy::lease::FollowerLease::new(
             pool.clone(),
             replica_settings.replica.clone(),
@@ -343,7 +338,12 @@ impl Application {
             reports,
             leptos_options,
             pool: pool.clone(),
-            backend,
+            backend: Arc::new(CanopyBackend::new(
+                ServiceRepository::new(pool.clone()),
+                identity.audit.clone(),
+                catalogue.clone(),
+                crate::home::HomeFeed::new(pool.clone(), energy.query.clone()),
+            )),
             deploy_backend,
             commands,
             api_token: settings.api_token.clone(),

@@ -30,6 +30,9 @@ pub trait Backend: Send + Sync + 'static {
         &self,
         query: super::catalogue::CatalogueQuery,
     ) -> Result<super::catalogue::CataloguePage, AppError>;
+    /// The home page: what needs attention, recent deploys, this week's energy; `who`'s teams
+    /// first.
+    async fn home(&self, who: &Principal) -> Result<super::home::Home, AppError>;
 }
 
 /// What the server puts in Leptos context.

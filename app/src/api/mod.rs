@@ -8,6 +8,7 @@ pub mod drift;
 pub mod energy;
 mod error;
 pub mod github;
+pub mod home;
 mod names;
 pub mod pods;
 pub mod quota;

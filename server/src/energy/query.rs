@@ -17,6 +17,7 @@ mod overview;
 pub mod overview_fold;
 mod team;
 pub mod team_fold;
+pub mod weeks;
 
 use super::{buckets::buckets, carbon::CarbonSettings, EnergyError};
 

@@ -314,7 +314,7 @@ fn server_fn_case(path: &str) -> Option<(Needs, Body)> {
         ("form[health_check]", ""),
     ]);
     Some(match name {
-        "list_services" | "list_teams" | "current_user" | "load_catalogue" => {
+        "list_services" | "list_teams" | "current_user" | "load_catalogue" | "load_home" => {
             (Needs::SignedIn, Body::Empty)
         }
         "get_team_quota" => (Needs::SignedIn, form(&[("team", "alpha")])),

@@ -10,6 +10,7 @@ mod embedded_postgres;
 mod github;
 mod github_signin;
 mod health;
+mod home;
 mod openapi;
 mod overload;
 mod quota_api;
