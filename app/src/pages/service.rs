@@ -197,31 +197,66 @@ pub(crate) fn ServiceHeader(tab: Tab) -> impl IntoView {
 /// `/services/:team/:service`: live status, the current revision's figures, GitHub.
 #[component]
 pub fn ServiceOverviewPage() -> impl IntoView {
-    view! { <OverviewBackedTab tab=Tab::Overview /> }
+    view! { <OverviewBackedTab tab=Tab::Overview body=overview_body /> }
 }
 
 /// `/services/:team/:service/deploy`: the deploy form with its preview, restart, scale and
 /// delete, and the live status of what they start.
 #[component]
 pub fn ServiceDeployPage() -> impl IntoView {
-    view! { <OverviewBackedTab tab=Tab::Deploy /> }
+    view! { <OverviewBackedTab tab=Tab::Deploy body=deploy_body /> }
 }
 
 /// `/services/:team/:service/pods`: pods, events and the log viewer.
 #[component]
 pub fn ServicePodsPage() -> impl IntoView {
-    view! { <OverviewBackedTab tab=Tab::Pods /> }
+    view! { <OverviewBackedTab tab=Tab::Pods body=pods_body /> }
 }
 
 /// `/services/:team/:service/history`: every deploy, with rollback.
 #[component]
 pub fn ServiceHistoryPage() -> impl IntoView {
-    view! { <OverviewBackedTab tab=Tab::History /> }
+    view! { <OverviewBackedTab tab=Tab::History body=history_body /> }
+}
+
+/// What an overview-backed tab shows under the notices and the live status: given the
+/// overview, the actions and the Deploy tab's link. A plain function per tab (not a match on
+/// the tab) so each tab's lazy route only carries its own view's code.
+type TabBodyFn = fn(ServiceOverview, Actions, String) -> AnyView;
+
+fn overview_body(overview: ServiceOverview, _actions: Actions, deploy_href: String) -> AnyView {
+    view! { <OverviewTab overview deploy_href /> }.into_any()
+}
+
+fn deploy_body(overview: ServiceOverview, actions: Actions, _deploy_href: String) -> AnyView {
+    view! { <DeployTab overview actions /> }.into_any()
+}
+
+fn pods_body(overview: ServiceOverview, _actions: Actions, deploy_href: String) -> AnyView {
+    if overview.history.is_empty() {
+        return view! { <NotDeployedYet deploy_href may_deploy=overview.may_deploy /> }.into_any();
+    }
+    view! {
+        <PodsSection team=overview.team.clone() service=overview.service.clone()
+            environment=overview.environment.clone() may_read_logs=overview.may_deploy />
+    }
+    .into_any()
+}
+
+fn history_body(overview: ServiceOverview, actions: Actions, deploy_href: String) -> AnyView {
+    let latest_revision = overview.history.first().map(|d| d.revision);
+    view! {
+        <History history=overview.history.clone() latest_revision rollback=actions.rollback
+            may_deploy=overview.may_deploy team=overview.team.clone()
+            service=overview.service.clone() environment=overview.environment.clone()
+            deploy_href />
+    }
+    .into_any()
 }
 
 /// The tabs built on the service's deploy overview (state, history, permissions).
 #[component]
-fn OverviewBackedTab(tab: Tab) -> impl IntoView {
+fn OverviewBackedTab(tab: Tab, body: TabBodyFn) -> impl IntoView {
     let PageTarget {
         team,
         service,
@@ -266,7 +301,7 @@ fn OverviewBackedTab(tab: Tab) -> impl IntoView {
                     overview
                         .get()
                         .map(|result| match result {
-                            Ok(overview) => view! { <TabBody tab overview actions /> }.into_any(),
+                            Ok(overview) => view! { <TabBody overview actions body /> }.into_any(),
                             Err(error) => view! { <LoadError error /> }.into_any(),
                         })
                 }}
@@ -286,8 +321,7 @@ struct Actions {
 }
 
 #[component]
-fn TabBody(tab: Tab, overview: ServiceOverview, actions: Actions) -> impl IntoView {
-    let has_deploys = !overview.history.is_empty();
+fn TabBody(overview: ServiceOverview, actions: Actions, body: TabBodyFn) -> impl IntoView {
     let live_url = format!(
         "/ui/live/{}/{}/{}",
         overview.team, overview.service, overview.environment
@@ -310,29 +344,7 @@ fn TabBody(tab: Tab, overview: ServiceOverview, actions: Actions) -> impl IntoVi
         })}
         <LiveStatus initial=overview.live.clone() url=live_url finished=actions.finished />
     };
-    let body = match tab {
-        Tab::Overview => view! { <OverviewTab overview deploy_href /> }.into_any(),
-        Tab::Deploy => view! { <DeployTab overview actions /> }.into_any(),
-        Tab::Pods if has_deploys => view! {
-            <PodsSection team=overview.team.clone() service=overview.service.clone()
-                environment=overview.environment.clone() may_read_logs=overview.may_deploy />
-        }
-        .into_any(),
-        Tab::Pods => {
-            view! { <NotDeployedYet deploy_href may_deploy=overview.may_deploy /> }.into_any()
-        }
-        Tab::History => {
-            let latest_revision = overview.history.first().map(|d| d.revision);
-            view! {
-                <History history=overview.history.clone() latest_revision rollback=actions.rollback
-                    may_deploy=overview.may_deploy team=overview.team.clone()
-                    service=overview.service.clone() environment=overview.environment.clone()
-                    deploy_href />
-            }
-            .into_any()
-        }
-        Tab::Energy | Tab::Dependencies => ().into_any(),
-    };
+    let body = body(overview, actions, deploy_href);
     view! { {notices} {body} }
 }
 
