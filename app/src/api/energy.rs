@@ -150,10 +150,30 @@ pub struct EnergyOverview {
     pub previous_total: BySource,
     pub idle: BySource,
     pub system: BySource,
+    /// The teams with the most energy, largest first (at most 20).
     pub teams: Vec<EnergyRow>,
+    /// How many teams had energy in the period (`teams` lists the largest).
+    #[serde(default)]
+    pub teams_count: i64,
+    /// The teams not listed in `teams`, added up.
+    #[serde(default)]
+    pub other_teams: BySource,
+    /// The services with the most energy, largest first (at most 20).
     pub services: Vec<EnergyRow>,
-    /// Pods without Canopy's labels, by namespace.
+    /// How many services had energy in the period (`services` lists the largest).
+    #[serde(default)]
+    pub services_count: i64,
+    /// The services not listed in `services`, added up.
+    #[serde(default)]
+    pub other_services: BySource,
+    /// Pods without Canopy's labels, by namespace (the largest, at most 20).
     pub namespaces: Vec<EnergyRow>,
+    /// How many such namespaces had energy in the period.
+    #[serde(default)]
+    pub namespaces_count: i64,
+    /// The namespaces not listed in `namespaces`, added up.
+    #[serde(default)]
+    pub other_namespaces: BySource,
     /// Series for the top services, for the charts.
     pub top_series: Vec<EnergySeries>,
     /// How CO2e was computed (PUE and grid intensity per cluster, with sources).

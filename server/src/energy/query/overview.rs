@@ -1,15 +1,82 @@
-//! Reading the Energy page's overview: the period's rollup rows (and live-intensity
+//! Reading the Energy page's overview: the period's totals per owner (and live-intensity
 //! corrections), folded by [`super::overview_fold`]; the previous period's total for the trend;
-//! deploy counts, the top services' series, and which grid intensity the period's hours used.
+//! the top services' series, and which grid intensity the period's hours used.
+//!
+//! At 10,000 services a period has hundreds of thousands of rollup rows; the page shows the
+//! largest [`SHOWN_ROWS`] services and teams and the total of the rest. Day-aligned periods
+//! read the precomputed daily totals (`energy_service_daily` + the pending increments), hourly
+//! ones the hourly rollup; what was computed is kept per version of the figures
+//! ([`super::cache`]), so a page is computed once per change of the data, not per request.
 
-use app::api::energy::{BySource, EnergyOverview, EnergyPeriod, Figure, PeriodSelection};
+use std::sync::Arc;
+
+use app::api::energy::{
+    BySource, EnergyOverview, EnergyPeriod, EnergyRow, Figure, PeriodSelection,
+};
 use time::OffsetDateTime;
 
 use super::{
+    cache::figures_version,
     overview_fold::{fold_overview, OverviewFold, OwnedFigure},
     rfc3339, EnergyQuery, Resolution, Selection, TOP_SERIES,
 };
 use crate::energy::EnergyError;
+
+/// How many services, teams and namespaces the overview lists (largest first); the rest are
+/// one total each.
+pub const SHOWN_ROWS: usize = 20;
+
+/// The SQL of the figures of `[$1, $2)` per cluster, kind, source, namespace, team and service:
+/// from the precomputed daily totals plus the pending increments for whole days, else from
+/// the hourly rollup. The two give the same sums (migration `20261201000030`).
+fn owner_totals_sql(resolution: Resolution) -> &'static str {
+    match resolution {
+        Resolution::Daily => {
+            "SELECT cluster, kind, source, namespace, team, service, sum(energy_joules)
+             FROM (SELECT cluster, kind, source, namespace, team, service, energy_joules
+                   FROM energy_service_daily WHERE day >= $1 AND day < $2
+                   UNION ALL
+                   SELECT cluster, kind, source, namespace, team, service, energy_joules
+                   FROM energy_rollup_pending WHERE bucket >= $1 AND bucket < $2) t
+             GROUP BY 1, 2, 3, 4, 5, 6"
+        }
+        Resolution::Hourly => {
+            "SELECT cluster, kind, source, namespace, team, service, sum(energy_joules)
+             FROM energy_rollup_hourly WHERE bucket >= $1 AND bucket < $2
+             GROUP BY 1, 2, 3, 4, 5, 6"
+        }
+    }
+}
+
+/// The SQL of the total of `[$1, $2)` per cluster and source (the trend's previous period).
+fn period_total_sql(resolution: Resolution) -> &'static str {
+    match resolution {
+        Resolution::Daily => {
+            "SELECT cluster, source, sum(energy_joules)
+             FROM (SELECT cluster, source, energy_joules
+                   FROM energy_service_daily WHERE day >= $1 AND day < $2
+                   UNION ALL
+                   SELECT cluster, source, energy_joules
+                   FROM energy_rollup_pending WHERE bucket >= $1 AND bucket < $2) t
+             GROUP BY 1, 2"
+        }
+        Resolution::Hourly => {
+            "SELECT cluster, source, sum(energy_joules) FROM energy_rollup_hourly
+             WHERE bucket >= $1 AND bucket < $2 GROUP BY 1, 2"
+        }
+    }
+}
+
+/// The first `SHOWN_ROWS` rows (largest first already), and the rest added up.
+fn shown_and_rest(mut rows: Vec<EnergyRow>) -> (Vec<EnergyRow>, BySource, i64) {
+    let count = i64::try_from(rows.len()).unwrap_or(i64::MAX);
+    let mut rest = BySource::default();
+    for row in rows.iter().skip(SHOWN_ROWS) {
+        rest.add_all(&row.figures);
+    }
+    rows.truncate(SHOWN_ROWS);
+    (rows, rest, count)
+}
 
 impl EnergyQuery {
     /// Totals, breakdowns, trend and the top services' series for `period`.
@@ -23,22 +90,66 @@ impl EnergyQuery {
     }
 
     /// The overview for a preset or custom period; the trend compares with the period of the
-    /// same length just before it.
+    /// same length just before it. The figures come from the cache when the energy data has
+    /// not changed since they were computed; the deploy counts and the live feed's state are
+    /// read for every request.
     pub async fn overview_for(
         &self,
         selection: PeriodSelection,
         now: OffsetDateTime,
     ) -> Result<EnergyOverview, EnergyError> {
-        let period = selection.preset().unwrap_or_default();
         let (from, to, step_secs) = Self::selection_range(selection, now);
-        let resolution = Resolution::for_range(from, to, step_secs)?;
-        let sql = format!(
-            "SELECT cluster, kind, source, namespace, team, service, sum(energy_joules)
-             FROM {} WHERE bucket >= $1 AND bucket < $2 GROUP BY 1, 2, 3, 4, 5, 6",
-            resolution.table()
+        let version = figures_version(&self.pool).await?;
+        let key = format!(
+            "{selection:?}|{}|{}|{step_secs}",
+            rfc3339(from),
+            rfc3339(to)
         );
+        let figures = match self.overview_cache.get(&key, version) {
+            Some(figures) => figures,
+            None => {
+                let figures = Arc::new(
+                    self.overview_figures(selection, (from, to, step_secs))
+                        .await?,
+                );
+                self.overview_cache.put(key, version, Arc::clone(&figures));
+                figures
+            }
+        };
+        let mut overview = EnergyOverview::clone(&figures);
+        let shown: Vec<(String, String)> = overview
+            .services
+            .iter()
+            .map(|row| (row.team.clone(), row.service.clone()))
+            .collect();
+        let deploys = crate::energy::sci::deploy_counts_of(&self.pool, from, to, &shown).await?;
+        for row in &mut overview.services {
+            row.deploys = deploys
+                .get(&(row.team.clone(), row.service.clone()))
+                .copied()
+                .unwrap_or(0);
+        }
+        overview.grid_intensity = crate::energy::grid::intensity_uses(
+            &self.pool,
+            &self.carbon,
+            self.live.as_deref(),
+            from,
+            to,
+        )
+        .await?;
+        Ok(overview)
+    }
+
+    /// Everything of the overview that depends on the energy data only.
+    async fn overview_figures(
+        &self,
+        selection: PeriodSelection,
+        (from, to, step_secs): (OffsetDateTime, OffsetDateTime, i64),
+    ) -> Result<EnergyOverview, EnergyError> {
+        let period = selection.preset().unwrap_or_default();
+        let resolution = Resolution::for_range(from, to, step_secs)?;
         type Row = (String, String, String, String, String, String, f64);
-        let rows: Vec<Row> = sqlx::query_as(&sql)
+        let rows: Vec<Row> = sqlx::query_as(owner_totals_sql(resolution))
             .bind(from)
             .bind(to)
             .fetch_all(&self.pool)
@@ -85,17 +196,12 @@ impl EnergyQuery {
             total,
             idle,
             system,
-            teams: team_rows,
-            services: mut service_rows,
-            namespaces: namespace_rows,
+            teams,
+            services,
+            namespaces,
         } = fold_overview(figures);
-        let previous_sql = format!(
-            "SELECT cluster, source, sum(energy_joules) FROM {}
-             WHERE bucket >= $1 AND bucket < $2 GROUP BY 1, 2",
-            resolution.table()
-        );
         let length = to - from;
-        let previous: Vec<(String, String, f64)> = sqlx::query_as(&previous_sql)
+        let previous: Vec<(String, String, f64)> = sqlx::query_as(period_total_sql(resolution))
             .bind(from - length)
             .bind(from)
             .fetch_all(&self.pool)
@@ -117,31 +223,19 @@ impl EnergyQuery {
                 },
             );
         }
-        let grid_intensity = crate::energy::grid::intensity_uses(
-            &self.pool,
-            &self.carbon,
-            self.live.as_deref(),
-            from,
-            to,
-        )
-        .await?;
         let has_any_data = self.has_any_data().await?;
 
-        let deploys = crate::energy::sci::deploy_counts(&self.pool, from, to).await?;
-        for row in &mut service_rows {
-            row.deploys = deploys
-                .get(&(row.team.clone(), row.service.clone()))
-                .copied()
-                .unwrap_or(0);
-        }
         let mut top_series = Vec::new();
-        for row in service_rows.iter().take(TOP_SERIES) {
+        for row in services.iter().take(TOP_SERIES) {
             let selection = Selection::Service {
                 team: row.team.clone(),
                 service: row.service.clone(),
             };
             top_series.push(self.series(&selection, from, to, step_secs).await?);
         }
+        let (services, other_services, services_count) = shown_and_rest(services);
+        let (teams, other_teams, teams_count) = shown_and_rest(teams);
+        let (namespaces, other_namespaces, namespaces_count) = shown_and_rest(namespaces);
         Ok(EnergyOverview {
             period,
             selection,
@@ -152,12 +246,56 @@ impl EnergyQuery {
             previous_total,
             idle,
             system,
-            teams: team_rows,
-            services: service_rows,
-            namespaces: namespace_rows,
+            teams,
+            teams_count,
+            other_teams,
+            services,
+            services_count,
+            other_services,
+            namespaces,
+            namespaces_count,
+            other_namespaces,
             top_series,
             carbon_notes: self.carbon_notes(),
-            grid_intensity,
+            grid_intensity: Vec::new(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(service: &str, kwh: f64) -> EnergyRow {
+        let mut figures = BySource::default();
+        figures.add(
+            "measured",
+            Figure {
+                kwh,
+                grams_co2e: kwh * 100.0,
+            },
+        );
+        EnergyRow {
+            team: "t".to_owned(),
+            service: service.to_owned(),
+            namespace: String::new(),
+            figures,
+            deploys: 0,
+        }
+    }
+
+    #[test]
+    fn the_largest_rows_are_shown_and_the_rest_added_up() {
+        let rows: Vec<EnergyRow> = (0..25)
+            .map(|i| row(&format!("s{i}"), 25.0 - i as f64))
+            .collect();
+        let (shown, rest, count) = shown_and_rest(rows);
+        assert_eq!(shown.len(), SHOWN_ROWS);
+        assert_eq!(shown[0].service, "s0");
+        assert_eq!(count, 25);
+        // s20..s24: 5 + 4 + 3 + 2 + 1 kWh.
+        assert_eq!(rest.measured.kwh, 15.0);
+        let (shown, rest, count) = shown_and_rest(vec![row("a", 1.0)]);
+        assert_eq!((shown.len(), rest, count), (1, BySource::default(), 1));
     }
 }

@@ -1,14 +1,19 @@
-//! Reading a team's energy for the team page: the rows of every node's workload and idle
-//! energy and of the team's services the period before (folded by [`super::team_fold`]), and a
-//! series per service.
+//! Reading a team's energy for the team page: every node's workload and idle energy (from the
+//! precomputed node totals, `energy_node_hourly` + the pending increments), the team's services
+//! on each node now and the period before (folded by [`super::team_fold`]), and a series per
+//! service (one query). What the page shows is kept per version of the figures
+//! ([`super::cache`]).
+
+use std::sync::Arc;
 
 use app::api::energy::{BySource, PeriodSelection, TeamEnergy, TeamServiceEnergy};
 use time::OffsetDateTime;
 
 use super::{
+    cache::figures_version,
     rfc3339,
-    team_fold::{fold_team, NodeRow, ServiceRow},
-    EnergyQuery, Resolution, Selection,
+    team_fold::{fold_team, NodeRow, ServiceRow, TEAM_SERVICE},
+    EnergyQuery, Resolution,
 };
 use crate::energy::EnergyError;
 
@@ -21,6 +26,16 @@ impl EnergyQuery {
         selection: PeriodSelection,
         now: OffsetDateTime,
     ) -> Result<TeamEnergy, EnergyError> {
+        let (from, to, step_secs) = Self::selection_range(selection, now);
+        let version = figures_version(&self.pool).await?;
+        let key = format!(
+            "{team}|{selection:?}|{}|{}|{step_secs}",
+            rfc3339(from),
+            rfc3339(to)
+        );
+        if let Some(page) = self.team_cache.get(&key, version) {
+            return Ok(TeamEnergy::clone(&page));
+        }
         let registered = self.registered_services(team).await?;
         let known = !registered.is_empty()
             || sqlx::query_scalar::<_, bool>(
@@ -34,9 +49,11 @@ impl EnergyQuery {
             return Err(EnergyError::NotFound("team"));
         }
 
-        let (from, to, step_secs) = Self::selection_range(selection, now);
-        self.team_between(team, selection, registered, (from, to, step_secs))
-            .await
+        let page = self
+            .team_between(team, selection, registered, (from, to, step_secs))
+            .await?;
+        self.team_cache.put(key, version, Arc::new(page.clone()));
+        Ok(page)
     }
 
     /// The team's services over `[from, to)` (whole UTC hours) with a series of `step_secs`
@@ -71,12 +88,20 @@ impl EnergyQuery {
         (from, to, step_secs): (OffsetDateTime, OffsetDateTime, i64),
     ) -> Result<TeamEnergy, EnergyError> {
         let resolution = Resolution::for_range(from, to, step_secs)?;
-        // Every node's workload and idle energy (for the idle shares), and this team's services.
+        // Every node's workload and idle energy (for the idle shares: the precomputed node
+        // totals plus the pending increments, which together equal the hourly rollup), and this
+        // team's services on each node (their rows, by the team's index).
         let sql = format!(
-            "SELECT cluster, node, kind, source,
-                    CASE WHEN team = $3 AND kind = 'workload' THEN service END,
-                    sum(energy_joules)
-             FROM {} WHERE bucket >= $1 AND bucket < $2 AND kind IN ('workload', 'idle')
+            "SELECT cluster, node, kind, source, NULL::text, sum(energy_joules)
+             FROM (SELECT cluster, node, kind, source, energy_joules FROM energy_node_hourly
+                   WHERE hour >= $1 AND hour < $2 AND kind IN ('workload', 'idle')
+                   UNION ALL
+                   SELECT cluster, node, kind, source, energy_joules FROM energy_rollup_pending
+                   WHERE bucket >= $1 AND bucket < $2 AND kind IN ('workload', 'idle')) n
+             GROUP BY 1, 2, 3, 4
+             UNION ALL
+             SELECT cluster, node, '{TEAM_SERVICE}', source, service, sum(energy_joules)
+             FROM {} WHERE bucket >= $1 AND bucket < $2 AND team = $3 AND kind = 'workload'
              GROUP BY 1, 2, 3, 4, 5",
             resolution.table()
         );
@@ -123,17 +148,20 @@ impl EnergyQuery {
                 .collect();
 
         let folded = fold_team(&self.carbon, &rows, &previous_rows, &registered);
+        let names: Vec<String> = folded.iter().map(|f| f.service.clone()).collect();
+        let mut series = self
+            .team_series(team, &names, (from, to, step_secs))
+            .await?;
         let mut services = Vec::with_capacity(folded.len());
         let (mut total, mut previous_total) = (BySource::default(), BySource::default());
         for fold in folded {
             total.add_all(&fold.figures);
             previous_total.add_all(&fold.previous);
-            let selection = Selection::Service {
-                team: team.to_owned(),
-                service: fold.service.clone(),
+            let Some(series) = series.remove(&fold.service) else {
+                continue;
             };
             services.push(TeamServiceEnergy {
-                series: self.series(&selection, from, to, step_secs).await?,
+                series,
                 registered: fold.registered,
                 service: fold.service,
                 figures: fold.figures,
