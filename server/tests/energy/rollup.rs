@@ -96,3 +96,147 @@ async fn daily_figures_are_exact_before_and_after_the_job_rolls_a_day() {
     );
     app.stop().await;
 }
+
+/// The precomputed totals (plus the pending increments, as readers add them) against the
+/// rollup views, summed the same way: per day and owner, and per hour and node.
+async fn assert_totals_match_the_views(app: &TestApp, when: &str) {
+    let per_owner = |sql: &'static str| async move {
+        sqlx::query_as::<
+            _,
+            (
+                OffsetDateTime,
+                String,
+                String,
+                String,
+                String,
+                String,
+                String,
+                f64,
+            ),
+        >(sql)
+        .fetch_all(&app.pool)
+        .await
+        .unwrap()
+    };
+    let precomputed = per_owner(
+        "SELECT day, cluster, kind, source, namespace, team, service, sum(energy_joules)
+         FROM (SELECT day, cluster, kind, source, namespace, team, service, energy_joules
+               FROM energy_service_daily
+               UNION ALL
+               SELECT date_trunc('day', bucket, 'UTC'), cluster, kind, source, namespace, team,
+                      service, energy_joules
+               FROM energy_rollup_pending) t
+         GROUP BY 1, 2, 3, 4, 5, 6, 7 HAVING sum(energy_joules) <> 0 ORDER BY 1, 2, 3, 4, 5, 6, 7",
+    )
+    .await;
+    let views = per_owner(
+        "SELECT bucket, cluster, kind, source, namespace, team, service, sum(energy_joules)
+         FROM energy_rollup_daily
+         GROUP BY 1, 2, 3, 4, 5, 6, 7 HAVING sum(energy_joules) <> 0 ORDER BY 1, 2, 3, 4, 5, 6, 7",
+    )
+    .await;
+    assert!(!views.is_empty(), "{when}: no figures at all");
+    assert_eq!(precomputed, views, "{when}: daily totals per owner");
+    let per_node = |sql: &'static str| async move {
+        sqlx::query_as::<_, (OffsetDateTime, String, String, String, String, f64)>(sql)
+            .fetch_all(&app.pool)
+            .await
+            .unwrap()
+    };
+    let precomputed = per_node(
+        "SELECT hour, cluster, node, kind, source, sum(energy_joules)
+         FROM (SELECT hour, cluster, node, kind, source, energy_joules FROM energy_node_hourly
+               UNION ALL
+               SELECT bucket, cluster, node, kind, source, energy_joules
+               FROM energy_rollup_pending) t
+         GROUP BY 1, 2, 3, 4, 5 HAVING sum(energy_joules) <> 0 ORDER BY 1, 2, 3, 4, 5",
+    )
+    .await;
+    let views = per_node(
+        "SELECT bucket, cluster, node, kind, source, sum(energy_joules) FROM energy_rollup_hourly
+         GROUP BY 1, 2, 3, 4, 5 HAVING sum(energy_joules) <> 0 ORDER BY 1, 2, 3, 4, 5",
+    )
+    .await;
+    assert_eq!(precomputed, views, "{when}: hourly totals per node");
+}
+
+#[tokio::test]
+async fn precomputed_totals_equal_the_rollup_views_through_compaction_a_daily_roll_and_a_late_batch(
+) {
+    let app = TestApp::spawn().await;
+    let (_, token) = app.create_node_token("node-a").await;
+    let (_, token_b) = app.create_node_token("node-b").await;
+    let now = OffsetDateTime::now_utc();
+    let today = now.date().midnight().assume_utc();
+    // As in the test above: today is not rolled, and the test rolls it itself.
+    sqlx::query("UPDATE energy_daily_watermark SET rolled_through = $1")
+        .bind(today)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let hour = hour_start(now);
+    for (token, node) in [(&token, "node-a"), (&token_b, "node-b")] {
+        let batch = known_batch(node, hour);
+        assert_eq!(app.post_batch(token, &batch).await.0, StatusCode::CREATED);
+    }
+    // After ingest (the server's own compaction may have run or not: equal either way).
+    assert_totals_match_the_views(&app, "after ingest").await;
+
+    rollup::compact_pending(&app.pool).await.unwrap();
+    assert_eq!(app.count("energy_rollup_pending").await, 0);
+    assert!(app.count("energy_service_daily").await > 0);
+    // Checkout's day, over both nodes, in one row per source.
+    assert_eq!(
+        sum(
+            &app,
+            "SELECT sum(energy_joules) FROM energy_service_daily WHERE service = 'checkout'"
+        )
+        .await,
+        2.0 * 2_160_000.0
+    );
+    assert_totals_match_the_views(&app, "after compaction").await;
+
+    // A second batch pending while the day is rolled.
+    let more = known_batch("node-a", hour + Duration::minutes(2));
+    assert_eq!(app.post_batch(&token, &more).await.0, StatusCode::CREATED);
+    let report = rollup::roll_daily(&app.pool, now + Duration::days(2))
+        .await
+        .unwrap();
+    assert!(report.rows > 0, "{report:?}");
+    assert_totals_match_the_views(&app, "after the daily roll, one batch pending").await;
+    rollup::compact_pending(&app.pool).await.unwrap();
+    assert_totals_match_the_views(&app, "after the daily roll and compaction").await;
+
+    // A late batch for the rolled day: daily increments in the rolled table, hourly ones
+    // pending, then compacted into the totals.
+    let late = known_batch("node-b", hour + Duration::minutes(4));
+    assert_eq!(app.post_batch(&token_b, &late).await.0, StatusCode::CREATED);
+    assert_totals_match_the_views(&app, "after a late batch").await;
+    rollup::compact_pending(&app.pool).await.unwrap();
+    assert_totals_match_the_views(&app, "after a late batch, compacted").await;
+    assert_eq!(
+        sum(
+            &app,
+            "SELECT sum(energy_joules) FROM energy_service_daily WHERE service = 'checkout'"
+        )
+        .await,
+        4.0 * 2_160_000.0
+    );
+
+    // The overview's day reads these totals: checkout is 4 × 0.5 kWh measured.
+    let day = today.date().to_string();
+    let overview = app.admin_get("/api/v1/energy/overview?period=30d").await;
+    let checkout = overview["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|row| row["service"] == "checkout")
+        .unwrap_or_else(|| panic!("no checkout in {overview} ({day})"));
+    assert_figure(
+        &checkout["figures"]["measured"],
+        2.0,
+        "checkout measured, 30 days",
+    );
+    assert_eq!(overview["services_count"], 1);
+    app.stop().await;
+}
