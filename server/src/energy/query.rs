@@ -25,7 +25,9 @@ use super::{buckets::buckets, carbon::CarbonSettings, EnergyError};
 /// Most points one series may have.
 pub const MAX_POINTS: i64 = 10_000;
 /// How many services get a chart on the overview.
-pub const TOP_SERIES: usize = 5;
+pub const TOP_SERIES: usize = 3;
+/// Most bars of an overview chart: longer periods get several steps per bar.
+pub const MAX_CHART_BARS: i64 = 31;
 
 /// Which energy a series adds up.
 #[derive(Debug, Clone, PartialEq, Eq)]

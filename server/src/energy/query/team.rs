@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use app::api::energy::{BySource, PeriodSelection, TeamEnergy, TeamServiceEnergy};
+use app::api::energy::{BySource, PeriodSelection, SparkSeries, TeamEnergy, TeamServiceEnergy};
 use time::OffsetDateTime;
 
 use super::{
@@ -49,9 +49,15 @@ impl EnergyQuery {
             return Err(EnergyError::NotFound("team"));
         }
 
-        let page = self
+        let mut page = self
             .team_between(team, selection, registered, (from, to, step_secs))
             .await?;
+        // The page lists the largest services; the rest are one row.
+        for service in page.services.iter().skip(super::overview::SHOWN_ROWS) {
+            page.other_services.add_all(&service.figures);
+            page.other_previous.add_all(&service.previous);
+        }
+        page.services.truncate(super::overview::SHOWN_ROWS);
         self.team_cache.put(key, version, Arc::new(page.clone()));
         Ok(page)
     }
@@ -161,7 +167,7 @@ impl EnergyQuery {
                 continue;
             };
             services.push(TeamServiceEnergy {
-                series,
+                sparkline: SparkSeries::of(&series),
                 registered: fold.registered,
                 service: fold.service,
                 figures: fold.figures,
@@ -177,6 +183,9 @@ impl EnergyQuery {
             has_any_data: self.has_any_data().await?,
             total,
             previous_total,
+            services_count: i64::try_from(services.len()).unwrap_or(i64::MAX),
+            other_services: BySource::default(),
+            other_previous: BySource::default(),
             services,
             carbon_notes: self.carbon_notes(),
         })
