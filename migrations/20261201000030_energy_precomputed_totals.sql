@@ -2,13 +2,16 @@
 --
 -- 1. Totals the pages read instead of scanning rollup rows per node and hour:
 --    `energy_service_daily` (per UTC day, cluster, kind, source, namespace, team, service: the
---    daily rollup without the node) for the Energy overview's day-aligned periods, and
---    `energy_node_hourly` (per hour, cluster, node, kind, source: no pod owner) for the team
---    page's idle shares. Both are fed by ONE trigger on `energy_rollup_pending`: the statement
---    that moves pending increments into the hourly table (rollup::compact_pending, whichever
---    release runs it) adds the same rows to both, in the same statement. A reader adds the
---    pending rows of its period (a few seconds of increments), so for every day d
+--    daily rollup without the node) and `energy_service_hourly` (the same per hour) for the
+--    Energy overview (whole days from the first, the hours before the first midnight and after
+--    the last from the second), and `energy_node_hourly` (per hour, cluster, node, kind, source:
+--    no pod owner) for the team page's idle shares. All three are fed by ONE trigger on
+--    `energy_rollup_pending`: the statement that moves pending increments into the hourly table
+--    (rollup::compact_pending, whichever release runs it) adds the same rows to them, in the
+--    same statement. A reader adds the pending rows of its period (a few seconds of
+--    increments), so for every day d (and hour h)
 --        energy_service_daily(d) + pending(d) = energy_rollup_daily(d)   (summed over nodes)
+--        energy_service_hourly(h) + pending(h) = energy_rollup_hourly(h)
 --    at every moment: late batches write pending (and the rolled daily table) in their one
 --    statement, and moving a day into the rolled table changes no figure.
 -- 2. A version of the energy figures, bumped by every statement that can change what the
@@ -32,6 +35,18 @@ CREATE TABLE energy_service_daily (
 );
 -- The team page reads its own services' rows.
 CREATE INDEX energy_service_daily_team ON energy_service_daily (team, day);
+
+CREATE TABLE energy_service_hourly (
+    hour           TIMESTAMPTZ NOT NULL,
+    cluster        TEXT NOT NULL,
+    kind           TEXT NOT NULL,
+    source         TEXT NOT NULL,
+    namespace      TEXT NOT NULL,
+    team           TEXT NOT NULL,
+    service        TEXT NOT NULL,
+    energy_joules  DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (hour, cluster, kind, source, namespace, team, service)
+);
 
 CREATE TABLE energy_node_hourly (
     hour           TIMESTAMPTZ NOT NULL,
@@ -67,6 +82,13 @@ SELECT bucket, cluster, kind, source, namespace, team, service, sum(energy_joule
 FROM energy_rollup_daily
 GROUP BY 1, 2, 3, 4, 5, 6, 7;
 
+-- Every hour's totals per owner (the hourly rollup without the node).
+INSERT INTO energy_service_hourly (hour, cluster, kind, source, namespace, team, service,
+    energy_joules)
+SELECT bucket, cluster, kind, source, namespace, team, service, sum(energy_joules)
+FROM energy_rollup_hourly_compacted
+GROUP BY 1, 2, 3, 4, 5, 6, 7;
+
 -- Every hour's node totals.
 INSERT INTO energy_node_hourly (hour, cluster, node, kind, source, energy_joules)
 SELECT bucket, cluster, node, kind, source, sum(energy_joules)
@@ -84,6 +106,12 @@ BEGIN
            sum(energy_joules)
     FROM moved GROUP BY 1, 2, 3, 4, 5, 6, 7 ORDER BY 1, 2, 3, 4, 5, 6, 7
     ON CONFLICT (day, cluster, kind, source, namespace, team, service)
+    DO UPDATE SET energy_joules = t.energy_joules + EXCLUDED.energy_joules;
+    INSERT INTO energy_service_hourly AS t (hour, cluster, kind, source, namespace, team,
+        service, energy_joules)
+    SELECT bucket, cluster, kind, source, namespace, team, service, sum(energy_joules)
+    FROM moved GROUP BY 1, 2, 3, 4, 5, 6, 7 ORDER BY 1, 2, 3, 4, 5, 6, 7
+    ON CONFLICT (hour, cluster, kind, source, namespace, team, service)
     DO UPDATE SET energy_joules = t.energy_joules + EXCLUDED.energy_joules;
     INSERT INTO energy_node_hourly AS t (hour, cluster, node, kind, source, energy_joules)
     SELECT bucket, cluster, node, kind, source, sum(energy_joules)

@@ -234,15 +234,18 @@ async fn load_history(pool: &PgPool, services: usize, teams: usize) {
         .unwrap();
     }
     pool.execute(
-        "TRUNCATE energy_service_daily, energy_node_hourly;
+        "TRUNCATE energy_service_daily, energy_service_hourly, energy_node_hourly;
          INSERT INTO energy_service_daily (day, cluster, kind, source, namespace, team, service, energy_joules)
          SELECT bucket, cluster, kind, source, namespace, team, service, sum(energy_joules)
          FROM energy_rollup_daily GROUP BY 1, 2, 3, 4, 5, 6, 7;
+         INSERT INTO energy_service_hourly (hour, cluster, kind, source, namespace, team, service, energy_joules)
+         SELECT bucket, cluster, kind, source, namespace, team, service, sum(energy_joules)
+         FROM energy_rollup_hourly_compacted GROUP BY 1, 2, 3, 4, 5, 6, 7;
          INSERT INTO energy_node_hourly (hour, cluster, node, kind, source, energy_joules)
          SELECT bucket, cluster, node, kind, source, sum(energy_joules)
          FROM energy_rollup_hourly_compacted GROUP BY 1, 2, 3, 4, 5;
          ANALYZE energy_rollup_daily_rolled; ANALYZE energy_rollup_hourly_compacted;
-         ANALYZE energy_service_daily; ANALYZE energy_node_hourly",
+         ANALYZE energy_service_daily; ANALYZE energy_service_hourly; ANALYZE energy_node_hourly",
     )
     .await
     .unwrap();

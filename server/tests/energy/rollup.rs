@@ -158,6 +158,23 @@ async fn assert_totals_match_the_views(app: &TestApp, when: &str) {
     )
     .await;
     assert_eq!(precomputed, views, "{when}: hourly totals per node");
+    let precomputed = per_owner(
+        "SELECT hour, cluster, kind, source, namespace, team, service, sum(energy_joules)
+         FROM (SELECT hour, cluster, kind, source, namespace, team, service, energy_joules
+               FROM energy_service_hourly
+               UNION ALL
+               SELECT bucket, cluster, kind, source, namespace, team, service, energy_joules
+               FROM energy_rollup_pending) t
+         GROUP BY 1, 2, 3, 4, 5, 6, 7 HAVING sum(energy_joules) <> 0 ORDER BY 1, 2, 3, 4, 5, 6, 7",
+    )
+    .await;
+    let views = per_owner(
+        "SELECT bucket, cluster, kind, source, namespace, team, service, sum(energy_joules)
+         FROM energy_rollup_hourly
+         GROUP BY 1, 2, 3, 4, 5, 6, 7 HAVING sum(energy_joules) <> 0 ORDER BY 1, 2, 3, 4, 5, 6, 7",
+    )
+    .await;
+    assert_eq!(precomputed, views, "{when}: hourly totals per owner");
 }
 
 #[tokio::test]
