@@ -14,7 +14,9 @@
 # Optional: PROFILE (release; `debug` for a debug build), PAGES (names to run, e.g.
 #   "energy energy-90d team"), DURATION (15s), CONNECTIONS (32), THREADS (2), SERVICES/TEAMS
 #   (seed size), SKIP_BUILD=1 (use the binary already built), CANOPY_SITE_ROOT (the bundle;
-#   default the profile's site under CARGO_TARGET_DIR), SERVICE_MARKER (the service page's).
+#   default the profile's site under CARGO_TARGET_DIR), SERVICE_MARKER (the service page's),
+#   CANOPY_BIN (another server binary, e.g. an older build to compare with; implies SKIP_BUILD)
+#   with BENCH_DATABASE_URL (a database it can start on, instead of the seeded one).
 source "$(dirname "$0")/common.sh"
 cd "$REPO_ROOT"
 
@@ -29,14 +31,14 @@ target_dir="${CARGO_TARGET_DIR:-$REPO_ROOT/target}"
 command -v wrk >/dev/null || apt_install wrk
 command -v wrk >/dev/null || die "wrk is needed (apt-get install wrk)"
 
-db_url="$("$REPO_ROOT/scripts/seed-scale.sh" "$dir" | sed -n 's/^DATABASE_URL=//p')"
+db_url="${BENCH_DATABASE_URL:-$("$REPO_ROOT/scripts/seed-scale.sh" "$dir" | sed -n 's/^DATABASE_URL=//p')}"
 [ -n "$db_url" ] || die "scripts/seed-scale.sh gave no database"
 
-if [ "${SKIP_BUILD:-}" != 1 ]; then
+if [ "${SKIP_BUILD:-}" != 1 ] && [ -z "${CANOPY_BIN:-}" ]; then
     step "Building the server ($profile)"
     cargo build -q -p canopy-server --bin canopy "${cargo_profile[@]}"
 fi
-bin="$target_dir/$profile/canopy"
+bin="${CANOPY_BIN:-$target_dir/$profile/canopy}"
 [ -x "$bin" ] || die "$bin is missing (build it, or drop SKIP_BUILD)"
 site="${CANOPY_SITE_ROOT:-$target_dir/$profile/site}"
 [ -f "$site/manifest.json" ] || site="$target_dir/debug/site"
