@@ -97,84 +97,83 @@ async fn daily_figures_are_exact_before_and_after_the_job_rolls_a_day() {
     app.stop().await;
 }
 
-/// The precomputed totals (plus the pending increments, as readers add them) against the
-/// rollup views, summed the same way: per day and owner, and per hour and node.
+/// `SELECT <time>, <keys>, sum(energy_joules) FROM <rows>` per time and keys, zeros left out,
+/// in order.
+fn sums_sql(time: &str, keys: &str, rows: &str) -> String {
+    let group = (1..=keys.split(',').count() + 1)
+        .map(|i| i.to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "SELECT {time}, {keys}, sum(energy_joules) FROM {rows}
+         GROUP BY {group} HAVING sum(energy_joules) <> 0 ORDER BY {group}"
+    )
+}
+
+/// A precomputed table's rows plus the pending increments (as readers add them), `time` being
+/// the table's time column and `bucket` the pending rows' time expression.
+fn with_pending(table: &str, time: &str, bucket: &str, keys: &str) -> String {
+    format!(
+        "(SELECT {time} AS t, {keys}, energy_joules FROM {table}
+          UNION ALL
+          SELECT {bucket}, {keys}, energy_joules FROM energy_rollup_pending) p"
+    )
+}
+
+/// The precomputed totals (plus the pending increments) against the rollup views, summed the
+/// same way: per day and owner, per hour and owner, and per hour and node.
 async fn assert_totals_match_the_views(app: &TestApp, when: &str) {
-    let per_owner = |sql: &'static str| async move {
-        sqlx::query_as::<
-            _,
-            (
-                OffsetDateTime,
-                String,
-                String,
-                String,
-                String,
-                String,
-                String,
-                f64,
-            ),
-        >(sql)
-        .fetch_all(&app.pool)
-        .await
-        .unwrap()
-    };
-    let precomputed = per_owner(
-        "SELECT day, cluster, kind, source, namespace, team, service, sum(energy_joules)
-         FROM (SELECT day, cluster, kind, source, namespace, team, service, energy_joules
-               FROM energy_service_daily
-               UNION ALL
-               SELECT date_trunc('day', bucket, 'UTC'), cluster, kind, source, namespace, team,
-                      service, energy_joules
-               FROM energy_rollup_pending) t
-         GROUP BY 1, 2, 3, 4, 5, 6, 7 HAVING sum(energy_joules) <> 0 ORDER BY 1, 2, 3, 4, 5, 6, 7",
-    )
-    .await;
-    let views = per_owner(
-        "SELECT bucket, cluster, kind, source, namespace, team, service, sum(energy_joules)
-         FROM energy_rollup_daily
-         GROUP BY 1, 2, 3, 4, 5, 6, 7 HAVING sum(energy_joules) <> 0 ORDER BY 1, 2, 3, 4, 5, 6, 7",
-    )
-    .await;
-    assert!(!views.is_empty(), "{when}: no figures at all");
-    assert_eq!(precomputed, views, "{when}: daily totals per owner");
-    let per_node = |sql: &'static str| async move {
-        sqlx::query_as::<_, (OffsetDateTime, String, String, String, String, f64)>(sql)
+    type Row = (
+        OffsetDateTime,
+        String,
+        String,
+        String,
+        String,
+        String,
+        String,
+        f64,
+    );
+    type NodeRow = (OffsetDateTime, String, String, String, String, f64);
+    let owner = "cluster, kind, source, namespace, team, service";
+    let node = "cluster, node, kind, source";
+    let rows = |sql: String| async move {
+        sqlx::query_as::<_, Row>(&sql)
             .fetch_all(&app.pool)
             .await
             .unwrap()
     };
-    let precomputed = per_node(
-        "SELECT hour, cluster, node, kind, source, sum(energy_joules)
-         FROM (SELECT hour, cluster, node, kind, source, energy_joules FROM energy_node_hourly
-               UNION ALL
-               SELECT bucket, cluster, node, kind, source, energy_joules
-               FROM energy_rollup_pending) t
-         GROUP BY 1, 2, 3, 4, 5 HAVING sum(energy_joules) <> 0 ORDER BY 1, 2, 3, 4, 5",
-    )
+    let daily = "date_trunc('day', bucket, 'UTC')";
+    let views = rows(sums_sql("bucket", owner, "energy_rollup_daily")).await;
+    assert!(!views.is_empty(), "{when}: no figures at all");
+    let precomputed = rows(sums_sql(
+        "t",
+        owner,
+        &with_pending("energy_service_daily", "day", daily, owner),
+    ))
     .await;
-    let views = per_node(
-        "SELECT bucket, cluster, node, kind, source, sum(energy_joules) FROM energy_rollup_hourly
-         GROUP BY 1, 2, 3, 4, 5 HAVING sum(energy_joules) <> 0 ORDER BY 1, 2, 3, 4, 5",
-    )
-    .await;
-    assert_eq!(precomputed, views, "{when}: hourly totals per node");
-    let precomputed = per_owner(
-        "SELECT hour, cluster, kind, source, namespace, team, service, sum(energy_joules)
-         FROM (SELECT hour, cluster, kind, source, namespace, team, service, energy_joules
-               FROM energy_service_hourly
-               UNION ALL
-               SELECT bucket, cluster, kind, source, namespace, team, service, energy_joules
-               FROM energy_rollup_pending) t
-         GROUP BY 1, 2, 3, 4, 5, 6, 7 HAVING sum(energy_joules) <> 0 ORDER BY 1, 2, 3, 4, 5, 6, 7",
-    )
-    .await;
-    let views = per_owner(
-        "SELECT bucket, cluster, kind, source, namespace, team, service, sum(energy_joules)
-         FROM energy_rollup_hourly
-         GROUP BY 1, 2, 3, 4, 5, 6, 7 HAVING sum(energy_joules) <> 0 ORDER BY 1, 2, 3, 4, 5, 6, 7",
-    )
+    assert_eq!(precomputed, views, "{when}: daily totals per owner");
+    let views = rows(sums_sql("bucket", owner, "energy_rollup_hourly")).await;
+    let precomputed = rows(sums_sql(
+        "t",
+        owner,
+        &with_pending("energy_service_hourly", "hour", "bucket", owner),
+    ))
     .await;
     assert_eq!(precomputed, views, "{when}: hourly totals per owner");
+    let node_rows = |sql: String| async move {
+        sqlx::query_as::<_, NodeRow>(&sql)
+            .fetch_all(&app.pool)
+            .await
+            .unwrap()
+    };
+    let views = node_rows(sums_sql("bucket", node, "energy_rollup_hourly")).await;
+    let precomputed = node_rows(sums_sql(
+        "t",
+        node,
+        &with_pending("energy_node_hourly", "hour", "bucket", node),
+    ))
+    .await;
+    assert_eq!(precomputed, views, "{when}: hourly totals per node");
 }
 
 #[tokio::test]
