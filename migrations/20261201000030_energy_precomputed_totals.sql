@@ -19,6 +19,9 @@
 --    intensity, registered services and teams). Pages cache what they computed under the
 --    version they read before computing; a reader that sees the same version gets the same
 --    figures. Sixteen rows, so concurrent ingest statements rarely wait on one another.
+--    `history` changes with the figures of hours before the current one only (late batches,
+--    and the other triggers): the overview keeps those hours' totals under it, so a batch of
+--    the current hour makes it read only the last hours again.
 SET LOCAL lock_timeout = '5s';
 SET LOCAL statement_timeout = '10min';
 
@@ -128,20 +131,37 @@ CREATE TRIGGER energy_rollup_pending_moved
 
 CREATE TABLE energy_figures_version (
     shard    SMALLINT PRIMARY KEY CHECK (shard >= 0 AND shard < 16),
-    version  BIGINT NOT NULL DEFAULT 0
+    version  BIGINT NOT NULL DEFAULT 0,
+    history  BIGINT NOT NULL DEFAULT 0
 );
 INSERT INTO energy_figures_version (shard) SELECT generate_series(0, 15);
 
 CREATE FUNCTION energy_figures_changed() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    UPDATE energy_figures_version SET version = version + 1 WHERE shard = pg_backend_pid() % 16;
+    UPDATE energy_figures_version SET version = version + 1, history = history + 1
+    WHERE shard = pg_backend_pid() % 16;
+    RETURN NULL;
+END $$;
+
+-- Increments appended by ingest: `history` only when one is for an hour before the current
+-- one (by the database's clock; readers treat the hour before theirs as open too, so clocks an
+-- hour apart are still safe).
+CREATE FUNCTION energy_figures_appended() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE energy_figures_version
+    SET version = version + 1,
+        history = history + CASE WHEN EXISTS (
+            SELECT 1 FROM added WHERE bucket < date_trunc('hour', now(), 'UTC')) THEN 1 ELSE 0 END
+    WHERE shard = pg_backend_pid() % 16;
     RETURN NULL;
 END $$;
 
 CREATE TRIGGER energy_figures_changed_pending
     AFTER INSERT ON energy_rollup_pending
-    FOR EACH STATEMENT EXECUTE FUNCTION energy_figures_changed();
+    REFERENCING NEW TABLE AS added
+    FOR EACH STATEMENT EXECUTE FUNCTION energy_figures_appended();
 CREATE TRIGGER energy_figures_changed_rolled
     AFTER INSERT OR UPDATE OR DELETE ON energy_rollup_daily_rolled
     FOR EACH STATEMENT EXECUTE FUNCTION energy_figures_changed();

@@ -103,6 +103,8 @@ pub struct EnergyQuery {
     live: Option<Arc<super::grid::LiveGrid>>,
     /// Overviews and team pages by period (and team), per version of the figures.
     overview_cache: Arc<cache::VersionedCache<EnergyOverview>>,
+    /// The overview's totals of the hours before the current one, per `history` version.
+    closed_cache: Arc<cache::VersionedCache<overview::ClosedPart>>,
     team_cache: Arc<cache::VersionedCache<TeamEnergy>>,
 }
 
@@ -118,6 +120,7 @@ impl EnergyQuery {
             retention_days,
             live: None,
             overview_cache: Arc::default(),
+            closed_cache: Arc::default(),
             team_cache: Arc::default(),
         }
     }

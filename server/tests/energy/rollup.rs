@@ -254,5 +254,38 @@ async fn precomputed_totals_equal_the_rollup_views_through_compaction_a_daily_ro
         "checkout measured, 30 days",
     );
     assert_eq!(overview["services_count"], 1);
+
+    // The overview keeps what it computed until a batch changes it: one three hours late (the
+    // hours before the current one are kept apart) and one of the current hour.
+    let checkout_24h = |overview: serde_json::Value| {
+        overview["services"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|row| row["service"] == "checkout")
+            .unwrap()["figures"]["measured"]
+            .clone()
+    };
+    let day_view = app.admin_get("/api/v1/energy/overview?period=24h").await;
+    assert_figure(&checkout_24h(day_view), 2.0, "checkout, 24 h");
+    let late = known_batch("node-a", hour - Duration::hours(3));
+    assert_eq!(app.post_batch(&token, &late).await.0, StatusCode::CREATED);
+    let day_view = app.admin_get("/api/v1/energy/overview?period=24h").await;
+    assert_figure(
+        &checkout_24h(day_view),
+        2.5,
+        "checkout, 24 h, after a late batch",
+    );
+    let current = known_batch("node-a", hour + Duration::minutes(6));
+    assert_eq!(
+        app.post_batch(&token, &current).await.0,
+        StatusCode::CREATED
+    );
+    let day_view = app.admin_get("/api/v1/energy/overview?period=24h").await;
+    assert_figure(
+        &checkout_24h(day_view),
+        3.0,
+        "checkout, 24 h, after this hour's batch",
+    );
     app.stop().await;
 }

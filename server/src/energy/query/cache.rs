@@ -9,6 +9,11 @@
 //! gets figures that include everything committed up to then. Any new batch changes the version
 //! and the next request computes again: the figures stay exact at every moment, as without the
 //! cache. Each replica has its own cache; the version is shared through PostgreSQL.
+//!
+//! A second version, `history`, changes only with the figures of hours before the current one:
+//! the overview keeps the totals of its period up to the hour before the current one under it
+//! (`overview.rs`), so under continuous ingest a request reads only the last two hours' totals
+//! again, not the whole period.
 
 use std::{
     collections::HashMap,
@@ -22,15 +27,27 @@ use crate::energy::EnergyError;
 /// At most this many entries per cache (periods × teams); past it, the cache starts over.
 const MAX_ENTRIES: usize = 512;
 
-/// The current version of the energy figures (a sum over the version's shards, read in one
-/// snapshot).
-pub async fn figures_version(pool: &PgPool) -> Result<i64, EnergyError> {
-    Ok(sqlx::query_scalar::<_, Option<i64>>(
-        "SELECT sum(version)::bigint FROM energy_figures_version",
+/// The versions of the energy figures (sums over the shards, read in one snapshot).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Versions {
+    /// Changes with any figure.
+    pub all: i64,
+    /// Changes with the figures of hours before the database's current hour (late batches,
+    /// rolled days, the watermark, live intensity, services and teams), not with increments of
+    /// the current hour.
+    pub history: i64,
+}
+
+pub async fn figures_versions(pool: &PgPool) -> Result<Versions, EnergyError> {
+    let (all, history) = sqlx::query_as::<_, (Option<i64>, Option<i64>)>(
+        "SELECT sum(version)::bigint, sum(history)::bigint FROM energy_figures_version",
     )
     .fetch_one(pool)
-    .await?
-    .unwrap_or(0))
+    .await?;
+    Ok(Versions {
+        all: all.unwrap_or(0),
+        history: history.unwrap_or(0),
+    })
 }
 
 /// Values by key, each filed under the version it was computed at.

@@ -10,7 +10,7 @@ use app::api::energy::{BySource, PeriodSelection, SparkSeries, TeamEnergy, TeamS
 use time::OffsetDateTime;
 
 use super::{
-    cache::figures_version,
+    cache::figures_versions,
     rfc3339,
     team_fold::{fold_team, NodeRow, ServiceRow, TEAM_SERVICE},
     EnergyQuery, Resolution,
@@ -27,7 +27,7 @@ impl EnergyQuery {
         now: OffsetDateTime,
     ) -> Result<TeamEnergy, EnergyError> {
         let (from, to, step_secs) = Self::selection_range(selection, now);
-        let version = figures_version(&self.pool).await?;
+        let version = figures_versions(&self.pool).await?.all;
         let key = format!(
             "{team}|{selection:?}|{}|{}|{step_secs}",
             rfc3339(from),
