@@ -105,25 +105,24 @@ impl EnergyQuery {
         selection: PeriodSelection,
         now: OffsetDateTime,
     ) -> Result<EnergyOverview, EnergyError> {
+        let arrived = std::time::Instant::now();
         let (from, to, step_secs) = Self::selection_range(selection, now);
-        let versions = figures_versions(&self.pool).await?;
-        let version = versions.all;
+        let version = figures_versions(&self.pool).await?.all;
         let key = format!(
             "{selection:?}|{}|{}|{step_secs}",
             rfc3339(from),
             rfc3339(to)
         );
-        let figures = match self.overview_cache.get(&key, version) {
-            Some(figures) => figures,
-            None => {
-                let figures = Arc::new(
-                    self.overview_figures(selection, (from, to, step_secs), now, versions)
-                        .await?,
-                );
-                self.overview_cache.put(key, version, Arc::clone(&figures));
-                figures
-            }
-        };
+        let figures = self
+            .overview_cache
+            .get_or_compute(key, version, arrived, || async move {
+                let versions = figures_versions(&self.pool).await?;
+                let figures = self
+                    .overview_figures(selection, (from, to, step_secs), now, versions)
+                    .await?;
+                Ok::<_, EnergyError>((versions.all, figures))
+            })
+            .await?;
         let mut overview = EnergyOverview::clone(&figures);
         let shown: Vec<(String, String)> = overview
             .services

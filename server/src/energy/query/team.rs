@@ -4,8 +4,6 @@
 //! service (one query). What the page shows is kept per version of the figures
 //! ([`super::cache`]).
 
-use std::sync::Arc;
-
 use app::api::energy::{BySource, PeriodSelection, SparkSeries, TeamEnergy, TeamServiceEnergy};
 use time::OffsetDateTime;
 
@@ -26,6 +24,7 @@ impl EnergyQuery {
         selection: PeriodSelection,
         now: OffsetDateTime,
     ) -> Result<TeamEnergy, EnergyError> {
+        let arrived = std::time::Instant::now();
         let (from, to, step_secs) = Self::selection_range(selection, now);
         let version = figures_versions(&self.pool).await?.all;
         let key = format!(
@@ -33,9 +32,27 @@ impl EnergyQuery {
             rfc3339(from),
             rfc3339(to)
         );
-        if let Some(page) = self.team_cache.get(&key, version) {
-            return Ok(TeamEnergy::clone(&page));
-        }
+        let page = self
+            .team_cache
+            .get_or_compute(key, version, arrived, || async move {
+                let version = figures_versions(&self.pool).await?.all;
+                Ok::<_, EnergyError>((
+                    version,
+                    self.team_page(team, selection, (from, to, step_secs))
+                        .await?,
+                ))
+            })
+            .await?;
+        Ok(TeamEnergy::clone(&page))
+    }
+
+    /// What the team page shows (computed once per version of the figures by [`Self::team`]).
+    async fn team_page(
+        &self,
+        team: &str,
+        selection: PeriodSelection,
+        (from, to, step_secs): (OffsetDateTime, OffsetDateTime, i64),
+    ) -> Result<TeamEnergy, EnergyError> {
         let registered = self.registered_services(team).await?;
         let known = !registered.is_empty()
             || sqlx::query_scalar::<_, bool>(
@@ -58,7 +75,6 @@ impl EnergyQuery {
             page.other_previous.add_all(&service.previous);
         }
         page.services.truncate(super::overview::SHOWN_ROWS);
-        self.team_cache.put(key, version, Arc::new(page.clone()));
         Ok(page)
     }
 
