@@ -15,19 +15,25 @@ async fn sum(app: &TestApp, sql: &str) -> f64 {
         .unwrap_or(0.0)
 }
 
-#[tokio::test]
-async fn daily_figures_are_exact_before_and_after_the_job_rolls_a_day() {
-    let app = TestApp::spawn().await;
-    let (_, token) = app.create_node_token("node-a").await;
+/// Now and today's midnight, with the watermark at today's midnight: today is not rolled (the
+/// server's own job never rolls past yesterday, so it cannot race with a test), and a test
+/// rolls it by running the job as if two days had passed.
+async fn watermark_at_today(app: &TestApp) -> (OffsetDateTime, OffsetDateTime) {
     let now = OffsetDateTime::now_utc();
     let today = now.date().midnight().assume_utc();
-    // Today is not rolled (the server's own job never rolls past yesterday, so it cannot race
-    // with this test); the test rolls it by running the job as if two days had passed.
     sqlx::query("UPDATE energy_daily_watermark SET rolled_through = $1")
         .bind(today)
         .execute(&app.pool)
         .await
         .unwrap();
+    (now, today)
+}
+
+#[tokio::test]
+async fn daily_figures_are_exact_before_and_after_the_job_rolls_a_day() {
+    let app = TestApp::spawn().await;
+    let (_, token) = app.create_node_token("node-a").await;
+    let (now, today) = watermark_at_today(&app).await;
     let old = hour_start(now);
     let batch = known_batch("node-a", old);
     assert_eq!(app.post_batch(&token, &batch).await.0, StatusCode::CREATED);
@@ -182,14 +188,7 @@ async fn precomputed_totals_equal_the_rollup_views_through_compaction_a_daily_ro
     let app = TestApp::spawn().await;
     let (_, token) = app.create_node_token("node-a").await;
     let (_, token_b) = app.create_node_token("node-b").await;
-    let now = OffsetDateTime::now_utc();
-    let today = now.date().midnight().assume_utc();
-    // As in the test above: today is not rolled, and the test rolls it itself.
-    sqlx::query("UPDATE energy_daily_watermark SET rolled_through = $1")
-        .bind(today)
-        .execute(&app.pool)
-        .await
-        .unwrap();
+    let (now, today) = watermark_at_today(&app).await;
     let hour = hour_start(now);
     for (token, node) in [(&token, "node-a"), (&token_b, "node-b")] {
         let batch = known_batch(node, hour);
