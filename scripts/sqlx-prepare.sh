@@ -11,7 +11,8 @@ psql -q "$DATABASE_URL" -c "CREATE DATABASE $scratch"
 trap 'psql -q "$DATABASE_URL" -c "DROP DATABASE IF EXISTS $scratch" >/dev/null 2>&1 || true' EXIT
 scratch_url="${DATABASE_URL%/*}/$scratch"
 for migration in migrations/*.sql; do
-    psql -q -v ON_ERROR_STOP=1 "$scratch_url" -f "$migration" >/dev/null
+    # One transaction per migration, as sqlx applies them (LOCK TABLE needs one).
+    psql -q -1 -v ON_ERROR_STOP=1 "$scratch_url" -f "$migration" >/dev/null
 done
 
 out="$(mktemp -d)"

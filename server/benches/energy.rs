@@ -9,9 +9,12 @@
 //! rounds, default 1; with more, the median of each figure is printed too),
 //! `BENCH_SKIP_QUERIES=1` (ingest only).
 //!
-//! Seeding for `scripts/bench-energy-overview.sh`: with `BENCH_SEED_ONLY=1`, migrates the
-//! database `DATABASE_URL` names (not a fresh one), loads `BENCH_SERVICES` services × 2 nodes ×
-//! 90 days of daily and 7 days of hourly rollups, and exits.
+//! Seeding for `scripts/seed-scale.sh` and the page benchmarks: with `BENCH_SEED_ONLY=1`,
+//! migrates the database `DATABASE_URL` names (not a fresh one), loads `BENCH_SERVICES`
+//! services in `BENCH_TEAMS` teams (default 50) × 2 nodes × 90 days of daily and 7 days of
+//! hourly rollups (and the precomputed totals the pages read), registers the teams and
+//! services with deploys in dev, staging and prod over the last weeks (succeeded, failed,
+//! rolling out), and exits.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use std::{collections::BTreeMap, net::SocketAddr, path::PathBuf, sync::Arc, time::Instant};
@@ -203,20 +206,26 @@ async fn copy_run(pool: &PgPool, rows: usize) -> f64 {
     rate
 }
 
-/// Loads `services` services × 2 nodes × 90 days (daily) and × 7 days (hourly) of rollups.
-async fn load_history(pool: &PgPool, services: usize) {
+/// Loads `services` services of `teams` teams × 2 nodes × 90 days (daily, up to yesterday)
+/// and × 168 hours (hourly, up to the current hour) of rollups, with idle energy per node, and
+/// the precomputed totals as migration `20261201000030` fills them.
+async fn load_history(pool: &PgPool, services: usize, teams: usize) {
     let began = Instant::now();
-    for (table, buckets, step) in [
-        ("energy_rollup_daily_rolled", 90, "1 day"),
-        ("energy_rollup_hourly_compacted", 168, "1 hour"),
+    for (table, anchor, buckets, step) in [
+        ("energy_rollup_daily_rolled", "day", "1, 90", "1 day"),
+        ("energy_rollup_hourly_compacted", "hour", "0, 167", "1 hour"),
     ] {
         pool.execute(
             format!(
                 "INSERT INTO {table} (bucket, cluster, node, namespace, team, service, kind, source, energy_joules, sample_secs)
-                 SELECT date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' - (b * interval '{step}'),
-                        'hist', 'node-' || n, 'team-' || (s % 50) || '-prod', 'team-' || (s % 50), 'svc-' || s,
+                 SELECT date_trunc('{anchor}', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' - (b * interval '{step}'),
+                        'hist', 'node-' || n, 'team-' || (s % {teams}) || '-prod', 'team-' || (s % {teams}), 'svc-' || s,
                         'workload', 'measured', 1000 + s + b, 3600
-                 FROM generate_series(0, {last}) s, generate_series(1, {buckets}) b, generate_series(0, 1) n",
+                 FROM generate_series(0, {last}) s, generate_series({buckets}) b, generate_series(0, 1) n
+                 UNION ALL
+                 SELECT date_trunc('{anchor}', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' - (b * interval '{step}'),
+                        'hist', 'node-' || n, '', '', '', 'idle', 'measured', 500000 + b, 3600
+                 FROM generate_series({buckets}) b, generate_series(0, 1) n",
                 last = services - 1
             )
             .as_str(),
@@ -224,17 +233,113 @@ async fn load_history(pool: &PgPool, services: usize) {
         .await
         .unwrap();
     }
-    pool.execute("ANALYZE energy_rollup_daily_rolled; ANALYZE energy_rollup_hourly_compacted")
+    pool.execute(
+        "TRUNCATE energy_service_daily, energy_service_hourly, energy_node_hourly;
+         INSERT INTO energy_service_daily (day, cluster, kind, source, namespace, team, service, energy_joules)
+         SELECT bucket, cluster, kind, source, namespace, team, service, sum(energy_joules)
+         FROM energy_rollup_daily GROUP BY 1, 2, 3, 4, 5, 6, 7;
+         INSERT INTO energy_service_hourly (hour, cluster, kind, source, namespace, team, service, energy_joules)
+         SELECT bucket, cluster, kind, source, namespace, team, service, sum(energy_joules)
+         FROM energy_rollup_hourly_compacted GROUP BY 1, 2, 3, 4, 5, 6, 7;
+         INSERT INTO energy_node_hourly (hour, cluster, node, kind, source, energy_joules)
+         SELECT bucket, cluster, node, kind, source, sum(energy_joules)
+         FROM energy_rollup_hourly_compacted GROUP BY 1, 2, 3, 4, 5;
+         ANALYZE energy_rollup_daily_rolled; ANALYZE energy_rollup_hourly_compacted;
+         ANALYZE energy_service_daily; ANALYZE energy_service_hourly; ANALYZE energy_node_hourly",
+    )
+    .await
+    .unwrap();
+    println!("history       : {services} services in {teams} teams × 2 nodes: 90 days daily + 7 days hourly loaded in {:.1} s", began.elapsed().as_secs_f64());
+}
+
+/// Registers the teams and services of [`load_history`] (`team-<s % teams>` / `svc-<s>`) and
+/// gives each service deploys in dev, staging and prod over the last four weeks: one to four
+/// revisions per environment, about 4 % of them failed, and one rollout in 150 still rolling
+/// out (held by a replica's lease, so no replica takes it over).
+async fn load_registry(pool: &PgPool, services: usize, teams: usize) {
+    use app::api::spec::RawServiceSpec;
+    let began = Instant::now();
+    let spec = RawServiceSpec {
+        team: "team-0".into(),
+        name: "svc-0".into(),
+        environment: "prod".into(),
+        image: "ghcr.io/acme/svc-0:1.0.0".into(),
+        port: 8080,
+        size: "S".into(),
+        replicas: Some(2),
+        health_check: Some("/healthz".into()),
+        ..RawServiceSpec::default()
+    }
+    .validate()
+    .expect("the seed's spec is valid");
+    let spec = serde_json::to_value(&spec).unwrap();
+    sqlx::query(&format!(
+        "INSERT INTO teams (name) SELECT 'team-' || t FROM generate_series(0, {last_team}) t",
+        last_team = teams - 1
+    ))
+    .execute(pool)
+    .await
+    .unwrap();
+    sqlx::query(&format!(
+        "INSERT INTO services (team_id, name, created_at)
+         SELECT t.id, 'svc-' || s, now() - interval '60 days'
+         FROM generate_series(0, {last}) s JOIN teams t ON t.name = 'team-' || (s % {teams})",
+        last = services - 1
+    ))
+    .execute(pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO deploys (service_id, environment, revision, spec, image, requested_by,
+             status, failure_reason, started_at, finished_at, follower, follower_lease_until)
+         SELECT s.id, e.env, r.r,
+                jsonb_set(jsonb_set(jsonb_set(jsonb_set($1::jsonb,
+                    '{team}', to_jsonb(t.name)), '{name}', to_jsonb(s.name)),
+                    '{environment}', to_jsonb(e.env)),
+                    '{image}', to_jsonb('ghcr.io/acme/' || s.name || ':1.' || r.r || '.0')),
+                'ghcr.io/acme/' || s.name || ':1.' || r.r || '.0', 'seed',
+                st.status,
+                CASE WHEN st.status = 'failed'
+                     THEN 'Container app keeps crashing (CrashLoopBackOff): exit code 1' END,
+                r.started,
+                CASE WHEN st.status <> 'rolling_out'
+                     THEN r.started + make_interval(secs => 20 + (s.id * 7 + r.r * 13) % 280) END,
+                CASE WHEN st.status = 'rolling_out' THEN 'seed-replica' END,
+                CASE WHEN st.status = 'rolling_out' THEN now() + interval '10 years' END
+         FROM services s JOIN teams t ON t.id = s.team_id
+         CROSS JOIN (VALUES ('dev', 0), ('staging', 1), ('prod', 2)) AS e (env, n)
+         CROSS JOIN LATERAL (
+             SELECT g AS r, (1 + (s.id + e.n) % 4) AS last,
+                    now() - make_interval(secs => ((1 + (s.id + e.n) % 4) - g) * 86400 * 6
+                                              + (s.id * 97 + e.n * 3600) % 86400 + 600) AS started
+             FROM generate_series(1, 1 + (s.id + e.n) % 4) g) r
+         CROSS JOIN LATERAL (
+             SELECT CASE WHEN r.r = r.last AND (s.id + e.n) % 150 = 0 THEN 'rolling_out'
+                         WHEN (s.id * 31 + r.r * 17 + e.n) % 25 = 0 THEN 'failed'
+                         ELSE 'succeeded' END AS status) st",
+    )
+    .bind(spec)
+    .execute(pool)
+    .await
+    .unwrap();
+    pool.execute("ANALYZE teams; ANALYZE services; ANALYZE deploys")
         .await
         .unwrap();
-    println!("history       : {services} services × 2 nodes: 90 days daily + 7 days hourly loaded in {:.1} s", began.elapsed().as_secs_f64());
+    let deploys: i64 = sqlx::query_scalar("SELECT count(*) FROM deploys")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    println!(
+        "registry      : {teams} teams, {services} services, {deploys} deploys in dev/staging/prod loaded in {:.1} s",
+        began.elapsed().as_secs_f64()
+    );
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
-async fn chart_query_run(pool: PgPool, services: usize) {
+async fn chart_query_run(pool: PgPool, services: usize, teams: usize) {
     let query = EnergyQuery::new(pool, Arc::new(CarbonSettings::default()), 7);
     let today = OffsetDateTime::now_utc().date().midnight().assume_utc();
     for (label, from, to, step) in [
@@ -249,7 +354,7 @@ async fn chart_query_run(pool: PgPool, services: usize) {
         let mut times = Vec::new();
         for i in 0..1000 {
             let service = format!("svc-{}", (i * 7919) % services);
-            let team = format!("team-{}", ((i * 7919) % services) % 50);
+            let team = format!("team-{}", ((i * 7919) % services) % teams);
             let began = Instant::now();
             let series = query
                 .series(&Selection::Service { team, service }, from, to, step)
@@ -281,7 +386,9 @@ async fn seed_only(url: &str) {
         .await
         .expect("connect DATABASE_URL");
     db::MIGRATOR.run(&pool).await.unwrap();
-    load_history(&pool, env_or("BENCH_SERVICES", 500)).await;
+    let (services, teams) = (env_or("BENCH_SERVICES", 500), env_or("BENCH_TEAMS", 50));
+    load_history(&pool, services, teams).await;
+    load_registry(&pool, services, teams).await;
     pool.close().await;
 }
 
@@ -356,8 +463,9 @@ async fn main() {
 
     if std::env::var_os("BENCH_SKIP_QUERIES").is_none() {
         let services = env_or("BENCH_SERVICES", 10_000);
-        load_history(&pool, services).await;
-        chart_query_run(pool.clone(), services).await;
+        let teams = env_or("BENCH_TEAMS", 50);
+        load_history(&pool, services, teams).await;
+        chart_query_run(pool.clone(), services, teams).await;
     }
 
     pool.close().await;

@@ -150,10 +150,30 @@ pub struct EnergyOverview {
     pub previous_total: BySource,
     pub idle: BySource,
     pub system: BySource,
+    /// The teams with the most energy, largest first (at most 20).
     pub teams: Vec<EnergyRow>,
+    /// How many teams had energy in the period (`teams` lists the largest).
+    #[serde(default)]
+    pub teams_count: i64,
+    /// The teams not listed in `teams`, added up.
+    #[serde(default)]
+    pub other_teams: BySource,
+    /// The services with the most energy, largest first (at most 20).
     pub services: Vec<EnergyRow>,
-    /// Pods without Canopy's labels, by namespace.
+    /// How many services had energy in the period (`services` lists the largest).
+    #[serde(default)]
+    pub services_count: i64,
+    /// The services not listed in `services`, added up.
+    #[serde(default)]
+    pub other_services: BySource,
+    /// Pods without Canopy's labels, by namespace (the largest, at most 20).
     pub namespaces: Vec<EnergyRow>,
+    /// How many such namespaces had energy in the period.
+    #[serde(default)]
+    pub namespaces_count: i64,
+    /// The namespaces not listed in `namespaces`, added up.
+    #[serde(default)]
+    pub other_namespaces: BySource,
     /// Series for the top services, for the charts.
     pub top_series: Vec<EnergySeries>,
     /// How CO2e was computed (PUE and grid intensity per cluster, with sources).
@@ -183,6 +203,47 @@ pub struct GridIntensityUse {
     pub status: String,
 }
 
+/// A service's energy over a period in at most [`SparkSeries::MAX_BARS`] bars, kWh by source
+/// (measured, estimated, simulated) per bar: what a sparkline draws, small enough for a page
+/// that lists many services.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct SparkSeries {
+    pub service: String,
+    pub from: String,
+    pub to: String,
+    /// Seconds per bar (a whole number of the series' steps).
+    pub bar_secs: i64,
+    /// kWh per bar: `[measured, estimated, simulated]`.
+    pub bars: Vec<[f64; 3]>,
+}
+
+impl SparkSeries {
+    pub const MAX_BARS: usize = 31;
+
+    /// The series' steps, added up into at most [`Self::MAX_BARS`] bars of equal length.
+    pub fn of(series: &EnergySeries) -> Self {
+        let per_bar = series.points.len().div_ceil(Self::MAX_BARS).max(1);
+        let bars = series
+            .points
+            .chunks(per_bar)
+            .map(|chunk| {
+                let mut sum = BySource::default();
+                for point in chunk {
+                    sum.add_all(&point.figures);
+                }
+                [sum.measured.kwh, sum.estimated.kwh, sum.simulated.kwh]
+            })
+            .collect();
+        Self {
+            service: series.service.clone(),
+            from: series.from.clone(),
+            to: series.to.clone(),
+            bar_secs: series.step_secs * per_bar as i64,
+            bars,
+        }
+    }
+}
+
 /// One service of a team, for the team page.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TeamServiceEnergy {
@@ -194,8 +255,8 @@ pub struct TeamServiceEnergy {
     /// Its share of the idle energy of the nodes it ran on, in proportion to its workload
     /// energy on each node (not included in `figures`).
     pub idle: BySource,
-    /// Total kWh (all sources) per step of the period, for the sparkline.
-    pub series: EnergySeries,
+    /// kWh by source over the period, for the sparkline.
+    pub sparkline: SparkSeries,
     /// Whether the service is registered in Canopy (else it only appears in energy data).
     pub registered: bool,
 }
@@ -212,8 +273,16 @@ pub struct TeamEnergy {
     /// All the team's services together.
     pub total: BySource,
     pub previous_total: BySource,
-    /// Largest first; registered services without energy last.
+    /// Largest first; registered services without energy last. The team page lists at most
+    /// 20 (`services_count` says how many there are, `other_services` adds up the rest).
     pub services: Vec<TeamServiceEnergy>,
+    #[serde(default)]
+    pub services_count: i64,
+    /// The services not listed in `services`, added up (now and the period before).
+    #[serde(default)]
+    pub other_services: BySource,
+    #[serde(default)]
+    pub other_previous: BySource,
     pub carbon_notes: Vec<String>,
 }
 

@@ -5,7 +5,7 @@
 use leptos::prelude::*;
 
 use crate::api::{
-    energy::{BySource, EnergyPeriod, EnergySeries, PeriodSelection, RequestSci},
+    energy::{BySource, EnergyPeriod, PeriodSelection, RequestSci, SparkSeries},
     AppError, Field,
 };
 
@@ -237,63 +237,52 @@ pub fn percent(part: f64, whole: f64) -> String {
     }
 }
 
-/// A small bar chart of a series (all sources stacked, in their colours), with the values of
-/// each step in its tooltip.
+/// A small bar chart of a service's energy (all sources stacked, in their colours): one path
+/// per source and one tooltip for the whole (a page may list twenty of them).
 #[component]
-pub fn Sparkline(series: EnergySeries) -> impl IntoView {
+pub fn Sparkline(series: SparkSeries) -> impl IntoView {
     const W: f64 = 120.0;
     const H: f64 = 28.0;
-    let count = series.points.len().max(1) as f64;
+    let count = series.bars.len().max(1) as f64;
     let max = series
-        .points
+        .bars
         .iter()
-        .map(|p| p.figures.total().kwh)
+        .map(|bar| bar.iter().sum::<f64>())
         .fold(0.0_f64, f64::max);
     let slot = W / count;
-    let bars = series
-        .points
+    let width = (slot * 0.85).max(0.5);
+    // Stacked from the bottom: measured, then estimated, then simulated.
+    let mut tops = vec![H; series.bars.len()];
+    let paths = SOURCE_COLOURS
         .iter()
         .enumerate()
-        .map(|(i, point)| {
-            let f = point.figures;
-            let mut y = H;
-            let segments = [f.measured.kwh, f.estimated.kwh, f.simulated.kwh]
-                .into_iter()
-                .zip(SOURCE_COLOURS)
-                .filter(|(kwh, _)| *kwh > 0.0 && max > 0.0)
-                .map(|(kwh, (_, colour))| {
-                    let h = (kwh / max * H).max(0.5);
-                    y -= h;
-                    view! {
-                        <rect
-                            x=format!("{:.2}", i as f64 * slot)
-                            y=format!("{y:.2}")
-                            width=format!("{:.2}", (slot * 0.85).max(0.5))
-                            height=format!("{h:.2}")
-                            fill=colour
-                        />
-                    }
-                })
-                .collect_view();
-            let tip = f
-                .parts()
-                .into_iter()
-                .map(|(s, fig)| format!("{} {s}", or_refused(energy(fig.kwh))))
-                .collect::<Vec<_>>()
-                .join(", ");
-            let tip = if tip.is_empty() {
-                "no energy".to_owned()
-            } else {
-                tip
-            };
-            view! {
-                <g>
-                    <title>{format!("{}: {tip}", point.start)}</title>
-                    {segments}
-                </g>
+        .map(|(source, (_, colour))| {
+            let mut d = String::new();
+            for (i, bar) in series.bars.iter().enumerate() {
+                let kwh = bar[source];
+                if kwh <= 0.0 || max <= 0.0 {
+                    continue;
+                }
+                let h = (kwh / max * H).max(0.5);
+                tops[i] -= h;
+                d.push_str(&format!(
+                    "M{:.1} {:.1}h{width:.1}v{h:.1}h-{width:.1}z",
+                    i as f64 * slot,
+                    tops[i]
+                ));
             }
+            (!d.is_empty()).then(|| view! { <path d=d fill=*colour /> })
         })
         .collect_view();
+    let largest = or_refused(energy(max));
+    let tip = format!(
+        "{}: {} bars of {} from {} to {}; the largest {largest}",
+        series.service,
+        series.bars.len(),
+        crate::format::duration(u64::try_from(series.bar_secs).unwrap_or(0)),
+        series.from,
+        series.to
+    );
     view! {
         <svg
             class="sparkline"
@@ -304,8 +293,9 @@ pub fn Sparkline(series: EnergySeries) -> impl IntoView {
             aria-label=format!("Energy of {} per step from {} to {}", series.service, series.from, series.to)
             xmlns="http://www.w3.org/2000/svg"
         >
+            <title>{tip}</title>
             <line x1="0" y1=format!("{H}") x2=format!("{W}") y2=format!("{H}") stroke="#bbb" />
-            {bars}
+            {paths}
         </svg>
     }
 }

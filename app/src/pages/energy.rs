@@ -6,7 +6,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 use crate::{
-    api::energy::{load_energy_overview, EnergyOverview, EnergyRow, PeriodSelection},
+    api::energy::{load_energy_overview, BySource, EnergyOverview, EnergyRow, PeriodSelection},
     components::{
         energy_chart::EnergyChart,
         energy_figures::{
@@ -66,7 +66,11 @@ fn Overview(overview: EnergyOverview) -> impl IntoView {
         0.0
     };
     let source_mix = source_mix(&overview.total);
-    let top = TopEmitters::from_services(&overview.services, total.grams_co2e);
+    let top = TopEmitters::from_services(
+        &overview.services,
+        usize::try_from(overview.services_count).unwrap_or(usize::MAX),
+        total.grams_co2e,
+    );
     view! {
         <p class="muted">
             {format!("{} ({} to {}).", overview.selection.label(), overview.from, overview.to)}
@@ -88,14 +92,29 @@ fn Overview(overview: EnergyOverview) -> impl IntoView {
         </div>
         {top.map(|top| view! { <TopEmittersList top /> })}
         <h2>"By team"</h2>
-        <RowTable rows=overview.teams first="Team" selection=overview.selection />
+        <RowTable
+            rows=overview.teams
+            first="Team"
+            selection=overview.selection
+            rest=Rest { count: overview.teams_count, figures: overview.other_teams }
+        />
         <h2>"By service"</h2>
-        <RowTable rows=overview.services first="Service" selection=overview.selection />
+        <RowTable
+            rows=overview.services
+            first="Service"
+            selection=overview.selection
+            rest=Rest { count: overview.services_count, figures: overview.other_services }
+        />
         {(!overview.namespaces.is_empty())
             .then(|| {
                 view! {
                     <h2>"Pods Canopy did not create, by namespace"</h2>
-                    <RowTable rows=overview.namespaces first="Namespace" selection=overview.selection />
+                    <RowTable
+                        rows=overview.namespaces
+                        first="Namespace"
+                        selection=overview.selection
+                        rest=Rest { count: overview.namespaces_count, figures: overview.other_namespaces }
+                    />
                 }
             })}
         <h2>"Per service"</h2>
@@ -131,7 +150,7 @@ fn Overview(overview: EnergyOverview) -> impl IntoView {
 }
 
 /// The few services that emit the most, each with its share of the period's CO2e: a short
-/// highlight above the complete "By service" table (which has every service, by source).
+/// highlight above the "By service" table (the largest services by source, and the rest).
 #[derive(Debug, Clone, PartialEq)]
 struct TopEmitters {
     /// `(row, share of the total CO2e in %)`, largest first.
@@ -145,7 +164,7 @@ impl TopEmitters {
 
     /// None when there are fewer than two services with CO2e: a one-line highlight of one
     /// service would only repeat the table under it.
-    fn from_services(services: &[EnergyRow], total_grams: f64) -> Option<Self> {
+    fn from_services(services: &[EnergyRow], of: usize, total_grams: f64) -> Option<Self> {
         let mut emitting: Vec<&EnergyRow> = services
             .iter()
             .filter(|row| row.figures.total().grams_co2e > 0.0)
@@ -167,10 +186,7 @@ impl TopEmitters {
                 (row.clone(), share)
             })
             .collect();
-        Some(Self {
-            rows,
-            of: services.len(),
-        })
+        Some(Self { rows, of })
     }
 }
 
@@ -185,7 +201,7 @@ fn TopEmittersList(top: TopEmitters) -> impl IntoView {
             } else {
                 format!("The {shown} of {} services that emitted the most CO2e, and their share of the total. ", top.of)
             }}
-            "Every service, by source, is under \u{201c}By service\u{201d}."
+            "The largest services, by source, are under \u{201c}By service\u{201d}."
         </p>
         <ol class="top-emitters" data-testid="top-emitters">
             {top
@@ -205,15 +221,54 @@ fn TopEmittersList(top: TopEmitters) -> impl IntoView {
     }
 }
 
+/// The rows a table leaves out: how many rows there are in all, and the figures of the rest.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Rest {
+    count: i64,
+    figures: BySource,
+}
+
+/// The last row of a table that lists only the largest: the others added up, and where to see
+/// them (the catalogue sorted by energy, for services).
+#[component]
+fn RestRow(rest: Rest, shown: usize, first: &'static str) -> impl IntoView {
+    let others = rest.count - i64::try_from(shown).unwrap_or(i64::MAX);
+    (others > 0).then(|| {
+        let what = match first {
+            "Team" => "teams",
+            "Namespace" => "namespaces",
+            _ => "services",
+        };
+        let label = format!("{others} other {what} together");
+        let name = if first == "Service" {
+            view! {
+                <a href="/services?sort=energy&dir=desc">{label}</a>
+                <span class="muted small">" (every service, by energy: the catalogue)"</span>
+            }
+            .into_any()
+        } else {
+            view! { {label} }.into_any()
+        };
+        view! {
+            <tr data-testid="energy-rest">
+                <td>{name}</td>
+                <td><Figures figures=rest.figures /></td>
+            </tr>
+        }
+    })
+}
+
 #[component]
 fn RowTable(
     rows: Vec<EnergyRow>,
     first: &'static str,
     selection: PeriodSelection,
+    rest: Rest,
 ) -> impl IntoView {
     if rows.is_empty() {
         return view! { <p class="muted">"Nothing reported for this period."</p> }.into_any();
     }
+    let shown = rows.len();
     view! {
         <table class="table">
             <thead>
@@ -269,6 +324,7 @@ fn RowTable(
                             .into_any()
                     })
                     .collect_view()}
+                <RestRow rest shown first />
             </tbody>
         </table>
     }

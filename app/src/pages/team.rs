@@ -142,6 +142,7 @@ fn TeamServices(energy: TeamEnergy) -> impl IntoView {
     let total = energy.total.total();
     let previous = energy.previous_total.total();
     let nothing_in_period = total.kwh <= 0.0;
+    let others = energy.services_count - i64::try_from(energy.services.len()).unwrap_or(i64::MAX);
     let team = energy.team.clone();
     view! {
         <p class="muted">{format!("{} ({} to {}).", energy.selection.label(), energy.from, energy.to)}</p>
@@ -196,6 +197,24 @@ fn TeamServices(energy: TeamEnergy) -> impl IntoView {
                             .into_iter()
                             .map(|service| view! { <ServiceRow team=team.clone() service team_kwh=total.kwh /> })
                             .collect_view()}
+                        {(others > 0)
+                            .then(|| {
+                                let own = energy.other_services.total();
+                                let href = format!("/services?team={team}&sort=energy&dir=desc");
+                                view! {
+                                    <tr data-testid="team-rest">
+                                        <th scope="row">
+                                            <a href=href>{format!("{others} other services together")}</a>
+                                        </th>
+                                        <td><Figures figures=energy.other_services /></td>
+                                        <td>{percent(own.kwh, total.kwh)}</td>
+                                        <td>{trend(own.kwh, energy.other_previous.total().kwh)}</td>
+                                        <td></td>
+                                        <td>{source_mix(&energy.other_services)}</td>
+                                        <td></td>
+                                    </tr>
+                                }
+                            })}
                     </tbody>
                 </table>
                 <p class="muted small">
@@ -241,7 +260,7 @@ fn ServiceRow(team: String, service: TeamServiceEnergy, team_kwh: f64) -> impl I
             <td>{trend(own.kwh, service.previous.total().kwh)}</td>
             <td data-testid="idle-share">{idle_text}</td>
             <td>{source_mix(&service.figures)}</td>
-            <td><Sparkline series=service.series /></td>
+            <td><Sparkline series=service.sparkline /></td>
         </tr>
     }
 }

@@ -115,11 +115,19 @@ impl ApiTokens {
         if !token.starts_with(TOKEN_PREFIX) {
             return Ok(None);
         }
+        // last_used_at is refreshed at most once a minute (as node tokens'), not written by
+        // every request: 32 concurrent requests with one token would queue on its row.
         let Some(row) = sqlx::query!(
-            "UPDATE api_tokens SET last_used_at = now()
-             WHERE token_sha256 = $1 AND revoked_at IS NULL
-               AND (expires_at IS NULL OR expires_at > now())
-             RETURNING id, name, user_id, team, scope",
+            r#"WITH t AS (
+                   SELECT id, name, user_id, team, scope, last_used_at FROM api_tokens
+                   WHERE token_sha256 = $1 AND revoked_at IS NULL
+                     AND (expires_at IS NULL OR expires_at > now())),
+               touched AS (
+                   UPDATE api_tokens a SET last_used_at = now() FROM t
+                   WHERE a.id = t.id
+                     AND (t.last_used_at IS NULL OR t.last_used_at < now() - interval '1 minute'))
+               SELECT id AS "id!", name AS "name!", user_id AS "user_id?", team AS "team?",
+                      scope AS "scope!" FROM t"#,
             sha256(token)
         )
         .fetch_optional(&self.pool)

@@ -8,11 +8,13 @@
 use std::sync::Arc;
 
 use app::api::energy::{
-    BySource, DayRange, EnergyPeriod, EnergySeries, Figure, PeriodSelection, SeriesPoint,
+    BySource, DayRange, EnergyOverview, EnergyPeriod, EnergySeries, Figure, PeriodSelection,
+    SeriesPoint, TeamEnergy,
 };
 use sqlx::PgPool;
 use time::{format_description::well_known::Rfc3339, Duration, OffsetDateTime};
 
+pub mod cache;
 mod overview;
 pub mod overview_fold;
 mod team;
@@ -24,7 +26,9 @@ use super::{buckets::buckets, carbon::CarbonSettings, EnergyError};
 /// Most points one series may have.
 pub const MAX_POINTS: i64 = 10_000;
 /// How many services get a chart on the overview.
-pub const TOP_SERIES: usize = 5;
+pub const TOP_SERIES: usize = 3;
+/// Most bars of an overview chart: longer periods get several steps per bar.
+pub const MAX_CHART_BARS: i64 = 31;
 
 /// Which energy a series adds up.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,6 +102,11 @@ pub struct EnergyQuery {
     pub retention_days: u32,
     /// Live grid intensity (Electricity Maps), when configured: hours with a stored value use it.
     live: Option<Arc<super::grid::LiveGrid>>,
+    /// Overviews and team pages by period (and team), per version of the figures.
+    overview_cache: Arc<cache::VersionedCache<EnergyOverview>>,
+    /// The overview's totals of the hours before the current one, per `history` version.
+    closed_cache: Arc<cache::VersionedCache<overview::ClosedPart>>,
+    team_cache: Arc<cache::VersionedCache<TeamEnergy>>,
 }
 
 fn rfc3339(t: OffsetDateTime) -> String {
@@ -111,6 +120,9 @@ impl EnergyQuery {
             carbon,
             retention_days,
             live: None,
+            overview_cache: Arc::default(),
+            closed_cache: Arc::default(),
+            team_cache: Arc::default(),
         }
     }
 
@@ -258,13 +270,6 @@ impl EnergyQuery {
             query = query.bind(value);
         }
         let rows = query.fetch_all(&self.pool).await?;
-        let mut points: Vec<SeriesPoint> = (0..count)
-            .map(|i| SeriesPoint {
-                start: rfc3339(from + Duration::seconds(i * step_secs)),
-                figures: BySource::default(),
-            })
-            .collect();
-        let mut total = BySource::default();
         let live: Vec<(OffsetDateTime, super::grid::LiveRow)> = self
             .live_rows(
                 "date_bin(make_interval(secs => $1), h.bucket, $2)",
@@ -290,29 +295,77 @@ impl EnergyQuery {
                 (bucket, source, self.figure(&cluster, joules))
             })
             .chain(corrections);
-        for (bucket, source, figure) in figures {
-            let index = (bucket - from).whole_seconds() / step_secs;
-            total.add(&source, figure);
-            if let Some(point) = usize::try_from(index).ok().and_then(|i| points.get_mut(i)) {
-                point.figures.add(&source, figure);
-            }
-        }
         let (team, service) = match selection {
             Selection::Service { team, service } => (team.clone(), service.clone()),
             Selection::Team(team) => (team.clone(), String::new()),
             _ => (String::new(), String::new()),
         };
-        Ok(EnergySeries {
-            team,
-            service,
-            from: rfc3339(from),
-            to: rfc3339(to),
-            step_secs,
-            resolution: resolution.as_str().to_owned(),
-            points,
-            total,
-            request_sci: None,
-        })
+        Ok(build_series(
+            (team, service),
+            (from, to, step_secs),
+            resolution,
+            figures,
+        ))
+    }
+
+    /// The series of each of `team`'s services (workloads), in one query: what the team page
+    /// draws a sparkline of. With live grid intensity, one [`Self::series`] per service (its
+    /// corrections are read per selection).
+    pub async fn team_series(
+        &self,
+        team: &str,
+        services: &[String],
+        (from, to, step_secs): (OffsetDateTime, OffsetDateTime, i64),
+    ) -> Result<std::collections::HashMap<String, EnergySeries>, EnergyError> {
+        let mut by_service = std::collections::HashMap::new();
+        if self.live.is_some() {
+            for service in services {
+                let selection = Selection::Service {
+                    team: team.to_owned(),
+                    service: service.clone(),
+                };
+                by_service.insert(
+                    service.clone(),
+                    self.series(&selection, from, to, step_secs).await?,
+                );
+            }
+            return Ok(by_service);
+        }
+        let resolution = Resolution::for_range(from, to, step_secs)?;
+        let sql = format!(
+            "SELECT service, date_bin(make_interval(secs => $1), bucket, $2) AS b, cluster,
+                    source, sum(energy_joules) AS joules
+             FROM {table} WHERE bucket >= $2 AND bucket < $3 AND team = $4 AND kind = 'workload'
+             GROUP BY 1, 2, 3, 4",
+            table = resolution.table()
+        );
+        type Row = (String, OffsetDateTime, String, String, f64);
+        let rows: Vec<Row> = sqlx::query_as(&sql)
+            .bind(step_secs as f64)
+            .bind(from)
+            .bind(to)
+            .bind(team)
+            .fetch_all(&self.pool)
+            .await?;
+        let mut figures: std::collections::HashMap<&str, Vec<(OffsetDateTime, String, Figure)>> =
+            std::collections::HashMap::new();
+        for (service, bucket, cluster, source, joules) in &rows {
+            figures.entry(service.as_str()).or_default().push((
+                *bucket,
+                source.clone(),
+                self.figure(cluster, *joules),
+            ));
+        }
+        for service in services {
+            let series = build_series(
+                (team.to_owned(), service.clone()),
+                (from, to, step_secs),
+                resolution,
+                figures.remove(service.as_str()).unwrap_or_default(),
+            );
+            by_service.insert(service.clone(), series);
+        }
+        Ok(by_service)
     }
 
     /// The range, step and resolution a page period stands for, ending at `now`.
@@ -385,6 +438,42 @@ impl EnergyQuery {
             .collect();
         notes.push(describe("other clusters", &self.carbon.default));
         notes
+    }
+}
+
+/// A series of `[from, to)` in steps of `step_secs`, every step present, from figures by
+/// bucket (the start of their step) and source.
+fn build_series(
+    (team, service): (String, String),
+    (from, to, step_secs): (OffsetDateTime, OffsetDateTime, i64),
+    resolution: Resolution,
+    figures: impl IntoIterator<Item = (OffsetDateTime, String, Figure)>,
+) -> EnergySeries {
+    let count = ((to - from).whole_seconds() + step_secs - 1) / step_secs;
+    let mut points: Vec<SeriesPoint> = (0..count)
+        .map(|i| SeriesPoint {
+            start: rfc3339(from + Duration::seconds(i * step_secs)),
+            figures: BySource::default(),
+        })
+        .collect();
+    let mut total = BySource::default();
+    for (bucket, source, figure) in figures {
+        let index = (bucket - from).whole_seconds() / step_secs;
+        total.add(&source, figure);
+        if let Some(point) = usize::try_from(index).ok().and_then(|i| points.get_mut(i)) {
+            point.figures.add(&source, figure);
+        }
+    }
+    EnergySeries {
+        team,
+        service,
+        from: rfc3339(from),
+        to: rfc3339(to),
+        step_secs,
+        resolution: resolution.as_str().to_owned(),
+        points,
+        total,
+        request_sci: None,
     }
 }
 

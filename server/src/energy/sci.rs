@@ -45,6 +45,38 @@ pub async fn deploy_counts(
         .collect())
 }
 
+/// Deploys started in `[from, to)` of the given services only (the rows a page shows), by
+/// (team, service).
+pub async fn deploy_counts_of(
+    pool: &PgPool,
+    from: OffsetDateTime,
+    to: OffsetDateTime,
+    services: &[(String, String)],
+) -> Result<HashMap<(String, String), i64>, EnergyError> {
+    if services.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let (teams, names): (Vec<String>, Vec<String>) = services.iter().cloned().unzip();
+    let rows: Vec<(String, String, i64)> = sqlx::query_as(
+        "SELECT t.name, s.name, count(d.id)
+         FROM UNNEST($3::text[], $4::text[]) AS w (team, service)
+         JOIN teams t ON t.name = w.team
+         JOIN services s ON s.team_id = t.id AND s.name = w.service
+         JOIN deploys d ON d.service_id = s.id AND d.started_at >= $1 AND d.started_at < $2
+         GROUP BY t.name, s.name",
+    )
+    .bind(from)
+    .bind(to)
+    .bind(teams)
+    .bind(names)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(team, service, count)| ((team, service), count))
+        .collect())
+}
+
 /// Operational grams CO2e per deploy, when there was at least one deploy.
 pub fn grams_per_deploy(grams_co2e: f64, deploys: i64) -> Option<f64> {
     (deploys > 0).then(|| grams_co2e / deploys as f64)

@@ -11,7 +11,9 @@ use super::ordered;
 use crate::energy::carbon::CarbonSettings;
 
 /// One node's energy in the period: a team's service's workload (`service` set), another
-/// workload (`service` none), or the node's idle energy (`kind` `idle`).
+/// workload (`service` none), or the node's idle energy (`kind` `idle`). A row of kind
+/// [`TEAM_SERVICE`] is a team's service's workload already counted in the node's `workload`
+/// rows (when those are the node's totals, every team included).
 #[derive(Debug, Clone, PartialEq)]
 pub struct NodeRow {
     pub cluster: String,
@@ -21,6 +23,10 @@ pub struct NodeRow {
     pub service: Option<String>,
     pub energy_joules: f64,
 }
+
+/// The kind of a [`NodeRow`] that gives a service's part of the node's workload without adding
+/// to it (the node's `workload` rows are its totals).
+pub const TEAM_SERVICE: &str = "team_service";
 
 /// A team's service's workload energy in the period before.
 #[derive(Debug, Clone, PartialEq)]
@@ -68,7 +74,9 @@ pub fn fold_team(
             *entry.idle_by_source.entry(row.source.clone()).or_default() += row.energy_joules;
             continue;
         }
-        entry.workload += row.energy_joules;
+        if row.kind != TEAM_SERVICE {
+            entry.workload += row.energy_joules;
+        }
         if let Some(service) = &row.service {
             figures
                 .entry(service)
