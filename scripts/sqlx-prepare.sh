@@ -11,8 +11,10 @@ psql -q "$DATABASE_URL" -c "CREATE DATABASE $scratch"
 trap 'psql -q "$DATABASE_URL" -c "DROP DATABASE IF EXISTS $scratch" >/dev/null 2>&1 || true' EXIT
 scratch_url="${DATABASE_URL%/*}/$scratch"
 for migration in migrations/*.sql; do
-    # One transaction per migration, as sqlx applies them (LOCK TABLE needs one).
-    psql -q -1 -v ON_ERROR_STOP=1 "$scratch_url" -f "$migration" >/dev/null
+    # One transaction per migration, as sqlx applies them (LOCK TABLE needs one), except those
+    # marked `-- no-transaction` (CREATE INDEX CONCURRENTLY cannot run in one).
+    single=(-1); head -1 "$migration" | grep -q '^-- no-transaction' && single=()
+    psql -q "${single[@]}" -v ON_ERROR_STOP=1 "$scratch_url" -f "$migration" >/dev/null
 done
 
 out="$(mktemp -d)"
