@@ -62,7 +62,9 @@ if [ "$profile" = release ]; then
     export wasm_opt
     # shellcheck disable=SC2016
     # (Its warnings about the name section's newer subsections are noise: the names are dropped.)
-    find "$stage" -maxdepth 1 -name '*.wasm' -print0 | xargs -0 -P "$(nproc)" -I{} sh -c '
+    # Modules under 16 kB (most shared chunks) are left as they are: each run starts binaryen
+    # anew (seconds), for a few hundred bytes.
+    find "$stage" -maxdepth 1 -name '*.wasm' -size +16k -print0 | xargs -0 -P "$(nproc)" -I{} sh -c '
         if ! node "$wasm_opt" -Oz --strip-debug --strip-producers \
             --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
             --enable-mutable-globals --enable-reference-types --enable-multivalue \
