@@ -14,7 +14,7 @@
 # Optional: PROFILE (release; `debug` for a debug build), PAGES (names to run, e.g.
 #   "energy energy-90d team"), DURATION (15s), CONNECTIONS (32), THREADS (2), SERVICES/TEAMS
 #   (seed size), SKIP_BUILD=1 (use the binary already built), CANOPY_SITE_ROOT (the bundle;
-#   default the profile's site under CARGO_TARGET_DIR), SERVICE_MARKER (the service page's),
+#   default the profile's site under CARGO_TARGET_DIR),
 #   CANOPY_BIN (another server binary, e.g. an older build to compare with; implies SKIP_BUILD)
 #   with BENCH_DATABASE_URL (a database it can start on, instead of the seeded one).
 source "$(dirname "$0")/common.sh"
@@ -80,12 +80,13 @@ pages=(
     "home|/|data-testid=\"home-attention\"|300|100|102400"
     "services|/services|data-testid=\"catalogue\"|2000|30|102400"
     "services-search|/services?q=$query|data-testid=\"catalogue\"|300|100|102400"
-    "service|/services/$team/$service?env=prod|${SERVICE_MARKER:-data-testid=\"service-energy\"}|300|100|102400"
+    "service|/services/$team/$service?env=prod|data-testid=\"current-revision\"|300|100|102400"
+    "service-energy|/services/$team/$service/energy?env=prod|data-testid=\"service-energy\"|300|100|102400"
     "energy|/energy|data-testid=\"energy-totals\"|300|100|102400"
     "energy-90d|/energy?period=90d|data-testid=\"energy-totals\"|300|100|102400"
     "team|/teams/$team|data-testid=\"team-total\"|300|100|102400"
 )
-wanted=" ${PAGES:-static home services services-search service energy energy-90d team} "
+wanted=" ${PAGES:-static home services services-search service service-energy energy energy-90d team} "
 
 to_ms() { # wrk's latency (850.00us, 12.34ms, 1.20s, 2.00m) in ms
     awk -v v="$1" 'BEGIN { n = v + 0; u = v; sub(/^[0-9.]+/, "", u);
