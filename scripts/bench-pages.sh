@@ -130,3 +130,11 @@ echo "Pages under wrk -t$threads -c$connections -d$duration ($profile build, $(n
 echo "| page | path | good/s | failed (why) | p50 ms | p99 ms | bytes | alone, first | verdict |"
 echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
 printf '%s\n' "${summary[@]}"
+
+echo
+echo "Browser bundle served in this run ($site/$pkg_dir):"
+if [ -f "$site/$pkg_dir/__wasm_split_manifest.json" ]; then
+    python3 "$REPO_ROOT/scripts/bundle-size.py" "$site/$pkg_dir"
+else
+    echo "  (not a split bundle: built before lazy routes)"
+fi
