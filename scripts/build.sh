@@ -74,7 +74,17 @@ mkdir -p "$site/pkg"
 if [ ! -d "$site/pkg/$hash" ]; then
     mkdir -p "$site/pkg/$hash.tmp"
     (cd "$stage" && cp "${assets[@]}" "$site/pkg/$hash.tmp/")
-    gzip -9 -k "$site/pkg/$hash.tmp"/*
+    if [ "$profile" = release ]; then
+        # What browsers download: gzip made with zopfli (the same format, about 4 % smaller
+        # than gzip -9) and brotli (about 20 % smaller; browsers ask for it over HTTPS), both
+        # served precompressed (server/src/http/router.rs).
+        apt_install zopfli brotli
+        printf '%s\0' "$site/pkg/$hash.tmp"/* | xargs -0 -n 8 -P "$(nproc)" zopfli
+        printf '%s\0' "$site/pkg/$hash.tmp"/* | grep -zv '\.gz$' \
+            | xargs -0 -n 8 -P "$(nproc)" brotli -q 11 -k
+    else
+        gzip -9 -k "$site/pkg/$hash.tmp"/*
+    fi
     mv "$site/pkg/$hash.tmp" "$site/pkg/$hash"
 fi
 printf '{"pkg_dir":"pkg/%s"}\n' "$hash" > "$site/manifest.json.tmp"

@@ -200,7 +200,8 @@ cmd_build() {
     done
     install -m 0755 "$WORK/prefix/usr/bin/etcd" "$KUBE_BIN/etcd"
     "$KUBE_BIN/kube-apiserver" --version >&2
-    "$KUBE_BIN/etcd" --version | head -1 >&2
+    # sed reads every line (head would close the pipe early: SIGPIPE under pipefail)
+    "$KUBE_BIN/etcd" --version | sed -n 1p >&2
     touch "$KUBE_HOME/.complete"
     step "Control plane built in $(((SECONDS - started) / 60)) min $(((SECONDS - started) % 60)) s: $KUBE_BIN"
     info "the build tree ($WORK) can be deleted to save ~3 GB: rm -rf '$WORK'"
@@ -223,7 +224,7 @@ live_pid() {
     [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] || return 1
     # Guard against a recycled PID: the process must run our binary.
     local exe
-    exe="$(tr '\0' '\n' <"/proc/$pid/cmdline" | head -1)"
+    exe="$(tr '\0' '\n' <"/proc/$pid/cmdline" | sed -n 1p)"
     [ "$(basename "$exe")" = "$name" ] || return 1
     echo "$pid"
 }
