@@ -392,6 +392,9 @@ impl TestApp {
         format!("{}{}", self.base, path)
     }
 
+    /// The page at `path` as a browser would ask for it, without Leptos's empty hydration
+    /// markers (`<!>`, comments between a text node and what follows it, which type-erased views
+    /// add; a browser shows nothing of them): assertions read the markup people see.
     pub async fn get_html(&self, path: &str) -> (reqwest::StatusCode, String) {
         let response = self
             .client
@@ -401,7 +404,8 @@ impl TestApp {
             .await
             .expect("GET");
         let status = response.status();
-        (status, response.text().await.expect("body"))
+        let html = response.text().await.expect("body");
+        (status, html.replace("<!>", ""))
     }
 
     /// Submits the registration form the way a browser without JavaScript does.
