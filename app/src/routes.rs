@@ -7,6 +7,8 @@
 use leptos::prelude::*;
 use leptos_router::{lazy_route, LazyRoute};
 
+use crate::components::shell::HydratedMarker;
+
 use crate::pages::{
     dependencies::DependenciesPage,
     deploy_button::DeployButtonPage,
@@ -22,8 +24,9 @@ use crate::pages::{
     teams::TeamsPage,
 };
 
-/// A route whose view is the page component `$page`, loaded lazily. Pages load their own data
-/// (resources inside the component), so the route's `data` half is empty.
+/// A route whose view is the page component `$page`, loaded lazily, then the marker that says
+/// the page has hydrated. Pages load their own data (resources inside the component), so the
+/// route's `data` half is empty.
 macro_rules! lazy_page {
     ($(#[$doc:meta])* $route:ident => $page:ident) => {
         $(#[$doc])*
@@ -36,7 +39,7 @@ macro_rules! lazy_page {
             }
 
             fn view(_this: Self) -> AnyView {
-                view! { <$page /> }.into_any()
+                view! { <$page /> <HydratedMarker /> }.into_any()
             }
         }
     };

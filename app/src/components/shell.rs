@@ -12,11 +12,26 @@ const NAV: [(&str, &str); 4] = [
     ("/teams", "Teams"),
 ];
 
+/// Sets `<main data-hydrated="true">`: given to the pages through the context.
+#[derive(Clone, Copy)]
+struct PageHydrated(WriteSignal<bool>);
+
+/// Marks the page as hydrated (`<main data-hydrated="true">`, which tests and styles read). Each
+/// page's view ends with it (`routes.rs`), because the shell hydrates first: a page is a lazy
+/// route whose module the browser fetches while hydration waits, so an effect of the shell ran
+/// before the page's buttons and forms had their handlers (a test could click a button that did
+/// nothing yet). Effects run only in the browser, after the view that created them hydrated.
+#[component]
+pub fn HydratedMarker() -> impl IntoView {
+    if let Some(PageHydrated(set_hydrated)) = use_context::<PageHydrated>() {
+        Effect::new(move |_| set_hydrated.set(true));
+    }
+}
+
 #[component]
 pub fn AppShell(children: Children) -> impl IntoView {
-    // Effects run only in the browser, once the page has hydrated: tests and styles can tell.
     let (hydrated, set_hydrated) = signal(false);
-    Effect::new(move |_| set_hydrated.set(true));
+    provide_context(PageHydrated(set_hydrated));
     let user = Resource::new(|| (), |_| current_user());
     view! {
         <header class="topbar">

@@ -2,6 +2,8 @@
 
 use leptos::prelude::*;
 
+use crate::components::shell::HydratedMarker;
+
 #[component]
 pub fn NotFound() -> impl IntoView {
     #[cfg(feature = "ssr")]
@@ -15,5 +17,6 @@ pub fn NotFound() -> impl IntoView {
             <h1>"Page not found"</h1>
             <p>"There is nothing at this address. " <a href="/services">"Go to your services"</a> "."</p>
         </section>
+        <HydratedMarker />
     }
 }
