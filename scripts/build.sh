@@ -9,8 +9,9 @@
 # from the npm registry, cached) and must fit the size budget: the wasm and the JS a first page
 # load fetches, gzipped, at most CANOPY_BUNDLE_BUDGET_KB kB for the heaviest page, or the build
 # fails. The default, 456, is what the heaviest page (the service's Deploy tab) needed when the
-# budget was set (447 kB) plus 2 %: it stops growth. Issue 16's target is 400 kB gzipped; twelve
-# of fourteen pages are under it (docs/PERFORMANCE.md), the Deploy and Pods tabs are not yet.
+# budget was set (447 kB; 449 kB now) plus 2 %: it stops growth. Issue 16's target is 400 kB
+# gzipped; twelve of fourteen pages are under it (docs/PERFORMANCE.md), the Deploy and Pods tabs
+# are not yet.
 # --bundle-only stops after the browser bundle (make test checks the budget this way).
 source "$(dirname "$0")/common.sh"
 
