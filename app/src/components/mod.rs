@@ -6,3 +6,4 @@ pub mod energy_figures;
 pub mod error_banner;
 pub mod live_status;
 pub mod shell;
+pub mod title;

@@ -12,7 +12,7 @@ use leptos_router::{
 };
 
 use crate::api::energy::{load_service_energy_for, load_service_pods};
-use crate::components::csrf::CsrfField;
+use crate::components::{csrf::CsrfField, title::page_title};
 use crate::{
     api::{
         deploy_fns::{
@@ -158,8 +158,9 @@ pub(crate) fn ServiceHeader(tab: Tab) -> impl IntoView {
         environment,
     } = page_target();
     let query = use_query_map();
+    let title = page_title(move || format!("{} · {} · Canopy", service.get(), tab.label()));
     view! {
-        <Title text=move || format!("{} · {} · Canopy", service.get(), tab.label()) />
+        <Title text=title />
         <p class="muted small"><a href="/services">"Services"</a> " / " {team}</p>
         <h1>{service}</h1>
         <nav class="tabs service-tabs" aria-label="Service sections">

@@ -18,6 +18,7 @@ use crate::{
             RawPeriod, Sparkline,
         },
         error_banner::{answer_with, LoadError},
+        title::page_title,
     },
     format::{energy_and_co2e, or_refused},
 };
@@ -36,8 +37,9 @@ pub fn TeamPage() -> impl IntoView {
         Signal::derive(move || energy.get().and_then(|r| r.err()).filter(is_period_error));
     let base = Signal::derive(move || format!("/teams/{}", team()));
     let quota = Resource::new(team, get_team_quota);
+    let title = page_title(move || format!("{} · Teams · Canopy", team()));
     view! {
-        <Title text=move || format!("{} · Teams · Canopy", team()) />
+        <Title text=title />
         <section class="page">
             <p class="muted small"><a href="/teams">"Teams"</a> " / " {team}</p>
             <h1>{team}</h1>

@@ -160,3 +160,40 @@ async fn with_the_database_down_pages_say_so_and_nothing_panics() {
     );
     app.stop().await;
 }
+
+/// Many requests at once for the service and team pages: each answers whole, with its title.
+/// Under 32 connections the title, read by the server after the page was rendered, reached
+/// signals that were already disposed; the worker panicked and the connection was dropped
+/// (wrk counted socket errors, docs/PERFORMANCE.md).
+#[tokio::test]
+async fn pages_under_many_concurrent_requests_answer_whole_with_their_title() {
+    let app = TestApp::spawn().await;
+    let response = app
+        .submit_registration_without_js("payments", "checkout-api")
+        .await;
+    assert_eq!(response.status(), 302);
+    let pages = [
+        (
+            "/services/payments/checkout-api",
+            "<title>checkout-api · Overview · Canopy</title>",
+        ),
+        (
+            "/services/payments/checkout-api/energy",
+            "<title>checkout-api · Energy · Canopy</title>",
+        ),
+        (
+            "/teams/payments",
+            "<title>payments · Teams · Canopy</title>",
+        ),
+    ];
+    for (path, title) in pages {
+        for round in 0..6 {
+            let answers = futures::future::join_all((0..32).map(|_| app.get_html(path))).await;
+            for (status, html) in answers {
+                assert_eq!(status, 200, "{path}, round {round}: {html}");
+                assert!(html.contains(title), "{path}, round {round}: {html}");
+            }
+        }
+    }
+    app.stop().await;
+}
