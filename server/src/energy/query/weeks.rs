@@ -1,14 +1,14 @@
 //! This week against last week, for the home page: the organisation's energy (every kind, as
 //! the Energy page's total) and each service's workload energy, over the last seven whole UTC
-//! days and the seven before, from the daily rollup, with carbon applied per cluster (and live
-//! grid intensity where stored) as everywhere else.
+//! days and the seven before, from the precomputed daily totals, with carbon applied per
+//! cluster (and live grid intensity where stored) as everywhere else.
 
 use std::collections::BTreeMap;
 
 use app::api::{energy::Figure, home::WeekOverWeek};
 use time::{Duration, OffsetDateTime};
 
-use super::{EnergyQuery, Resolution};
+use super::EnergyQuery;
 use crate::energy::{buckets::buckets, EnergyError};
 
 /// The weeks compared: `[last_from, this_from)` and `[this_from, this_to)`, whole UTC days.
@@ -58,18 +58,24 @@ fn add(weeks: &mut WeekOverWeek, this_week: bool, source: &str, figure: Figure) 
 }
 
 impl EnergyQuery {
-    /// Both weeks in one pass over the daily rollup (one row per service, cluster, source and
-    /// week; idle and system energy per cluster and source).
+    /// Both weeks in one pass (one row per service, cluster, source and week; idle and system
+    /// energy per cluster and source) over the precomputed per-service days plus the pending
+    /// increments, which add up to the daily rollup's figures at every moment (migration
+    /// 20261201000030). At 10,000 services the same figures took 6-7 s from the view, a tenth
+    /// of that from these.
     pub async fn org_weeks(&self, weeks: Weeks) -> Result<OrgWeeks, EnergyError> {
-        let sql = format!(
-            "SELECT bucket >= $2 AS this_week, kind, team, service, namespace, cluster, source,
-                    sum(energy_joules)
-             FROM {} WHERE bucket >= $1 AND bucket < $3
-             GROUP BY 1, 2, 3, 4, 5, 6, 7",
-            Resolution::Daily.table()
-        );
+        let sql = "SELECT at >= $2 AS this_week, kind, team, service, namespace, cluster, source,
+                          sum(energy_joules)
+                   FROM (SELECT day AS at, kind, team, service, namespace, cluster, source,
+                                energy_joules
+                         FROM energy_service_daily WHERE day >= $1 AND day < $3
+                         UNION ALL
+                         SELECT bucket, kind, team, service, namespace, cluster, source,
+                                energy_joules
+                         FROM energy_rollup_pending WHERE bucket >= $1 AND bucket < $3) t
+                   GROUP BY 1, 2, 3, 4, 5, 6, 7";
         type Row = (bool, String, String, String, String, String, String, f64);
-        let rows: Vec<Row> = sqlx::query_as(&sql)
+        let rows: Vec<Row> = sqlx::query_as(sql)
             .bind(weeks.last_from)
             .bind(weeks.this_from)
             .bind(weeks.this_to)
