@@ -46,6 +46,9 @@ test("a service pointed at a checkout is scanned; its tab lists the drift and th
   const name = uniqueName("shop");
   // Register the service through the register page.
   await page.goto(`${canopy.base}/services/new`);
+  // The status message is the hydrated form's: a click before hydration posts the form
+  // without JavaScript and the page reloads without it.
+  await page.locator('main[data-hydrated="true"]').waitFor({ timeout: 30_000 });
   await page.fill("#team", team);
   await page.fill("#name", name);
   await page.click('form.register-form button[type="submit"]');

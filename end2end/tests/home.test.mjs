@@ -44,7 +44,12 @@ before(async () => {
     const day_sql = `date_trunc('day', now(), 'UTC') - make_interval(days => ${day})`;
     const columns = "(bucket, cluster, node, namespace, team, service, kind, source, energy_joules)";
     const values = `SELECT ${day_sql}, 'default', 'node-1', '${team}-prod', '${team}', 'checkout', 'workload', 'measured', ${joules}`;
+    // Stored as Canopy leaves it: a rolled day in the rolled daily table and in the per-service
+    // daily totals (compaction filled those before the day was rolled), a later day pending.
+    const totals = `SELECT ${day_sql}, 'default', 'workload', 'measured', '${team}-prod', '${team}', 'checkout', ${joules}`;
     sql(`INSERT INTO energy_rollup_daily_rolled ${columns} ${values} WHERE ${day_sql} < energy_daily_rolled_through();
+         INSERT INTO energy_service_daily (day, cluster, kind, source, namespace, team, service, energy_joules)
+             ${totals} WHERE ${day_sql} < energy_daily_rolled_through();
          INSERT INTO energy_rollup_pending ${columns} ${values} WHERE ${day_sql} >= energy_daily_rolled_through();`);
   }
 });

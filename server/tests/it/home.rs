@@ -56,9 +56,10 @@ async fn deploy(
     .expect("deploy");
 }
 
-/// `kwh` of measured workload energy for a service on the day `days_ago` days before today
-/// (in the rolled daily table before the roll-up watermark, as pending hourly rows after it,
-/// where the daily view reads each).
+/// `kwh` of measured workload energy for a service on the day `days_ago` days before today,
+/// stored as Canopy leaves it: before the roll-up watermark in the rolled daily table and in
+/// the per-service daily totals (compaction filled those before the day was rolled), after it
+/// as pending hourly rows.
 async fn energy(pool: &PgPool, team: &str, service: &str, days_ago: i32, kwh: f64) {
     sqlx::query(
         "WITH day AS (SELECT date_trunc('day', now(), 'UTC') - make_interval(days => $3) AS b),
@@ -66,7 +67,14 @@ async fn energy(pool: &PgPool, team: &str, service: &str, days_ago: i32, kwh: f6
                   INSERT INTO energy_rollup_daily_rolled
                       (bucket, cluster, node, namespace, team, service, kind, source, energy_joules)
                   SELECT b, 'default', 'node-1', $1 || '-prod', $1, $2, 'workload', 'measured', $4
-                  FROM day WHERE b < energy_daily_rolled_through())
+                  FROM day WHERE b < energy_daily_rolled_through()),
+              totals AS (
+                  INSERT INTO energy_service_daily AS t
+                      (day, cluster, kind, source, namespace, team, service, energy_joules)
+                  SELECT b, 'default', 'workload', 'measured', $1 || '-prod', $1, $2, $4
+                  FROM day WHERE b < energy_daily_rolled_through()
+                  ON CONFLICT (day, cluster, kind, source, namespace, team, service)
+                  DO UPDATE SET energy_joules = t.energy_joules + EXCLUDED.energy_joules)
          INSERT INTO energy_rollup_pending
              (bucket, cluster, node, namespace, team, service, kind, source, energy_joules)
          SELECT b, 'default', 'node-1', $1 || '-prod', $1, $2, 'workload', 'measured', $4
