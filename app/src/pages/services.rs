@@ -243,12 +243,14 @@ fn rows_html(rows: &[CatalogueRow]) -> String {
 fn write_row(out: &mut String, row: &CatalogueRow) {
     use std::fmt::Write;
 
-    let team = text(row.team.as_str());
-    let service = text(row.service.as_str());
+    let (team, service) = (row.team.as_str(), row.service.as_str());
+    let (team_attr, service_attr) = (attr(team), attr(service));
     // Writing into a String cannot fail: the results are ignored.
     let _ = write!(
         out,
-        r#"<tr data-testid="catalogue-row"><td><a href="/services/{team}/{service}">{service}</a></td><td><a href="/teams/{team}">{team}</a></td>"#
+        r#"<tr data-testid="catalogue-row"><td><a href="/services/{team_attr}/{service_attr}">{}</a></td><td><a href="/teams/{team_attr}">{}</a></td>"#,
+        text(service),
+        text(team)
     );
     for state in row.states {
         let _ = write!(
