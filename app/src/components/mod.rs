@@ -4,6 +4,7 @@ pub mod csrf;
 pub mod energy_chart;
 pub mod energy_figures;
 pub mod error_banner;
+pub mod html;
 pub mod live_status;
 pub mod shell;
 pub mod title;

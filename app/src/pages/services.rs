@@ -15,7 +15,10 @@ use crate::{
         },
         spec::Environment,
     },
-    components::error_banner::LoadError,
+    components::{
+        error_banner::LoadError,
+        html::{attr, text, write_figure},
+    },
     format::{ago, energy, or_refused, power},
 };
 
@@ -228,10 +231,9 @@ fn CatalogueTable(query: CatalogueQuery, rows: Vec<CatalogueRow>) -> impl IntoVi
     }
 }
 
-/// The table's rows, written as HTML directly. They are plain links and text with nothing
-/// reactive, and as 50 rows of views they were a third of the catalogue's server time at
-/// 10,000 services (docs/PERFORMANCE.md); the browser sets the same string when it hydrates.
-/// Every value from the data is escaped.
+/// The table's rows, written as HTML directly (`components::html`): plain links and text with
+/// nothing reactive; as 50 rows of views they were most of the catalogue's server time at
+/// 10,000 services (docs/PERFORMANCE.md).
 fn rows_html(rows: &[CatalogueRow]) -> String {
     let mut out = String::with_capacity(rows.len() * 1024);
     for row in rows {
@@ -303,29 +305,15 @@ fn write_by_source(
     none: &str,
     write: fn(f64) -> Result<String, crate::format::FigureError>,
 ) {
-    use std::fmt::Write;
-
     if figures.0.is_empty() {
-        let _ = write!(out, r#"<span class="muted">{}</span>"#, text(none));
+        out.push_str(r#"<span class="muted">"#);
+        out.push_str(&text(none));
+        out.push_str("</span>");
         return;
     }
     for (source, value) in &figures.0 {
-        let source_attr = attr(source);
-        let _ = write!(
-            out,
-            r#"<span class="figure source-{source_attr}">{} <span class="source-label">{}</span></span><br>"#,
-            text(&or_refused(write(*value))),
-            text(source)
-        );
+        write_figure(out, source, &or_refused(write(*value)));
     }
-}
-
-fn text(value: &str) -> std::borrow::Cow<'_, str> {
-    html_escape::encode_text(value)
-}
-
-fn attr(value: &str) -> std::borrow::Cow<'_, str> {
-    html_escape::encode_double_quoted_attribute(value)
 }
 
 #[cfg(test)]
