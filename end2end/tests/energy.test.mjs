@@ -155,6 +155,28 @@ test("the custom period form works without JavaScript and names a bad field", as
   await context.close();
 });
 
+test("a day typed before the page is hydrated is kept when hydration runs", async () => {
+  const { context, page, problems } = await newPage(canopy.browser, { javaScriptEnabled: true });
+  // Hold the page's wasm until the day is typed: a slow connection, made certain.
+  let release;
+  const typed = new Promise((resolve) => {
+    release = resolve;
+  });
+  await page.route("**/*.wasm", async (route) => {
+    await typed;
+    await route.continue();
+  });
+  await page.goto(`${canopy.base}/energy`, { waitUntil: "commit" });
+  const from = page.getByTestId("period-form").locator('input[name="from"]');
+  await from.fill(batchDay);
+  assert.equal(await page.locator("main").getAttribute("data-hydrated"), "false");
+  release();
+  await page.locator('main[data-hydrated="true"]').waitFor({ timeout: 30_000 });
+  assert.equal(await from.inputValue(), batchDay, "hydration kept what was typed");
+  assert.deepEqual(problems, []);
+  await context.close();
+});
+
 test("hovering a bar of the service chart shows its values once hydrated", async () => {
   const { context, page, problems } = await newPage(canopy.browser, { javaScriptEnabled: true });
   await page.goto(`${canopy.base}/services/${team}/web/energy?env=dev`);
@@ -178,10 +200,15 @@ test("hovering a bar of the service chart shows its values once hydrated", async
 for (const javaScriptEnabled of [false, true]) {
   test(`the service chart's period switch keeps the environment ${javaScriptEnabled ? "with" : "without"} JavaScript`, async () => {
     const { context, page, problems } = await newPage(canopy.browser, { javaScriptEnabled });
+    // The form is a plain GET form: each submit loads a new document. With JavaScript, the test
+    // acts on it once it is hydrated, as it would on the first page.
+    const hydrated = async () => {
+      if (javaScriptEnabled) {
+        await page.locator('main[data-hydrated="true"]').waitFor({ timeout: 30_000 });
+      }
+    };
     await page.goto(`${canopy.base}/services/${team}/web/energy?env=dev`);
-    if (javaScriptEnabled) {
-      await page.locator('main[data-hydrated="true"]').waitFor({ timeout: 30_000 });
-    }
+    await hydrated();
     const section = page.getByTestId("service-energy");
     // A preset: the last 24 hours still hold the batch of a few minutes ago.
     await section.getByRole("link", { name: "24h" }).click();
@@ -197,6 +224,7 @@ for (const javaScriptEnabled of [false, true]) {
     await form.locator('input[name="to"]').fill(batchDay);
     await form.getByRole("button", { name: "Show" }).click();
     await page.waitForURL(`**/services/${team}/web/energy?env=dev&from=${batchDay}&to=${batchDay}`);
+    await hydrated();
     await section.locator("svg").first().waitFor({ timeout: 15_000 });
     assert.match(await section.textContent(), /measured/);
     if (javaScriptEnabled) assert.deepEqual(problems, []);

@@ -69,7 +69,9 @@ pub fn PeriodPicker(
             .map(|e| e.to_string())
     };
     let invalid = move |field: Field| field_error(field).map(|_| "true");
-    // One labelled date input of the custom period (`from` or `to`), marked when refused.
+    // One labelled date input of the custom period (`from` or `to`), marked when refused. Only
+    // the `value` attribute, never the property: an input that is not edited follows it after a
+    // preset link, and what someone typed before hydration is not overwritten when it runs.
     let day_input = move |label: &'static str, name: &'static str, field: Field, value| {
         view! {
             <label>
@@ -78,7 +80,6 @@ pub fn PeriodPicker(
                     type="date"
                     name=name
                     required
-                    prop:value=value
                     value=value
                     aria-invalid=move || invalid(field)
                 />
