@@ -2,6 +2,8 @@
 //! both working without JavaScript), figures labelled by source, trend and source-mix text,
 //! a sparkline, and the empty state that says how to get data in.
 
+use std::fmt::Write;
+
 use leptos::prelude::*;
 
 use crate::api::{
@@ -9,7 +11,10 @@ use crate::api::{
     AppError, Field,
 };
 
-use super::energy_chart::SOURCE_COLOURS;
+use super::{
+    energy_chart::SOURCE_COLOURS,
+    html::{attr, text},
+};
 use crate::format::{co2e, energy, energy_and_co2e, or_refused};
 
 /// The agent's DaemonSet manifest, shown in the empty state so it can be copied from the page.
@@ -239,9 +244,9 @@ pub fn percent(part: f64, whole: f64) -> String {
 }
 
 /// A small bar chart of a service's energy (all sources stacked, in their colours): one path
-/// per source and one tooltip for the whole (a page may list twenty of them).
-#[component]
-pub fn Sparkline(series: SparkSeries) -> impl IntoView {
+/// per source and one tooltip for the whole, written as HTML into a table row of
+/// [`crate::components::html`] (the team page lists twenty of them).
+pub fn write_sparkline(out: &mut String, series: &SparkSeries) {
     const W: f64 = 120.0;
     const H: f64 = 28.0;
     let count = series.bars.len().max(1) as f64;
@@ -252,29 +257,6 @@ pub fn Sparkline(series: SparkSeries) -> impl IntoView {
         .fold(0.0_f64, f64::max);
     let slot = W / count;
     let width = (slot * 0.85).max(0.5);
-    // Stacked from the bottom: measured, then estimated, then simulated.
-    let mut tops = vec![H; series.bars.len()];
-    let paths = SOURCE_COLOURS
-        .iter()
-        .enumerate()
-        .map(|(source, (_, colour))| {
-            let mut d = String::new();
-            for (i, bar) in series.bars.iter().enumerate() {
-                let kwh = bar[source];
-                if kwh <= 0.0 || max <= 0.0 {
-                    continue;
-                }
-                let h = (kwh / max * H).max(0.5);
-                tops[i] -= h;
-                d.push_str(&format!(
-                    "M{:.1} {:.1}h{width:.1}v{h:.1}h-{width:.1}z",
-                    i as f64 * slot,
-                    tops[i]
-                ));
-            }
-            (!d.is_empty()).then(|| view! { <path d=d fill=*colour /> })
-        })
-        .collect_view();
     let largest = or_refused(energy(max));
     let tip = format!(
         "{}: {} bars of {} from {} to {}; the largest {largest}",
@@ -284,21 +266,43 @@ pub fn Sparkline(series: SparkSeries) -> impl IntoView {
         series.from,
         series.to
     );
-    view! {
-        <svg
-            class="sparkline"
-            viewBox=format!("0 0 {W} {H}")
-            width="120"
-            height="28"
-            role="img"
-            aria-label=format!("Energy of {} per step from {} to {}", series.service, series.from, series.to)
-            xmlns="http://www.w3.org/2000/svg"
-        >
-            <title>{tip}</title>
-            <line x1="0" y1=format!("{H}") x2=format!("{W}") y2=format!("{H}") stroke="#bbb" />
-            {paths}
-        </svg>
+    let label = format!(
+        "Energy of {} per step from {} to {}",
+        series.service, series.from, series.to
+    );
+    // Writing into a String cannot fail: the results are ignored.
+    let _ = write!(
+        out,
+        r##"<svg class="sparkline" viewBox="0 0 {W} {H}" width="120" height="28" role="img" aria-label="{}" xmlns="http://www.w3.org/2000/svg"><title>{}</title><line x1="0" y1="{H}" x2="{W}" y2="{H}" stroke="#bbb"></line>"##,
+        attr(&label),
+        text(&tip)
+    );
+    // Stacked from the bottom: measured, then estimated, then simulated.
+    let mut tops = vec![H; series.bars.len()];
+    for (source, (_, colour)) in SOURCE_COLOURS.iter().enumerate() {
+        if max <= 0.0 {
+            break;
+        }
+        let mut d = String::new();
+        for (i, bar) in series.bars.iter().enumerate() {
+            let kwh = bar[source];
+            if kwh <= 0.0 {
+                continue;
+            }
+            let h = (kwh / max * H).max(0.5);
+            tops[i] -= h;
+            let _ = write!(
+                d,
+                "M{:.1} {:.1}h{width:.1}v{h:.1}h-{width:.1}z",
+                i as f64 * slot,
+                tops[i]
+            );
+        }
+        if !d.is_empty() {
+            let _ = write!(out, r#"<path d="{d}" fill="{}"></path>"#, attr(colour));
+        }
     }
+    out.push_str("</svg>");
 }
 
 /// What to do when there is no energy data: install the agent (with its manifest), or run the
@@ -368,6 +372,36 @@ mod tests {
         assert_eq!(percent(1.0, 0.0), "-");
         assert_eq!(trend(1.5, 1.0), "+50.0 % vs the previous period");
         assert_eq!(trend(1.0, 0.0), "no data in the previous period");
+    }
+
+    #[test]
+    fn a_sparkline_stacks_the_sources_of_each_bar_from_the_bottom() {
+        let series = SparkSeries {
+            service: "web<1>".to_owned(),
+            from: "2026-11-01".to_owned(),
+            to: "2026-11-02".to_owned(),
+            bar_secs: 3600,
+            // The largest bar (0.002 kWh) fills the height; the empty bar has no path.
+            bars: vec![[0.001, 0.001, 0.0], [0.0, 0.0, 0.0], [0.0005, 0.0, 0.0]],
+        };
+        let mut out = String::new();
+        write_sparkline(&mut out, &series);
+        assert!(out.starts_with(r#"<svg class="sparkline" viewBox="0 0 120 28" width="120" height="28" role="img" aria-label="Energy of web&lt;1&gt; per step from 2026-11-01 to 2026-11-02" xmlns="http://www.w3.org/2000/svg"><title>web&lt;1&gt;: 3 bars of 1 h from 2026-11-01 to 2026-11-02; the largest 2.00 Wh</title>"#), "{out}");
+        // Measured: the first bar's lower half and a quarter of the third; estimated on top of
+        // the first; nothing simulated.
+        assert!(out.contains(r##"<path d="M0.0 14.0h34.0v14.0h-34.0zM80.0 21.0h34.0v7.0h-34.0z" fill="#2e7d32"></path><path d="M0.0 0.0h34.0v14.0h-34.0z" fill="#f9a825"></path></svg>"##), "{out}");
+        assert!(!out.contains("#7e57c2"), "{out}");
+
+        let mut empty = String::new();
+        write_sparkline(
+            &mut empty,
+            &SparkSeries {
+                bars: vec![[0.0; 3]; 4],
+                ..series
+            },
+        );
+        assert!(!empty.contains("<path"), "{empty}");
+        assert!(empty.ends_with("</line></svg>"), "{empty}");
     }
 
     #[test]

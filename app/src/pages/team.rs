@@ -2,6 +2,8 @@
 //! the team, trend, idle share, source mix, a sparkline each), with the Energy page's period
 //! picker. 404 for a team Canopy knows nothing about.
 
+use std::fmt::Write;
+
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
@@ -14,10 +16,11 @@ use crate::{
     },
     components::{
         energy_figures::{
-            is_period_error, percent, source_mix, trend, EnergyEmptyState, Figures, PeriodPicker,
-            RawPeriod, Sparkline,
+            is_period_error, percent, source_mix, trend, write_sparkline, EnergyEmptyState,
+            Figures, PeriodPicker, RawPeriod,
         },
         error_banner::{answer_with, LoadError},
+        html::{attr, text, write_figures},
         title::page_title,
     },
     format::{energy_and_co2e, or_refused},
@@ -144,8 +147,7 @@ fn TeamServices(energy: TeamEnergy) -> impl IntoView {
     let total = energy.total.total();
     let previous = energy.previous_total.total();
     let nothing_in_period = total.kwh <= 0.0;
-    let others = energy.services_count - i64::try_from(energy.services.len()).unwrap_or(i64::MAX);
-    let team = energy.team.clone();
+    let rows = rows_html(&energy, total.kwh);
     view! {
         <p class="muted">{format!("{} ({} to {}).", energy.selection.label(), energy.from, energy.to)}</p>
         <div class="card" data-testid="team-total">
@@ -193,31 +195,7 @@ fn TeamServices(energy: TeamEnergy) -> impl IntoView {
                             <th scope="col">"Over the period"</th>
                         </tr>
                     </thead>
-                    <tbody>
-                        {energy
-                            .services
-                            .into_iter()
-                            .map(|service| view! { <ServiceRow team=team.clone() service team_kwh=total.kwh /> })
-                            .collect_view()}
-                        {(others > 0)
-                            .then(|| {
-                                let own = energy.other_services.total();
-                                let href = format!("/services?team={team}&sort=energy&dir=desc");
-                                view! {
-                                    <tr data-testid="team-rest">
-                                        <th scope="row">
-                                            <a href=href>{format!("{others} other services together")}</a>
-                                        </th>
-                                        <td><Figures figures=energy.other_services /></td>
-                                        <td>{percent(own.kwh, total.kwh)}</td>
-                                        <td>{trend(own.kwh, energy.other_previous.total().kwh)}</td>
-                                        <td></td>
-                                        <td>{source_mix(&energy.other_services)}</td>
-                                        <td></td>
-                                    </tr>
-                                }
-                            })}
-                    </tbody>
+                    <tbody inner_html=rows></tbody>
                 </table>
                 <p class="muted small">
                     "Idle share: of the service's energy plus its share of the idle energy of the nodes it ran on (split by workload energy per node), how much was idle. "
@@ -235,11 +213,38 @@ fn TeamServices(energy: TeamEnergy) -> impl IntoView {
     .into_any()
 }
 
-#[component]
-fn ServiceRow(team: String, service: TeamServiceEnergy, team_kwh: f64) -> impl IntoView {
+/// The table's rows, written as HTML directly (`components::html`): links, text, labelled
+/// figures and a sparkline, with nothing reactive; then the services not listed, added up.
+fn rows_html(energy: &TeamEnergy, team_kwh: f64) -> String {
+    let mut out = String::with_capacity(energy.services.len() * 1_500);
+    for service in &energy.services {
+        write_service_row(&mut out, &energy.team, service, team_kwh);
+    }
+    let others = energy.services_count - i64::try_from(energy.services.len()).unwrap_or(i64::MAX);
+    if others > 0 {
+        let own = energy.other_services.total();
+        let href = format!("/services?team={}&sort=energy&dir=desc", energy.team);
+        let _ = write!(
+            out,
+            r#"<tr data-testid="team-rest"><th scope="row"><a href="{}">{}</a></th><td>"#,
+            attr(&href),
+            text(&format!("{others} other services together"))
+        );
+        write_figures(&mut out, &energy.other_services);
+        let _ = write!(
+            out,
+            "</td><td>{}</td><td>{}</td><td></td><td>{}</td><td></td></tr>",
+            text(&percent(own.kwh, team_kwh)),
+            text(&trend(own.kwh, energy.other_previous.total().kwh)),
+            text(&source_mix(&energy.other_services))
+        );
+    }
+    out
+}
+
+fn write_service_row(out: &mut String, team: &str, service: &TeamServiceEnergy, team_kwh: f64) {
     let own = service.figures.total();
     let idle = service.idle.total();
-    let href = format!("/services/{team}/{}", service.service);
     let idle_share = percent(idle.kwh, own.kwh + idle.kwh);
     let idle_text = if idle.kwh > 0.0 {
         format!(
@@ -250,19 +255,94 @@ fn ServiceRow(team: String, service: TeamServiceEnergy, team_kwh: f64) -> impl I
     } else {
         idle_share
     };
-    view! {
-        <tr data-service=service.service.clone()>
-            <th scope="row">
-                <a href=href>{service.service.clone()}</a>
-                {(!service.registered)
-                    .then(|| view! { <span class="muted small">" (not registered)"</span> })}
-            </th>
-            <td><Figures figures=service.figures /></td>
-            <td data-testid="team-share">{percent(own.kwh, team_kwh)}</td>
-            <td>{trend(own.kwh, service.previous.total().kwh)}</td>
-            <td data-testid="idle-share">{idle_text}</td>
-            <td>{source_mix(&service.figures)}</td>
-            <td><Sparkline series=service.sparkline /></td>
-        </tr>
+    let href = format!("/services/{team}/{}", service.service);
+    let _ = write!(
+        out,
+        r#"<tr data-service="{}"><th scope="row"><a href="{}">{}</a>"#,
+        attr(&service.service),
+        attr(&href),
+        text(&service.service)
+    );
+    if !service.registered {
+        out.push_str(r#"<span class="muted small"> (not registered)</span>"#);
+    }
+    out.push_str("</th><td>");
+    write_figures(out, &service.figures);
+    let _ = write!(
+        out,
+        r#"</td><td data-testid="team-share">{}</td><td>{}</td><td data-testid="idle-share">{}</td><td>{}</td><td>"#,
+        text(&percent(own.kwh, team_kwh)),
+        text(&trend(own.kwh, service.previous.total().kwh)),
+        text(&idle_text),
+        text(&source_mix(&service.figures))
+    );
+    write_sparkline(out, &service.sparkline);
+    out.push_str("</td></tr>");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::energy::{BySource, EnergyPeriod, Figure, PeriodSelection, SparkSeries};
+
+    fn measured(kwh: f64) -> BySource {
+        BySource {
+            measured: Figure {
+                kwh,
+                grams_co2e: kwh * 400.0,
+            },
+            ..BySource::default()
+        }
+    }
+
+    fn service(name: &str, kwh: f64, registered: bool) -> TeamServiceEnergy {
+        TeamServiceEnergy {
+            service: name.to_owned(),
+            figures: measured(kwh),
+            previous: measured(kwh / 2.0),
+            idle: BySource::default(),
+            sparkline: SparkSeries {
+                service: name.to_owned(),
+                bars: vec![[kwh, 0.0, 0.0]],
+                ..SparkSeries::default()
+            },
+            registered,
+        }
+    }
+
+    fn team(services: Vec<TeamServiceEnergy>, count: i64) -> TeamEnergy {
+        TeamEnergy {
+            team: "pay".to_owned(),
+            selection: PeriodSelection::Preset(EnergyPeriod::ALL[0]),
+            from: String::new(),
+            to: String::new(),
+            has_any_data: true,
+            total: measured(4.0),
+            previous_total: measured(2.0),
+            services,
+            services_count: count,
+            other_services: measured(1.0),
+            other_previous: measured(1.0),
+            carbon_notes: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_service_row_links_the_service_with_its_share_trend_and_sparkline() {
+        let html = rows_html(&team(vec![service("checkout", 3.0, true)], 1), 4.0);
+        assert!(html.starts_with(r#"<tr data-service="checkout"><th scope="row"><a href="/services/pay/checkout">checkout</a></th><td><span class="figure source-measured">3.00 kWh · 1.20 kg CO2e <span class="source-label">measured</span></span><br></td><td data-testid="team-share">75.0 %</td><td>+100.0 % vs the previous period</td><td data-testid="idle-share">0.0 %</td><td>100 % measured</td><td><svg class="sparkline""#), "{html}");
+        assert!(html.ends_with("</svg></td></tr>"), "{html}");
+        assert!(
+            !html.contains("team-rest"),
+            "every service is listed: {html}"
+        );
+    }
+
+    #[test]
+    fn unregistered_services_say_so_names_are_escaped_and_the_rest_is_added_up() {
+        let html = rows_html(&team(vec![service("a<b", 3.0, false)], 4), 4.0);
+        assert!(html.contains(r#"<a href="/services/pay/a&lt;b">a&lt;b</a><span class="muted small"> (not registered)</span></th>"#), "{html}");
+        assert!(html.contains(r#"<tr data-testid="team-rest"><th scope="row"><a href="/services?team=pay&amp;sort=energy&amp;dir=desc">3 other services together</a></th><td><span class="figure source-measured">1.00 kWh · 400 g CO2e"#), "{html}");
+        assert!(html.ends_with("</td><td>25.0 %</td><td>+0.0 % vs the previous period</td><td></td><td>100 % measured</td><td></td></tr>"), "{html}");
     }
 }
