@@ -5,8 +5,11 @@
 //! alternative: the image's label summarises the series (total by source, the highest step),
 //! and a table of every step's figures sits under it in a `<details>`.
 
+use std::fmt::Write;
+
 use leptos::prelude::*;
 
+use super::html::{attr, text};
 use crate::{
     api::energy::{EnergySeries, Figure, ServicePodPower},
     format::{energy, energy_and_co2e, or_refused, power},
@@ -207,27 +210,6 @@ fn summary(series: &EnergySeries, label: &str) -> String {
 
 /// Every step's figures by source, as a table (the chart's text alternative).
 fn data_table(series: &EnergySeries) -> impl IntoView {
-    let figure = |f: Figure| {
-        if f.kwh > 0.0 {
-            or_refused(energy_and_co2e(f.kwh, f.grams_co2e))
-        } else {
-            "–".to_owned()
-        }
-    };
-    let rows = series
-        .points
-        .iter()
-        .map(|p| {
-            view! {
-                <tr>
-                    <th scope="row"><time datetime=p.start.clone()>{p.start.clone()}</time></th>
-                    <td>{figure(p.figures.measured)}</td>
-                    <td>{figure(p.figures.estimated)}</td>
-                    <td>{figure(p.figures.simulated)}</td>
-                </tr>
-            }
-        })
-        .collect_view();
     view! {
         <details class="chart-data" data-testid="chart-data">
             <summary>"The chart's figures as a table"</summary>
@@ -241,10 +223,36 @@ fn data_table(series: &EnergySeries) -> impl IntoView {
                         <th scope="col">"Simulated"</th>
                     </tr>
                 </thead>
-                <tbody>{rows}</tbody>
+                <tbody inner_html=step_rows_html(series)></tbody>
             </table>
         </details>
     }
+}
+
+/// The table's rows, written as HTML directly (`components::html`): a chart has up to 90 steps
+/// and a page up to three charts, with nothing reactive in the table.
+fn step_rows_html(series: &EnergySeries) -> String {
+    let figure = |f: Figure| {
+        if f.kwh > 0.0 {
+            or_refused(energy_and_co2e(f.kwh, f.grams_co2e))
+        } else {
+            "–".to_owned()
+        }
+    };
+    let mut out = String::with_capacity(series.points.len() * 160);
+    for p in &series.points {
+        // Writing into a String cannot fail: the results are ignored.
+        let _ = write!(
+            out,
+            r#"<tr><th scope="row"><time datetime="{}">{}</time></th><td>{}</td><td>{}</td><td>{}</td></tr>"#,
+            attr(&p.start),
+            text(&p.start),
+            text(&figure(p.figures.measured)),
+            text(&figure(p.figures.estimated)),
+            text(&figure(p.figures.simulated)),
+        );
+    }
+    out
 }
 
 #[allow(unused_imports)]
@@ -300,5 +308,46 @@ mod pod_power {
             </table>
         }
         .into_any()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::energy::{BySource, SeriesPoint};
+
+    #[test]
+    fn the_step_table_has_a_row_per_step_with_a_dash_for_a_source_without_energy() {
+        let point = |start: &str, kwh: f64| SeriesPoint {
+            start: start.to_owned(),
+            figures: BySource {
+                measured: Figure {
+                    kwh,
+                    grams_co2e: kwh * 400.0,
+                },
+                ..BySource::default()
+            },
+        };
+        let series = EnergySeries {
+            team: "pay".to_owned(),
+            service: "web".to_owned(),
+            from: "2026-11-30T08:00:00Z".to_owned(),
+            to: "2026-11-30T10:00:00Z".to_owned(),
+            step_secs: 3600,
+            resolution: "hourly".to_owned(),
+            points: vec![
+                point("2026-11-30T08:00:00Z", 0.5),
+                point("2026-11-30T09:00:00Z", 0.0),
+            ],
+            total: BySource::default(),
+            request_sci: None,
+        };
+        assert_eq!(
+            step_rows_html(&series),
+            concat!(
+                r#"<tr><th scope="row"><time datetime="2026-11-30T08:00:00Z">2026-11-30T08:00:00Z</time></th><td>500 Wh · 200 g CO2e</td><td>–</td><td>–</td></tr>"#,
+                r#"<tr><th scope="row"><time datetime="2026-11-30T09:00:00Z">2026-11-30T09:00:00Z</time></th><td>–</td><td>–</td><td>–</td></tr>"#,
+            )
+        );
     }
 }
