@@ -193,6 +193,14 @@ test("hovering a bar of the service chart shows its values once hydrated", async
     { timeout: 5_000 },
   );
   assert.match(await readout.textContent(), /measured: 500 mWh · /);
+  // By keyboard: the bar with the focus shows its values (here a step without energy).
+  await section.locator("g.energy-bar", { hasNot: page.locator('rect[fill="#2e7d32"]') }).first().focus();
+  await page.waitForFunction(
+    () => /no energy reported/.test(document.querySelector('[data-testid="chart-readout"]')?.textContent ?? ""),
+    null,
+    { timeout: 5_000 },
+  );
+  assert.match(await readout.textContent(), /^\d{4}-\d{2}-\d{2}T[\d:]+Z: no energy reported$/);
   assert.deepEqual(problems, []);
   await context.close();
 });

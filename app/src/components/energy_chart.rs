@@ -59,75 +59,17 @@ pub fn EnergyChart(series: EnergySeries, #[prop(optional)] title: Option<String>
         .into_any();
     }
     let hovered = RwSignal::new(None::<String>);
-    let count = series.points.len().max(1) as f64;
-    let max_kwh = series
-        .points
-        .iter()
-        .map(|p| p.figures.total().kwh)
-        .fold(0.0_f64, f64::max);
-    let scale = if max_kwh > 0.0 {
-        (PLOT_BOTTOM - PLOT_TOP) / max_kwh
-    } else {
-        0.0
-    };
-    let slot = WIDTH / count;
-    let bar_width = (slot * 0.8).max(1.0);
     let label = title.unwrap_or_else(|| format!("{} / {}", series.team, series.service));
     let aria = summary(&series, &label);
     let table = data_table(&series);
-    let bars = series
-        .points
-        .iter()
-        .enumerate()
-        .map(|(i, point)| {
-            let x = i as f64 * slot + (slot - bar_width) / 2.0;
-            let figures = point.figures;
-            let mut y = PLOT_BOTTOM;
-            let segments = [
-                (figures.measured.kwh, SOURCE_COLOURS[0].1),
-                (figures.estimated.kwh, SOURCE_COLOURS[1].1),
-                (figures.simulated.kwh, SOURCE_COLOURS[2].1),
-            ]
-            .into_iter()
-            .filter(|(kwh, _)| *kwh > 0.0)
-            .map(|(kwh, colour)| {
-                let h = (kwh * scale).max(0.5);
-                y -= h;
-                view! { <rect x=format!("{x:.1}") y=format!("{y:.1}") width=format!("{bar_width:.1}") height=format!("{h:.1}") fill=colour /> }
-            })
-            .collect_view();
-            let tooltip = describe(&point.start, &figures.parts());
-            let readout = tooltip.replace('\n', " · ");
-            let shown = readout.clone();
-            // A full-height transparent target so hovering anywhere in the slot shows the values.
-            view! {
-                <g
-                    class="energy-bar"
-                    tabindex="0"
-                    class:active=move || hovered.get().as_deref() == Some(shown.as_str())
-                    on:mouseenter={
-                        let readout = readout.clone();
-                        move |_| hovered.set(Some(readout.clone()))
-                    }
-                    on:focus=move |_| hovered.set(Some(readout.clone()))
-                >
-                    <title>{tooltip}</title>
-                    <rect x=format!("{:.1}", i as f64 * slot) y="0" width=format!("{slot:.1}") height=format!("{PLOT_BOTTOM}") fill="transparent" />
-                    {segments}
-                </g>
-            }
-        })
-        .collect_view();
-    let first = series
-        .points
-        .first()
-        .map(|p| p.start.clone())
-        .unwrap_or_default();
-    let last = series
-        .points
-        .last()
-        .map(|p| p.start.clone())
-        .unwrap_or_default();
+    let body = svg_body(&series);
+    // One handler for every bar (events bubble to the chart): the bar under the pointer or with
+    // the focus shows its values under the chart.
+    let show = move |event: &leptos::ev::Event| {
+        if let Some(values) = bar_values(event) {
+            hovered.set(Some(values));
+        }
+    };
     let total = series.total;
     view! {
         <figure class="energy-chart" data-testid="energy-chart">
@@ -137,13 +79,10 @@ pub fn EnergyChart(series: EnergySeries, #[prop(optional)] title: Option<String>
                 role="img"
                 aria-label=aria
                 xmlns="http://www.w3.org/2000/svg"
-            >
-                <line x1="0" y1=format!("{PLOT_BOTTOM}") x2=format!("{WIDTH}") y2=format!("{PLOT_BOTTOM}") stroke="#999" />
-                <text x="2" y="11" font-size="10" fill="#555">{format!("max {}", or_refused(energy(max_kwh)))}</text>
-                {bars}
-                <text x="0" y="172" font-size="10" fill="#555">{first}</text>
-                <text x=format!("{WIDTH}") y="172" font-size="10" fill="#555" text-anchor="end">{last}</text>
-            </svg>
+                on:mouseover=move |event| show(&event)
+                on:focusin=move |event| show(&event)
+                inner_html=body
+            ></svg>
             <p class="chart-readout" aria-live="polite" data-testid="chart-readout">
                 {move || hovered.get().unwrap_or_else(|| "Hover over or focus a bar for its values.".to_owned())}
             </p>
@@ -170,6 +109,92 @@ pub fn EnergyChart(series: EnergySeries, #[prop(optional)] title: Option<String>
         </figure>
     }
     .into_any()
+}
+
+/// The chart's lines, labels and bars, written as SVG markup directly (`components::html`):
+/// up to 90 bars of up to three segments each, three charts on the Energy overview, with
+/// nothing reactive in them. Each bar's values are in its `<title>` (the tooltip; what
+/// [`bar_values`] reads), stacked from the bottom: measured, estimated, simulated.
+fn svg_body(series: &EnergySeries) -> String {
+    let count = series.points.len().max(1) as f64;
+    let max_kwh = series
+        .points
+        .iter()
+        .map(|p| p.figures.total().kwh)
+        .fold(0.0_f64, f64::max);
+    let scale = if max_kwh > 0.0 {
+        (PLOT_BOTTOM - PLOT_TOP) / max_kwh
+    } else {
+        0.0
+    };
+    let slot = WIDTH / count;
+    let bar_width = (slot * 0.8).max(1.0);
+    let mut out = String::with_capacity(series.points.len() * 300 + 400);
+    // Writing into a String cannot fail: the results are ignored.
+    let _ = write!(
+        out,
+        r##"<line x1="0" y1="{PLOT_BOTTOM}" x2="{WIDTH}" y2="{PLOT_BOTTOM}" stroke="#999"></line><text x="2" y="11" font-size="10" fill="#555">{}</text>"##,
+        text(&format!("max {}", or_refused(energy(max_kwh))))
+    );
+    for (i, point) in series.points.iter().enumerate() {
+        let figures = point.figures;
+        // A full-height transparent target so hovering anywhere in the slot shows the values.
+        let _ = write!(
+            out,
+            r#"<g class="energy-bar" tabindex="0"><title>{}</title><rect x="{:.1}" y="0" width="{slot:.1}" height="{PLOT_BOTTOM}" fill="transparent"></rect>"#,
+            text(&describe(&point.start, &figures.parts())),
+            i as f64 * slot,
+        );
+        let x = i as f64 * slot + (slot - bar_width) / 2.0;
+        let mut y = PLOT_BOTTOM;
+        for (kwh, (_, colour)) in [
+            figures.measured.kwh,
+            figures.estimated.kwh,
+            figures.simulated.kwh,
+        ]
+        .into_iter()
+        .zip(SOURCE_COLOURS)
+        {
+            if kwh <= 0.0 {
+                continue;
+            }
+            let h = (kwh * scale).max(0.5);
+            y -= h;
+            let _ = write!(
+                out,
+                r#"<rect x="{x:.1}" y="{y:.1}" width="{bar_width:.1}" height="{h:.1}" fill="{colour}"></rect>"#
+            );
+        }
+        out.push_str("</g>");
+    }
+    let first = series.points.first().map_or("", |p| p.start.as_str());
+    let last = series.points.last().map_or("", |p| p.start.as_str());
+    let _ = write!(
+        out,
+        r##"<text x="0" y="172" font-size="10" fill="#555">{}</text><text x="{WIDTH}" y="172" font-size="10" fill="#555" text-anchor="end">{}</text>"##,
+        text(first),
+        text(last)
+    );
+    out
+}
+
+/// The values of the bar an event happened in (its `<title>` on one line), if any.
+#[cfg(feature = "hydrate")]
+fn bar_values(event: &leptos::ev::Event) -> Option<String> {
+    use wasm_bindgen::JsCast;
+    let target = event.target()?.dyn_into::<web_sys::Element>().ok()?;
+    let title = target
+        .closest("g.energy-bar")
+        .ok()??
+        .query_selector("title")
+        .ok()??;
+    Some(title.text_content()?.replace('\n', " · "))
+}
+
+/// On the server no event happens.
+#[cfg(not(feature = "hydrate"))]
+fn bar_values(_: &leptos::ev::Event) -> Option<String> {
+    None
 }
 
 /// The chart's label for screen readers: what it shows, the total by source and the highest
@@ -315,6 +340,57 @@ mod pod_power {
 mod tests {
     use super::*;
     use crate::api::energy::{BySource, SeriesPoint};
+
+    #[test]
+    fn bars_stack_their_sources_from_the_bottom_with_their_values_in_the_tooltip() {
+        let figures = |measured: f64, simulated: f64| BySource {
+            measured: Figure {
+                kwh: measured,
+                grams_co2e: measured * 400.0,
+            },
+            simulated: Figure {
+                kwh: simulated,
+                grams_co2e: simulated * 400.0,
+            },
+            ..BySource::default()
+        };
+        let series = EnergySeries {
+            team: "pay".to_owned(),
+            service: "web".to_owned(),
+            from: "2026-11-30T08:00:00Z".to_owned(),
+            to: "2026-11-30T10:00:00Z".to_owned(),
+            step_secs: 3600,
+            resolution: "hourly".to_owned(),
+            points: vec![
+                SeriesPoint {
+                    start: "2026-11-30T08:00:00Z".to_owned(),
+                    figures: figures(0.5, 0.5),
+                },
+                SeriesPoint {
+                    start: "2026-11-30T09:00:00Z".to_owned(),
+                    figures: figures(0.0, 0.0),
+                },
+            ],
+            total: figures(0.5, 0.5),
+            request_sci: None,
+        };
+        let svg = svg_body(&series);
+        // The highest bar (1 kWh) spans the plot (16 to 156): half measured at the bottom, half
+        // simulated on top; each bar takes a 320-wide slot with a 256-wide bar in its middle.
+        assert!(svg.starts_with(r##"<line x1="0" y1="156" x2="640" y2="156" stroke="#999"></line><text x="2" y="11" font-size="10" fill="#555">max 1.00 kWh</text>"##), "{svg}");
+        assert!(svg.contains(concat!(
+            r#"<g class="energy-bar" tabindex="0"><title>2026-11-30T08:00:00Z"#,
+            "\nmeasured: 500 Wh · 200 g CO2e\nsimulated: 500 Wh · 200 g CO2e</title>",
+            r#"<rect x="0.0" y="0" width="320.0" height="156" fill="transparent"></rect>"#,
+            r##"<rect x="32.0" y="86.0" width="256.0" height="70.0" fill="#2e7d32"></rect>"##,
+            r##"<rect x="32.0" y="16.0" width="256.0" height="70.0" fill="#7e57c2"></rect></g>"##,
+        )), "{svg}");
+        assert!(svg.contains(concat!(
+            r#"<g class="energy-bar" tabindex="0"><title>2026-11-30T09:00:00Z: no energy reported</title>"#,
+            r#"<rect x="320.0" y="0" width="320.0" height="156" fill="transparent"></rect></g>"#,
+        )), "{svg}");
+        assert!(svg.ends_with(r##"<text x="0" y="172" font-size="10" fill="#555">2026-11-30T08:00:00Z</text><text x="640" y="172" font-size="10" fill="#555" text-anchor="end">2026-11-30T09:00:00Z</text>"##), "{svg}");
+    }
 
     #[test]
     fn the_step_table_has_a_row_per_step_with_a_dash_for_a_source_without_energy() {
