@@ -5,8 +5,9 @@
 # server in the same run (the stylesheet under /pkg/). Every response is checked
 # (scripts/wrk-check.lua: status 200 and a marker of the page's real content); failed responses
 # are counted apart from the rate. For each page: good responses/s, failed (by status), p50/p99
-# (wrk's, over every answer), the bytes of one response's HTML, the time of one request alone
-# (the first after start: nothing computed yet), and PASS/FAIL against the targets:
+# (wrk's, over every answer), the bytes of the page's HTML (the largest of 6 answers), the time
+# of one request alone (the first after start: nothing computed yet), and PASS/FAIL against the
+# targets:
 #   every page ≤ 100 KB of HTML, p99 ≤ 100 ms, ≥ 300 good responses/s, 0 failed;
 #   /services (first page) ≥ 2,000 responses/s with p99 ≤ 30 ms.
 # Asserts nothing (prints figures); exits 0 unless the setup fails.
@@ -102,6 +103,15 @@ for entry in "${pages[@]}"; do
     read -r single_status single_secs bytes <<<"$single"
     single_ms="$(awk -v s="$single_secs" 'BEGIN { printf "%.0f", s * 1000 }')"
     grep -qF "$marker" "$work/single.html" || single_status="$single_status (no marker)"
+    # The same page's size varies between requests (Leptos names the route's wasm modules to
+    # preload in some answers and not in others, 14-17 KB of <link>s): the largest of 5 counts.
+    for _ in 1 2 3 4 5; do
+        again="$(curl -s -H "$auth" -o "$work/again.html" -w '%{http_code} %{size_download}' "$base$path")"
+        read -r again_status again_bytes <<<"$again"
+        grep -qF "$marker" "$work/again.html" || again_status="$again_status (no marker)"
+        [[ "$again_status" == 200 ]] || single_status="$again_status"
+        [ "$again_bytes" -gt "$bytes" ] && bytes="$again_bytes"
+    done
     step "$name: wrk -t$threads -c$connections -d$duration $base$path (marker $marker)"
     out="$(wrk -t"$threads" -c"$connections" -d"$duration" --timeout 10s --latency -H "$auth" \
         -s "$REPO_ROOT/scripts/wrk-check.lua" "$base$path" -- "$marker")"

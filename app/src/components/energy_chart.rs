@@ -3,7 +3,9 @@
 //! each bar's values in its tooltip (`<title>`), and a legend naming the sources. Once
 //! hydrated, hovering or focusing a bar shows its values under the chart. Its text
 //! alternative: the image's label summarises the series (total by source, the highest step),
-//! and a table of every step's figures sits under it in a `<details>`.
+//! and a table of every step's figures sits under it in a `<details>`. The bars and the table's
+//! rows are written as markup (`components::html`), not views: one handler on the chart reads
+//! the bar an event bubbled from.
 
 use std::fmt::Write;
 
@@ -26,6 +28,16 @@ pub const SOURCE_COLOURS: [(&str, &str); 3] = [
     ("estimated", "#f9a825"),
     ("simulated", "#7e57c2"),
 ];
+
+/// A step's start as people read it: the day (`2026-11-30`) for whole-day steps, which start at
+/// midnight UTC, else the RFC 3339 time the server gave.
+fn step_label<'a>(series: &EnergySeries, start: &'a str) -> &'a str {
+    if series.step_secs > 0 && series.step_secs % 86_400 == 0 {
+        start.strip_suffix("T00:00:00Z").unwrap_or(start)
+    } else {
+        start
+    }
+}
 
 fn describe(start: &str, parts: &[(&str, Figure)]) -> String {
     let mut text = start.to_owned();
@@ -142,7 +154,10 @@ fn svg_body(series: &EnergySeries) -> String {
         let _ = write!(
             out,
             r#"<g class="energy-bar" tabindex="0"><title>{}</title><rect x="{:.1}" y="0" width="{slot:.1}" height="{PLOT_BOTTOM}" fill="transparent"></rect>"#,
-            text(&describe(&point.start, &figures.parts())),
+            text(&describe(
+                step_label(series, &point.start),
+                &figures.parts()
+            )),
             i as f64 * slot,
         );
         let x = i as f64 * slot + (slot - bar_width) / 2.0;
@@ -167,8 +182,14 @@ fn svg_body(series: &EnergySeries) -> String {
         }
         out.push_str("</g>");
     }
-    let first = series.points.first().map_or("", |p| p.start.as_str());
-    let last = series.points.last().map_or("", |p| p.start.as_str());
+    let first = series
+        .points
+        .first()
+        .map_or("", |p| step_label(series, &p.start));
+    let last = series
+        .points
+        .last()
+        .map_or("", |p| step_label(series, &p.start));
     let _ = write!(
         out,
         r##"<text x="0" y="172" font-size="10" fill="#555">{}</text><text x="{WIDTH}" y="172" font-size="10" fill="#555" text-anchor="end">{}</text>"##,
@@ -220,7 +241,7 @@ fn summary(series: &EnergySeries, label: &str) -> String {
         .map(|p| {
             format!(
                 "; highest step {} with {}",
-                p.start,
+                step_label(series, &p.start),
                 or_refused(energy(p.figures.total().kwh))
             )
         })
@@ -270,8 +291,8 @@ fn step_rows_html(series: &EnergySeries) -> String {
         let _ = write!(
             out,
             r#"<tr><th scope="row"><time datetime="{}">{}</time></th><td>{}</td><td>{}</td><td>{}</td></tr>"#,
-            attr(&p.start),
-            text(&p.start),
+            attr(step_label(series, &p.start)),
+            text(step_label(series, &p.start)),
             text(&figure(p.figures.measured)),
             text(&figure(p.figures.estimated)),
             text(&figure(p.figures.simulated)),
@@ -341,9 +362,9 @@ mod tests {
     use super::*;
     use crate::api::energy::{BySource, SeriesPoint};
 
-    #[test]
-    fn bars_stack_their_sources_from_the_bottom_with_their_values_in_the_tooltip() {
-        let figures = |measured: f64, simulated: f64| BySource {
+    /// kWh measured and simulated (400 g CO2e per kWh).
+    fn figures(measured: f64, simulated: f64) -> BySource {
+        BySource {
             measured: Figure {
                 kwh: measured,
                 grams_co2e: measured * 400.0,
@@ -353,8 +374,18 @@ mod tests {
                 grams_co2e: simulated * 400.0,
             },
             ..BySource::default()
+        }
+    }
+
+    /// Two hourly steps from 2026-11-30T08:00:00Z, with these figures.
+    fn two_hours(first: BySource, second: BySource) -> EnergySeries {
+        let point = |start: &str, figures| SeriesPoint {
+            start: start.to_owned(),
+            figures,
         };
-        let series = EnergySeries {
+        let mut total = first;
+        total.add_all(&second);
+        EnergySeries {
             team: "pay".to_owned(),
             service: "web".to_owned(),
             from: "2026-11-30T08:00:00Z".to_owned(),
@@ -362,18 +393,17 @@ mod tests {
             step_secs: 3600,
             resolution: "hourly".to_owned(),
             points: vec![
-                SeriesPoint {
-                    start: "2026-11-30T08:00:00Z".to_owned(),
-                    figures: figures(0.5, 0.5),
-                },
-                SeriesPoint {
-                    start: "2026-11-30T09:00:00Z".to_owned(),
-                    figures: figures(0.0, 0.0),
-                },
+                point("2026-11-30T08:00:00Z", first),
+                point("2026-11-30T09:00:00Z", second),
             ],
-            total: figures(0.5, 0.5),
+            total,
             request_sci: None,
-        };
+        }
+    }
+
+    #[test]
+    fn bars_stack_their_sources_from_the_bottom_with_their_values_in_the_tooltip() {
+        let series = two_hours(figures(0.5, 0.5), figures(0.0, 0.0));
         let svg = svg_body(&series);
         // The highest bar (1 kWh) spans the plot (16 to 156): half measured at the bottom, half
         // simulated on top; each bar takes a 320-wide slot with a 256-wide bar in its middle.
@@ -393,31 +423,31 @@ mod tests {
     }
 
     #[test]
+    fn whole_day_steps_read_as_days() {
+        let mut series = two_hours(figures(0.5, 0.0), figures(0.0, 0.0));
+        assert_eq!(
+            step_label(&series, "2026-11-30T00:00:00Z"),
+            "2026-11-30T00:00:00Z"
+        );
+        series.step_secs = 86_400;
+        series.points[0].start = "2026-11-29T00:00:00Z".to_owned();
+        series.points[1].start = "2026-11-30T00:00:00Z".to_owned();
+        assert_eq!(step_label(&series, "2026-11-30T00:00:00Z"), "2026-11-30");
+        assert!(step_rows_html(&series).starts_with(
+            r#"<tr><th scope="row"><time datetime="2026-11-29">2026-11-29</time></th>"#
+        ));
+        let svg = svg_body(&series);
+        assert!(svg.contains("<title>2026-11-29\nmeasured: 500 Wh"), "{svg}");
+        assert!(
+            svg.ends_with(r##"text-anchor="end">2026-11-30</text>"##),
+            "{svg}"
+        );
+        assert!(summary(&series, "pay / web").contains("; highest step 2026-11-29 with 500 Wh."));
+    }
+
+    #[test]
     fn the_step_table_has_a_row_per_step_with_a_dash_for_a_source_without_energy() {
-        let point = |start: &str, kwh: f64| SeriesPoint {
-            start: start.to_owned(),
-            figures: BySource {
-                measured: Figure {
-                    kwh,
-                    grams_co2e: kwh * 400.0,
-                },
-                ..BySource::default()
-            },
-        };
-        let series = EnergySeries {
-            team: "pay".to_owned(),
-            service: "web".to_owned(),
-            from: "2026-11-30T08:00:00Z".to_owned(),
-            to: "2026-11-30T10:00:00Z".to_owned(),
-            step_secs: 3600,
-            resolution: "hourly".to_owned(),
-            points: vec![
-                point("2026-11-30T08:00:00Z", 0.5),
-                point("2026-11-30T09:00:00Z", 0.0),
-            ],
-            total: BySource::default(),
-            request_sci: None,
-        };
+        let series = two_hours(figures(0.5, 0.0), figures(0.0, 0.0));
         assert_eq!(
             step_rows_html(&series),
             concat!(
